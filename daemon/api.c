@@ -1,0 +1,2 @@
+/* api.c: (to be written). */
+#include <stdio.h>

@@ -1,0 +1,2 @@
+/* config.c: INI configuration loader (to be written). */
+#include "config.h"

@@ -1,0 +1,55 @@
+/* config.h: the daemon's configuration, an immutable snapshot read from an INI file. */
+#ifndef FCRD_CONFIG_H
+#define FCRD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum listen_kind { LISTEN_TCP = 1, LISTEN_UNIX };
+
+struct listen_addr {
+    enum listen_kind kind;
+    char *host; /* TCP: host or IP literal (IPv6 may be given in [brackets], stored without them) */
+    int port;   /* TCP: 0..65535 (0 = any free port, for tests) */
+    char *path; /* UNIX: socket path */
+};
+
+struct config {
+    /* [database] */
+    char *db_conninfo;       /* conninfo: the serving connection (least privilege role) */
+    char *db_admin_conninfo; /* admin_conninfo: runs migrations (schema owner); default: conninfo */
+    char *sql_dir;           /* migrations: folder of numbered migrations; default "sql" */
+    int db_connect_timeout_ms; /* connect_timeout_ms, default 5000 */
+    /* [feed] */
+    struct listen_addr *feed_listen; /* listen: comma-separated tcp:HOST:PORT / unix:PATH; required */
+    size_t n_feed_listen;
+    size_t feed_max_line;      /* max_line, bytes, default 65536, 1024..16777216 */
+    size_t feed_max_inflight;  /* max_inflight: lines per connection awaiting reply before reading pauses, default 1024 */
+    size_t feed_max_connections; /* max_connections, default 256 */
+    /* [api] */
+    struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
+    char *api_tokens;          /* tokens: path of the tokens file; required */
+    size_t api_max_body;       /* max_body, bytes, default 65536 */
+    /* [rules] */
+    char *rules_file;          /* file: path of the rule set JSON; required */
+    /* [recording] */
+    char *force_code;          /* force: code used in crime reference numbers, default "XX", [A-Z0-9]{1,8} */
+    /* [store] */
+    size_t batch_max;          /* batch_max: events per transaction, default 256, 1..10000 */
+    /* [log] */
+    char *log_level;           /* level: debug|info|warn|error, default info */
+};
+
+/* config_load: read and validate the file. Returns 0 and *out (caller frees with config_free),
+ * or -1 with a message in err naming the file, line and key, e.g.
+ * "fcrd.conf:12: [feed] max_line: must be between 1024 and 16777216". */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* config_free: NULL-safe; returns NULL. */
+struct config *config_free(struct config *cfg);
+
+/* config_parse_listen: parse one "tcp:HOST:PORT" / "unix:PATH" item. Returns 0 or -1. */
+int config_parse_listen(const char *text, struct listen_addr *out);
+void listen_addr_clear(struct listen_addr *a);
+
+#endif

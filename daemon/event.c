@@ -1,0 +1,2 @@
+/* event.c: event parsing and validation (to be written). */
+#include "event.h"

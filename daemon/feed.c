@@ -1,0 +1,2 @@
+/* feed.c: (to be written). */
+#include <stdio.h>

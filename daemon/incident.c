@@ -1,0 +1,2 @@
+/* incident.c: incident state views (to be written). */
+#include "incident.h"

@@ -1,0 +1,17 @@
+/* incident.h: read-only views of an incident state document (see rules.h). */
+#ifndef FCRD_INCIDENT_H
+#define FCRD_INCIDENT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* incident_view: the incident as GET /v1/incidents/{id} shows it (supervisor API):
+ * {incident_id, category, opened_at, closed_at?, crimes: [{crn, offence, victim, status, flags,
+ * recorded_at, rules}], decisions: [latest decision per allegation], pending: [open items only]}.
+ * Returns a new reference. */
+json_t *incident_view(const json_t *state);
+
+/* incident_last_seq: the state's last_seq, 0 when state is NULL. */
+int64_t incident_last_seq(const json_t *state);
+
+#endif

@@ -1,0 +1,2 @@
+/* ingest.c: (to be written). */
+#include <stdio.h>

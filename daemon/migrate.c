@@ -1,0 +1,2 @@
+/* migrate.c: (to be written). */
+#include <stdio.h>

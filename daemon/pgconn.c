@@ -1,0 +1,2 @@
+/* pgconn.c: (to be written). */
+#include <stdio.h>

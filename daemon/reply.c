@@ -1,0 +1,2 @@
+/* reply.c: (to be written). */
+#include <stdio.h>

@@ -1,0 +1,2 @@
+/* rules.c: rules engine (to be written). */
+#include "rules.h"

@@ -1,0 +1,2 @@
+/* ruleset.c: rule set loader (to be written). */
+#include "ruleset.h"

@@ -1,0 +1,2 @@
+/* timefmt.c: RFC 3339 times (to be written). */
+#include "timefmt.h"

@@ -1,0 +1,2 @@
+/* tokens.c: API tokens file (to be written). */
+#include "tokens.h"
