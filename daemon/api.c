@@ -1,2 +1,379 @@
-/* api.c: (to be written). */
+/* api.c: HTTP routes of the supervisor API: authentication, role checks, and asynchronous reads. */
+#include "api.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "incident.h"
+#include "log.h"
+#include "pgconn.h"
+
+struct api_query;
+typedef void (*api_finish_fn)(struct api_query *q, const PGresult *res);
+
+/* A request waiting for the database. */
+struct api_query {
+    struct api *api;
+    struct evhttp_request *req; /* NULL once the client has gone */
+    char *param;
+    const char *sql;
+    api_finish_fn finish;
+    struct api_query *next;
+};
+
+struct api {
+    struct event_base *base;
+    struct evhttp *http;
+    struct api_params p;
+    char *conninfo;
+    const struct tokens *tokens;
+    struct ingest *ing;
+    struct pgconn *db;
+    struct api_query *head, *tail, *inflight;
+    char describe[160];
+};
+
+typedef void (*api_handler_fn)(struct api *a, struct evhttp_request *req, const char *rest);
+
+struct route {
+    enum evhttp_cmd_type method;
+    const char *path; /* exact path, or a prefix when it ends with '/' */
+    enum role role;   /* ROLE_NONE: no token needed */
+    api_handler_fn handler;
+};
+
+/* ---- replies -------------------------------------------------------------------------------- */
+
+static void api_send_json(struct evhttp_request *req, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct evbuffer *out = evbuffer_new();
+    if (s) {
+        evbuffer_add(out, s, strlen(s));
+        evbuffer_add(out, "\n", 1);
+        free(s);
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    const char *reason = status == 200   ? "OK"
+                         : status == 400 ? "Bad Request"
+                         : status == 401 ? "Unauthorized"
+                         : status == 403 ? "Forbidden"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Error";
+    if (status == 401)
+        evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    evhttp_send_reply(req, status, reason, out);
+    evbuffer_free(out);
+}
+
+static void api_error(struct evhttp_request *req, int status, const char *code, const char *message,
+                      const char *field)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    api_send_json(req, status, json_pack("{s:o}", "error", e));
+}
+
+/* ---- the database queue --------------------------------------------------------------------- */
+
+static void api_pump(struct api *a);
+
+static void api_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct api_query *q = arg;
+    (void)evcon;
+    q->req = NULL;
+}
+
+static void api_query_free(struct api_query *q)
+{
+    if (q->req)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
+    free(q->param);
+    free(q);
+}
+
+static void api_query_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct api *a = arg;
+    struct api_query *q = a->inflight;
+    (void)sent_all;
+    a->inflight = NULL;
+    if (q->req) {
+        if (error || n < 1 || !pgconn_result_ok(res[0]))
+            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
+        else
+            q->finish(q, res[0]);
+    }
+    api_query_free(q);
+    api_pump(a);
+}
+
+static void api_pump(struct api *a)
+{
+    while (!a->inflight && a->head && pgconn_ready(a->db)) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        if (!a->head)
+            a->tail = NULL;
+        if (!q->req) {
+            api_query_free(q);
+            continue;
+        }
+        const char *params[1] = {q->param};
+        struct pg_query pq = {q->sql, q->param ? 1 : 0, params};
+        a->inflight = q;
+        if (pgconn_send(a->db, &pq, 1, api_query_done, a) != 0) {
+            a->inflight = NULL;
+            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
+            api_query_free(q);
+        }
+    }
+}
+
+static void api_db_state(void *arg, bool up)
+{
+    struct api *a = arg;
+    if (up) {
+        api_pump(a);
+        return;
+    }
+    while (a->head) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        if (q->req)
+            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
+        api_query_free(q);
+    }
+    a->tail = NULL;
+}
+
+static void api_read(struct api *a, struct evhttp_request *req, const char *sql, const char *param,
+                     api_finish_fn finish)
+{
+    if (!pgconn_up(a->db)) {
+        api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        return;
+    }
+    struct api_query *q = calloc(1, sizeof(*q));
+    if (!q || (param && !(q->param = strdup(param)))) {
+        free(q);
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        return;
+    }
+    q->api = a;
+    q->req = req;
+    q->sql = sql;
+    q->finish = finish;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, q);
+    if (a->tail)
+        a->tail->next = q;
+    else
+        a->head = q;
+    a->tail = q;
+    api_pump(a);
+}
+
+/* ---- handlers ------------------------------------------------------------------------------- */
+
+static void handle_healthz(struct api *a, struct evhttp_request *req, const char *rest)
+{
+    (void)a;
+    (void)rest;
+    api_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void handle_readyz(struct api *a, struct evhttp_request *req, const char *rest)
+{
+    (void)rest;
+    bool ready = ingest_db_up(a->ing) && pgconn_up(a->db) && ingest_backlog(a->ing) <= a->p.ready_backlog;
+    api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+}
+
+static void incident_finish(struct api_query *q, const PGresult *res)
+{
+    if (PQntuples(res) != 1) {
+        api_error(q->req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+    if (!state) {
+        api_error(q->req, 500, "internal", "the stored incident state cannot be read", NULL);
+        return;
+    }
+    json_t *view = incident_view(state);
+    json_decref(state);
+    api_send_json(q->req, 200, view);
+}
+
+static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest)
+{
+    if (!*rest || strlen(rest) > 64 || strchr(rest, '/')) {
+        api_error(req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    api_read(a, req, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", rest,
+             incident_finish);
+}
+
+static const struct route routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
+    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
+    {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
+};
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+/* The bearer token's role, or ROLE_NONE. */
+static enum role api_authenticate(const struct api *a, struct evhttp_request *req, const char **user)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !a->tokens)
+        return ROLE_NONE;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return tokens_lookup(a->tokens, h, user);
+}
+
+static void api_dispatch(struct evhttp_request *req, void *arg)
+{
+    struct api *a = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t dlen = 0;
+    char *path = raw ? evhttp_uridecode(raw, 0, &dlen) : NULL;
+    if (!path || dlen != strlen(path)) {
+        free(path);
+        api_error(req, 400, "bad_path", "the request path cannot be decoded", NULL);
+        return;
+    }
+    const struct route *match = NULL;
+    bool path_known = false;
+    const char *rest = "";
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct route *r = &routes[i];
+        size_t n = strlen(r->path);
+        bool prefix = r->path[n - 1] == '/';
+        bool hit = prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
+        if (!hit)
+            continue;
+        path_known = true;
+        if (r->method == evhttp_request_get_command(req)) {
+            match = r;
+            rest = prefix ? path + n : "";
+            break;
+        }
+    }
+    if (!match) {
+        if (path_known)
+            api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
+        else
+            api_error(req, 404, "not_found", "no such endpoint", NULL);
+        free(path);
+        return;
+    }
+    if (match->role != ROLE_NONE) {
+        const char *user = NULL;
+        enum role role = api_authenticate(a, req, &user);
+        if (role == ROLE_NONE) {
+            api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+            free(path);
+            return;
+        }
+        /* ops may read metrics only; every other role has the rights of those below it. */
+        if (role < match->role || (role == ROLE_OPS && match->role != ROLE_OPS)) {
+            api_error(req, 403, "forbidden", "this role may not do this", NULL);
+            free(path);
+            return;
+        }
+    }
+    match->handler(a, req, rest);
+    free(path);
+}
+
+struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
+                    struct ingest *ing, char *err, size_t errlen)
+{
+    struct api *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->base = base;
+    a->p = *p;
+    a->conninfo = strdup(p->conninfo);
+    a->p.conninfo = a->conninfo;
+    a->tokens = tokens;
+    a->ing = ing;
+    a->http = evhttp_new(base);
+    if (!a->conninfo || !a->http) {
+        snprintf(err, errlen, "out of memory");
+        return api_free(a);
+    }
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)p->max_body);
+    evhttp_set_max_headers_size(a->http, 16384);
+    evhttp_set_timeout(a->http, 30);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(a->http, api_dispatch, a);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, p->host, (ev_uint16_t)p->port);
+    if (!bs) {
+        snprintf(err, errlen, "api: cannot listen on %s:%d", p->host, p->port);
+        return api_free(a);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[128] = "?", serv[16] = "?";
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(a->describe, sizeof(a->describe), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+    a->db = pgconn_new(base, a->conninfo, "api", api_db_state, a);
+    if (!a->db) {
+        snprintf(err, errlen, "out of memory");
+        return api_free(a);
+    }
+    return a;
+}
+
+struct api *api_free(struct api *a)
+{
+    if (!a)
+        return NULL;
+    while (a->head) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        api_query_free(q);
+    }
+    if (a->inflight)
+        api_query_free(a->inflight);
+    pgconn_free(a->db);
+    if (a->http)
+        evhttp_free(a->http);
+    free(a->conninfo);
+    free(a);
+    return NULL;
+}
+
+void api_set_tokens(struct api *a, const struct tokens *t)
+{
+    a->tokens = t;
+}
+
+const char *api_describe(const struct api *a)
+{
+    return a->describe;
+}

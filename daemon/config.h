@@ -52,4 +52,25 @@ struct config *config_free(struct config *cfg);
 int config_parse_listen(const char *text, struct listen_addr *out);
 void listen_addr_clear(struct listen_addr *a);
 
+/* The key table, for reload and diagnostics. Keys are numbered 0..config_keys_count()-1 in the
+ * order of the table (file order of docs/configuration.md). A reload compares old and new with
+ * config_key_equal and logs the changed keys with config_key_render; a changed key that is not
+ * reloadable needs a restart. */
+size_t config_keys_count(void);
+
+/* config_key_render: for key i, set *name to "section.key" and *reloadable (either may be NULL)
+ * and write the value in cfg as text into buf (always NUL-terminated when len > 0), in the form
+ * the file accepts. Secrets are masked: a password inside a conninfo is shown as "*****".
+ * cfg may be NULL to learn the name only (buf gets ""). Returns the length of the full text, as
+ * snprintf does (>= len means it was cut short), or -1 if i is out of range. */
+int config_key_render(const struct config *cfg, size_t i, const char **name, bool *reloadable,
+                      char *buf, size_t len);
+
+/* config_key_equal: whether key i has the same value in a and b, secrets included (compares the
+ * values themselves, not their masked rendering). An out-of-range i compares equal. */
+bool config_key_equal(const struct config *a, const struct config *b, size_t i);
+
+/* config_key_describe: the one-line description of key i, or NULL if out of range. */
+const char *config_key_describe(size_t i);
+
 #endif

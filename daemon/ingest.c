@@ -1,2 +1,798 @@
-/* ingest.c: (to be written). */
-#include <stdio.h>
+/* ingest.c: batches validated events into PostgreSQL transactions and answers each event only
+ * after its transaction has committed (or has certainly not).
+ *
+ * One batch at a time on one dedicated connection, in two round trips:
+ *   1. BEGIN; create+lock the batch's incidents; read linked incidents; read already-seen event ids;
+ *      top up the serial pool.
+ *   2. (rules decided in memory, event by event, in arrival order) one write statement; COMMIT.
+ * Events that arrive while a batch is in flight wait and form the next batch: group commit without
+ * a timer. A connection lost after COMMIT was sent leaves the batch in doubt: its events go back to
+ * the head of the queue and are looked up again once the database is back. */
+#include "ingest.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "incident.h"
+#include "ingest_sql.h"
+#include "log.h"
+#include "pgconn.h"
+#include "reply.h"
+#include "rules.h"
+
+#define MAX_ATTEMPTS 3
+
+struct item {
+    struct event ev;
+    ingest_reply_fn fn;
+    void *arg;
+    bool in_doubt; /* its batch's COMMIT was sent but its outcome never arrived */
+    int attempts;
+    json_t *reply;  /* decided in round trip 1, delivered after COMMIT */
+    struct item *next;
+};
+
+enum batch_phase { BATCH_IDLE, BATCH_READ, BATCH_WRITE, BATCH_ROLLBACK };
+
+struct ingest {
+    struct event_base *base;
+    struct pgconn *db;
+    struct ingest_params p;
+    char *force;
+    char *conninfo;
+    const struct ruleset *rs;
+    struct event *kick;    /* deferred: start a batch when possible */
+    struct event *timeout; /* a round trip that takes too long */
+    /* waiting events, FIFO */
+    struct item *head, *tail;
+    size_t queued;
+    /* the batch in flight */
+    enum batch_phase phase;
+    struct item **batch;
+    size_t nbatch;
+    bool requeue_after_rollback;
+    /* serials for CRNs and pending ids, fetched ahead from the database */
+    int64_t *serials;
+    size_t nserials, serial_cap;
+};
+
+/* ---- queue ---------------------------------------------------------------------------------- */
+
+static void item_free(struct item *it)
+{
+    event_clear(&it->ev);
+    json_decref(it->reply);
+    free(it);
+}
+
+static void ingest_deliver(struct item *it, json_t *reply)
+{
+    it->fn(it->arg, reply);
+    json_decref(reply);
+    item_free(it);
+}
+
+static void ingest_answer_retry(struct item *it, const char *code, const char *message)
+{
+    ingest_deliver(it, reply_error("retry", it->ev.event_id, it->ev.incident_id, code, message, NULL));
+}
+
+static void queue_push_front(struct ingest *ing, struct item *it)
+{
+    it->next = ing->head;
+    ing->head = it;
+    if (!ing->tail)
+        ing->tail = it;
+    ing->queued++;
+}
+
+static void queue_push_back(struct ingest *ing, struct item *it)
+{
+    it->next = NULL;
+    if (ing->tail)
+        ing->tail->next = it;
+    else
+        ing->head = it;
+    ing->tail = it;
+    ing->queued++;
+}
+
+static struct item *queue_pop(struct ingest *ing)
+{
+    struct item *it = ing->head;
+    if (!it)
+        return NULL;
+    ing->head = it->next;
+    if (!ing->head)
+        ing->tail = NULL;
+    it->next = NULL;
+    ing->queued--;
+    return it;
+}
+
+static void ingest_schedule(struct ingest *ing)
+{
+    event_active(ing->kick, EV_TIMEOUT, 0);
+}
+
+/* ---- serials -------------------------------------------------------------------------------- */
+
+static int64_t ingest_next_serial(void *arg)
+{
+    struct ingest *ing = arg;
+    if (ing->nserials == 0)
+        return 0; /* cannot happen: the pool is topped up for the batch's worst case */
+    return ing->serials[--ing->nserials];
+}
+
+/* An upper bound of the serials one event can consume: a crime and a pending decision per
+ * allegation, and a few incident-level pending decisions. */
+static size_t serials_needed(const struct event *ev)
+{
+    return json_array_size(json_object_get(ev->doc, "allegations")) * 3 + 8;
+}
+
+/* ---- batch end ------------------------------------------------------------------------------ */
+
+static void batch_timer_stop(struct ingest *ing)
+{
+    evtimer_del(ing->timeout);
+}
+
+static void batch_timer_start(struct ingest *ing)
+{
+    struct timeval tv = {ing->p.unit_timeout_ms / 1000, (ing->p.unit_timeout_ms % 1000) * 1000};
+    evtimer_add(ing->timeout, &tv);
+}
+
+static void batch_reset(struct ingest *ing)
+{
+    free(ing->batch);
+    ing->batch = NULL;
+    ing->nbatch = 0;
+    ing->phase = BATCH_IDLE;
+    batch_timer_stop(ing);
+}
+
+/* Deliver every decided reply, in order. */
+static void batch_deliver(struct ingest *ing)
+{
+    struct item **b = ing->batch;
+    size_t n = ing->nbatch;
+    ing->batch = NULL;
+    batch_reset(ing);
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = b[i]->reply;
+        b[i]->reply = NULL;
+        ingest_deliver(b[i], r);
+    }
+    free(b);
+    ingest_schedule(ing);
+}
+
+/* Put the batch back at the head of the queue, in order, to be decided again. */
+static void batch_requeue(struct ingest *ing, bool in_doubt)
+{
+    for (size_t i = ing->nbatch; i-- > 0;) {
+        struct item *it = ing->batch[i];
+        json_decref(it->reply);
+        it->reply = NULL;
+        it->in_doubt = it->in_doubt || in_doubt;
+        queue_push_front(ing, it);
+    }
+    batch_reset(ing);
+}
+
+/* Nothing of the batch was committed: answer retry, except events whose earlier batch is still in
+ * doubt — they wait for the database to come back. */
+static void batch_fail(struct ingest *ing, const char *code, const char *message)
+{
+    struct item **b = ing->batch;
+    size_t n = ing->nbatch;
+    ing->batch = NULL;
+    batch_reset(ing);
+    for (size_t i = n; i-- > 0;) {
+        if (b[i]->in_doubt) {
+            json_decref(b[i]->reply);
+            b[i]->reply = NULL;
+            queue_push_front(ing, b[i]);
+            b[i] = NULL;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            ingest_answer_retry(b[i], code, message);
+    free(b);
+    ingest_schedule(ing);
+}
+
+static void rollback_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct ingest *ing = arg;
+    (void)res;
+    (void)n;
+    (void)sent_all;
+    if (error) {
+        batch_fail(ing, "db_unavailable", "the database connection was lost");
+        return;
+    }
+    /* Try again, a bounded number of times: a conflict with another instance resolves itself. */
+    bool give_up = false;
+    for (size_t i = 0; i < ing->nbatch; i++)
+        if (++ing->batch[i]->attempts >= MAX_ATTEMPTS)
+            give_up = true;
+    if (give_up) {
+        batch_fail(ing, "db_unavailable", "the database refused the transaction");
+        return;
+    }
+    batch_requeue(ing, false);
+    ingest_schedule(ing);
+}
+
+static void batch_rollback(struct ingest *ing, const char *why)
+{
+    static const struct pg_query q = {"ROLLBACK", 0, NULL};
+    log_warn("store: transaction rolled back: %s", why);
+    ing->phase = BATCH_ROLLBACK;
+    if (pgconn_send(ing->db, &q, 1, rollback_done, ing) != 0)
+        batch_fail(ing, "db_unavailable", "the database connection was lost");
+}
+
+static const char *first_error(PGresult **res, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (res[i] && PQresultStatus(res[i]) == PGRES_FATAL_ERROR)
+            return PQresultErrorMessage(res[i]);
+    for (int i = 0; i < n; i++)
+        if (!pgconn_result_ok(res[i]))
+            return "query aborted";
+    return NULL;
+}
+
+static void write_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct ingest *ing = arg;
+    batch_timer_stop(ing);
+    if (error) {
+        if (sent_all) {
+            /* COMMIT may or may not have happened: find out once the database is back. */
+            log_warn("store: connection lost with a COMMIT in flight; %zu event(s) in doubt", ing->nbatch);
+            batch_requeue(ing, true);
+        } else {
+            batch_fail(ing, "db_unavailable", "the database connection was lost");
+        }
+        return;
+    }
+    const char *why = first_error(res, n);
+    if (why) {
+        batch_rollback(ing, why);
+        return;
+    }
+    batch_deliver(ing);
+}
+
+/* ---- deciding a batch ----------------------------------------------------------------------- */
+
+struct writes {
+    json_t *events, *incidents, *persons, *allegations, *crimes, *pending, *audit;
+    json_t *person_keys, *allegation_keys; /* "incident\x1fid" -> index, last entry wins */
+    json_t *touched;                       /* incident id -> true */
+};
+
+static void writes_init(struct writes *w)
+{
+    w->events = json_array();
+    w->incidents = json_array();
+    w->persons = json_array();
+    w->allegations = json_array();
+    w->crimes = json_array();
+    w->pending = json_array();
+    w->audit = json_array();
+    w->person_keys = json_object();
+    w->allegation_keys = json_object();
+    w->touched = json_object();
+}
+
+static void writes_clear(struct writes *w)
+{
+    json_decref(w->events);
+    json_decref(w->incidents);
+    json_decref(w->persons);
+    json_decref(w->allegations);
+    json_decref(w->crimes);
+    json_decref(w->pending);
+    json_decref(w->audit);
+    json_decref(w->person_keys);
+    json_decref(w->allegation_keys);
+    json_decref(w->touched);
+}
+
+/* Keep the last entry per (incident, id): one statement may not upsert a row twice. */
+static void writes_entry(json_t *arr, json_t *keys, const char *incident_id, const char *id_field, json_t *entry)
+{
+    const char *id = json_string_value(json_object_get(entry, "id"));
+    if (!id) {
+        json_decref(entry);
+        return;
+    }
+    char key[512];
+    snprintf(key, sizeof(key), "%s\x1f%s", incident_id, id);
+    json_object_set_new(entry, id_field, json_string(id));
+    json_t *at = json_object_get(keys, key);
+    if (at)
+        json_array_set_new(arr, (size_t)json_integer_value(at), entry);
+    else {
+        json_object_set_new(keys, key, json_integer((json_int_t)json_array_size(arr)));
+        json_array_append_new(arr, entry);
+    }
+}
+
+static json_t *array_or_empty(json_t *v)
+{
+    return json_is_array(v) ? json_incref(v) : json_array();
+}
+
+static void writes_event(struct writes *w, const struct item *it, const json_t *body, const json_t *outcome)
+{
+    const struct event *ev = &it->ev;
+    json_array_append_new(w->events, json_pack("{s:s, s:s, s:I, s:s, s:O, s:s, s:O}", "event_id", ev->event_id,
+                                               "incident_id", ev->incident_id, "seq", (json_int_t)ev->seq, "type",
+                                               event_type_name(ev->type), "at", json_object_get(ev->doc, "at"),
+                                               "body", ev->canon, "reply", body));
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(ev->doc, "persons"), i, v)
+    {
+        json_t *e = json_pack("{s:s, s:O, s:s, s:O}", "incident_id", ev->incident_id, "doc", v, "event_id",
+                              ev->event_id, "id", json_object_get(v, "id"));
+        writes_entry(w->persons, w->person_keys, ev->incident_id, "person_id", e);
+    }
+    json_array_foreach(json_object_get(ev->doc, "allegations"), i, v)
+    {
+        json_t *e = json_pack("{s:s, s:O, s:s, s:O}", "incident_id", ev->incident_id, "doc", v, "event_id",
+                              ev->event_id, "id", json_object_get(v, "id"));
+        writes_entry(w->allegations, w->allegation_keys, ev->incident_id, "allegation_id", e);
+    }
+    const char *ruleset = json_string_value(json_object_get(outcome, "rules"));
+    json_array_foreach(json_object_get(outcome, "audit"), i, v)
+    {
+        json_t *e = json_deep_copy(v);
+        json_object_set_new(e, "incident_id", json_string(ev->incident_id));
+        json_object_set_new(e, "event_id", json_string(ev->event_id));
+        json_object_set_new(e, "actor", json_string("rules"));
+        json_object_set_new(e, "role", json_string("rules"));
+        if (ruleset)
+            json_object_set_new(e, "ruleset", json_string(ruleset));
+        json_array_append_new(w->audit, e);
+    }
+    json_object_set_new(w->touched, ev->incident_id, json_true());
+}
+
+/* Rows for the final state of every incident the batch changed. */
+static void writes_incidents(struct writes *w, json_t *states)
+{
+    const char *id;
+    json_t *unused;
+    json_object_foreach(w->touched, id, unused)
+    {
+        json_t *st = json_object_get(states, id);
+        json_t *closed = json_object_get(st, "closed_at");
+        json_array_append_new(w->incidents,
+                              json_pack("{s:s, s:I, s:O, s:O, s:O, s:O}", "incident_id", id, "last_seq",
+                                        (json_int_t)incident_last_seq(st), "category",
+                                        json_object_get(st, "category") ? json_object_get(st, "category")
+                                                                        : json_null(),
+                                        "opened_at",
+                                        json_object_get(st, "opened_at") ? json_object_get(st, "opened_at")
+                                                                         : json_null(),
+                                        "closed_at", closed ? closed : json_null(), "state", st));
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(st, "crimes"), i, c)
+        {
+            json_t *row = json_deep_copy(c);
+            json_object_set_new(row, "incident_id", json_string(id));
+            json_object_set_new(row, "flags", array_or_empty(json_object_get(c, "flags")));
+            json_object_set_new(row, "rules", array_or_empty(json_object_get(c, "rules")));
+            json_array_append_new(w->crimes, row);
+        }
+        json_array_foreach(json_object_get(st, "pending"), i, c)
+        {
+            json_t *row = json_deep_copy(c);
+            json_object_set_new(row, "incident_id", json_string(id));
+            json_object_set_new(row, "flags", array_or_empty(json_object_get(c, "flags")));
+            json_object_set_new(row, "rules", array_or_empty(json_object_get(c, "rules")));
+            json_array_append_new(w->pending, row);
+        }
+    }
+}
+
+/* The body of a reply as stored with the event (and repeated to a resend). */
+static json_t *reply_body(const struct item *it, const json_t *outcome)
+{
+    json_t *warnings = json_array();
+    json_array_extend(warnings, it->ev.warnings);
+    json_t *ow = json_object_get(outcome, "warnings");
+    if (json_is_array(ow))
+        json_array_extend(warnings, ow);
+    json_t *body = json_object();
+    json_object_set_new(body, "crimes", array_or_empty(json_object_get(outcome, "crimes")));
+    json_object_set_new(body, "decisions", array_or_empty(json_object_get(outcome, "decisions")));
+    json_object_set_new(body, "pending", array_or_empty(json_object_get(outcome, "pending")));
+    json_object_set_new(body, "warnings", warnings);
+    json_t *rules = json_object_get(outcome, "rules");
+    json_object_set_new(body, "rules", rules ? json_incref(rules) : json_null());
+    return body;
+}
+
+static json_t *rows_to_object(const PGresult *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        json_t *st = PQgetisnull(r, i, 1) ? json_null() : json_loads(PQgetvalue(r, i, 1), 0, NULL);
+        json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
+    }
+    return o;
+}
+
+static json_t *rejected(const struct item *it, const char *code, const char *field, const char *msg)
+{
+    return reply_error("rejected", it->ev.event_id, it->ev.incident_id, code, msg, field);
+}
+
+/* Decide one event against the batch's working state. Returns true when it is to be written. */
+static bool decide_one(struct ingest *ing, struct item *it, json_t *states, json_t *linked, json_t *seen,
+                       json_t *batch_seen, struct writes *w)
+{
+    struct event *ev = &it->ev;
+    json_t *prior = json_object_get(batch_seen, ev->event_id);
+    if (!prior)
+        prior = json_object_get(seen, ev->event_id);
+    if (prior) {
+        const char *canon = json_string_value(json_object_get(prior, "body"));
+        if (canon && strcmp(canon, ev->canon) == 0)
+            it->reply = reply_outcome(it->in_doubt ? "accepted" : "duplicate", ev->event_id, ev->incident_id,
+                                      json_object_get(prior, "reply"));
+        else
+            it->reply = rejected(it, "event_id_conflict", "event_id",
+                                 "event_id was already used for an event with different content");
+        return false;
+    }
+    json_t *state = json_object_get(states, ev->incident_id);
+    if (json_is_null(state))
+        state = NULL;
+    int64_t last = incident_last_seq(state);
+    if (ev->seq <= last) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "seq %lld is not greater than the incident's last applied seq %lld",
+                 (long long)ev->seq, (long long)last);
+        it->reply = rejected(it, "seq_conflict", "seq", msg);
+        return false;
+    }
+    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ing};
+    json_t *new_state = NULL, *outcome = NULL;
+    struct event_error err = {0};
+    int rc = rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
+    if (rc != 0) {
+        it->reply = rejected(it, err.code ? err.code : "bad_field", err.field, err.message);
+        event_error_clear(&err);
+        return false;
+    }
+    json_t *body = reply_body(it, outcome);
+    it->reply = reply_outcome("accepted", ev->event_id, ev->incident_id, body);
+    writes_event(w, it, body, outcome);
+    json_object_set_new(batch_seen, ev->event_id, json_pack("{s:s, s:o}", "body", ev->canon, "reply", body));
+    json_object_set_new(states, ev->incident_id, new_state);
+    json_decref(outcome);
+    return true;
+}
+
+static void read_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct ingest *ing = arg;
+    (void)sent_all;
+    batch_timer_stop(ing);
+    if (error) {
+        batch_fail(ing, "db_unavailable", "the database is unavailable");
+        return;
+    }
+    const char *why = first_error(res, n);
+    if (why) {
+        batch_rollback(ing, why);
+        return;
+    }
+    /* res: 0 BEGIN, 1 create, 2 lock, 3 linked, 4 seen, [5 serials] */
+    if (n > 5) {
+        for (int i = 0; i < PQntuples(res[5]) && ing->nserials < ing->serial_cap; i++)
+            ing->serials[ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
+    }
+    json_t *states = rows_to_object(res[2]);
+    json_t *linked = rows_to_object(res[3]);
+    json_t *seen = json_object();
+    for (int i = 0; i < PQntuples(res[4]); i++) {
+        json_t *reply = json_loads(PQgetvalue(res[4], i, 2), 0, NULL);
+        json_object_set_new(seen, PQgetvalue(res[4], i, 0),
+                            json_pack("{s:s, s:o}", "body", PQgetvalue(res[4], i, 1), "reply",
+                                      reply ? reply : json_object()));
+    }
+    json_t *batch_seen = json_object();
+    struct writes w;
+    writes_init(&w);
+    size_t accepted = 0;
+    for (size_t i = 0; i < ing->nbatch; i++) {
+        /* Linked incidents decided earlier in this batch are seen as they now stand. */
+        const char *lid;
+        json_t *lst;
+        json_object_foreach(states, lid, lst)
+        {
+            if (!json_is_null(lst) && json_object_get(linked, lid))
+                json_object_set(linked, lid, lst);
+        }
+        if (decide_one(ing, ing->batch[i], states, json_object_size(linked) ? linked : NULL, seen, batch_seen,
+                       &w))
+            accepted++;
+    }
+    json_decref(seen);
+    json_decref(batch_seen);
+    json_decref(linked);
+
+    if (accepted == 0) {
+        json_decref(states);
+        writes_clear(&w);
+        static const struct pg_query q = {"ROLLBACK", 0, NULL};
+        ing->phase = BATCH_WRITE;
+        batch_timer_start(ing);
+        if (pgconn_send(ing->db, &q, 1, write_done, ing) != 0)
+            batch_fail(ing, "db_unavailable", "the database connection was lost");
+        return;
+    }
+    writes_incidents(&w, states);
+    json_decref(states);
+    char *p[7];
+    json_t *arrs[7] = {w.events, w.incidents, w.persons, w.allegations, w.crimes, w.pending, w.audit};
+    for (int i = 0; i < 7; i++)
+        p[i] = json_dumps(arrs[i], JSON_COMPACT);
+    writes_clear(&w);
+    const struct pg_query q[2] = {{SQL_WRITE, 7, (const char *const *)p}, {"COMMIT", 0, NULL}};
+    ing->phase = BATCH_WRITE;
+    batch_timer_start(ing);
+    int rc = pgconn_send(ing->db, q, 2, write_done, ing);
+    for (int i = 0; i < 7; i++)
+        free(p[i]);
+    if (rc != 0)
+        batch_fail(ing, "db_unavailable", "the database connection was lost");
+}
+
+static char *ids_json(struct item **b, size_t n, bool incidents)
+{
+    json_t *seen = json_object();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *id = incidents ? b[i]->ev.incident_id : b[i]->ev.event_id;
+        if (!json_object_get(seen, id)) {
+            json_object_set_new(seen, id, json_true());
+            json_array_append_new(arr, json_string(id));
+        }
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    json_decref(seen);
+    return s;
+}
+
+static char *link_ids_json(struct item **b, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        json_t *l;
+        json_array_foreach(json_object_get(b[i]->ev.doc, "links"), j, l)
+        {
+            json_t *id = json_object_get(l, "incident_id");
+            if (json_is_string(id))
+                json_array_append(arr, id);
+        }
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
+
+static void batch_start(struct ingest *ing)
+{
+    size_t max = ing->p.batch_max;
+    ing->batch = calloc(max, sizeof(*ing->batch));
+    if (!ing->batch)
+        return;
+    size_t need = 0;
+    while (ing->nbatch < max && ing->head) {
+        struct item *it = queue_pop(ing);
+        need += serials_needed(&it->ev);
+        ing->batch[ing->nbatch++] = it;
+    }
+    char *incidents = ids_json(ing->batch, ing->nbatch, true);
+    char *events = ids_json(ing->batch, ing->nbatch, false);
+    char *links = link_ids_json(ing->batch, ing->nbatch);
+    char nbuf[32] = "0";
+    int nq = 5;
+    if (need > ing->nserials) {
+        size_t want = need - ing->nserials + 256;
+        if (ing->nserials + want > ing->serial_cap) {
+            size_t cap = ing->nserials + want;
+            int64_t *s = realloc(ing->serials, cap * sizeof(*s));
+            if (s) {
+                ing->serials = s;
+                ing->serial_cap = cap;
+            }
+        }
+        snprintf(nbuf, sizeof(nbuf), "%zu", ing->serial_cap - ing->nserials);
+        nq = 6;
+    }
+    const char *p_inc[1] = {incidents};
+    const char *p_ev[1] = {events};
+    const char *p_link[2] = {links, incidents};
+    const char *p_n[1] = {nbuf};
+    const struct pg_query q[6] = {
+        {"BEGIN", 0, NULL},
+        {SQL_INCIDENTS_CREATE, 1, p_inc},
+        {SQL_INCIDENTS_LOCK, 1, p_inc},
+        {SQL_INCIDENTS_LINKED, 2, p_link},
+        {SQL_EVENTS_SEEN, 1, p_ev},
+        {SQL_SERIALS, 1, p_n},
+    };
+    ing->phase = BATCH_READ;
+    batch_timer_start(ing);
+    int rc = pgconn_send(ing->db, q, nq, read_done, ing);
+    free(incidents);
+    free(events);
+    free(links);
+    if (rc != 0)
+        batch_fail(ing, "db_unavailable", "the database connection was lost");
+}
+
+/* ---- loop callbacks ------------------------------------------------------------------------- */
+
+static void ingest_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingest *ing = arg;
+    (void)fd;
+    (void)what;
+    if (ing->phase == BATCH_IDLE && ing->head && pgconn_ready(ing->db))
+        batch_start(ing);
+}
+
+static void ingest_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingest *ing = arg;
+    (void)fd;
+    (void)what;
+    pgconn_drop(ing->db, "a database round trip timed out");
+}
+
+static void ingest_db_state(void *arg, bool up)
+{
+    struct ingest *ing = arg;
+    if (up) {
+        ingest_schedule(ing);
+        return;
+    }
+    /* Queued events cannot be written now; those in doubt wait to be looked up again. */
+    struct item *keep = NULL, **tail = &keep;
+    struct item *it;
+    while ((it = queue_pop(ing)) != NULL) {
+        if (it->in_doubt) {
+            *tail = it;
+            tail = &it->next;
+        } else {
+            ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
+        }
+    }
+    while (keep) {
+        it = keep;
+        keep = keep->next;
+        queue_push_back(ing, it);
+    }
+}
+
+/* ---- public --------------------------------------------------------------------------------- */
+
+struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p, const struct ruleset *rs)
+{
+    struct ingest *ing = calloc(1, sizeof(*ing));
+    if (!ing)
+        return NULL;
+    ing->base = base;
+    ing->p = *p;
+    ing->force = strdup(p->force);
+    ing->conninfo = strdup(p->conninfo);
+    ing->p.force = ing->force;
+    ing->p.conninfo = ing->conninfo;
+    if (ing->p.batch_max == 0)
+        ing->p.batch_max = 1;
+    if (ing->p.unit_timeout_ms <= 0)
+        ing->p.unit_timeout_ms = 10000;
+    ing->rs = rs;
+    ing->kick = event_new(base, -1, 0, ingest_kick_cb, ing);
+    ing->timeout = evtimer_new(base, ingest_timeout_cb, ing);
+    if (!ing->force || !ing->conninfo || !ing->kick || !ing->timeout)
+        return ingest_free(ing);
+    ing->db = pgconn_new(base, ing->conninfo, "store", ingest_db_state, ing);
+    if (!ing->db)
+        return ingest_free(ing);
+    return ing;
+}
+
+struct ingest *ingest_free(struct ingest *ing)
+{
+    if (!ing)
+        return NULL;
+    pgconn_free(ing->db);
+    struct item *it;
+    while ((it = queue_pop(ing)) != NULL)
+        item_free(it);
+    for (size_t i = 0; i < ing->nbatch; i++)
+        item_free(ing->batch[i]);
+    free(ing->batch);
+    if (ing->kick)
+        event_free(ing->kick);
+    if (ing->timeout)
+        event_free(ing->timeout);
+    free(ing->serials);
+    free(ing->force);
+    free(ing->conninfo);
+    free(ing);
+    return NULL;
+}
+
+void ingest_set_ruleset(struct ingest *ing, const struct ruleset *rs)
+{
+    ing->rs = rs;
+}
+
+void ingest_submit(struct ingest *ing, struct event *ev, ingest_reply_fn fn, void *arg)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it) {
+        json_t *r = reply_error("retry", ev->event_id, ev->incident_id, "overloaded", "out of memory", NULL);
+        fn(arg, r);
+        json_decref(r);
+        event_clear(ev);
+        return;
+    }
+    it->ev = *ev;
+    memset(ev, 0, sizeof(*ev));
+    it->fn = fn;
+    it->arg = arg;
+    if (!pgconn_up(ing->db)) {
+        ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
+        return;
+    }
+    if (ing->queued >= ing->p.queue_max) {
+        ingest_answer_retry(it, "overloaded", "too many events are waiting for the database");
+        return;
+    }
+    queue_push_back(ing, it);
+    ingest_schedule(ing);
+}
+
+bool ingest_db_up(const struct ingest *ing)
+{
+    return pgconn_up(ing->db);
+}
+
+size_t ingest_backlog(const struct ingest *ing)
+{
+    return ing->queued + ing->nbatch;
+}
+
+bool ingest_idle(const struct ingest *ing)
+{
+    return ing->phase == BATCH_IDLE && ing->queued == 0;
+}
+
+void ingest_fail_queued(struct ingest *ing, const char *code, const char *message)
+{
+    struct item *it;
+    while ((it = queue_pop(ing)) != NULL)
+        ingest_answer_retry(it, code, message);
+}

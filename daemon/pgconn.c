@@ -1,2 +1,371 @@
-/* pgconn.c: (to be written). */
-#include <stdio.h>
+/* pgconn.c: asynchronous libpq connection driven by libevent: connect, check, pipeline units,
+ * reconnect with backoff. The loop never waits on the database. */
+#include "pgconn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum pgconn_phase {
+    PHASE_DOWN,       /* no connection; a reconnect timer is armed */
+    PHASE_CONNECTING, /* PQconnectPoll in progress */
+    PHASE_CHECKING,   /* connected; the session check unit is in flight */
+    PHASE_READY,      /* idle, accepts a unit */
+    PHASE_BUSY,       /* a unit is in flight */
+};
+
+struct pgconn {
+    struct event_base *base;
+    char *conninfo;
+    char *name;
+    PGconn *pg;
+    enum pgconn_phase phase;
+    struct event *io;      /* socket readiness, re-created for every connection */
+    struct event *retry;   /* reconnect timer */
+    int backoff_ms;
+    unsigned long reconnects;
+    bool was_up;
+    pgconn_state_fn on_state;
+    void *state_arg;
+    /* the unit in flight */
+    pgconn_done_fn done;
+    void *done_arg;
+    int nq;                /* queries in the unit */
+    int got;               /* index of the query whose results are being read */
+    bool got_any;          /* a result for query `got` has arrived */
+    bool flushed;          /* everything handed to the kernel */
+    PGresult *results[PGCONN_MAX_QUERIES];
+};
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
+static void pgconn_start(struct pgconn *c);
+
+bool pgconn_result_ok(const PGresult *r)
+{
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+static void pgconn_clear_results(struct pgconn *c)
+{
+    for (int i = 0; i < PGCONN_MAX_QUERIES; i++) {
+        PQclear(c->results[i]);
+        c->results[i] = NULL;
+    }
+}
+
+static void pgconn_watch(struct pgconn *c, short what)
+{
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    if (!c->pg || PQsocket(c->pg) < 0)
+        return;
+    c->io = event_new(c->base, PQsocket(c->pg), what, pgconn_io_cb, c);
+    event_add(c->io, NULL);
+}
+
+static void pgconn_set_up(struct pgconn *c, bool up)
+{
+    if (up == c->was_up)
+        return;
+    c->was_up = up;
+    if (c->on_state)
+        c->on_state(c->state_arg, up);
+}
+
+/* Tear the connection down, fail the unit in flight, schedule a reconnect. */
+static void pgconn_lost(struct pgconn *c, const char *why)
+{
+    bool unit = c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING;
+    pgconn_done_fn done = c->phase == PHASE_BUSY ? c->done : NULL;
+    void *done_arg = c->done_arg;
+    bool sent_all = c->flushed;
+
+    if (c->pg && c->phase != PHASE_DOWN)
+        log_warn("database %s: connection lost: %s", c->name, why);
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    pgconn_clear_results(c);
+    c->phase = PHASE_DOWN;
+    c->done = NULL;
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    (void)unit;
+    if (done)
+        done(done_arg, NULL, 0, why, sent_all);
+    pgconn_set_up(c, false);
+}
+
+void pgconn_drop(struct pgconn *c, const char *why)
+{
+    if (c->phase != PHASE_DOWN)
+        pgconn_lost(c, why);
+}
+
+static void pgconn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pgconn_start(arg);
+}
+
+static void pgconn_flush(struct pgconn *c)
+{
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->flushed = r == 0;
+    pgconn_watch(c, (short)(EV_READ | EV_PERSIST | (r == 1 ? EV_WRITE : 0)));
+}
+
+static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (!PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0))
+            return -1;
+    }
+    if (!PQpipelineSync(c->pg))
+        return -1;
+    c->nq = n;
+    c->got = 0;
+    c->got_any = false;
+    c->flushed = false;
+    return 0;
+}
+
+static void pgconn_check_done(struct pgconn *c)
+{
+    /* The recording standard's durability promise needs every commit flushed before the ack. */
+    const PGresult *r = c->results[0];
+    if (!pgconn_result_ok(r) || PQntuples(r) != 1) {
+        pgconn_lost(c, "session check failed");
+        return;
+    }
+    const char *sc = PQgetvalue(r, 0, 0);
+    if (strcmp(sc, "on") != 0) {
+        log_error("database %s: synchronous_commit is '%s' for this session; fcrd needs 'on' and will not use "
+                  "this connection",
+                  c->name, sc);
+        pgconn_lost(c, "synchronous_commit is not on");
+        return;
+    }
+    pgconn_clear_results(c);
+    c->phase = PHASE_READY;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    if (c->reconnects++ > 0)
+        log_info("database %s: connected again", c->name);
+    else
+        log_info("database %s: connected", c->name);
+    pgconn_set_up(c, true);
+}
+
+static void pgconn_unit_done(struct pgconn *c)
+{
+    if (c->phase == PHASE_CHECKING) {
+        pgconn_check_done(c);
+        return;
+    }
+    pgconn_done_fn done = c->done;
+    void *arg = c->done_arg;
+    int n = c->nq;
+    PGresult *res[PGCONN_MAX_QUERIES];
+    memcpy(res, c->results, sizeof(res));
+    memset(c->results, 0, sizeof(c->results));
+    c->done = NULL;
+    c->phase = PHASE_READY;
+    /* The callback may send the next unit at once; our state is already idle. */
+    done(arg, res, n, NULL, true);
+    for (int i = 0; i < PGCONN_MAX_QUERIES; i++)
+        PQclear(res[i]);
+}
+
+static void pgconn_read(struct pgconn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    while (c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING) {
+        if (PQisBusy(c->pg))
+            return;
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            /* A query's results are complete; ignore stray separators before its first result. */
+            if (c->got_any) {
+                c->got++;
+                c->got_any = false;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            pgconn_unit_done(c);
+            return;
+        }
+        if (c->got < PGCONN_MAX_QUERIES && !c->got_any)
+            c->results[c->got] = r;
+        else
+            PQclear(r);
+        c->got_any = true;
+    }
+    /* Idle: notice a server that closed the connection (e.g. terminated backend). */
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        pgconn_lost(c, PQerrorMessage(c->pg));
+    else {
+        PGresult *stray;
+        while (!PQisBusy(c->pg) && (stray = PQgetResult(c->pg)) != NULL)
+            PQclear(stray);
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            pgconn_lost(c, PQerrorMessage(c->pg));
+    }
+}
+
+static void pgconn_connected(struct pgconn *c)
+{
+    if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    static const struct pg_query check = {"SELECT current_setting('synchronous_commit')", 0, NULL};
+    c->phase = PHASE_CHECKING;
+    if (pgconn_send_internal(c, &check, 1) != 0) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    pgconn_flush(c);
+}
+
+static void pgconn_poll(struct pgconn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        pgconn_watch(c, EV_READ);
+        break;
+    case PGRES_POLLING_WRITING:
+        pgconn_watch(c, EV_WRITE);
+        break;
+    case PGRES_POLLING_OK:
+        pgconn_connected(c);
+        break;
+    default: {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c->pg));
+        for (char *p = msg; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        pgconn_lost(c, msg);
+    }
+    }
+}
+
+static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *c = arg;
+    (void)fd;
+    if (c->phase == PHASE_CONNECTING) {
+        pgconn_poll(c);
+        return;
+    }
+    if (what & EV_WRITE) {
+        pgconn_flush(c);
+        if (c->phase == PHASE_DOWN)
+            return;
+    }
+    if (what & EV_READ)
+        pgconn_read(c);
+}
+
+static void pgconn_start(struct pgconn *c)
+{
+    c->pg = PQconnectStart(c->conninfo);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        c->phase = PHASE_CONNECTING; /* so that pgconn_lost logs */
+        pgconn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    c->phase = PHASE_CONNECTING;
+    pgconn_poll(c);
+}
+
+struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const char *name,
+                          pgconn_state_fn on_state, void *arg)
+{
+    struct pgconn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->base = base;
+    c->conninfo = strdup(conninfo);
+    c->name = strdup(name);
+    c->on_state = on_state;
+    c->state_arg = arg;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    c->retry = evtimer_new(base, pgconn_retry_cb, c);
+    if (!c->conninfo || !c->name || !c->retry)
+        return pgconn_free(c);
+    pgconn_start(c);
+    return c;
+}
+
+struct pgconn *pgconn_free(struct pgconn *c)
+{
+    if (!c)
+        return NULL;
+    if (c->io)
+        event_free(c->io);
+    if (c->retry)
+        event_free(c->retry);
+    if (c->pg)
+        PQfinish(c->pg);
+    pgconn_clear_results(c);
+    free(c->conninfo);
+    free(c->name);
+    free(c);
+    return NULL;
+}
+
+bool pgconn_ready(const struct pgconn *c)
+{
+    return c->phase == PHASE_READY;
+}
+
+bool pgconn_up(const struct pgconn *c)
+{
+    return c->phase == PHASE_READY || c->phase == PHASE_BUSY;
+}
+
+unsigned long pgconn_reconnects(const struct pgconn *c)
+{
+    return c->reconnects > 0 ? c->reconnects - 1 : 0;
+}
+
+int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg)
+{
+    if (c->phase != PHASE_READY || n < 1 || n > PGCONN_MAX_QUERIES)
+        return -1;
+    c->phase = PHASE_BUSY;
+    c->done = done;
+    c->done_arg = arg;
+    if (pgconn_send_internal(c, q, n) != 0) {
+        c->done = NULL; /* contract: done is not called when sending fails */
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return -1;
+    }
+    pgconn_flush(c);
+    return 0;
+}

@@ -20,6 +20,15 @@ struct tokens *tokens_free(struct tokens *t); /* NULL-safe, returns NULL */
  * sets *user (borrowed from t) or ROLE_NONE if unknown. */
 enum role tokens_lookup(const struct tokens *t, const char *token, const char **user);
 
+/* tokens_count: how many tokens were loaded (0 for NULL), e.g. for the startup log. */
+size_t tokens_count(const struct tokens *t);
+
+/* Limits of the file format: shorter tokens are refused as guessable; longer ones are refused so
+ * that a lookup does a fixed amount of work per candidate. */
+#define TOKENS_MIN_LEN 16
+#define TOKENS_MAX_LEN 256
+#define TOKENS_USER_MAX_LEN 64
+
 const char *role_name(enum role r);
 int role_parse(const char *name); /* -1 if unknown */
 

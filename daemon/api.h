@@ -1,0 +1,32 @@
+/* api.h: the supervisor HTTP API (proto/supervisor-api-v1.md) on libevent's evhttp. */
+#ifndef FCRD_API_H
+#define FCRD_API_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "ingest.h"
+#include "tokens.h"
+
+struct api;
+
+struct api_params {
+    const char *host;
+    int port;             /* 0 = any free port */
+    size_t max_body;      /* request body bytes */
+    const char *conninfo; /* the API's own database connection (reads never queue behind writes) */
+    size_t ready_backlog; /* /readyz fails while more events than this await the database */
+};
+
+/* api_new: tokens and ing are borrowed (see api_set_tokens). NULL with err on bind failure. */
+struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
+                    struct ingest *ing, char *err, size_t errlen);
+struct api *api_free(struct api *a); /* NULL-safe */
+
+/* api_set_tokens: requests authenticated from now on use t (borrowed). */
+void api_set_tokens(struct api *a, const struct tokens *t);
+
+/* api_describe: "HOST:PORT" actually bound. */
+const char *api_describe(const struct api *a);
+
+#endif

@@ -1,0 +1,48 @@
+/* ingest.h: the store's write path. Validated events are queued, grouped into batches and applied
+ * in one PostgreSQL transaction per batch (lock incidents -> check duplicates -> rules -> write ->
+ * COMMIT); each event's reply is handed back only after the COMMIT has succeeded. */
+#ifndef FCRD_INGEST_H
+#define FCRD_INGEST_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "event.h"
+#include "ruleset.h"
+
+struct ingest;
+
+/* Receives the reply for one submitted event (borrowed: copy what you keep). Called exactly once
+ * per submitted event, possibly from inside ingest_submit itself (db down, overloaded). */
+typedef void (*ingest_reply_fn)(void *arg, const json_t *reply);
+
+struct ingest_params {
+    const char *conninfo; /* serving role */
+    const char *force;    /* force code for crime reference numbers */
+    size_t batch_max;     /* events per transaction */
+    size_t queue_max;     /* events waiting for a transaction; beyond it: retry/overloaded */
+    int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
+};
+
+/* ingest_new: copies params; rs is borrowed (see ingest_set_ruleset). NULL on failure. */
+struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p, const struct ruleset *rs);
+struct ingest *ingest_free(struct ingest *ing); /* NULL-safe; pending replies are not delivered */
+
+/* ingest_set_ruleset: use rs for events decided from now on (borrowed; the caller keeps the old
+ * one alive until ingest_idle() or for the lifetime of batches already decided: batches decide
+ * synchronously, so swapping between loop callbacks is safe). */
+void ingest_set_ruleset(struct ingest *ing, const struct ruleset *rs);
+
+/* ingest_submit: takes ownership of ev's contents (ev is cleared). */
+void ingest_submit(struct ingest *ing, struct event *ev, ingest_reply_fn fn, void *arg);
+
+bool ingest_db_up(const struct ingest *ing);
+size_t ingest_backlog(const struct ingest *ing); /* queued + in the current batch */
+bool ingest_idle(const struct ingest *ing);
+
+/* ingest_fail_queued: answer every queued (not yet batched) event with retry/`code`. */
+void ingest_fail_queued(struct ingest *ing, const char *code, const char *message);
+
+#endif

@@ -1,0 +1,95 @@
+/* ingest_sql.h: the SQL of the write path, one place to read it whole. Every parameter is JSON,
+ * so a batch of any size is a fixed number of statements with no string-built SQL. */
+#ifndef FCRD_INGEST_SQL_H
+#define FCRD_INGEST_SQL_H
+
+/* $1: JSON array of incident ids. Creates missing rows so that they can be locked; sorted so that
+ * two instances lock in the same order and cannot deadlock. */
+#define SQL_INCIDENTS_CREATE                                                                                 \
+    "INSERT INTO incidents (incident_id) SELECT x FROM jsonb_array_elements_text($1::jsonb) AS t(x) "        \
+    "ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
+
+/* $1: JSON array of incident ids. Locks them for the rest of the transaction. */
+#define SQL_INCIDENTS_LOCK                                                                                   \
+    "SELECT incident_id, state::text FROM incidents "                                                        \
+    "WHERE incident_id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY incident_id FOR UPDATE"
+
+/* $1: ids named by the events' links; $2: the batch's incident ids, whose stored links count too. */
+#define SQL_INCIDENTS_LINKED                                                                                 \
+    "SELECT incident_id, state::text FROM incidents WHERE state IS NOT NULL AND incident_id IN ("           \
+    " SELECT jsonb_array_elements_text($1::jsonb)"                                                           \
+    " UNION SELECT l->>'incident_id' FROM incidents s,"                                                      \
+    "  jsonb_array_elements(COALESCE(s.state->'links', '[]'::jsonb)) AS l"                                   \
+    "  WHERE s.incident_id IN (SELECT jsonb_array_elements_text($2::jsonb)))"
+
+/* $1: JSON array of event ids. */
+#define SQL_EVENTS_SEEN                                                                                      \
+    "SELECT event_id, body, reply::text FROM raw_events "                                                    \
+    "WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+
+/* $1: how many serials to hand out (CRNs, pending ids). */
+#define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
+
+/* $1 events, $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending, $7 audit: JSON arrays. */
+#define SQL_WRITE                                                                                            \
+    "WITH ev AS ("                                                                                           \
+    " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
+    " SELECT x.event_id, x.incident_id, x.seq, x.type, x.at, x.body, x.reply"                                \
+    " FROM jsonb_to_recordset($1::jsonb) AS x(event_id text, incident_id text, seq bigint, type text,"      \
+    "  at timestamptz, body text, reply jsonb) RETURNING 1),"                                                \
+    " inc AS ("                                                                                              \
+    " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
+    "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
+    " FROM jsonb_to_recordset($2::jsonb) AS x(incident_id text, last_seq bigint, category text,"             \
+    "  opened_at timestamptz, closed_at timestamptz, state jsonb)"                                           \
+    " WHERE i.incident_id = x.incident_id RETURNING 1),"                                                     \
+    " per AS ("                                                                                              \
+    " INSERT INTO persons (incident_id, person_id, doc, event_id)"                                           \
+    " SELECT x.incident_id, x.person_id, x.doc, x.event_id"                                                  \
+    " FROM jsonb_to_recordset($3::jsonb) AS x(incident_id text, person_id text, doc jsonb, event_id text)"   \
+    " ON CONFLICT (incident_id, person_id) DO UPDATE SET doc = EXCLUDED.doc, event_id = EXCLUDED.event_id"  \
+    " RETURNING 1),"                                                                                         \
+    " alg AS ("                                                                                              \
+    " INSERT INTO allegations (incident_id, allegation_id, doc, event_id)"                                   \
+    " SELECT x.incident_id, x.allegation_id, x.doc, x.event_id"                                              \
+    " FROM jsonb_to_recordset($4::jsonb) AS x(incident_id text, allegation_id text, doc jsonb,"              \
+    "  event_id text)"                                                                                       \
+    " ON CONFLICT (incident_id, allegation_id) DO UPDATE SET doc = EXCLUDED.doc,"                            \
+    "  event_id = EXCLUDED.event_id RETURNING 1),"                                                           \
+    " cr AS ("                                                                                               \
+    " INSERT INTO crimes (crn, incident_id, offence, victim, status, flags, recorded_at, rules, ruleset)"    \
+    " SELECT x.crn, x.incident_id, x.offence, x.victim, x.status,"                                           \
+    "  ARRAY(SELECT jsonb_array_elements_text(x.flags)), x.recorded_at,"                                     \
+    "  ARRAY(SELECT jsonb_array_elements_text(x.rules)), x.ruleset"                                          \
+    " FROM jsonb_to_recordset($5::jsonb) AS x(crn text, incident_id text, offence text, victim text,"       \
+    "  status text, flags jsonb, recorded_at timestamptz, rules jsonb, ruleset text)"                        \
+    " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
+    "  status = EXCLUDED.status, flags = EXCLUDED.flags, rules = EXCLUDED.rules,"                            \
+    "  ruleset = EXCLUDED.ruleset, updated_at = now()"                                                       \
+    "  WHERE (crimes.offence, crimes.victim, crimes.status, crimes.flags, crimes.rules)"                     \
+    "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.status, EXCLUDED.flags,"               \
+    "   EXCLUDED.rules) RETURNING 1),"                                                                       \
+    " pd AS ("                                                                                               \
+    " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
+    "  victim, candidate_offence, rules, ruleset, closed_at, resolution)"                                    \
+    " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
+    "  ARRAY(SELECT jsonb_array_elements_text(x.flags)), x.victim, x.candidate_offence,"                     \
+    "  ARRAY(SELECT jsonb_array_elements_text(x.rules)), x.ruleset, x.closed_at, x.resolution"               \
+    " FROM jsonb_to_recordset($6::jsonb) AS x(id text, incident_id text, allegation text, reason text,"     \
+    "  opened_at timestamptz, due timestamptz, status text, flags jsonb, victim text,"                       \
+    "  candidate_offence text, rules jsonb, ruleset text, closed_at timestamptz, resolution jsonb)"          \
+    " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
+    "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
+    "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
+    "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"        \
+    " RETURNING 1),"                                                                                         \
+    " au AS ("                                                                                               \
+    " INSERT INTO audit (incident_id, crn, pending_id, allegation, event_id, actor, role, action, before,"  \
+    "  after, rules, ruleset)"                                                                               \
+    " SELECT e->>'incident_id', e->>'crn', e->>'pending_id', e->>'allegation', e->>'event_id',"              \
+    "  e->>'actor', e->>'role', e->>'action', e->'before', e->'after',"                                      \
+    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(e->'rules', '[]'::jsonb))), e->>'ruleset'"            \
+    " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING 1)"               \
+    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr), (SELECT count(*) FROM au)"
+
+#endif

@@ -1,0 +1,54 @@
+/* pgconn.h: one asynchronous PostgreSQL connection on the libevent loop, in pipeline mode, with
+ * automatic reconnection. Work is submitted as "units": a few queries sent together and ended by
+ * one sync point; the unit's callback receives every query's result at once. */
+#ifndef FCRD_PGCONN_H
+#define FCRD_PGCONN_H
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct pgconn;
+
+struct pg_query {
+    const char *sql;
+    int nparams;
+    const char *const *params; /* text parameters, NULL entries are SQL NULL; copied by libpq at send */
+};
+
+/* Called once per unit. On success error == NULL and results[i] is query i's result (owned by
+ * pgconn, valid only during the call; may be PGRES_FATAL_ERROR / PGRES_PIPELINE_ABORTED when a
+ * query failed: check with pgconn_result_ok). When the connection was lost before every result
+ * arrived, error is set and results is NULL; `sent_all` tells whether every query had been handed
+ * to the server (so a COMMIT among them may or may not have happened). */
+typedef void (*pgconn_done_fn)(void *arg, PGresult **results, int n, const char *error, bool sent_all);
+
+/* Called when the connection becomes ready (up == true: connected, checked, idle) or is lost. */
+typedef void (*pgconn_state_fn)(void *arg, bool up);
+
+/* pgconn_new: starts connecting at once (and again, with backoff, whenever the connection drops).
+ * `name` is used in log lines. Returns NULL on allocation failure. */
+struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const char *name,
+                          pgconn_state_fn on_state, void *arg);
+struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's callback is not called */
+
+/* pgconn_ready: connected and no unit in flight. */
+bool pgconn_ready(const struct pgconn *c);
+bool pgconn_up(const struct pgconn *c);
+
+/* pgconn_send: send a unit (n <= PGCONN_MAX_QUERIES). Only when pgconn_ready(). Returns 0, or -1
+ * if it could not be sent (the connection is then dropped and reconnects; done is not called). */
+#define PGCONN_MAX_QUERIES 16
+int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg);
+
+/* pgconn_drop: close the connection now (e.g. a unit took too long) and reconnect with backoff.
+ * An in-flight unit gets its callback with an error. */
+void pgconn_drop(struct pgconn *c, const char *why);
+
+/* pgconn_result_ok: TUPLES_OK or COMMAND_OK. */
+bool pgconn_result_ok(const PGresult *r);
+
+/* pgconn_reconnects: how many times the connection was re-established after a loss. */
+unsigned long pgconn_reconnects(const struct pgconn *c);
+
+#endif

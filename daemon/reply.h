@@ -1,0 +1,24 @@
+/* reply.h: feed reply objects (feed contract v1 "Reply") and their wire form. */
+#ifndef FCRD_REPLY_H
+#define FCRD_REPLY_H
+
+#include <jansson.h>
+
+#include "event.h"
+
+/* reply_error: {v, event_id, status, error: {code, message, field?}, incident_id}; status is
+ * "rejected" or "retry". event_id / incident_id may be NULL (JSON null). New reference. */
+json_t *reply_error(const char *status, const char *event_id, const char *incident_id, const char *code,
+                    const char *message, const char *field);
+
+/* reply_from_error: reply_error("rejected" or, for retry codes, "retry") from an event_error. */
+json_t *reply_from_error(const struct event_error *err);
+
+/* reply_outcome: {v, event_id, status, incident_id, crimes, decisions, pending, warnings, rules}
+ * from a stored or fresh outcome body (fields copied from `body`). New reference. */
+json_t *reply_outcome(const char *status, const char *event_id, const char *incident_id, const json_t *body);
+
+/* reply_line: compact serialisation ended by '\n'; malloc'd, caller frees; *len set. */
+char *reply_line(const json_t *reply, size_t *len);
+
+#endif
