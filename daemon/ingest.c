@@ -52,8 +52,8 @@ struct ingest {
     size_t nbatch;
     bool requeue_after_rollback;
     /* serials for CRNs and pending ids, fetched ahead from the database */
-    int64_t *serials;
-    size_t nserials, serial_cap;
+    int64_t *serials; /* serials[serial_pos .. serial_pos + nserials), handed out in increasing order */
+    size_t serial_pos, nserials, serial_cap;
 };
 
 /* ---- queue ---------------------------------------------------------------------------------- */
@@ -122,7 +122,8 @@ static int64_t ingest_next_serial(void *arg)
     struct ingest *ing = arg;
     if (ing->nserials == 0)
         return 0; /* cannot happen: the pool is topped up for the batch's worst case */
-    return ing->serials[--ing->nserials];
+    ing->nserials--;
+    return ing->serials[ing->serial_pos++];
 }
 
 /* An upper bound of the serials one event can consume: a crime and a pending decision per
@@ -503,8 +504,8 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     }
     /* res: 0 BEGIN, 1 create, 2 lock, 3 linked, 4 seen, [5 serials] */
     if (n > 5) {
-        for (int i = 0; i < PQntuples(res[5]) && ing->nserials < ing->serial_cap; i++)
-            ing->serials[ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
+        for (int i = 0; i < PQntuples(res[5]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
+            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
     }
     json_t *states = rows_to_object(res[2]);
     json_t *linked = rows_to_object(res[3]);
@@ -617,6 +618,9 @@ static void batch_start(struct ingest *ing)
     int nq = 5;
     if (need > ing->nserials) {
         size_t want = need - ing->nserials + 256;
+        if (ing->serials)
+            memmove(ing->serials, ing->serials + ing->serial_pos, ing->nserials * sizeof(*ing->serials));
+        ing->serial_pos = 0;
         if (ing->nserials + want > ing->serial_cap) {
             size_t cap = ing->nserials + want;
             int64_t *s = realloc(ing->serials, cap * sizeof(*s));

@@ -40,5 +40,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
+    /* One line per thing of note: fold the newlines and tabs libpq and others put in messages. */
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+        line[--len] = '\0';
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\t' || *p == '\r')
+            *p = ' ';
     fprintf(stderr, "%s\n", line);
 }

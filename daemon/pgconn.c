@@ -87,8 +87,10 @@ static void pgconn_lost(struct pgconn *c, const char *why)
     void *done_arg = c->done_arg;
     bool sent_all = c->flushed;
 
-    if (c->pg && c->phase != PHASE_DOWN)
+    if (c->was_up)
         log_warn("database %s: connection lost: %s", c->name, why);
+    else
+        log_debug("database %s: not connected: %s", c->name, why);
     if (c->io) {
         event_free(c->io);
         c->io = NULL;
@@ -291,6 +293,12 @@ static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg)
         pgconn_read(c);
 }
 
+/* Server notices (and errors sent outside a query) go to the log, not straight to stderr. */
+static void pgconn_notice(void *arg, const char *message)
+{
+    log_debug("database %s: %s", ((struct pgconn *)arg)->name, message);
+}
+
 static void pgconn_start(struct pgconn *c)
 {
     c->pg = PQconnectStart(c->conninfo);
@@ -299,6 +307,7 @@ static void pgconn_start(struct pgconn *c)
         pgconn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
+    PQsetNoticeProcessor(c->pg, pgconn_notice, c);
     c->phase = PHASE_CONNECTING;
     pgconn_poll(c);
 }
