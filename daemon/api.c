@@ -10,20 +10,21 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "incident.h"
+#include "api_int.h"
 #include "log.h"
 #include "pgconn.h"
 
-struct api_query;
-typedef void (*api_finish_fn)(struct api_query *q, const PGresult *res);
+#define API_MAX_PARAMS 8
 
 /* A request waiting for the database. */
 struct api_query {
     struct api *api;
     struct evhttp_request *req; /* NULL once the client has gone */
-    char *param;
     const char *sql;
+    int nparams;
+    char *params[API_MAX_PARAMS];
     api_finish_fn finish;
+    void *arg;
     struct api_query *next;
 };
 
@@ -39,18 +40,9 @@ struct api {
     char describe[160];
 };
 
-typedef void (*api_handler_fn)(struct api *a, struct evhttp_request *req, const char *rest);
-
-struct route {
-    enum evhttp_cmd_type method;
-    const char *path; /* exact path, or a prefix when it ends with '/' */
-    enum role role;   /* ROLE_NONE: no token needed */
-    api_handler_fn handler;
-};
-
 /* ---- replies -------------------------------------------------------------------------------- */
 
-static void api_send_json(struct evhttp_request *req, int status, json_t *body)
+void api_send_json(struct evhttp_request *req, int status, json_t *body)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -69,6 +61,10 @@ static void api_send_json(struct evhttp_request *req, int status, json_t *body)
                          : status == 403 ? "Forbidden"
                          : status == 404 ? "Not Found"
                          : status == 405 ? "Method Not Allowed"
+                         : status == 409 ? "Conflict"
+                         : status == 413 ? "Payload Too Large"
+                         : status == 422 ? "Unprocessable Entity"
+                         : status == 500 ? "Internal Server Error"
                          : status == 503 ? "Service Unavailable"
                                          : "Error";
     if (status == 401)
@@ -77,7 +73,7 @@ static void api_send_json(struct evhttp_request *req, int status, json_t *body)
     evbuffer_free(out);
 }
 
-static void api_error(struct evhttp_request *req, int status, const char *code, const char *message,
+void api_error(struct evhttp_request *req, int status, const char *code, const char *message,
                       const char *field)
 {
     json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
@@ -101,7 +97,8 @@ static void api_query_free(struct api_query *q)
 {
     if (q->req)
         evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
-    free(q->param);
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
     free(q);
 }
 
@@ -115,7 +112,7 @@ static void api_query_done(void *arg, PGresult **res, int n, const char *error, 
         if (error || n < 1 || !pgconn_result_ok(res[0]))
             api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
         else
-            q->finish(q, res[0]);
+            q->finish(q->req, res[0], q->arg);
     }
     api_query_free(q);
     api_pump(a);
@@ -132,8 +129,7 @@ static void api_pump(struct api *a)
             api_query_free(q);
             continue;
         }
-        const char *params[1] = {q->param};
-        struct pg_query pq = {q->sql, q->param ? 1 : 0, params};
+        struct pg_query pq = {q->sql, q->nparams, (const char *const *)q->params};
         a->inflight = q;
         if (pgconn_send(a->db, &pq, 1, api_query_done, a) != 0) {
             a->inflight = NULL;
@@ -160,15 +156,15 @@ static void api_db_state(void *arg, bool up)
     a->tail = NULL;
 }
 
-static void api_read(struct api *a, struct evhttp_request *req, const char *sql, const char *param,
-                     api_finish_fn finish)
+void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+              const char *const *params, api_finish_fn finish, void *arg)
 {
     if (!pgconn_up(a->db)) {
         api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
         return;
     }
     struct api_query *q = calloc(1, sizeof(*q));
-    if (!q || (param && !(q->param = strdup(param)))) {
+    if (!q || nparams > API_MAX_PARAMS) {
         free(q);
         api_error(req, 503, "overloaded", "out of memory", NULL);
         return;
@@ -177,6 +173,16 @@ static void api_read(struct api *a, struct evhttp_request *req, const char *sql,
     q->req = req;
     q->sql = sql;
     q->finish = finish;
+    q->arg = arg;
+    for (int i = 0; i < nparams; i++) {
+        q->params[i] = params[i] ? strdup(params[i]) : NULL;
+        q->nparams = i + 1;
+        if (params[i] && !q->params[i]) {
+            api_query_free(q);
+            api_error(req, 503, "overloaded", "out of memory", NULL);
+            return;
+        }
+    }
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, q);
     if (a->tail)
         a->tail->next = q;
@@ -185,55 +191,6 @@ static void api_read(struct api *a, struct evhttp_request *req, const char *sql,
     a->tail = q;
     api_pump(a);
 }
-
-/* ---- handlers ------------------------------------------------------------------------------- */
-
-static void handle_healthz(struct api *a, struct evhttp_request *req, const char *rest)
-{
-    (void)a;
-    (void)rest;
-    api_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
-}
-
-static void handle_readyz(struct api *a, struct evhttp_request *req, const char *rest)
-{
-    (void)rest;
-    bool ready = ingest_db_up(a->ing) && pgconn_up(a->db) && ingest_backlog(a->ing) <= a->p.ready_backlog;
-    api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
-}
-
-static void incident_finish(struct api_query *q, const PGresult *res)
-{
-    if (PQntuples(res) != 1) {
-        api_error(q->req, 404, "not_found", "no such incident", NULL);
-        return;
-    }
-    json_error_t jerr;
-    json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-    if (!state) {
-        api_error(q->req, 500, "internal", "the stored incident state cannot be read", NULL);
-        return;
-    }
-    json_t *view = incident_view(state);
-    json_decref(state);
-    api_send_json(q->req, 200, view);
-}
-
-static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest)
-{
-    if (!*rest || strlen(rest) > 64 || strchr(rest, '/')) {
-        api_error(req, 404, "not_found", "no such incident", NULL);
-        return;
-    }
-    api_read(a, req, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", rest,
-             incident_finish);
-}
-
-static const struct route routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
-    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
-    {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
-};
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
@@ -261,11 +218,11 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
         api_error(req, 400, "bad_path", "the request path cannot be decoded", NULL);
         return;
     }
-    const struct route *match = NULL;
+    const struct api_route *match = NULL;
     bool path_known = false;
     const char *rest = "";
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        const struct route *r = &routes[i];
+    for (size_t i = 0; i < api_nroutes; i++) {
+        const struct api_route *r = &api_routes[i];
         size_t n = strlen(r->path);
         bool prefix = r->path[n - 1] == '/';
         bool hit = prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
@@ -286,9 +243,12 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
         free(path);
         return;
     }
+    struct api_caller who = {NULL, ROLE_NONE};
     if (match->role != ROLE_NONE) {
         const char *user = NULL;
         enum role role = api_authenticate(a, req, &user);
+        who.user = user;
+        who.role = role;
         if (role == ROLE_NONE) {
             api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
             free(path);
@@ -301,7 +261,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
             return;
         }
     }
-    match->handler(a, req, rest);
+    match->handler(a, req, rest, &who);
     free(path);
 }
 
@@ -366,6 +326,53 @@ struct api *api_free(struct api *a)
     free(a->conninfo);
     free(a);
     return NULL;
+}
+
+struct ingest *api_ingest(const struct api *a)
+{
+    return a->ing;
+}
+
+bool api_db_up(const struct api *a)
+{
+    return pgconn_up(a->db);
+}
+
+size_t api_ready_backlog(const struct api *a)
+{
+    return a->p.ready_backlog;
+}
+
+json_t *api_query_params(struct evhttp_request *req, const char *const *allowed)
+{
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    json_t *out = json_object();
+    if (!qs)
+        return out;
+    struct evkeyvalq kv;
+    if (evhttp_parse_query_str(qs, &kv) != 0) {
+        json_decref(out);
+        api_error(req, 400, "bad_query", "the query string cannot be parsed", NULL);
+        return NULL;
+    }
+    for (struct evkeyval *e = kv.tqh_first; e; e = e->next.tqe_next) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(allowed[i], e->key) == 0)
+                ok = true;
+        bool repeated = ok && json_object_get(out, e->key) != NULL;
+        bool stored = ok && !repeated && json_object_set_new(out, e->key, json_string(e->value)) == 0;
+        if (!stored) {
+            api_error(req, 400, "bad_query",
+                      !ok ? "unknown parameter" : repeated ? "parameter given twice" : "parameter is not valid UTF-8",
+                      e->key);
+            evhttp_clear_headers(&kv);
+            json_decref(out);
+            return NULL;
+        }
+    }
+    evhttp_clear_headers(&kv);
+    return out;
 }
 
 void api_set_tokens(struct api *a, const struct tokens *t)

@@ -12,7 +12,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
+#include "audit.h"
 #include "incident.h"
 #include "ingest_sql.h"
 #include "log.h"
@@ -502,11 +504,14 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         batch_rollback(ing, why);
         return;
     }
-    /* res: 0 BEGIN, 1 create, 2 lock, 3 linked, 4 seen, [5 serials] */
-    if (n > 5) {
-        for (int i = 0; i < PQntuples(res[5]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
-            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
+    /* res: 0 BEGIN, 1 create, 2 lock, 3 linked, 4 seen, 5 audit head, [6 serials] */
+    if (n > 6) {
+        for (int i = 0; i < PQntuples(res[6]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
+            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[6], i, 0), NULL, 10);
     }
+    char head[AUDIT_HASH_HEX] = "";
+    if (PQntuples(res[5]) == 1)
+        snprintf(head, sizeof(head), "%s", PQgetvalue(res[5], 0, 0));
     json_t *states = rows_to_object(res[2]);
     json_t *linked = rows_to_object(res[3]);
     json_t *seen = json_object();
@@ -549,16 +554,24 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     }
     writes_incidents(&w, states);
     json_decref(states);
-    char *p[7];
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    if (audit_chain(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, head) != 0) {
+        writes_clear(&w);
+        batch_rollback(ing, "cannot compute the audit hash chain");
+        return;
+    }
+    char *p[8];
     json_t *arrs[7] = {w.events, w.incidents, w.persons, w.allegations, w.crimes, w.pending, w.audit};
     for (int i = 0; i < 7; i++)
         p[i] = json_dumps(arrs[i], JSON_COMPACT);
+    p[7] = strdup(head);
     writes_clear(&w);
-    const struct pg_query q[2] = {{SQL_WRITE, 7, (const char *const *)p}, {"COMMIT", 0, NULL}};
+    const struct pg_query q[2] = {{SQL_WRITE, 8, (const char *const *)p}, {"COMMIT", 0, NULL}};
     ing->phase = BATCH_WRITE;
     batch_timer_start(ing);
     int rc = pgconn_send(ing->db, q, 2, write_done, ing);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         free(p[i]);
     if (rc != 0)
         batch_fail(ing, "db_unavailable", "the database connection was lost");
@@ -615,7 +628,7 @@ static void batch_start(struct ingest *ing)
     char *events = ids_json(ing->batch, ing->nbatch, false);
     char *links = link_ids_json(ing->batch, ing->nbatch);
     char nbuf[32] = "0";
-    int nq = 5;
+    int nq = 6;
     if (need > ing->nserials) {
         size_t want = need - ing->nserials + 256;
         if (ing->serials)
@@ -630,18 +643,19 @@ static void batch_start(struct ingest *ing)
             }
         }
         snprintf(nbuf, sizeof(nbuf), "%zu", ing->serial_cap - ing->nserials);
-        nq = 6;
+        nq = 7;
     }
     const char *p_inc[1] = {incidents};
     const char *p_ev[1] = {events};
     const char *p_link[2] = {links, incidents};
     const char *p_n[1] = {nbuf};
-    const struct pg_query q[6] = {
+    const struct pg_query q[7] = {
         {"BEGIN", 0, NULL},
         {SQL_INCIDENTS_CREATE, 1, p_inc},
         {SQL_INCIDENTS_LOCK, 1, p_inc},
         {SQL_INCIDENTS_LINKED, 2, p_link},
         {SQL_EVENTS_SEEN, 1, p_ev},
+        {SQL_AUDIT_HEAD, 0, NULL},
         {SQL_SERIALS, 1, p_n},
     };
     ing->phase = BATCH_READ;

@@ -27,10 +27,14 @@
     "SELECT event_id, body, reply::text FROM raw_events "                                                    \
     "WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
 
+/* The audit chain's head, locked until COMMIT. */
+#define SQL_AUDIT_HEAD "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE"
+
 /* $1: how many serials to hand out (CRNs, pending ids). */
 #define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
 
-/* $1 events, $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending, $7 audit: JSON arrays. */
+/* $1 events, $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending, $7 audit: JSON arrays;
+ * $8 the audit chain's new head. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
@@ -84,12 +88,14 @@
     "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"        \
     " RETURNING 1),"                                                                                         \
     " au AS ("                                                                                               \
-    " INSERT INTO audit (incident_id, crn, pending_id, allegation, event_id, actor, role, action, before,"  \
-    "  after, rules, ruleset)"                                                                               \
-    " SELECT e->>'incident_id', e->>'crn', e->>'pending_id', e->>'allegation', e->>'event_id',"              \
-    "  e->>'actor', e->>'role', e->>'action', e->'before', e->'after',"                                      \
-    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(e->'rules', '[]'::jsonb))), e->>'ruleset'"            \
-    " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING 1)"               \
+    " INSERT INTO audit (at, incident_id, crn, pending_id, allegation, event_id, actor, role, action,"     \
+    "  before, after, rules, ruleset, entry, prev_hash, hash)"                                               \
+    " SELECT (e->>'at')::timestamptz, e->>'incident_id', e->>'crn', e->>'pending_id', e->>'allegation',"     \
+    "  e->>'event_id', e->>'actor', e->>'role', e->>'action', e->'before', e->'after',"                      \
+    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(e->'rules', '[]'::jsonb))), e->>'ruleset',"           \
+    "  e->>'entry', e->>'prev_hash', e->>'hash'"                                                             \
+    " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING 1),"              \
+    " head AS (UPDATE audit_head SET hash = $8 WHERE id = 1 RETURNING 1)"                                    \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr), (SELECT count(*) FROM au)"
 
 #endif

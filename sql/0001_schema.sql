@@ -96,8 +96,20 @@ CREATE TABLE audit (
     before      jsonb,
     after       jsonb,
     rules       text[] NOT NULL DEFAULT '{}',
-    ruleset     text
+    ruleset     text,
+    -- Hash chain: `entry` is the exact canonical text (compact JSON, sorted keys) of the fields
+    -- above; hash = sha256(prev_hash || entry) in lowercase hex; the first entry's prev_hash is ''.
+    entry       text NOT NULL,
+    prev_hash   text NOT NULL,
+    hash        text NOT NULL UNIQUE
 );
+-- The chain's head: locked by every transaction that appends, so entries chain in one order
+-- whichever connection or fcrd instance writes them.
+CREATE TABLE audit_head (
+    id   int PRIMARY KEY CHECK (id = 1),
+    hash text NOT NULL
+);
+INSERT INTO audit_head VALUES (1, '');
 CREATE INDEX audit_incident ON audit (incident_id, id);
 CREATE INDEX audit_crn ON audit (crn, id);
 
@@ -109,11 +121,14 @@ END
 $$;
 CREATE TRIGGER audit_no_update_delete BEFORE UPDATE OR DELETE ON audit
     FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE OR TRUNCATE ON audit_head
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
     FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 
 -- Serving privileges: no DDL, no UPDATE/DELETE on raw events or the audit trail.
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 GRANT SELECT, INSERT ON raw_events, audit TO fcrd_app;
+GRANT SELECT, UPDATE ON audit_head TO fcrd_app;
 GRANT SELECT, INSERT, UPDATE ON incidents, persons, allegations, crimes, pending_decisions TO fcrd_app;
 GRANT USAGE ON SEQUENCE serials, audit_id_seq TO fcrd_app;

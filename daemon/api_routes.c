@@ -1,0 +1,282 @@
+/* api_routes.c: the supervisor API's route table and its read handlers. Every handler validates
+ * its input before it touches the database and answers through the asynchronous queue. */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "incident.h"
+#include "ingest.h"
+
+/* RFC 3339 in UTC, as the feed writes times. */
+#define SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* Audit times keep milliseconds: they are part of the hashed entry text. */
+#define SQL_TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define SQL_AUDIT_ITEM                                                                                       \
+    "json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ", 'actor', a.actor, 'role', a.role,"          \
+    " 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn, 'pending_id', a.pending_id,"          \
+    " 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before, 'after', a.after,"            \
+    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'prev_hash', a.prev_hash, 'hash', a.hash,"           \
+    " 'entry', a.entry)"
+
+#define LIMIT_MAX 1000
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static const char *param(const json_t *params, const char *key)
+{
+    return json_string_value(json_object_get(params, key));
+}
+
+/* A positive integer parameter within [1, max], or def when absent; -1 (400 sent) when bad. */
+static long int_param(struct evhttp_request *req, const json_t *params, const char *key, long def, long max)
+{
+    const char *v = param(params, key);
+    if (!v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must be a whole number from 1 to %ld", max);
+        api_error(req, 400, "bad_query", msg, key);
+        return -1;
+    }
+    return n;
+}
+
+static bool text_ok(struct evhttp_request *req, const char *v, const char *key, size_t max)
+{
+    if (!v)
+        return true;
+    if (*v && strlen(v) <= max)
+        return true;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "must be 1 to %zu characters", max);
+    api_error(req, 400, "bad_query", msg, key);
+    return false;
+}
+
+/* Rows of one JSON text column -> {items: [...], next}. cursor_col (or -1) holds each row's cursor;
+ * a row beyond `limit` means there is a next page. */
+static void send_page(struct evhttp_request *req, const PGresult *res, long limit, int cursor_col)
+{
+    json_t *items = json_array();
+    int n = PQntuples(res);
+    int shown = n > limit ? (int)limit : n;
+    for (int i = 0; i < shown; i++) {
+        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        if (it)
+            json_array_append_new(items, it);
+    }
+    json_t *next = json_null();
+    if (n > limit && shown > 0 && cursor_col >= 0)
+        next = json_string(PQgetvalue(res, shown - 1, cursor_col));
+    api_send_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
+}
+
+/* ---- health --------------------------------------------------------------------------------- */
+
+static void handle_healthz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)a;
+    (void)rest;
+    (void)who;
+    api_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void handle_readyz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)rest;
+    (void)who;
+    struct ingest *ing = api_ingest(a);
+    bool ready = ingest_db_up(ing) && api_db_up(a) && ingest_backlog(ing) <= api_ready_backlog(a);
+    api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+}
+
+/* ---- incidents ------------------------------------------------------------------------------ */
+
+static void incident_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    (void)arg;
+    if (PQntuples(res) != 1) {
+        api_error(req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (!state) {
+        api_error(req, 500, "internal", "the stored incident state cannot be read", NULL);
+        return;
+    }
+    json_t *view = incident_view(state);
+    json_decref(state);
+    api_send_json(req, 200, view);
+}
+
+static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest,
+                            const struct api_caller *who)
+{
+    (void)who;
+    if (!*rest || strlen(rest) > 64) {
+        api_error(req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    const char *p[1] = {rest};
+    api_read(a, req, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", 1, p,
+             incident_finish, NULL);
+}
+
+/* ---- pending decisions ---------------------------------------------------------------------- */
+
+#define SQL_PENDING                                                                                          \
+    "SELECT json_build_object('id', id, 'incident_id', incident_id, 'reason', reason,"                       \
+    " 'opened_at', " SQL_TS("opened_at") ", 'due', " SQL_TS("due") ", 'overdue', due < now(),"               \
+    " 'flags', to_json(flags), 'victim', victim, 'candidate_offence', candidate_offence,"                    \
+    " 'allegation', allegation)::text,"                                                                      \
+    " to_char(due AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || id"                      \
+    " FROM pending_decisions WHERE status = 'open'"                                                          \
+    " AND ($1::text IS NULL OR reason = $1) AND ($2::text IS NULL OR $2 = ANY(flags))"                       \
+    " AND (NOT $3::boolean OR due < now())"                                                                  \
+    " AND ($4::timestamptz IS NULL OR (due, id) > ($4::timestamptz, $5::text))"                              \
+    " ORDER BY due, id LIMIT $6::int + 1"
+
+static void pending_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    send_page(req, res, (long)(intptr_t)arg, 1);
+}
+
+static void handle_pending(struct api *a, struct evhttp_request *req, const char *rest,
+                           const struct api_caller *who)
+{
+    (void)who;
+    if (*rest) {
+        api_error(req, 404, "not_found", "no such endpoint", NULL);
+        return;
+    }
+    static const char *const allowed[] = {"overdue", "flag", "reason", "limit", "after", NULL};
+    json_t *params = api_query_params(req, allowed);
+    if (!params)
+        return;
+    long limit = int_param(req, params, "limit", 100, LIMIT_MAX);
+    const char *overdue = param(params, "overdue");
+    const char *after = param(params, "after");
+    char due[64] = "", id[128] = "";
+    bool ok = limit > 0 && text_ok(req, param(params, "flag"), "flag", 64) &&
+              text_ok(req, param(params, "reason"), "reason", 64);
+    if (ok && overdue && strcmp(overdue, "true") != 0 && strcmp(overdue, "false") != 0) {
+        api_error(req, 400, "bad_query", "must be true or false", "overdue");
+        ok = false;
+    }
+    if (ok && after) {
+        const char *bar = strchr(after, '|');
+        if (!bar || bar == after || (size_t)(bar - after) >= sizeof(due) || strlen(bar + 1) >= sizeof(id) ||
+            !bar[1]) {
+            api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+            ok = false;
+        } else {
+            memcpy(due, after, (size_t)(bar - after));
+            snprintf(id, sizeof(id), "%s", bar + 1);
+            for (const char *c = due; *c && ok; c++)
+                if (!isdigit((unsigned char)*c) && !strchr("-T:.Z", *c)) {
+                    api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+                    ok = false;
+                }
+        }
+    }
+    if (ok) {
+        char lim[16];
+        snprintf(lim, sizeof(lim), "%ld", limit);
+        const char *p[6] = {param(params, "reason"), param(params, "flag"),
+                            overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
+                            after ? due : NULL, after ? id : NULL, lim};
+        api_read(a, req, SQL_PENDING, 6, p, pending_finish, (void *)(intptr_t)limit);
+    }
+    json_decref(params);
+}
+
+/* ---- crimes --------------------------------------------------------------------------------- */
+
+#define SQL_CRIME                                                                                            \
+    "SELECT json_build_object('crn', c.crn, 'incident_id', c.incident_id, 'offence', c.offence,"             \
+    " 'victim', c.victim, 'status', c.status, 'flags', to_json(c.flags),"                                    \
+    " 'recorded_at', " SQL_TS("c.recorded_at") ", 'rules', to_json(c.rules), 'ruleset', c.ruleset,"          \
+    " 'history', (SELECT coalesce(json_agg(" SQL_AUDIT_ITEM " ORDER BY a.id), '[]'::json)"                   \
+    "  FROM audit a WHERE a.crn = c.crn))::text FROM crimes c WHERE c.crn = $1"
+
+static void crime_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    (void)arg;
+    if (PQntuples(res) != 1) {
+        api_error(req, 404, "not_found", "no such crime", NULL);
+        return;
+    }
+    json_t *c = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    api_send_json(req, c ? 200 : 500, c ? c : json_pack("{s:{s:s,s:s}}", "error", "code", "internal", "message", "bad row"));
+}
+
+static void handle_crime(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)who;
+    if (!*rest || strlen(rest) > 64) {
+        api_error(req, 404, "not_found", "no such crime", NULL);
+        return;
+    }
+    const char *p[1] = {rest};
+    api_read(a, req, SQL_CRIME, 1, p, crime_finish, NULL);
+}
+
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+#define SQL_AUDIT                                                                                            \
+    "SELECT " SQL_AUDIT_ITEM "::text, a.id::text FROM audit a"                                               \
+    " WHERE ($1::text IS NULL OR a.incident_id = $1) AND ($2::text IS NULL OR a.crn = $2)"                   \
+    " AND a.id > $3::bigint ORDER BY a.id LIMIT $4::int + 1"
+
+static void audit_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    send_page(req, res, (long)(intptr_t)arg, 1);
+}
+
+static void handle_audit(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)who;
+    (void)rest;
+    static const char *const allowed[] = {"incident_id", "crn", "after", "limit", NULL};
+    json_t *params = api_query_params(req, allowed);
+    if (!params)
+        return;
+    long limit = int_param(req, params, "limit", 100, LIMIT_MAX);
+    const char *after = param(params, "after");
+    bool ok = limit > 0 && text_ok(req, param(params, "incident_id"), "incident_id", 64) &&
+              text_ok(req, param(params, "crn"), "crn", 64);
+    if (ok && after) {
+        char *end;
+        long long v = strtoll(after, &end, 10);
+        if (!*after || *end || v < 0) {
+            api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+            ok = false;
+        }
+    }
+    if (ok) {
+        char lim[16];
+        snprintf(lim, sizeof(lim), "%ld", limit);
+        const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
+        api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+    }
+    json_decref(params);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+const struct api_route api_routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
+    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
+    {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
+    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
+    {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit},
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
