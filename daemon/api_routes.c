@@ -187,7 +187,7 @@ static void handle_pending(struct api *a, struct evhttp_request *req, const char
         }
     }
     if (ok) {
-        char lim[16];
+        char lim[24];
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[6] = {param(params, "reason"), param(params, "flag"),
                             overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
@@ -261,7 +261,7 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
         }
     }
     if (ok) {
-        char lim[16];
+        char lim[24];
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
         api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);

@@ -22,6 +22,13 @@ struct event_error {
     char *incident_id;
 };
 
+/* Nesting deeper than this is bad_json before the JSON parser runs: the contract itself needs
+ * five levels (event > persons > person > relationships > relationship). */
+#define EVENT_MAX_DEPTH 32
+
+/* At most this many unknown_field warnings are listed per event; one more warning counts the rest. */
+#define EVENT_MAX_UNKNOWN_WARNINGS 16
+
 /* Limits the validator enforces; event_limits_default() gives the contract's defaults. */
 struct event_limits {
     size_t max_narrative;   /* bytes, default 16384 */
@@ -39,14 +46,30 @@ struct event {
     int64_t at_ms;     /* `at`, ms since the epoch, UTC */
     json_t *doc;       /* the whole validated event object, one reference owned */
     char *canon;       /* canonical serialisation: sorted keys, compact; owned. Equal content <=> equal canon */
+    json_t *warnings;  /* non-fatal findings of validation, array of {code, message, field}; owned, never NULL */
 };
 
 void event_limits_default(struct event_limits *lim);
 
 /* event_parse: parse one line (without its newline; may hold a trailing '\r' already stripped)
  * and validate every field's type and limits, without looking at any incident state.
+ * lim may be NULL (the defaults apply).
+ *
  * Returns 0 and fills *out (caller clears it with event_clear), or -1 and fills *err
- * (caller clears it with event_error_clear). Duplicate keys, invalid UTF-8 and NUL bytes are bad_json. */
+ * (caller clears it with event_error_clear). Both are overwritten on entry, so a reused one must
+ * have been cleared first. The first problem found wins; err->code is then
+ *   "bad_json"            not JSON, not an object, duplicate keys, invalid UTF-8, a NUL byte,
+ *                         a number jansson cannot hold, nesting deeper than EVENT_MAX_DEPTH;
+ *   "unsupported_version" v is an integer other than 1;
+ *   "bad_field"           a field missing, of the wrong type, outside its limits or vocabulary,
+ *                         or a time that does not parse; err->field is its JSON path;
+ *   "overloaded"          out of memory (not the sender's fault: worth a retry).
+ * err->event_id / err->incident_id are filled whenever the line has them as well-formed ids.
+ *
+ * On success out->doc is the event as sent, except that optional fields sent as null are
+ * removed (null means absent), persons[].confirms excepted: there null is kept and means
+ * "not yet asked". Unknown fields stay in doc and each gets an "unknown_field" warning.
+ * Person and allegation ids are not resolved here (they may name entries of earlier events). */
 int event_parse(const char *line, size_t len, const struct event_limits *lim, struct event *out,
                 struct event_error *err);
 
