@@ -25,6 +25,8 @@ struct api_query {
     char *params[API_MAX_PARAMS];
     api_finish_fn finish;
     void *arg;
+    void (*arg_free)(void *); /* when finish is not called */
+    bool finished;
     struct api_query *next;
 };
 
@@ -95,6 +97,8 @@ static void api_conn_closed(struct evhttp_connection *evcon, void *arg)
 
 static void api_query_free(struct api_query *q)
 {
+    if (!q->finished && q->arg_free)
+        q->arg_free(q->arg);
     if (q->req)
         evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
     for (int i = 0; i < q->nparams; i++)
@@ -109,10 +113,16 @@ static void api_query_done(void *arg, PGresult **res, int n, const char *error, 
     (void)sent_all;
     a->inflight = NULL;
     if (q->req) {
+        /* The finish callback may hand the request on (and watch its connection itself). */
+        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
+        struct evhttp_request *req = q->req;
+        q->req = NULL;
         if (error || n < 1 || !pgconn_result_ok(res[0]))
-            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
-        else
-            q->finish(q->req, res[0], q->arg);
+            api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        else {
+            q->finished = true;
+            q->finish(req, res[0], q->arg);
+        }
     }
     api_query_free(q);
     api_pump(a);
@@ -159,16 +169,27 @@ static void api_db_state(void *arg, bool up)
 void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
               const char *const *params, api_finish_fn finish, void *arg)
 {
+    api_read_owned(a, req, sql, nparams, params, finish, arg, NULL);
+}
+
+void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+{
     if (!pgconn_up(a->db)) {
         api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        if (arg_free)
+            arg_free(arg);
         return;
     }
     struct api_query *q = calloc(1, sizeof(*q));
     if (!q || nparams > API_MAX_PARAMS) {
         free(q);
         api_error(req, 503, "overloaded", "out of memory", NULL);
+        if (arg_free)
+            arg_free(arg);
         return;
     }
+    q->arg_free = arg_free;
     q->api = a;
     q->req = req;
     q->sql = sql;

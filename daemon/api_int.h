@@ -39,6 +39,9 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
 typedef void (*api_finish_fn)(struct evhttp_request *req, const PGresult *res, void *arg);
 void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
               const char *const *params, api_finish_fn finish, void *arg);
+/* api_read_owned: as api_read, and arg_free(arg) is called whenever finish will not be. */
+void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *));
 
 /* State the routes need. */
 struct ingest *api_ingest(const struct api *a);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_write.h"
 #include "incident.h"
 #include "ingest.h"
 
@@ -278,5 +279,7 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
     {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit},
+    {EVHTTP_REQ_POST, "/v1/pending/", ROLE_SUPERVISOR, api_post_pending},
+    {EVHTTP_REQ_POST, "/v1/crimes/", ROLE_DDM, api_post_crime},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -21,11 +21,13 @@
 #include "pgconn.h"
 #include "reply.h"
 #include "rules.h"
+#include "rules_act.h"
 
 #define MAX_ATTEMPTS 3
 
 struct item {
-    struct event ev;
+    struct event ev; /* for a person's decision: only incident_id is set */
+    json_t *act;     /* a person's decision (see ingest_submit_action), or NULL for a feed event */
     ingest_reply_fn fn;
     void *arg;
     bool in_doubt; /* its batch's COMMIT was sent but its outcome never arrived */
@@ -63,6 +65,7 @@ struct ingest {
 static void item_free(struct item *it)
 {
     event_clear(&it->ev);
+    json_decref(it->act);
     json_decref(it->reply);
     free(it);
 }
@@ -74,9 +77,20 @@ static void ingest_deliver(struct item *it, json_t *reply)
     item_free(it);
 }
 
+static json_t *action_reply(int status, const char *code, const char *message, const char *field)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field && *field)
+        json_object_set_new(e, "field", json_string(field));
+    return json_pack("{s:i, s:{s:o}}", "status", status, "body", "error", e);
+}
+
 static void ingest_answer_retry(struct item *it, const char *code, const char *message)
 {
-    ingest_deliver(it, reply_error("retry", it->ev.event_id, it->ev.incident_id, code, message, NULL));
+    if (it->act)
+        ingest_deliver(it, action_reply(503, code, message, NULL));
+    else
+        ingest_deliver(it, reply_error("retry", it->ev.event_id, it->ev.incident_id, code, message, NULL));
 }
 
 static void queue_push_front(struct ingest *ing, struct item *it)
@@ -130,9 +144,11 @@ static int64_t ingest_next_serial(void *arg)
 
 /* An upper bound of the serials one event can consume: a crime and a pending decision per
  * allegation, and a few incident-level pending decisions. */
-static size_t serials_needed(const struct event *ev)
+static size_t serials_needed(const struct item *it)
 {
-    return json_array_size(json_object_get(ev->doc, "allegations")) * 3 + 8;
+    if (it->act)
+        return 16;
+    return json_array_size(json_object_get(it->ev.doc, "allegations")) * 3 + 8;
 }
 
 /* ---- batch end ------------------------------------------------------------------------------ */
@@ -178,6 +194,14 @@ static void batch_requeue(struct ingest *ing, bool in_doubt)
 {
     for (size_t i = ing->nbatch; i-- > 0;) {
         struct item *it = ing->batch[i];
+        if (in_doubt && it->act) {
+            /* Deciding it again could apply it twice: say so instead. */
+            ingest_deliver(it, action_reply(503, "outcome_unknown",
+                                            "the database connection was lost while committing; look at the "
+                                            "crime or pending decision before trying again",
+                                            NULL));
+            continue;
+        }
         json_decref(it->reply);
         it->reply = NULL;
         it->in_doubt = it->in_doubt || in_doubt;
@@ -444,9 +468,64 @@ static json_t *rejected(const struct item *it, const char *code, const char *fie
 }
 
 /* Decide one event against the batch's working state. Returns true when it is to be written. */
+/* A person's decision. Returns true when it is to be written. */
+static bool decide_action(struct ingest *ing, struct item *it, json_t *states, json_t *linked, struct writes *w)
+{
+    const char *incident_id = it->ev.incident_id;
+    json_t *state = json_object_get(states, incident_id);
+    if (!state || json_is_null(state)) {
+        it->reply = action_reply(404, "not_found", "no such incident", NULL);
+        return false;
+    }
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    json_t *act = it->act;
+    struct rules_act_request req = {
+        .action = json_string_value(json_object_get(act, "action")),
+        .target = json_string_value(json_object_get(act, "target")),
+        .body = json_object_get(act, "body"),
+        .user = json_string_value(json_object_get(act, "user")),
+        .role = json_string_value(json_object_get(act, "role")),
+        .at_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000,
+    };
+    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ing};
+    json_t *new_state = NULL, *outcome = NULL;
+    struct event_error err = {0};
+    int rc = rules_act(&env, state, linked, &req, &new_state, &outcome, &err);
+    if (rc != 0) {
+        it->reply = action_reply(rc, err.code ? err.code : "refused", err.message, err.field);
+        event_error_clear(&err);
+        return false;
+    }
+    json_t *status = json_object_get(outcome, "status");
+    json_t *body = json_object_get(outcome, "body");
+    it->reply = json_pack("{s:I, s:O}", "status", json_is_integer(status) ? json_integer_value(status) : 200,
+                          "body", body ? body : json_object());
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(outcome, "audit"), i, v)
+    {
+        json_t *e = json_deep_copy(v);
+        json_object_set_new(e, "incident_id", json_string(incident_id));
+        if (!json_object_get(e, "actor"))
+            json_object_set_new(e, "actor", json_string(req.user));
+        if (!json_object_get(e, "role"))
+            json_object_set_new(e, "role", json_string(req.role));
+        if (!json_object_get(e, "ruleset"))
+            json_object_set_new(e, "ruleset", json_string(ruleset_version(ing->rs)));
+        json_array_append_new(w->audit, e);
+    }
+    json_object_set_new(w->touched, incident_id, json_true());
+    json_object_set_new(states, incident_id, new_state);
+    json_decref(outcome);
+    return true;
+}
+
 static bool decide_one(struct ingest *ing, struct item *it, json_t *states, json_t *linked, json_t *seen,
                        json_t *batch_seen, struct writes *w)
 {
+    if (it->act)
+        return decide_action(ing, it, states, linked, w);
     struct event *ev = &it->ev;
     json_t *prior = json_object_get(batch_seen, ev->event_id);
     if (!prior)
@@ -583,7 +662,7 @@ static char *ids_json(struct item **b, size_t n, bool incidents)
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         const char *id = incidents ? b[i]->ev.incident_id : b[i]->ev.event_id;
-        if (!json_object_get(seen, id)) {
+        if (id && !json_object_get(seen, id)) {
             json_object_set_new(seen, id, json_true());
             json_array_append_new(arr, json_string(id));
         }
@@ -606,6 +685,11 @@ static char *link_ids_json(struct item **b, size_t n)
             if (json_is_string(id))
                 json_array_append(arr, id);
         }
+        json_array_foreach(json_object_get(b[i]->act, "links"), j, l)
+        {
+            if (json_is_string(l))
+                json_array_append(arr, l);
+        }
     }
     char *s = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
@@ -621,7 +705,7 @@ static void batch_start(struct ingest *ing)
     size_t need = 0;
     while (ing->nbatch < max && ing->head) {
         struct item *it = queue_pop(ing);
-        need += serials_needed(&it->ev);
+        need += serials_needed(it);
         ing->batch[ing->nbatch++] = it;
     }
     char *incidents = ids_json(ing->batch, ing->nbatch, true);
@@ -787,6 +871,28 @@ void ingest_submit(struct ingest *ing, struct event *ev, ingest_reply_fn fn, voi
     }
     if (ing->queued >= ing->p.queue_max) {
         ingest_answer_retry(it, "overloaded", "too many events are waiting for the database");
+        return;
+    }
+    queue_push_back(ing, it);
+    ingest_schedule(ing);
+}
+
+void ingest_submit_action(struct ingest *ing, const char *incident_id, json_t *act, ingest_reply_fn fn, void *arg)
+{
+    struct item *it = calloc(1, sizeof(*it));
+    if (!it || !(it->ev.incident_id = strdup(incident_id))) {
+        free(it);
+        json_t *r = action_reply(503, "overloaded", "out of memory", NULL);
+        fn(arg, r);
+        json_decref(r);
+        json_decref(act);
+        return;
+    }
+    it->act = act;
+    it->fn = fn;
+    it->arg = arg;
+    if (!pgconn_up(ing->db)) {
+        ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
         return;
     }
     queue_push_back(ing, it);

@@ -38,6 +38,11 @@ void ingest_set_ruleset(struct ingest *ing, const struct ruleset *rs);
 /* ingest_submit: takes ownership of ev's contents (ev is cleared). */
 void ingest_submit(struct ingest *ing, struct event *ev, ingest_reply_fn fn, void *arg);
 
+/* ingest_submit_action: a person's decision on `incident_id` (see rules_act.h), decided in the
+ * same transactions as feed events. act (taken): {action, target, body, user, role, links: [incident
+ * ids the decision names]}. The reply handed to fn is {status: HTTP status, body: response body}. */
+void ingest_submit_action(struct ingest *ing, const char *incident_id, json_t *act, ingest_reply_fn fn, void *arg);
+
 bool ingest_db_up(const struct ingest *ing);
 size_t ingest_backlog(const struct ingest *ing); /* queued + in the current batch */
 bool ingest_idle(const struct ingest *ing);
