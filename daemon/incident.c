@@ -1,2 +1,71 @@
-/* incident.c: incident state views (to be written). */
+/* incident.c: read-only views of an incident state document for the supervisor API and the store. */
 #include "incident.h"
+
+#include <string.h>
+
+static json_t *incident_copy_keys(const json_t *from, const char *const *keys)
+{
+    json_t *to = json_object();
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(from, keys[i]);
+        if (v)
+            json_object_set_new(to, keys[i], json_deep_copy(v));
+    }
+    return to;
+}
+
+json_t *incident_view(const json_t *state)
+{
+    static const char *const crime_keys[] = {"crn",   "offence",     "victim", "status",
+                                             "flags", "recorded_at", "rules",  NULL};
+    static const char *const pending_keys[] = {"id", "reason", "opened_at", "due", "allegation", "victim",
+                                               "candidate_offence", "flags", "rules", NULL};
+    json_t *view = json_object(), *crimes = json_array(), *decisions = json_array(), *pending = json_array();
+    size_t i;
+    json_t *v;
+
+    if (!json_is_object(state)) {
+        json_decref(crimes);
+        json_decref(decisions);
+        json_decref(pending);
+        return view;
+    }
+    json_object_set_new(view, "incident_id", json_deep_copy(json_object_get(state, "incident_id")));
+    v = json_object_get(state, "category");
+    json_object_set_new(view, "category", v ? json_deep_copy(v) : json_null());
+    json_object_set_new(view, "opened_at", json_deep_copy(json_object_get(state, "opened_at")));
+    if ((v = json_object_get(state, "closed_at")) && json_is_string(v))
+        json_object_set_new(view, "closed_at", json_deep_copy(v));
+
+    json_array_foreach(json_object_get(state, "crimes"), i, v) {
+        json_t *c = incident_copy_keys(v, crime_keys);
+        if (!json_object_get(c, "victim"))
+            json_object_set_new(c, "victim", json_null());
+        json_array_append_new(crimes, c);
+    }
+    /* Decisions in the order the allegations arrived, the latest one for each. */
+    json_t *all = json_object_get(state, "decisions");
+    json_array_foreach(json_object_get(state, "allegations"), i, v) {
+        json_t *d = json_object_get(all, json_string_value(json_object_get(v, "id")));
+        if (!d)
+            continue;
+        json_t *copy = json_deep_copy(d);
+        json_object_del(copy, "ruleset");
+        json_array_append_new(decisions, copy);
+    }
+    json_array_foreach(json_object_get(state, "pending"), i, v) {
+        json_t *st = json_object_get(v, "status");
+        if (json_is_string(st) && strcmp(json_string_value(st), "open") == 0)
+            json_array_append_new(pending, incident_copy_keys(v, pending_keys));
+    }
+    json_object_set_new(view, "crimes", crimes);
+    json_object_set_new(view, "decisions", decisions);
+    json_object_set_new(view, "pending", pending);
+    return view;
+}
+
+int64_t incident_last_seq(const json_t *state)
+{
+    json_t *v = json_object_get(state, "last_seq");
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}

@@ -105,13 +105,13 @@ static void rules_merge_by_id(json_t *into, const json_t *from)
         json_array_foreach(into, j, have) {
             const char *hid = rules_str(have, "id");
             if (hid && strcmp(hid, id) == 0) {
-                json_array_set(into, j, e);
+                json_array_set_new(into, j, json_deep_copy(e));
                 replaced = true;
                 break;
             }
         }
         if (!replaced)
-            json_array_append(into, e);
+            json_array_append_new(into, json_deep_copy(e));
     }
 }
 
@@ -137,18 +137,15 @@ static void rules_merge(struct rules_ctx *c)
     const json_t *d = c->ev->doc;
     json_t *s = c->state, *v;
 
-    if (json_is_string(v = json_object_get(d, "category")))
-        json_object_set(s, "category", v);
-    if (json_is_string(v = json_object_get(d, "reported_by")))
-        json_object_set(s, "reported_by", v);
-    if (json_is_string(v = json_object_get(d, "channel")))
-        json_object_set(s, "channel", v);
-    if (json_is_string(v = json_object_get(d, "opening_code")))
-        json_object_set(s, "opening_code", v);
+    /* The state takes copies: the event document stays the caller's, untouched. */
+    static const char *const scalars[] = {"category", "reported_by", "channel", "opening_code"};
+    for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++)
+        if (json_is_string(v = json_object_get(d, scalars[i])))
+            json_object_set_new(s, scalars[i], json_deep_copy(v));
     if (json_is_array(v = json_object_get(d, "qualifiers"))) {
         size_t i;
         json_t *q;
-        json_object_set(s, "qualifiers", v);
+        json_object_set_new(s, "qualifiers", json_deep_copy(v));
         json_array_foreach(v, i, q) {
             if (json_is_string(q) && !ruleset_qualifier_known(c->rs, json_string_value(q))) {
                 char field[64];
@@ -159,7 +156,7 @@ static void rules_merge(struct rules_ctx *c)
         }
     }
     if (json_is_string(v = json_object_get(d, "narrative")))
-        rules_scan_narrative(c, json_string_value(v));
+        rules_assess_narrative(c, json_string_value(v));
     if (json_is_array(v = json_object_get(d, "links")))
         rules_merge_links(json_object_get(s, "links"), v);
     if (json_is_array(v = json_object_get(d, "persons")))
@@ -171,7 +168,7 @@ static void rules_merge(struct rules_ctx *c)
         const char *keys[] = {"closing_category", "closing_code", "closing_reason"};
         for (size_t i = 0; i < 3; i++)
             if (json_is_string(v = json_object_get(d, keys[i])))
-                json_object_set(closing, keys[i] + 8, v);
+                json_object_set_new(closing, keys[i] + 8, json_deep_copy(v));
         json_object_set_new(s, "closing", closing);
         json_object_set_new(s, "closed_at", json_string(c->at));
     }
@@ -343,12 +340,13 @@ static void rules_ctx_free(struct rules_ctx *c)
         json_decref(c->al[i].decision);
     }
     free(c->al);
-    rules_units_free(c);
+    rules_count_free(c);
     json_decref(c->persons_by_id);
     json_decref(c->mentioned_persons);
     json_decref(c->warnings);
     json_decref(c->audit);
     json_decref(c->crime_actions);
+    json_decref(c->orphans);
     json_decref(c->state);
 }
 
@@ -357,9 +355,10 @@ static void rules_ctx_free(struct rules_ctx *c)
 static json_t *rules_reply_crime(const json_t *crime, const char *action)
 {
     json_t *victim = json_object_get(crime, "victim");
-    return json_pack("{s:O, s:O, s:O, s:O, s:s}", "crn", json_object_get(crime, "crn"), "offence",
-                     json_object_get(crime, "offence"), "victim", victim ? victim : json_null(), "flags",
-                     json_object_get(crime, "flags"), "action", action);
+    return json_pack("{s:o, s:o, s:o, s:o, s:s}", "crn", json_deep_copy(json_object_get(crime, "crn")), "offence",
+                     json_deep_copy(json_object_get(crime, "offence")), "victim",
+                     victim ? json_deep_copy(victim) : json_null(), "flags",
+                     json_deep_copy(json_object_get(crime, "flags")), "action", action);
 }
 
 /* The decision as the reply shows it: the state keeps a little more (the rule-set version). */
@@ -402,8 +401,8 @@ static json_t *rules_outcome(struct rules_ctx *c)
     json_array_foreach(json_object_get(c->state, "pending"), i, p) {
         const char *st = rules_str(p, "status");
         if (st && strcmp(st, "open") == 0)
-            json_array_append_new(pending, json_pack("{s:O, s:O, s:O}", "id", json_object_get(p, "id"), "reason",
-                                                     json_object_get(p, "reason"), "due", json_object_get(p, "due")));
+            json_array_append_new(pending, json_pack("{s:s, s:s, s:s}", "id", rules_str(p, "id"), "reason",
+                                                     rules_str(p, "reason"), "due", rules_str(p, "due")));
     }
     json_object_set_new(out, "crimes", crimes);
     json_object_set_new(out, "decisions", decisions);
@@ -430,10 +429,7 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
     c.warnings = json_array();
     c.audit = json_array();
     c.crime_actions = json_object();
-
-    /* Validation findings travel with the reply, ahead of the engine's own. */
-    if (json_is_array(ev->warnings))
-        json_array_extend(c.warnings, ev->warnings);
+    c.orphans = json_array();
 
     c.new_incident = state == NULL;
     c.state = state ? json_deep_copy(state) : rules_new_state(&c);
@@ -442,6 +438,14 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
         rules_ctx_free(&c);
         return 1;
     }
+    /* A state written by an older engine may lack a container: every one is there from here on. */
+    static const char *const arrays[] = {"qualifiers", "links", "persons", "allegations", "crimes", "pending",
+                                         "indicators"};
+    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+        if (!json_is_array(json_object_get(c.state, arrays[i])))
+            json_object_set_new(c.state, arrays[i], json_array());
+    if (!json_is_object(json_object_get(c.state, "decisions")))
+        json_object_set_new(c.state, "decisions", json_object());
     if (!timefmt_parse(rules_str(c.state, "opened_at"), &c.opened_ms))
         c.opened_ms = ev->at_ms;
     if (c.new_incident && ev->type != EVENT_OPENED)
@@ -461,7 +465,9 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
                     ev->type != EVENT_OPENED ? json_pack("[s]", RULE_NOT_OPENED) : NULL);
     if (ev->type == EVENT_CLOSED)
         rules_audit(&c, "incident.closed", NULL, NULL, NULL, NULL,
-                    json_pack("{s:o, s:s}", "closing", json_deep_copy(json_object_get(c.state, "closing")), "closed_at", c.at), NULL);
+                    json_pack("{s:o, s:s}", "closing", json_deep_copy(json_object_get(c.state, "closing")),
+                              "closed_at", c.at),
+                    NULL);
 
     if (rules_build_allegations(&c) < 0 || rules_count(&c) < 0 || rules_record(&c) < 0) {
         rules_error(err, "bad_field", "", "out of memory while applying the rules");

@@ -32,22 +32,41 @@ struct rules_env {
  * caller; or 1 when the event contradicts the state and must be rejected (e.g. "unknown_person"
  * with the JSON path of the reference), err filled and nothing allocated.
  *
- * State document (fields others read; the engine may keep more):
+ * State document (fields others read; the engine keeps more, and owns all of it):
  *   incident_id, last_seq (integer, = ev->seq), category, opened_at (RFC 3339, first contact),
- *   closed_at (absent or RFC 3339), links [{incident_id, relation}] (all links ever received),
+ *   closed_at (absent or RFC 3339), closing {category, code?, reason?} (absent until closed),
+ *   links [{incident_id, relation}] (all links ever received), qualifiers [..], reported_by,
+ *   persons [..] and allegations [..] (as last received, merged by id), indicators [..] (narrative
+ *   phrases seen), ruleset (version of the last apply),
  *   crimes:   [{crn, offence, victim (person id or null), status ("recorded"|"cancelled"|"transferred"),
- *               flags [..], recorded_at, rules [ids], ruleset (version), allegations [ids]}],
+ *               flags [..], recorded_at, rules [ids], ruleset (version), allegations [ids],
+ *               principal (the allegation whose code the crime carries)}],
  *   pending:  [{id, status ("open"|"closed"), reason, opened_at, due, allegation?, victim?,
- *               candidate_offence?, flags [..], rules [ids]}],
- *   decisions: {allegation id: decision object as in the reply}.
+ *               candidate_offence?, flags [..], rules [ids], ruleset, closed_at?, resolution?}],
+ *             resolution is {how: "rules", event_id, outcome} when a later event settled it;
+ *   decisions: {allegation id: decision object as in the reply, plus "ruleset"}.
+ *
+ * What the engine leaves alone, so that people's decisions (rules_act) stand:
+ *   - a crime whose status is not "recorded" keeps its allegations: they are never counted again;
+ *   - a decision carrying "by" (who decided) is kept until an event mentions that allegation again;
+ *   - a pending item closed with a resolution whose "how" is not "rules" is not reopened for the
+ *     same reason and allegation.
+ * The feed never removes or cancels a crime: when its facts change so that it would no longer be
+ * recorded (retracted, evidence against, other force...), it stays as it is and a pending item
+ * (retraction_review, evidence_against, other_force_area...) asks a decision maker to act.
  *
  * Outcome document (becomes the feed reply, minus the envelope):
- *   crimes:    crimes created or changed by this event, reply shape {crn, offence, victim, flags, action}
- *   decisions: one per allegation the event touched, reply shape
+ *   crimes:    crimes created or changed by this event, reply shape {crn, offence, victim, flags, action};
+ *              action "recorded", "reclassified" (code changed), or "unchanged" (the event spoke of
+ *              it, or only its flags changed)
+ *   decisions: one per allegation the event mentioned or whose decision changed, reply shape
  *   pending:   the incident's open pending decisions [{id, reason, due}]
- *   warnings:  [{code, message, field?}]
+ *   warnings:  [{code, message, field?}] the engine's own (the event's validation warnings are
+ *              not repeated here: the caller puts them first in the reply)
  *   rules:     rule-set version
- *   audit:     [{action, crn?, pending_id?, allegation?, before, after, rules}] one per change of state
+ *   audit:     [{action, crn?, pending_id?, allegation?, before, after, rules}] one per change of state;
+ *              actions: incident.opened, incident.closed, crime.recorded, crime.reclassified,
+ *              crime.updated (flags or victim), decision, pending.opened, pending.updated, pending.closed
  */
 int rules_apply(const struct rules_env *env, const json_t *state, const json_t *linked,
                 const struct event *ev, json_t **new_state, json_t **outcome, struct event_error *err);

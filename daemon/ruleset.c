@@ -82,6 +82,11 @@ static const char *const ruleset_relationships[] = {"partner", "ex_partner", "fa
 static const char *const ruleset_closing_names[] = {"victim_not_traced", "victim_does_not_confirm",
                                                     "evidence_against", "other_force", "schools_protocol",
                                                     "no_offence_disclosed", NULL};
+static const char *const ruleset_reasons[] = {"third_party_unconfirmed", "victim_does_not_confirm",
+                                              "victim_not_traced", "evidence_against", "points_not_proved",
+                                              "other_force_area", "abroad", "schools_protocol",
+                                              "police_only_witness", "insufficient_detail", "possible_crime",
+                                              "closed_without_crime", "retraction_review", NULL};
 static const char *const ruleset_categories_incident[] = {"crime", "asb", "public_safety", "transport", NULL};
 
 /* Everything a load needs to report an error precisely. */
@@ -546,7 +551,7 @@ static int ruleset_load_simple(struct ruleset_loader *ld, const json_t *root)
     static const char *const pkeys[] = {"rule", "roles", NULL};
     static const char *const akeys[] = {"rule", "code", NULL};
     static const char *const nkeys[] = {"rule", "unconfirmed", "evidence_against", "elsewhere", NULL};
-    static const char *const ikeys[] = {"rule", "categories", "phrases", NULL};
+    static const char *const ikeys[] = {"rule", "categories", "phrases", "negations", NULL};
 
     if (!(o = json_object_get(root, "schools_protocol")))
         return ruleset_fail(ld, "schools_protocol", "missing");
@@ -588,7 +593,8 @@ static int ruleset_load_simple(struct ruleset_loader *ld, const json_t *root)
         ruleset_rule_ref(ld, o, "rule", "indicators", &rs->indicators.rule) < 0 ||
         ruleset_list(ld, o, "phrases", "indicators", true, NULL, &rs->indicators.items) < 0 ||
         ruleset_list(ld, o, "categories", "indicators", true, ruleset_categories_incident,
-                     &rs->indicators.items2) < 0)
+                     &rs->indicators.items2) < 0 ||
+        ruleset_list(ld, o, "negations", "indicators", false, NULL, &rs->indicators.items3) < 0)
         return -1;
     for (size_t i = 0; rs->indicators.items[i]; i++)
         for (const char *p = rs->indicators.items[i]; *p; p++)
@@ -622,10 +628,13 @@ static int ruleset_load_closing(struct ruleset_loader *ld, const json_t *root)
             return ruleset_fail(ld, path, "not a closing_reason of the feed contract");
         if (ruleset_keys(ld, e, path, keys) < 0 || ruleset_str(ld, e, "outcome", path, true, &c->outcome) < 0 ||
             ruleset_str(ld, e, "reason", path, true, &c->reason) < 0 ||
-            ruleset_str(ld, e, "n100", path, false, &c->n100) < 0 || ruleset_rule_ref(ld, e, "rule", path, &c->rule) < 0)
+            ruleset_str(ld, e, "n100", path, false, &c->n100) < 0 ||
+            ruleset_rule_ref(ld, e, "rule", path, &c->rule) < 0)
             return -1;
         if (strcmp(c->outcome, "not_recorded") != 0 && strcmp(c->outcome, "transfer") != 0)
             return ruleset_fail(ld, path, "\"outcome\" must be \"not_recorded\" or \"transfer\"");
+        if (!ruleset_in(ruleset_reasons, c->reason))
+            return ruleset_fail(ld, path, "\"reason\": \"%s\" is not a reason of the feed contract", c->reason);
     }
     return 0;
 }

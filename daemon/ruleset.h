@@ -129,6 +129,7 @@ struct ruleset_simple {
     const char *rule;      /* NULL: the rule set has no such rule */
     const char **items;    /* NULL-terminated list (premises, roles, phrases, categories...) */
     const char **items2;   /* a second list where the rule needs one (else NULL) */
+    const char **items3;   /* a third (else NULL) */
 };
 
 /* schools: items = premises the Schools Protocol covers. */
@@ -137,7 +138,8 @@ const struct ruleset_simple *ruleset_schools(const struct ruleset *rs);
 const struct ruleset_simple *ruleset_police_only(const struct ruleset *rs);
 /* action_fraud: the referral rule id and the code put in the decision ("action_fraud"). */
 const struct ruleset_simple *ruleset_action_fraud(const struct ruleset *rs);
-/* indicators: items = lower-case phrases, items2 = incident categories that are not crime. */
+/* indicators: items = lower-case phrases, items2 = incident categories that are not crime,
+ * items3 = words that, shortly before a phrase, deny it ("no injuries", "not assaulted"). */
 const struct ruleset_simple *ruleset_indicators(const struct ruleset *rs);
 
 /* N100: the holding code for each reason a rape cannot be recorded. */

@@ -1,13 +1,1126 @@
-/* test_rules.c: placeholder until the module's tests are written. */
+/* test_rules.c: one exemplar per recording rule: a minimal valid incident, and the one change that
+ * trips the rule, checking outcome, reason or code, offence and rule id. */
 #include <check.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
-START_TEST(placeholder) { ck_assert_int_eq(1, 1); }
+#include <string.h>
+
+#include "event.h"
+#include "incident.h"
+#include "rules.h"
+#include "ruleset.h"
+#include "timefmt.h"
+
+/* One test's world: the rule set, a serial counter, an incident's state and the last outcome. */
+struct fx {
+    struct ruleset *rs;
+    int64_t serial;
+    struct rules_env env;
+    json_t *state;
+    json_t *linked;
+    json_t *out;
+    struct event_error err;
+    int rc;
+};
+
+static int64_t next_serial(void *arg)
+{
+    return ++*(int64_t *)arg;
+}
+
+static void fx_init(struct fx *f)
+{
+    char path[4096], err[512];
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    memset(f, 0, sizeof *f);
+    snprintf(path, sizeof path, "%s/conf/rules/hocr-2025.json", root ? root : ".");
+    ck_assert_msg(ruleset_load(path, &f->rs, err, sizeof err) == 0, "%s", err);
+    f->env = (struct rules_env){f->rs, "WM", next_serial, &f->serial};
+}
+
+static void fx_free(struct fx *f)
+{
+    json_decref(f->state);
+    json_decref(f->linked);
+    json_decref(f->out);
+    ruleset_free(f->rs);
+}
+
+/* Applies an event written as JSON with single quotes for double ones. Returns rules_apply's code. */
+__attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const char *fmt, ...)
+{
+    char text[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    for (char *p = text; *p; p++)
+        if (*p == '\'')
+            *p = '"';
+    json_error_t je;
+    json_t *doc = json_loads(text, 0, &je);
+    ck_assert_msg(doc != NULL, "test event is not JSON: %s: %s", je.text, text);
+    struct event ev = {0};
+    const char *type = json_string_value(json_object_get(doc, "type"));
+    ev.type = strcmp(type, "incident.opened") == 0 ? EVENT_OPENED
+              : strcmp(type, "incident.closed") == 0 ? EVENT_CLOSED
+                                                      : EVENT_UPDATED;
+    ev.event_id = (char *)json_string_value(json_object_get(doc, "event_id"));
+    ev.incident_id = (char *)json_string_value(json_object_get(doc, "incident_id"));
+    ev.seq = json_integer_value(json_object_get(doc, "seq"));
+    ck_assert(timefmt_parse(json_string_value(json_object_get(doc, "at")), &ev.at_ms));
+    ev.doc = doc;
+    ev.warnings = json_array();
+
+    json_t *ns = NULL, *out = NULL;
+    char *before = f->state ? json_dumps(f->state, JSON_SORT_KEYS) : NULL;
+    memset(&f->err, 0, sizeof f->err);
+    f->rc = rules_apply(&f->env, f->state, f->linked, &ev, &ns, &out, &f->err);
+    if (before) {
+        /* The engine never changes the state it is given. */
+        char *after = json_dumps(f->state, JSON_SORT_KEYS);
+        ck_assert_str_eq(before, after);
+        free(after);
+        free(before);
+    }
+    if (f->rc == 0) {
+        ck_assert_ptr_nonnull(ns);
+        ck_assert_ptr_nonnull(out);
+        json_decref(f->state);
+        json_decref(f->out);
+        f->state = ns;
+        f->out = out;
+    } else {
+        ck_assert_ptr_null(ns);
+        ck_assert_ptr_null(out);
+    }
+    json_decref(ev.warnings);
+    json_decref(doc);
+    return f->rc;
+}
+
+/* The usual incident: the victim reports a push by a stranger, no injury (105A). ALLEG lets a
+ * test change the allegation, PERSONS the people. */
+#define AT "2026-05-01T10:00:00Z"
+#define WHEN "2026-05-01T09:30:00Z"
+#define VICTIM "{'id':'v1','role':'victim','name':'Ann Lee','sex':'female','age':30,'confirms':true}"
+#define SUSPECT "{'id':'s1','role':'suspect','sex':'male','age':31}"
+#define LOC "'location':{'force_area':'own','premises':'public_place'}"
+#define OPEN(persons, reporter, allegations)                                                                   \
+    "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT                   \
+    "','category':'crime','reported_by':'" reporter "','persons':[" persons "],'allegations':[" allegations "]}"
+#define A1(extra) "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'," LOC extra "}"
+
+static json_t *decision(const struct fx *f, const char *allegation)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(f->out, "decisions"), i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "allegation")), allegation) == 0)
+            return d;
+    }
+    ck_abort_msg("no decision for %s in the outcome", allegation);
+    return NULL;
+}
+
+static const char *s(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool has_rule(const json_t *rules, const char *id)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r) {
+        if (strcmp(json_string_value(r), id) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Asserts a decision's outcome, its reason or code (NULL: absent), offence (NULL: not checked)
+ * and that its rules name `rule`. */
+static void expect_decision(const struct fx *f, const char *allegation, const char *outcome, const char *reason,
+                            const char *code, const char *offence, const char *rule)
+{
+    json_t *d = decision(f, allegation);
+    char *dump = json_dumps(d, JSON_COMPACT);
+    ck_assert_msg(strcmp(s(d, "outcome"), outcome) == 0, "%s: %s", allegation, dump);
+    if (reason)
+        ck_assert_msg(s(d, "reason") && strcmp(s(d, "reason"), reason) == 0, "reason: %s", dump);
+    if (code)
+        ck_assert_msg(s(d, "code") && strcmp(s(d, "code"), code) == 0, "code: %s", dump);
+    if (offence)
+        ck_assert_msg(s(d, "offence") && strcmp(s(d, "offence"), offence) == 0, "offence: %s", dump);
+    if (rule)
+        ck_assert_msg(has_rule(json_object_get(d, "rules"), rule), "rule %s missing: %s", rule, dump);
+    free(dump);
+}
+
+static size_t count_crimes(const struct fx *f, const char *status)
+{
+    size_t i, n = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(f->state, "crimes"), i, c) {
+        n += !status || strcmp(s(c, "status"), status) == 0;
+    }
+    return n;
+}
+
+static json_t *crime_at(const struct fx *f, size_t i)
+{
+    return json_array_get(json_object_get(f->state, "crimes"), i);
+}
+
+static size_t open_pending(const struct fx *f, const char *reason)
+{
+    size_t i, n = 0;
+    json_t *p;
+    json_array_foreach(json_object_get(f->state, "pending"), i, p) {
+        n += strcmp(s(p, "status"), "open") == 0 && (!reason || strcmp(s(p, "reason"), reason) == 0);
+    }
+    return n;
+}
+
+static bool has_warning(const struct fx *f, const char *code, const char *field)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(f->out, "warnings"), i, w) {
+        if (strcmp(s(w, "code"), code) == 0 && (!field || (s(w, "field") && strcmp(s(w, "field"), field) == 0)))
+            return true;
+    }
+    return false;
+}
+
+static bool has_flag(const json_t *crime, const char *flag)
+{
+    return has_rule(json_object_get(crime, "flags"), flag);
+}
+
+static const json_t *audit_entry(const struct fx *f, const char *action)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(f->out, "audit"), i, a) {
+        if (strcmp(s(a, "action"), action) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* ---- NCRS ---- */
+
+START_TEST(ncrs_balance)
+{
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1(""))), 0);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "NCRS.balance");
+    ck_assert(has_rule(json_object_get(decision(&f, "a1"), "rules"), "HOCR-VAP.105A"));
+    ck_assert_str_eq(s(decision(&f, "a1"), "crn"), "WM/2026/000001");
+    json_t *c = json_array_get(json_object_get(f.out, "crimes"), 0);
+    ck_assert_str_eq(s(c, "action"), "recorded");
+    ck_assert_str_eq(s(c, "victim"), "v1");
+    ck_assert_str_eq(s(crime_at(&f, 0), "recorded_at"), AT);
+    ck_assert_str_eq(s(crime_at(&f, 0), "ruleset"), "hocr-2025.1");
+    ck_assert_str_eq(s(f.out, "rules"), "hocr-2025.1");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "pending")), 0);
+    ck_assert_ptr_nonnull(audit_entry(&f, "crime.recorded"));
+    ck_assert_ptr_nonnull(audit_entry(&f, "decision"));
+    ck_assert_ptr_nonnull(audit_entry(&f, "incident.opened"));
+    ck_assert_int_eq(incident_last_seq(f.state), 1);
+    fx_free(&f);
+}
 END_TEST
+
+START_TEST(ncrs_evidence_against)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1(",'evidence_against':true")));
+    expect_decision(&f, "a1", "not_recorded", "evidence_against", NULL, "105A", "NCRS.evidence_against");
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(ncrs_points_to_prove)
+{
+    struct fx f;
+    fx_init(&f);
+#define DRUGS(pp) "{'id':'a1','suspects':['s1'],'conduct':'drugs.possession_cannabis','occurred_at':'" WHEN "'," LOC pp "}"
+    fx_apply(&f, OPEN("{'id':'o1','role':'officer'}," SUSPECT, "o1", DRUGS("")));
+    expect_decision(&f, "a1", "pending", "points_not_proved", NULL, "92E", "NCRS.points_to_prove");
+    ck_assert_uint_eq(open_pending(&f, "points_not_proved"), 1);
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.updated','incident_id':'INC1','seq':2,'at':'" AT
+                 "','allegations':[" DRUGS(",'points_proved':false") "]}");
+    expect_decision(&f, "a1", "not_recorded", "points_not_proved", NULL, "92E", "NCRS.points_to_prove");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_apply(&f, "{'v':1,'event_id':'e3','type':'incident.updated','incident_id':'INC1','seq':3,'at':'" AT
+                 "','allegations':[" DRUGS(",'points_proved':true") "]}");
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "92E", "NCRS.points_to_prove");
+    ck_assert(json_is_null(json_object_get(crime_at(&f, 0), "victim")));
+    ck_assert(has_rule(json_object_get(crime_at(&f, 0), "rules"), "HOCR-D.per_offender"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(ncrs_deadline)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'w1','role':'witness'},{'id':'v1','role':'victim','confirms':null}," SUSPECT, "w1",
+                      A1("")));
+    json_t *p = json_array_get(json_object_get(f.out, "pending"), 0);
+    ck_assert_str_eq(s(p, "due"), "2026-05-02T10:00:00Z");
+    ck_assert(has_rule(json_object_get(json_array_get(json_object_get(f.state, "pending"), 0), "rules"),
+                       "NCRS.deadline_24h"));
+    /* Opened two days later, still due 24 hours after first contact. */
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.updated','incident_id':'INC1','seq':2,"
+                 "'at':'2026-05-03T10:00:00Z','allegations':[{'id':'a2','victim':'v1','offence':'XX1'}]}");
+    json_t *items = json_object_get(f.state, "pending");
+    json_t *last = json_array_get(items, json_array_size(items) - 1);
+    ck_assert_str_eq(s(last, "reason"), "insufficient_detail");
+    ck_assert_str_eq(s(last, "due"), "2026-05-02T10:00:00Z");
+    ck_assert_str_eq(s(last, "opened_at"), "2026-05-03T10:00:00Z");
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- who reported (HOCR General Rules section A) ---- */
+
+#define LAY_OPEN(victim_fields)                                                                                \
+    OPEN("{'id':'w1','role':'witness'},{'id':'v1','role':'victim'" victim_fields "}," SUSPECT, "w1", A1(""))
+
+START_TEST(gr_third_party)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'confirms':null"));
+    expect_decision(&f, "a1", "pending", "third_party_unconfirmed", NULL, "105A", "HOCR-GR.third_party");
+    ck_assert_uint_eq(open_pending(&f, "third_party_unconfirmed"), 1);
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    /* The victim confirms: recorded now, the pending item closed. */
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.updated','incident_id':'INC1','seq':2,'at':'" AT
+                 "','persons':[{'id':'v1','role':'victim','confirms':true}]}");
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "HOCR-GR.victim_report");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    json_t *p = json_array_get(json_object_get(f.state, "pending"), 0);
+    ck_assert_str_eq(s(p, "status"), "closed");
+    ck_assert_str_eq(s(json_object_get(p, "resolution"), "outcome"), "recorded");
+    ck_assert_ptr_nonnull(audit_entry(&f, "pending.closed"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_victim_does_not_confirm)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'confirms':false"));
+    expect_decision(&f, "a1", "not_recorded", "victim_does_not_confirm", NULL, "105A",
+                    "HOCR-GR.victim_does_not_confirm");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_victim_not_traced)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'traceable':false"));
+    expect_decision(&f, "a1", "not_recorded", "victim_not_traced", NULL, "105A", "HOCR-GR.victim_not_traced");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_professional_third_party)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'d1','role':'professional'},{'id':'v1','role':'victim','age':40}," SUSPECT, "d1", A1("")));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "HOCR-GR.professional_third_party");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_parent_for_child)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'p1','role':'parent'},{'id':'v1','role':'victim','age':10}," SUSPECT, "p1", A1("")));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "HOCR-GR.parent_for_child");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_child_or_vulnerable)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'age':70,'vulnerable':true"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "HOCR-GR.child_or_vulnerable");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_organisation_staff)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'shop','role':'victim','kind':'organisation','name':'Corner Shop'},"
+                      "{'id':'c1','role':'caller','employer':'corner shop'}," SUSPECT,
+                      "c1", "{'id':'a1','victim':'shop','suspects':['s1'],'conduct':'theft.shop','occurred_at':'" WHEN
+                            "'," LOC "}"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "46", "HOCR-GR.organisation_staff");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_n100)
+{
+    struct fx f;
+    fx_init(&f);
+#define RAPE(extra) "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'rape','occurred_at':'" WHEN "'" extra "}"
+    fx_apply(&f, OPEN("{'id':'w1','role':'third_party'},{'id':'v1','role':'victim','sex':'female','age':25}," SUSPECT,
+                      "w1", RAPE("")));
+    expect_decision(&f, "a1", "held", "third_party_unconfirmed", "N100/1", "19C", "HOCR-GR.N100");
+    ck_assert_uint_eq(open_pending(&f, "third_party_unconfirmed"), 1);
+    fx_free(&f);
+
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", RAPE(",'evidence_against':true")));
+    expect_decision(&f, "a1", "held", "evidence_against", "N100/2", "19C", "NCRS.evidence_against");
+    fx_free(&f);
+
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", RAPE(",'location':{'force_area':'other','other_force':'NMP'}")));
+    expect_decision(&f, "a1", "held", "other_force_area", "N100/3", "19C", "HOCR-GR.N100");
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_schools_protocol)
+{
+    struct fx f;
+    fx_init(&f);
+#define SCHOOL(extra)                                                                                          \
+    OPEN("{'id':'t1','role':'professional'},{'id':'v1','role':'victim','age':12},{'id':'s1','role':'suspect','age':12}", \
+         "t1", "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN   \
+               "','location':{'force_area':'own','premises':'school'}" extra "}")
+    fx_apply(&f, SCHOOL(""));
+    expect_decision(&f, "a1", "not_recorded", "schools_protocol", NULL, "105A", "HOCR-GR.schools_protocol");
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, SCHOOL(",'police_action_requested':true"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "NCRS.balance");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(gr_same_report)
+{
+    struct fx f, g;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'v1','role':'victim','name':'Ann Lee','ref':'P-1','confirms':true}", "v1",
+                      "{'id':'a1','victim':'v1','conduct':'burglary.dwelling','occurred_at':'" WHEN "'}"));
+    const char *crn = s(crime_at(&f, 0), "crn");
+    fx_init(&g);
+    g.serial = 100;
+    g.linked = json_pack("{s:O}", "INC1", f.state);
+    fx_apply(&g, "{'v':1,'event_id':'x1','type':'incident.opened','incident_id':'INC2','seq':1,'at':'" AT
+                 "','category':'crime','reported_by':'w1','links':[{'incident_id':'INC1','relation':'same_report'}],"
+                 "'persons':[{'id':'w1','role':'victim','name':'ANN LEE','ref':'P-1','confirms':true}],"
+                 "'allegations':[{'id':'a1','victim':'w1','conduct':'burglary.dwelling','occurred_at':'" WHEN "'}]}");
+    expect_decision(&g, "a1", "counted_in", NULL, NULL, "28E", "HOCR-GR.same_report");
+    ck_assert_str_eq(s(decision(&g, "a1"), "crn"), crn);
+    ck_assert_uint_eq(count_crimes(&g, NULL), 0);
+    fx_free(&g);
+    /* A related (not same_report) link records its own crime. */
+    fx_init(&g);
+    g.linked = json_pack("{s:O}", "INC1", f.state);
+    fx_apply(&g, "{'v':1,'event_id':'x1','type':'incident.opened','incident_id':'INC2','seq':1,'at':'" AT
+                 "','category':'crime','reported_by':'w1','links':[{'incident_id':'INC1','relation':'related'}],"
+                 "'persons':[{'id':'w1','role':'victim','name':'Ann Lee','ref':'P-1','confirms':true}],"
+                 "'allegations':[{'id':'a1','victim':'w1','conduct':'burglary.dwelling','occurred_at':'" WHEN "'}]}");
+    expect_decision(&g, "a1", "recorded", NULL, NULL, "28E", NULL);
+    fx_free(&g);
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- location, public order, fraud ---- */
+
+START_TEST(g_other_force_and_abroad)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','conduct':'assault.injury','location':{'force_area':'other'}}"));
+    expect_decision(&f, "a1", "transfer", "other_force_area", NULL, "8N", "HOCR-G.other_force");
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','conduct':'assault.injury','location':{'force_area':'abroad'}}"));
+    expect_decision(&f, "a1", "not_recorded", "abroad", NULL, "8N", "HOCR-G.abroad");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(po_police_only)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'o1','role':'officer'}," SUSPECT, "o1",
+                      "{'id':'a1','victim':'o1','suspects':['s1'],'conduct':'public_order.alarm_distress'}"));
+    expect_decision(&f, "a1", "not_recorded", "police_only_witness", NULL, "9A", "HOCR-PO.police_only");
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'public_order.alarm_distress'}"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "9A", "HOCR-PO.9A");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(fraud_action_fraud)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','conduct':'fraud.online_purchase','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','conduct':'blackmail','occurred_at':'" WHEN "'}"));
+    expect_decision(&f, "a1", "referred", NULL, "action_fraud", "NFIB3A", "HOCR-FRAUD.action_fraud");
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "35", "HOCR-FRAUD.blackmail");
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- counting ---- */
+
+START_TEST(d_one_per_victim)
+{
+    struct fx f;
+    fx_init(&f);
+    /* Two offenders against one victim: one crime. */
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT ",{'id':'s2','role':'suspect'}", "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s2'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "105A", "HOCR-F.principal");
+    fx_free(&f);
+    /* One offender against two victims: one each. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM ",{'id':'v2','role':'victim','confirms':true}," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v2','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 2);
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "105A", "HOCR-D.one_per_victim");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(d_per_offender)
+{
+    struct fx f;
+    fx_init(&f);
+#define DRUG2(id, sus) "{'id':'" id "','suspects':" sus ",'conduct':'drugs.possession_cannabis','occurred_at':'" WHEN "','points_proved':true}"
+    fx_apply(&f, OPEN("{'id':'o1','role':'officer'}," SUSPECT ",{'id':'s2','role':'suspect'}", "o1",
+                      DRUG2("a1", "['s1']") "," DRUG2("a2", "['s2']") "," DRUG2("a3", "['s2']")));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 2);
+    expect_decision(&f, "a3", "counted_in", NULL, NULL, "92E", NULL);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(e_separate_occasions)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'2026-04-20T09:00:00Z'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 2);
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "105A", "HOCR-E.separate_occasions");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(e_course_of_conduct)
+{
+    struct fx f;
+    fx_init(&f);
+#define HAR(id, occ, when) "{'id':'" id "','victim':'v1','suspects':['s1'],'conduct':'harassment','occasions':" occ ",'occurred_at':'" when "'}"
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", HAR("a1", "1", WHEN)));
+    expect_decision(&f, "a1", "pending", "insufficient_detail", NULL, "8L", "HOCR-E.course_of_conduct");
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    /* A second occasion against the same victim by the same suspect makes the course. */
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.updated','incident_id':'INC1','seq':2,'at':'" AT
+                 "','allegations':[" HAR("a2", "1", "2026-04-20T09:00:00Z") "]}");
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8L", "HOCR-E.course_of_conduct");
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "8L", "HOCR-E.course_of_conduct");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+    /* Controlling behaviour is recorded in addition to the most serious other crime. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'coercive_control','occasions':5,'occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 2);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8U", "HOCR-E.course_of_conduct");
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "8N", "NCRS.balance");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(f_principal)
+{
+    struct fx f;
+    fx_init(&f);
+#define DAMAGE(note) "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'damage.other','occurred_at':'" WHEN "','note':'" note "'}"
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}," DAMAGE("phone")));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8N", "HOCR-F.principal");
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "58D", "HOCR-F.principal");
+    fx_free(&f);
+    /* Damage worth at least 5,000 pounds ranks at its full maximum (10 years), above 8N. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'},"
+                      DAMAGE("car wrecked, repair quoted at \\u00a36,500")));
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "58D", "HOCR-F.principal");
+    expect_decision(&f, "a1", "counted_in", NULL, NULL, "8N", NULL);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(f_in_course_of)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'burglary.dwelling','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','in_course_of':'a1'}"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "28E", NULL);
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "105A", "HOCR-F.in_course_of");
+    fx_free(&f);
+    /* Across victims: fire spreading from the intended target's flat adds no crime. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM ",{'id':'v2','role':'victim','confirms':true}," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'arson.endangering_life','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v2','suspects':['s1'],'conduct':'arson.endangering_life','occurred_at':'" WHEN "','in_course_of':'a1'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "56A", "HOCR-F.in_course_of");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(exceptions_as_data)
+{
+    struct fx f;
+    fx_init(&f);
+    /* Robbery absorbs violence at the time against another victim by one of its suspects. */
+    fx_apply(&f, OPEN("{'id':'bank','role':'victim','kind':'organisation','name':'Bank','confirms':true},"
+                      "{'id':'v2','role':'victim','confirms':true}," SUSPECT, "v2",
+                      "{'id':'a1','victim':'bank','suspects':['s1'],'conduct':'robbery','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v2','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "34A", "HOCR-ROB.34A");
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "8N", "HOCR-ROB.absorbs_violence");
+    fx_free(&f);
+    /* The stolen car burnt hours later: 48 over the arson, across occasions. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1",
+                      "{'id':'a1','victim':'v1','offence':'48','occurred_at':'2026-05-01T01:00:00Z'},"
+                      "{'id':'a2','victim':'v1','offence':'56B','occurred_at':'2026-05-01T04:00:00Z'}"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "48", NULL);
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "56B", "HOCR-ARSON.vehicle_taking");
+    fx_free(&f);
+    /* Residential over business burglary of the same victim. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1",
+                      "{'id':'a1','victim':'v1','conduct':'burglary.business','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','conduct':'burglary.dwelling','occurred_at':'" WHEN "'}"));
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "28E", NULL);
+    expect_decision(&f, "a1", "counted_in", NULL, NULL, "30C", "HOCR-BURG.residential_over_business");
+    fx_free(&f);
+    /* A burglary's theft and damage at the time, without any link. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1",
+                      "{'id':'a1','victim':'v1','conduct':'burglary.business','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','conduct':'theft.other','occurred_at':'" WHEN "'},"
+                      "{'id':'a3','victim':'v1','conduct':'damage.other','occurred_at':'" WHEN "','note':'door worth 9000 pounds'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "30C", "HOCR-E.finished_incident");
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "49", "HOCR-BURG.absorbs_theft");
+    expect_decision(&f, "a3", "counted_in", NULL, NULL, "58D", "HOCR-BURG.absorbs_damage");
+    fx_free(&f);
+    /* Stalking and harassment of one victim: stalking only. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'harassment','occasions':3,'occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'stalking','occasions':2,'occurred_at':'" WHEN "'}"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "8Q", "HOCR-VAP.8Q");
+    expect_decision(&f, "a1", "counted_in", NULL, NULL, "8L", "HOCR-VAP.stalking_over_harassment");
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- reclassification and the feed's limits ---- */
+
+#define UPDATE(seq, body) "{'v':1,'event_id':'e" #seq "','type':'incident.updated','incident_id':'INC1','seq':" #seq ",'at':'" AT "'," body "}"
+
+START_TEST(b_reclassification)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1("")));
+    char crn[64];
+    snprintf(crn, sizeof crn, "%s", s(crime_at(&f, 0), "crn"));
+    fx_apply(&f, UPDATE(2, "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}]"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    json_t *c = json_array_get(json_object_get(f.out, "crimes"), 0);
+    ck_assert_str_eq(s(c, "action"), "reclassified");
+    ck_assert_str_eq(s(c, "offence"), "8N");
+    ck_assert_str_eq(s(c, "crn"), crn);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8N", "HOCR-B.reclassification");
+    const json_t *a = audit_entry(&f, "crime.reclassified");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(s(json_object_get(a, "before"), "offence"), "105A");
+    /* Said again, nothing changes: reported unchanged because the event names it. */
+    fx_apply(&f, UPDATE(3, "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}]"));
+    ck_assert_str_eq(s(json_array_get(json_object_get(f.out, "crimes"), 0), "action"), "unchanged");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "audit")), 0);
+    /* An event about something else does not list the crime. */
+    fx_apply(&f, UPDATE(4, "'narrative':'Officer attending.'"));
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "crimes")), 0);
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "decisions")), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_withdrawn)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1("")));
+    fx_apply(&f, UPDATE(2, "'persons':[{'id':'v1','role':'victim','confirms':true,'wishes':'declines_police_action'}],"
+                           "'allegations':[" A1(",'withdrawn':true") "]"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "FEED.withdrawn");
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 1);
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_retracted)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1("")));
+    fx_apply(&f, UPDATE(2, "'allegations':[" A1(",'retracted':true") "]"));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "FEED.retracted");
+    ck_assert(has_rule(json_object_get(decision(&f, "a1"), "rules"), "HOCR-C.feed_never_cancels"));
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 1);
+    ck_assert_uint_eq(open_pending(&f, "retraction_review"), 1);
+    fx_free(&f);
+    /* Retracted before anything was recorded: a person confirms the retraction. */
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'confirms':null"));
+    fx_apply(&f, UPDATE(2, "'allegations':[" A1(",'retracted':true") "]"));
+    expect_decision(&f, "a1", "pending", "retraction_review", NULL, "105A", "FEED.retracted");
+    ck_assert_uint_eq(open_pending(&f, "third_party_unconfirmed"), 0);
+    ck_assert_uint_eq(open_pending(&f, "retraction_review"), 1);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(c_feed_never_cancels)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1("")));
+    fx_apply(&f, UPDATE(2, "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN
+                           "','location':{'force_area':'other','other_force':'NMP'}}]"));
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 1);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", "HOCR-C.feed_never_cancels");
+    ck_assert_uint_eq(open_pending(&f, "other_force_area"), 1);
+    /* A crime a person cancelled is never recorded again by the feed. */
+    json_object_set_new(crime_at(&f, 0), "status", json_string("cancelled"));
+    fx_apply(&f, UPDATE(3, "'allegations':[" A1("") "]"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(c_merged_crimes_stay)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'},"
+                      "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'2026-04-20T09:00:00Z'}"));
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 2);
+    /* Corrected: both on one occasion. The second crime is not dropped; a person decides. */
+    fx_apply(&f, UPDATE(2, "'allegations':[{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'assault.no_injury','occurred_at':'" WHEN "'}]"));
+    ck_assert_uint_eq(count_crimes(&f, "recorded"), 2);
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "105A", "HOCR-F.principal");
+    ck_assert_str_eq(s(decision(&f, "a2"), "crn"), s(crime_at(&f, 0), "crn"));
+    ck_assert_uint_eq(open_pending(&f, "insufficient_detail"), 1);
+    fx_free(&f);
+    /* The victim of the allegation corrected: the same crime, now for that victim. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM ",{'id':'v2','role':'victim','confirms':true}," SUSPECT, "v1", A1("")));
+    fx_apply(&f, UPDATE(2, "'allegations':[{'id':'a1','victim':'v2','suspects':['s1'],'conduct':'assault.no_injury'}]"));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    ck_assert_str_eq(s(crime_at(&f, 0), "victim"), "v2");
+    ck_assert_ptr_nonnull(audit_entry(&f, "crime.updated"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_person_decision_stands)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'confirms':null"));
+    /* A supervisor decided "no crime" (as the API would leave it in the state). */
+    json_t *pend = json_array_get(json_object_get(f.state, "pending"), 0);
+    json_object_set_new(pend, "status", json_string("closed"));
+    json_object_set_new(pend, "resolution", json_pack("{s:s}", "how", "decision"));
+    json_object_set_new(json_object_get(f.state, "decisions"), "a1",
+                        json_pack("{s:s, s:s, s:s, s:[], s:s}", "allegation", "a1", "outcome", "not_recorded", "reason",
+                                  "victim_does_not_confirm", "rules", "by", "sup1"));
+    fx_apply(&f, UPDATE(2, "'narrative':'No change.'"));
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    ck_assert_str_eq(s(json_object_get(json_object_get(f.state, "decisions"), "a1"), "outcome"), "not_recorded");
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_unknown_code)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1", "{'id':'a1','victim':'v1','offence':'ZZ9'},{'id':'a2','victim':'v1','conduct':'juggling'}"));
+    ck_assert_int_eq(f.rc, 0);
+    expect_decision(&f, "a1", "pending", "insufficient_detail", NULL, "ZZ9", "FEED.unknown_code");
+    expect_decision(&f, "a2", "pending", "insufficient_detail", NULL, NULL, "FEED.unknown_code");
+    ck_assert(has_warning(&f, "unknown_offence", "allegations[0].offence"));
+    ck_assert(has_warning(&f, "unknown_conduct", "allegations[1].conduct"));
+    ck_assert_uint_eq(open_pending(&f, "insufficient_detail"), 2);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_unknown_qualifier)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'public_safety','qualifiers':['domestic','moonlight']}");
+    ck_assert(has_warning(&f, "unknown_qualifier", "qualifiers[1]"));
+    ck_assert(!has_warning(&f, "unknown_qualifier", "qualifiers[0]"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_no_victim)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(SUSPECT, "s1", "{'id':'a1','suspects':['s1'],'conduct':'assault.injury'}"));
+    expect_decision(&f, "a1", "pending", "insufficient_detail", NULL, "8N", "FEED.no_victim");
+    ck_assert(has_warning(&f, "no_victim", "allegations[0].victim"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_not_opened)
+{
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_apply(&f, "{'v':1,'event_id':'e5','type':'incident.updated','incident_id':'INC1','seq':5,"
+                                  "'at':'2026-05-01T12:00:00+01:00','persons':[" VICTIM "],'reported_by':'v1',"
+                                  "'allegations':[{'id':'a1','victim':'v1','conduct':'theft.other'}]}"),
+                     0);
+    ck_assert(has_warning(&f, "not_opened", NULL));
+    ck_assert_str_eq(s(f.state, "opened_at"), "2026-05-01T11:00:00Z");
+    ck_assert_int_eq(incident_last_seq(f.state), 5);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "49", NULL);
+    const json_t *a = audit_entry(&f, "incident.opened");
+    ck_assert(has_rule(json_object_get(a, "rules"), "FEED.not_opened"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_references_checked)
+{
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM, "nobody", "")), 1);
+    ck_assert_str_eq(f.err.code, "unknown_person");
+    ck_assert_str_eq(f.err.field, "reported_by");
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1",
+                                       "{'id':'a1','victim':'v1','suspects':['s1','s9'],'conduct':'assault.injury'}")),
+                     1);
+    ck_assert_str_eq(f.err.field, "allegations[0].suspects[1]");
+    ck_assert_int_eq(fx_apply(&f, OPEN("{'id':'v1','role':'victim','relationships':[{'to':'x','kind':'partner'}]}",
+                                       "v1", "")),
+                     1);
+    ck_assert_str_eq(f.err.field, "persons[0].relationships[0].to");
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM, "v1", "{'id':'a1','victim':'v1','conduct':'theft.other','in_course_of':'a7'}")), 1);
+    ck_assert_str_eq(f.err.code, "bad_field");
+    ck_assert_str_eq(f.err.field, "allegations[0].in_course_of");
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM, "v1",
+                                       "{'id':'a1','victim':'v1','conduct':'theft.other','in_course_of':'a2'},"
+                                       "{'id':'a2','victim':'v1','conduct':'theft.other','in_course_of':'a1'}")),
+                     1);
+    ck_assert_str_eq(f.err.code, "bad_field");
+    ck_assert_ptr_null(f.state);
+    /* A person of an earlier event may be named later. */
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", "")), 0);
+    ck_assert_int_eq(fx_apply(&f, UPDATE(2, "'allegations':[" A1("") "]")), 0);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", NULL);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(feed_merge_by_id)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'crime','qualifiers':['hate'],'persons':[" VICTIM "," SUSPECT "]}");
+    fx_apply(&f, UPDATE(2, "'persons':[{'id':'v1','role':'victim'}]"));
+    json_t *persons = json_object_get(f.state, "persons");
+    ck_assert_uint_eq(json_array_size(persons), 2);
+    ck_assert_ptr_null(json_object_get(json_array_get(persons, 0), "name")); /* replaced whole */
+    ck_assert_str_eq(s(json_array_get(persons, 1), "id"), "s1");              /* omitted stays */
+    ck_assert_uint_eq(json_array_size(json_object_get(f.state, "qualifiers")), 1);
+    fx_apply(&f, UPDATE(3, "'qualifiers':[]"));
+    ck_assert_uint_eq(json_array_size(json_object_get(f.state, "qualifiers")), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- incident rules ---- */
+
+START_TEST(nsir_crime_without_allegation)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1", ""));
+    ck_assert_uint_eq(open_pending(&f, "insufficient_detail"), 1);
+    ck_assert(has_rule(json_object_get(json_array_get(json_object_get(f.state, "pending"), 0), "rules"),
+                       "NSIR.crime_without_allegation"));
+    fx_apply(&f, UPDATE(2, "'allegations':[{'id':'a1','victim':'v1','conduct':'theft.other'}]"));
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(nsir_hidden_crime)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'Youths in the park; one punched a passer-by.'}");
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    ck_assert(has_rule(json_object_get(json_array_get(json_object_get(f.state, "pending"), 0), "rules"),
+                       "NSIR.hidden_crime"));
+    /* An allegation recorded settles it. */
+    fx_apply(&f, UPDATE(2, "'reported_by':'v1','persons':[" VICTIM "," SUSPECT "],'allegations':[" A1("") "]"));
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    fx_free(&f);
+    /* A denial does not count. */
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'public_safety','narrative':'Loud argument, no assault and nothing damaged.'}");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(nsir_closure)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM, "v1", ""));
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.closed','incident_id':'INC1','seq':2,'at':'" AT
+                 "','closing_category':'crime'}");
+    ck_assert_uint_eq(open_pending(&f, "closed_without_crime"), 1);
+    ck_assert(has_warning(&f, "closed_without_crime", "closing_category"));
+    ck_assert_str_eq(s(f.state, "closed_at"), AT);
+    ck_assert_ptr_nonnull(audit_entry(&f, "incident.closed"));
+    fx_free(&f);
+
+    fx_init(&f);
+    fx_apply(&f, LAY_OPEN(",'confirms':null"));
+    fx_apply(&f, "{'v':1,'event_id':'e2','type':'incident.closed','incident_id':'INC1','seq':2,'at':'" AT
+                 "','closing_category':'crime_related'}");
+    ck_assert(has_warning(&f, "closing_reason_missing", "closing_reason"));
+    ck_assert_uint_eq(open_pending(&f, "closed_without_crime"), 1);
+    ck_assert(has_rule(json_object_get(json_array_get(json_object_get(f.state, "pending"), 1), "rules"),
+                       "NSIR.closed_cri_without_reason"));
+    /* The reason given: the allegation waiting on the victim is settled by it. */
+    fx_apply(&f, "{'v':1,'event_id':'e3','type':'incident.closed','incident_id':'INC1','seq':3,'at':'" AT
+                 "','closing_category':'crime_related','closing_reason':'victim_not_traced'}");
+    expect_decision(&f, "a1", "not_recorded", "victim_not_traced", NULL, "105A", "NSIR.closing_reason");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- flags ---- */
+
+START_TEST(flag_domestic_abuse)
+{
+    struct fx f;
+    fx_init(&f);
+#define PARTNERS(vage, sage, kind)                                                                             \
+    "{'id':'v1','role':'victim','confirms':true,'age':" vage ",'relationships':[{'to':'s1','kind':'" kind "'}]}," \
+    "{'id':'s1','role':'suspect','age':" sage "}"
+    fx_apply(&f, OPEN(PARTNERS("30", "32", "partner"), "v1", A1("")));
+    ck_assert(has_flag(crime_at(&f, 0), "domestic_abuse"));
+    ck_assert(has_rule(json_object_get(crime_at(&f, 0), "rules"), "FLAG.domestic_abuse"));
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN(PARTNERS("15", "32", "family"), "v1", A1("")));
+    ck_assert(!has_flag(crime_at(&f, 0), "domestic_abuse"));
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN(PARTNERS("30", "32", "carer"), "v1", A1("")));
+    ck_assert(!has_flag(crime_at(&f, 0), "domestic_abuse"));
+    fx_free(&f);
+    /* The relationship on the suspect's side counts too; a flag added later is audited. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1("")));
+    ck_assert(!has_flag(crime_at(&f, 0), "domestic_abuse"));
+    fx_apply(&f, UPDATE(2, "'persons':[{'id':'s1','role':'suspect','age':31,'relationships':[{'to':'v1','kind':'ex_partner'}]}]"));
+    ck_assert(has_flag(crime_at(&f, 0), "domestic_abuse"));
+    ck_assert_ptr_nonnull(audit_entry(&f, "crime.updated"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(flag_others)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'crime','qualifiers':['hate','knife'],'reported_by':'v1','persons':[" VICTIM "," SUSPECT
+                 "],'allegations':[{'id':'a1','victim':'v1','conduct':'communications.malicious','location':{'force_area':'own','premises':'online'}}]}");
+    json_t *c = crime_at(&f, 0);
+    ck_assert(has_flag(c, "hate") && has_flag(c, "knife") && has_flag(c, "online"));
+    ck_assert(has_rule(json_object_get(c, "rules"), "FLAG.hate"));
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'v1','role':'victim','sex':'female','age':14,'confirms':true}," SUSPECT, "v1",
+                      "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'sexual_assault'}"));
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "20A");
+    ck_assert(has_flag(crime_at(&f, 0), "child_sexual_abuse"));
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN("{'id':'o1','role':'officer'}," SUSPECT, "o1",
+                      "{'id':'a1','victim':'o1','suspects':['s1'],'conduct':'assault.injury'}"));
+    ck_assert(has_flag(crime_at(&f, 0), "emergency_worker"));
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- views and numbers ---- */
+
+START_TEST(crn_and_view)
+{
+    struct fx f;
+    fx_init(&f);
+    f.serial = 41;
+    /* 23:30 on 31 December at UTC-1 is already next year in UTC. */
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,"
+                 "'at':'2025-12-31T23:30:00-01:00','category':'crime','reported_by':'v1','persons':[" VICTIM "],"
+                 "'allegations':[{'id':'a1','victim':'v1','conduct':'theft.other'},{'id':'a2','victim':'v1','offence':'QQ'}]}");
+    ck_assert_str_eq(s(crime_at(&f, 0), "crn"), "WM/2026/000042");
+    json_t *view = incident_view(f.state);
+    ck_assert_str_eq(s(view, "incident_id"), "INC1");
+    ck_assert_str_eq(s(view, "category"), "crime");
+    ck_assert_str_eq(s(view, "opened_at"), "2026-01-01T00:30:00Z");
+    ck_assert_ptr_null(json_object_get(view, "closed_at"));
+    json_t *vc = json_array_get(json_object_get(view, "crimes"), 0);
+    ck_assert_str_eq(s(vc, "status"), "recorded");
+    ck_assert_ptr_null(json_object_get(vc, "allegations"));
+    ck_assert_uint_eq(json_array_size(json_object_get(view, "decisions")), 2);
+    ck_assert_str_eq(s(json_array_get(json_object_get(view, "decisions"), 1), "outcome"), "pending");
+    ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(view, "decisions"), 0), "ruleset"));
+    json_t *vp = json_array_get(json_object_get(view, "pending"), 0);
+    ck_assert_str_eq(s(vp, "id"), "PD-43");
+    ck_assert_str_eq(s(vp, "candidate_offence"), "QQ");
+    json_decref(view);
+    ck_assert_int_eq(incident_last_seq(NULL), 0);
+    view = incident_view(NULL);
+    ck_assert_uint_eq(json_object_size(view), 0);
+    json_decref(view);
+    fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rules");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, placeholder);
+    tcase_add_test(tc, ncrs_balance);
+    tcase_add_test(tc, ncrs_evidence_against);
+    tcase_add_test(tc, ncrs_points_to_prove);
+    tcase_add_test(tc, ncrs_deadline);
+    tcase_add_test(tc, gr_third_party);
+    tcase_add_test(tc, gr_victim_does_not_confirm);
+    tcase_add_test(tc, gr_victim_not_traced);
+    tcase_add_test(tc, gr_professional_third_party);
+    tcase_add_test(tc, gr_parent_for_child);
+    tcase_add_test(tc, gr_child_or_vulnerable);
+    tcase_add_test(tc, gr_organisation_staff);
+    tcase_add_test(tc, gr_n100);
+    tcase_add_test(tc, gr_schools_protocol);
+    tcase_add_test(tc, gr_same_report);
+    tcase_add_test(tc, g_other_force_and_abroad);
+    tcase_add_test(tc, po_police_only);
+    tcase_add_test(tc, fraud_action_fraud);
+    tcase_add_test(tc, d_one_per_victim);
+    tcase_add_test(tc, d_per_offender);
+    tcase_add_test(tc, e_separate_occasions);
+    tcase_add_test(tc, e_course_of_conduct);
+    tcase_add_test(tc, f_principal);
+    tcase_add_test(tc, f_in_course_of);
+    tcase_add_test(tc, exceptions_as_data);
+    tcase_add_test(tc, b_reclassification);
+    tcase_add_test(tc, feed_withdrawn);
+    tcase_add_test(tc, feed_retracted);
+    tcase_add_test(tc, c_feed_never_cancels);
+    tcase_add_test(tc, c_merged_crimes_stay);
+    tcase_add_test(tc, feed_person_decision_stands);
+    tcase_add_test(tc, feed_unknown_code);
+    tcase_add_test(tc, feed_unknown_qualifier);
+    tcase_add_test(tc, feed_no_victim);
+    tcase_add_test(tc, feed_not_opened);
+    tcase_add_test(tc, feed_references_checked);
+    tcase_add_test(tc, feed_merge_by_id);
+    tcase_add_test(tc, nsir_crime_without_allegation);
+    tcase_add_test(tc, nsir_hidden_crime);
+    tcase_add_test(tc, nsir_closure);
+    tcase_add_test(tc, flag_domestic_abuse);
+    tcase_add_test(tc, flag_others);
+    tcase_add_test(tc, crn_and_view);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,13 +1,337 @@
-/* test_ruleset.c: placeholder until the module's tests are written. */
+/* test_ruleset.c: the shipped rule set loads and is complete; broken rule sets are refused with a
+ * message naming the place at fault. */
 #include <check.h>
+#include <ctype.h>
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
-START_TEST(placeholder) { ck_assert_int_eq(1, 1); }
+#include <string.h>
+
+#include "ruleset.h"
+
+static char shipped_path[4096];
+
+static void set_paths(void)
+{
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    snprintf(shipped_path, sizeof shipped_path, "%s/conf/rules/hocr-2025.json", root ? root : ".");
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf)
+        buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static struct ruleset *load_shipped(void)
+{
+    char err[512];
+    struct ruleset *rs = NULL;
+    int rc = ruleset_load(shipped_path, &rs, err, sizeof err);
+    ck_assert_msg(rc == 0, "shipped rule set refused: %s", err);
+    return rs;
+}
+
+static json_t *shipped_json(void)
+{
+    json_error_t je;
+    json_t *j = json_load_file(shipped_path, 0, &je);
+    ck_assert_msg(j != NULL, "%s: %s", shipped_path, je.text);
+    return j;
+}
+
+/* Loads a changed copy of the shipped rule set; expects refusal with every `needles` in the message. */
+static void expect_refused(json_t *doc, const char *needle1, const char *needle2)
+{
+    char *text = json_dumps(doc, 0), err[512] = "";
+    struct ruleset *rs = NULL;
+    int rc = ruleset_load_text(text, strlen(text), "test.json", &rs, err, sizeof err);
+    free(text);
+    json_decref(doc);
+    ck_assert_msg(rc == -1, "a broken rule set was accepted");
+    ck_assert_ptr_null(rs);
+    ck_assert_msg(strstr(err, needle1) != NULL, "message \"%s\" does not name \"%s\"", err, needle1);
+    if (needle2)
+        ck_assert_msg(strstr(err, needle2) != NULL, "message \"%s\" does not say \"%s\"", err, needle2);
+}
+
+START_TEST(shipped_loads)
+{
+    struct ruleset *rs = load_shipped();
+    ck_assert_str_eq(ruleset_version(rs), "hocr-2025.1");
+    ck_assert_uint_gt(ruleset_offence_count(rs), 50);
+    ck_assert_int_eq(ruleset_deadline_ms(rs), 24LL * 3600 * 1000);
+    ck_assert_ptr_nonnull(ruleset_offence(rs, "8N"));
+    ck_assert_ptr_null(ruleset_offence(rs, "8Z"));
+    ck_assert(ruleset_qualifier_known(rs, "domestic"));
+    ck_assert(!ruleset_qualifier_known(rs, "martian"));
+    ck_assert_ptr_null(ruleset_free(rs));
+    ck_assert_ptr_null(ruleset_free(NULL));
+}
 END_TEST
+
+START_TEST(engine_rules_declared)
+{
+    struct ruleset *rs = load_shipped();
+    for (const char *const *id = ruleset_engine_rule_ids(); *id; id++)
+        ck_assert_msg(ruleset_rule_known(rs, *id), "engine rule %s not declared", *id);
+    ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(rule_ids_documented)
+{
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    char path[4096], needle[160];
+    snprintf(path, sizeof path, "%s/docs/rules.md", root ? root : ".");
+    char *doc = slurp(path);
+    ck_assert_msg(doc != NULL, "%s missing", path);
+    struct ruleset *rs = load_shipped();
+    for (size_t i = 0; i < ruleset_rule_count(rs); i++) {
+        snprintf(needle, sizeof needle, "`%s`", ruleset_rule_id(rs, i));
+        ck_assert_msg(strstr(doc, needle) != NULL, "rule %s is not documented in docs/rules.md", ruleset_rule_id(rs, i));
+    }
+    ruleset_free(rs);
+    free(doc);
+}
+END_TEST
+
+START_TEST(every_code_and_rule_resolves)
+{
+    struct ruleset *rs = load_shipped();
+    for (size_t i = 0; i < ruleset_offence_count(rs); i++) {
+        const struct ruleset_offence *o = ruleset_offence_at(rs, i);
+        ck_assert_ptr_eq(ruleset_offence(rs, o->code), o);
+        ck_assert_msg(ruleset_rule_known(rs, o->rule), "offence %s rule %s", o->code, o->rule);
+        ck_assert_int_ge(o->max_days, o->rank_days);
+        if (o->serious_sexual)
+            ck_assert_str_eq(o->cancel_role, "fcr");
+    }
+    for (size_t i = 0; i < ruleset_flag_rule_count(rs); i++)
+        ck_assert(ruleset_rule_known(rs, ruleset_flag_rule_at(rs, i)->id));
+    ck_assert(ruleset_rule_known(rs, ruleset_confirmation(rs)->rule_third_party));
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Every key of the shared lexicon list is in the rule set, and can produce every code it lists. */
+START_TEST(lexicon_md_keys_present)
+{
+    const char *shared = getenv("FCRD_SHARED_DIR"), *root = getenv("FCRD_SOURCE_ROOT");
+    char path[4096];
+    if (shared)
+        snprintf(path, sizeof path, "%s/scenarios/lexicon.md", shared);
+    else
+        snprintf(path, sizeof path, "%s/../shared/scenarios/lexicon.md", root ? root : ".");
+    char *md = slurp(path);
+    if (!md) {
+        printf("lexicon.md not found at %s: key check skipped\n", path);
+        return;
+    }
+    struct ruleset *rs = load_shipped();
+    size_t keys = 0;
+    bool in_keys = false;
+    for (char *line = strtok(md, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "## ", 3) == 0)
+            in_keys = strncmp(line, "## Keys", 7) == 0;
+        if (!in_keys || strncmp(line, "| `", 3) != 0)
+            continue;
+        char key[128];
+        const char *end = strchr(line + 3, '`');
+        ck_assert_ptr_nonnull(end);
+        snprintf(key, sizeof key, "%.*s", (int)(end - line - 3), line + 3);
+        ck_assert_msg(ruleset_lexicon_has(rs, key), "lexicon key %s missing", key);
+        keys++;
+        /* Second column: the codes. A token starting with a digit is a Home Office code. */
+        const char *col = strchr(end, '|');
+        const char *colend = col ? strchr(col + 1, '|') : NULL;
+        ck_assert_ptr_nonnull(colend);
+        const char *codes[32];
+        size_t n = ruleset_lexicon_codes(rs, key, codes, 32);
+        for (const char *p = col + 1; p < colend;) {
+            if (!isalnum((unsigned char)*p)) {
+                p++;
+                continue;
+            }
+            const char *q = p;
+            while (q < colend && (isalnum((unsigned char)*q) || *q == '.'))
+                q++;
+            if (isdigit((unsigned char)*p)) {
+                bool found = false;
+                for (size_t k = 0; k < n && k < 32; k++)
+                    found |= strlen(codes[k]) == (size_t)(q - p) && strncmp(codes[k], p, (size_t)(q - p)) == 0;
+                ck_assert_msg(found, "lexicon key %s cannot produce %.*s", key, (int)(q - p), p);
+            }
+            p = q;
+        }
+    }
+    ck_assert_uint_ge(keys, 20);
+    ruleset_free(rs);
+    free(md);
+}
+END_TEST
+
+START_TEST(classification_by_facts)
+{
+    struct ruleset *rs = load_shipped();
+    const char *rule;
+    struct ruleset_facts f = {.victim_sex = "female", .victim_age = 12};
+    ck_assert_str_eq(ruleset_classify(rs, "rape", &f, &rule)->code, "19E");
+    ck_assert_str_eq(rule, "HOCR-SX.19E");
+    f.victim_age = 14;
+    ck_assert_str_eq(ruleset_classify(rs, "rape", &f, &rule)->code, "19D");
+    f.victim_age = -1;
+    ck_assert_str_eq(ruleset_classify(rs, "rape", &f, &rule)->code, "19C");
+    f = (struct ruleset_facts){.victim_sex = "male", .victim_age = 15};
+    ck_assert_str_eq(ruleset_classify(rs, "rape", &f, &rule)->code, "19G");
+    f.victim_age = 10;
+    ck_assert_str_eq(ruleset_classify(rs, "sexual_assault", &f, &rule)->code, "17B");
+    f = (struct ruleset_facts){.victim_age = -1};
+    ck_assert_ptr_null(ruleset_classify(rs, "rape", &f, &rule));
+    ck_assert_ptr_null(rule);
+    f.victim_kind = "organisation";
+    ck_assert_str_eq(ruleset_classify(rs, "robbery", &f, &rule)->code, "34A");
+    f.victim_kind = NULL;
+    ck_assert_str_eq(ruleset_classify(rs, "robbery", &f, &rule)->code, "34B");
+    ck_assert_ptr_null(ruleset_classify(rs, "no.such.key", &f, &rule));
+    ck_assert_ptr_nonnull(ruleset_exception_for(rs, "48", "56B"));
+    ck_assert_ptr_null(ruleset_exception_for(rs, "56B", "48"));
+    ruleset_free(rs);
+}
+END_TEST
+
+START_TEST(refuses_bad_json)
+{
+    char err[512] = "";
+    struct ruleset *rs = NULL;
+    const char *text = "{\"version\": \"x\",\n \"rules\": [}";
+    ck_assert_int_eq(ruleset_load_text(text, strlen(text), "bad.json", &rs, err, sizeof err), -1);
+    ck_assert_ptr_null(rs);
+    ck_assert_msg(strstr(err, "bad.json: line 2") != NULL, "%s", err);
+    ck_assert_int_eq(ruleset_load("/nonexistent/rules.json", &rs, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "/nonexistent/rules.json") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(refuses_missing_version)
+{
+    json_t *d = shipped_json();
+    json_object_del(d, "version");
+    expect_refused(d, "missing \"version\"", NULL);
+}
+END_TEST
+
+START_TEST(refuses_unknown_code_in_lexicon)
+{
+    json_t *d = shipped_json();
+    json_t *e = json_array_get(json_object_get(json_object_get(d, "lexicon"), "robbery"), 1);
+    json_object_set_new(e, "offence", json_string("34Z"));
+    expect_refused(d, "lexicon.robbery[1]", "unknown offence code \"34Z\"");
+}
+END_TEST
+
+START_TEST(refuses_duplicate_code)
+{
+    json_t *d = shipped_json();
+    json_t *offences = json_object_get(d, "offences");
+    json_array_append_new(offences, json_deep_copy(json_array_get(offences, 0)));
+    char where[64];
+    snprintf(where, sizeof where, "offences[%zu]", json_array_size(offences) - 1);
+    expect_refused(d, where, "duplicate offence code \"1\"");
+}
+END_TEST
+
+START_TEST(refuses_undeclared_rule_id)
+{
+    json_t *d = shipped_json();
+    json_t *x = json_array_get(json_object_get(d, "exceptions"), 0);
+    json_object_set_new(x, "id", json_string("HOCR-ROB.made_up"));
+    expect_refused(d, "exceptions[0]", "\"HOCR-ROB.made_up\" is not declared");
+}
+END_TEST
+
+START_TEST(refuses_missing_engine_rule)
+{
+    json_t *d = shipped_json();
+    json_t *rules = json_object_get(d, "rules");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r) {
+        if (strcmp(json_string_value(json_object_get(r, "id")), "NCRS.balance") == 0) {
+            json_array_remove(rules, i);
+            break;
+        }
+    }
+    expect_refused(d, "rules", "\"NCRS.balance\" is not declared");
+}
+END_TEST
+
+START_TEST(refuses_unknown_field_and_bad_values)
+{
+    json_t *d = shipped_json();
+    json_object_set_new(json_array_get(json_object_get(d, "offences"), 3), "max_dayz", json_integer(5));
+    expect_refused(d, "offences[3]", "unknown field \"max_dayz\"");
+
+    d = shipped_json();
+    json_object_set_new(json_array_get(json_object_get(d, "offences"), 0), "cancel_role", json_string("supervisor"));
+    expect_refused(d, "offences[0]", "cancel_role");
+
+    d = shipped_json();
+    json_t *fr = json_array_get(json_object_get(d, "flag_rules"), 1);
+    json_object_set_new(fr, "flag", json_string("sparkly"));
+    expect_refused(d, "flag_rules[1]", "\"sparkly\"");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(d, "confirmation"), "lay_roles", json_pack("[s]", "neighbour"));
+    expect_refused(d, "confirmation", "\"neighbour\"");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(json_object_get(d, "closing_reasons"), "other_force"), "reason",
+                        json_string("moved_away"));
+    expect_refused(d, "closing_reasons.other_force", "\"moved_away\"");
+
+    d = shipped_json();
+    json_t *ind = json_object_get(d, "indicators");
+    json_array_append_new(json_object_get(ind, "phrases"), json_string("Knife"));
+    expect_refused(d, "indicators", "lower case");
+
+    d = shipped_json();
+    json_object_set_new(d, "deadline_hours", json_integer(0));
+    expect_refused(d, "deadline_hours", ">= 1");
+}
+END_TEST
+
 int main(void)
 {
+    set_paths();
     Suite *s = suite_create("ruleset");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, placeholder);
+    tcase_add_test(tc, shipped_loads);
+    tcase_add_test(tc, engine_rules_declared);
+    tcase_add_test(tc, rule_ids_documented);
+    tcase_add_test(tc, every_code_and_rule_resolves);
+    tcase_add_test(tc, lexicon_md_keys_present);
+    tcase_add_test(tc, classification_by_facts);
+    tcase_add_test(tc, refuses_bad_json);
+    tcase_add_test(tc, refuses_missing_version);
+    tcase_add_test(tc, refuses_unknown_code_in_lexicon);
+    tcase_add_test(tc, refuses_duplicate_code);
+    tcase_add_test(tc, refuses_undeclared_rule_id);
+    tcase_add_test(tc, refuses_missing_engine_rule);
+    tcase_add_test(tc, refuses_unknown_field_and_bad_values);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
