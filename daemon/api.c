@@ -36,6 +36,7 @@ struct api {
     struct api_params p;
     char *conninfo;
     const struct tokens *tokens;
+    const struct ruleset *rs;
     struct ingest *ing;
     struct pgconn *db;
     struct api_query *head, *tail, *inflight;
@@ -287,7 +288,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
 }
 
 struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
-                    struct ingest *ing, char *err, size_t errlen)
+                    const struct ruleset *rs, struct ingest *ing, char *err, size_t errlen)
 {
     struct api *a = calloc(1, sizeof(*a));
     if (!a) {
@@ -299,6 +300,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->conninfo = strdup(p->conninfo);
     a->p.conninfo = a->conninfo;
     a->tokens = tokens;
+    a->rs = rs;
     a->ing = ing;
     a->http = evhttp_new(base);
     if (!a->conninfo || !a->http) {
@@ -347,6 +349,16 @@ struct api *api_free(struct api *a)
     free(a->conninfo);
     free(a);
     return NULL;
+}
+
+void api_set_ruleset(struct api *a, const struct ruleset *rs)
+{
+    a->rs = rs;
+}
+
+const struct ruleset *api_ruleset(const struct api *a)
+{
+    return a->rs;
 }
 
 struct ingest *api_ingest(const struct api *a)

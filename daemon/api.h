@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "ingest.h"
+#include "ruleset.h"
 #include "tokens.h"
 
 struct api;
@@ -20,11 +21,14 @@ struct api_params {
 
 /* api_new: tokens and ing are borrowed (see api_set_tokens). NULL with err on bind failure. */
 struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
-                    struct ingest *ing, char *err, size_t errlen);
+                    const struct ruleset *rs, struct ingest *ing, char *err, size_t errlen);
 struct api *api_free(struct api *a); /* NULL-safe */
 
 /* api_set_tokens: requests authenticated from now on use t (borrowed). */
 void api_set_tokens(struct api *a, const struct tokens *t);
+
+/* api_set_ruleset: the rule set reports use from now on (borrowed). */
+void api_set_ruleset(struct api *a, const struct ruleset *rs);
 
 /* api_describe: "HOST:PORT" actually bound. */
 const char *api_describe(const struct api *a);

@@ -45,6 +45,7 @@ void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, 
 
 /* State the routes need. */
 struct ingest *api_ingest(const struct api *a);
+const struct ruleset *api_ruleset(const struct api *a);
 bool api_db_up(const struct api *a);
 size_t api_ready_backlog(const struct api *a);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_int.h"
+#include "api_report.h"
 #include "api_write.h"
 #include "incident.h"
 #include "ingest.h"
@@ -279,6 +280,7 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
     {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit},
+    {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi},
     {EVHTTP_REQ_POST, "/v1/pending/", ROLE_SUPERVISOR, api_post_pending},
     {EVHTTP_REQ_POST, "/v1/crimes/", ROLE_DDM, api_post_crime},
 };

@@ -66,6 +66,7 @@ static void fcrd_reload(struct fcrd *d)
     } else {
         log_info("reload: rule set %s -> %s", ruleset_version(d->rs), ruleset_version(rs));
         ingest_set_ruleset(d->ing, rs); /* batches decide synchronously: nothing holds the old one now */
+        api_set_ruleset(d->api, rs);
         ruleset_free(d->rs);
         d->rs = rs;
     }
@@ -165,7 +166,7 @@ static int fcrd_start(struct fcrd *d)
         .conninfo = d->cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
     };
-    d->api = api_new(d->base, &ap, d->tokens, d->ing, err, sizeof(err));
+    d->api = api_new(d->base, &ap, d->tokens, d->rs, d->ing, err, sizeof(err));
     if (!d->api) {
         log_error("%s", err);
         return -1;

@@ -225,6 +225,13 @@ bool ruleset_rule_known(const struct ruleset *rs, const char *id);
 #define RULE_CRIME_WITHOUT_ALLEGATION "NSIR.crime_without_allegation"
 #define RULE_CLOSED_CRIME_WITHOUT_CRIME "NSIR.closed_crime_without_crime"
 #define RULE_CLOSED_CRI_WITHOUT_REASON "NSIR.closed_cri_without_reason"
+/* Decisions taken by people through the API (rules_act.c). */
+#define RULE_PERSON_DECISION "NCRS.person_decision"
+#define RULE_CANCEL_AUTHORITY "HOCR-C.authority"
+#define RULE_CANCEL_C1 "HOCR-C.C1"
+#define RULE_CANCEL_C2 "HOCR-C.C2"
+#define RULE_CANCEL_C3 "HOCR-C.C3"
+#define RULE_CANCEL_C4 "HOCR-C.C4"
 
 /* ruleset_engine_rule_ids: the list above, NULL-terminated (for validation and tests). */
 const char *const *ruleset_engine_rule_ids(void);
