@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""test_accept.py: an accepted event is committed everywhere before its reply, and the supervisor
+API shows it to the right roles only."""
+import harness
+from harness import DaemonTestCase, event, uid
+
+
+def two_allegations(incident_id):
+    """One recordable assault (v1) and one allegation with an offence code no rule set knows
+    (v2): accepted with a warning and left to a person as a pending decision."""
+    return event(
+        incident_id, 1, "incident.opened", "2026-03-02T22:40:00Z",
+        channel="emergency_call",
+        narrative="Fight outside a takeaway. One man punched, nose bleeding; his friend says "
+                  "something else happened to him but is vague about it.",
+        reported_by="v1",
+        persons=[{"id": "v1", "role": "victim", "sex": "male", "age": 27, "confirms": True,
+                  "relationships": [{"to": "s1", "kind": "stranger"}]},
+                 {"id": "v2", "role": "victim", "sex": "male", "age": 28, "confirms": True},
+                 {"id": "s1", "role": "suspect", "sex": "male"}],
+        allegations=[{"id": "a1", "victim": "v1", "suspects": ["s1"], "conduct": "assault.injury",
+                      "occurred_at": "2026-03-02T22:30:00Z",
+                      "location": {"force_area": "own", "premises": "public_place"}},
+                     {"id": "a2", "victim": "v2", "offence": "ZZ99",
+                      "occurred_at": "2026-03-02T22:30:00Z",
+                      "location": {"force_area": "own", "premises": "public_place"}}])
+
+
+class AcceptTest(DaemonTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.incident = uid("ACC")
+        cls.event = two_allegations(cls.incident)
+        with cls.h.feed() as feed:
+            cls.reply = feed.request(cls.event)
+        # Read at once, before anything else can happen: the reply promises the commit.
+        h = cls.h
+        cls.rows = {
+            "raw_events": h.sql("SELECT event_id, incident_id, seq, type FROM raw_events WHERE incident_id = %s",
+                                (cls.incident,)),
+            "incidents": h.sql("SELECT incident_id, last_seq, category FROM incidents WHERE incident_id = %s",
+                               (cls.incident,)),
+            "crimes": h.sql("SELECT crn, offence, victim, status, rules, ruleset FROM crimes WHERE incident_id = %s",
+                            (cls.incident,)),
+            "pending": h.sql("SELECT id, reason, status, due > opened_at FROM pending_decisions "
+                             "WHERE incident_id = %s", (cls.incident,)),
+            "audit": h.sql("SELECT actor, crn, pending_id, rules, ruleset FROM audit WHERE incident_id = %s ORDER BY id",
+                           (cls.incident,)),
+        }
+
+    def crime(self):
+        crimes = self.reply.get("crimes") or []
+        self.assertEqual(len(crimes), 1, self.reply)
+        return crimes[0]
+
+    def test_reply_accepted_with_crime_decisions_and_pending(self):
+        r = self.reply
+        self.assertStatus(r, "accepted")
+        self.assertEqual(r.get("v"), 1)
+        self.assertEqual(r.get("event_id"), self.event["event_id"])
+        self.assertEqual(r.get("incident_id"), self.incident)
+        self.assertTrue(isinstance(r.get("rules"), str) and r["rules"], r)
+        c = self.crime()
+        self.assertEqual((c.get("offence"), c.get("victim"), c.get("action")), ("8N", "v1", "recorded"), r)
+        self.assertIsInstance(c.get("flags"), list)
+        decisions = {d.get("allegation"): d for d in r.get("decisions") or []}
+        self.assertEqual(decisions.get("a1", {}).get("outcome"), "recorded", r)
+        self.assertEqual(decisions["a1"].get("crn"), c.get("crn"), r)
+        self.assertTrue(decisions["a1"].get("rules"), "a recorded decision names its rules")
+        self.assertEqual(decisions.get("a2", {}).get("outcome"), "pending", r)
+        self.assertTrue(r.get("pending"), r)
+        for p in r["pending"]:
+            self.assertTrue(p.get("id") and p.get("reason") and p.get("due"), p)
+        self.assertTrue(any(str(w.get("field") or "").startswith("allegations[1]") for w in r.get("warnings") or []),
+                        f"unknown offence code gives a warning naming the field: {r}")
+
+    def test_crime_has_a_crn(self):
+        crn = self.crime().get("crn")
+        self.assertTrue(isinstance(crn, str) and crn.strip(), crn)
+        self.assertIn("XX", crn, "the CRN carries the configured force code")
+
+    def test_rows_committed_before_reply(self):
+        rows = self.rows
+        self.assertEqual(rows["raw_events"], [(self.event["event_id"], self.incident, 1, "incident.opened")])
+        self.assertEqual(rows["incidents"], [(self.incident, 1, "crime")])
+        self.assertEqual(len(rows["crimes"]), 1, rows["crimes"])
+        crn, offence, victim, status, rules, ruleset = rows["crimes"][0]
+        self.assertEqual((crn, offence, victim, status), (self.crime()["crn"], "8N", "v1", "recorded"))
+        self.assertTrue(rules and ruleset, "a crime records its rule ids and the rule-set version")
+        self.assertEqual(ruleset, self.reply["rules"])
+        self.assertTrue(any(status == "open" for _, _, status, _ in rows["pending"]), rows["pending"])
+        self.assertTrue(all(later for *_, later in rows["pending"]), "due after opened_at")
+        self.assertEqual({p["id"] for p in self.reply["pending"]},
+                         {pid for pid, _, status, _ in rows["pending"] if status == "open"})
+        audit = rows["audit"]
+        self.assertTrue(all(actor == "rules" for actor, *_ in audit), audit)
+        self.assertTrue(any(a_crn == crn and rules and rs for _, a_crn, _, rules, rs in audit),
+                        f"the crime's recording is audited with its rules: {audit}")
+        open_ids = {p["id"] for p in self.reply["pending"]}
+        self.assertTrue(any(pid in open_ids for _, _, pid, _, _ in audit),
+                        f"the pending decision's opening is audited: {audit}")
+
+    def test_incident_view(self):
+        status, body = self.h.api.get(f"/v1/incidents/{self.incident}", role="auditor")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body.get("incident_id"), self.incident)
+        self.assertEqual(body.get("category"), "crime")
+        self.assertTrue(body.get("opened_at"))
+        crimes = body.get("crimes") or []
+        self.assertEqual([(c.get("crn"), c.get("offence"), c.get("victim"), c.get("status")) for c in crimes],
+                         [(self.crime()["crn"], "8N", "v1", "recorded")], body)
+        self.assertTrue(crimes[0].get("recorded_at") and crimes[0].get("rules"), crimes[0])
+        decisions = {d.get("allegation"): d.get("outcome") for d in body.get("decisions") or []}
+        self.assertEqual(decisions, {"a1": "recorded", "a2": "pending"}, body)
+        self.assertEqual({p.get("id") for p in body.get("pending") or []},
+                         {p["id"] for p in self.reply["pending"]}, body)
+
+    def test_every_reading_role_may_read(self):
+        for role in ("auditor", "supervisor", "ddm", "fcr"):
+            with self.subTest(role=role):
+                status, body = self.h.api.get(f"/v1/incidents/{self.incident}", role=role)
+                self.assertEqual(status, 200, body)
+
+    def test_401_without_token(self):
+        status, body = self.h.api.get(f"/v1/incidents/{self.incident}")
+        self.assertEqual(status, 401, body)
+        self.assertIn("code", (body or {}).get("error", {}), "errors are JSON {error: {code, message}}")
+
+    def test_401_with_unknown_token(self):
+        status, body = self.h.api.get(f"/v1/incidents/{self.incident}", token="not-a-known-token")
+        self.assertEqual(status, 401, body)
+
+    def test_403_with_ops_token(self):
+        status, body = self.h.api.get(f"/v1/incidents/{self.incident}", role="ops")
+        self.assertEqual(status, 403, body)
+        self.assertNotIn(self.incident, str(body), "a refused request shows nothing of the incident")
+
+    def test_404_for_unknown_incident(self):
+        status, body = self.h.api.get(f"/v1/incidents/{uid('NONE')}", role="auditor")
+        self.assertEqual(status, 404, body)
+
+    def test_healthz_needs_no_token(self):
+        status, _ = self.h.api.get("/healthz")
+        self.assertEqual(status, 200)
+
+    def test_update_for_unopened_incident_is_accepted_with_warning(self):
+        inc = uid("LATE")
+        ev = event(inc, 3, "incident.updated", "2026-03-02T23:10:00Z",
+                   narrative="Update arrives before the opening was ever sent.")
+        with self.h.feed() as feed:
+            r = feed.request(ev)
+        self.assertStatus(r, "accepted")
+        self.assertIn("not_opened", [w.get("code") for w in r.get("warnings") or []], r)
+        self.assertEqual(self.h.sql("SELECT last_seq FROM incidents WHERE incident_id = %s", (inc,)), [(3,)])
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""test_check.py: `fcrd --check` accepts a good config (exit 0) and refuses a bad one (exit 1),
+naming the key and the line. Needs no database."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import harness
+from harness import FCRD_BIN, SOURCE_ROOT
+
+
+class CheckTest(unittest.TestCase):
+
+    def setUp(self):
+        if not os.access(FCRD_BIN, os.X_OK):
+            self.fail(f"no fcrd binary at {FCRD_BIN}")
+        self.dir = tempfile.mkdtemp(prefix="fcrd-it-check-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.tokens = os.path.join(self.dir, "tokens")
+        with open(self.tokens, "w", encoding="utf-8") as f:
+            f.write("check-token-auditor alice auditor\n")
+
+    def config_lines(self):
+        return [
+            "# written by test_check.py",
+            "[database]",
+            "conninfo = host=127.0.0.1 port=1 dbname=fcrd user=fcrd",
+            "admin_conninfo = host=127.0.0.1 port=1 dbname=fcrd user=fcrd_owner",
+            f"migrations = {os.path.join(SOURCE_ROOT, 'sql')}",
+            "",
+            "[feed]",
+            f"listen = tcp:127.0.0.1:0, unix:{os.path.join(self.dir, 'feed.sock')}",
+            "max_line = 65536",
+            "",
+            "[api]",
+            "listen = 127.0.0.1:0",
+            f"tokens = {self.tokens}",
+            "",
+            "[rules]",
+            f"file = {os.path.join(SOURCE_ROOT, 'conf', 'rules', 'hocr-2025.json')}",
+            "",
+            "[recording]",
+            "force = XX",
+            "",
+            "[log]",
+            "level = info",
+        ]
+
+    def check(self, lines):
+        path = os.path.join(self.dir, "fcrd.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        r = subprocess.run([FCRD_BIN, "--config", path, "--check"], cwd=self.dir,
+                           capture_output=True, text=True, timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def line_of(self, lines, prefix):
+        return next(i for i, text in enumerate(lines, 1) if text.startswith(prefix))
+
+    def assertNames(self, output, key, lineno):
+        self.assertIn(key, output)
+        self.assertRegex(output, rf"(:|line ){lineno}\b", f"the line number {lineno} is named: {output}")
+
+    def test_good_config_exits_0(self):
+        rc, out = self.check(self.config_lines())
+        self.assertEqual(rc, 0, out)
+
+    def test_out_of_range_value_exits_1_naming_key_and_line(self):
+        lines = self.config_lines()
+        n = self.line_of(lines, "max_line")
+        lines[n - 1] = "max_line = 12"
+        rc, out = self.check(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertNames(out, "max_line", n)
+
+    def test_bad_listen_address_exits_1_naming_key_and_line(self):
+        lines = self.config_lines()
+        n = self.line_of(lines, "listen = tcp:")
+        lines[n - 1] = "listen = carrier-pigeon:loft"
+        rc, out = self.check(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertNames(out, "listen", n)
+
+    def test_bad_log_level_exits_1_naming_key_and_line(self):
+        lines = self.config_lines()
+        n = self.line_of(lines, "level")
+        lines[n - 1] = "level = chatty"
+        rc, out = self.check(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertNames(out, "level", n)
+
+    def test_missing_required_key_exits_1_naming_it(self):
+        lines = [text for text in self.config_lines() if not text.startswith("tokens")]
+        rc, out = self.check(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("tokens", out)
+
+    def test_version(self):
+        r = subprocess.run([FCRD_BIN, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout + r.stderr, r"\d+\.\d+\.\d+")
+
+
+if __name__ == "__main__":
+    harness.main()
