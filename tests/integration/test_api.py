@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""test_api.py: every endpoint of the supervisor API with every role, through the real fcrd:
+authentication and roles (nothing written on 401/403), the pending queue (order, filters,
+paging), deciding, cancelling and reclassifying, the audit trail and its hash chain, the
+OpenAPI document against the routes actually served, tokens re-read on SIGHUP, and the
+crime-data-integrity report on a period whose figures are known by construction."""
+import hashlib
+import json
+import math
+import os
+import re
+import signal
+import time
+import urllib.parse
+
+import harness
+from harness import DaemonTestCase, assault_opened, event, uid
+
+ROLES = ["ops", "auditor", "supervisor", "ddm", "fcr"]
+
+
+def q(crn):
+    return urllib.parse.quote(crn, safe="")
+
+
+def third_party_opened(incident_id, at="2026-03-02T10:00:00Z", victim_extra=None, **extra):
+    """A witness reports an assault: pending third_party_unconfirmed until the victim confirms."""
+    victim = {"id": "v1", "role": "victim", "sex": "male", "age": 40}
+    victim.update(victim_extra or {})
+    fields = dict(reported_by="w1",
+                  persons=[{"id": "w1", "role": "witness"}, victim],
+                  allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury", "occurred_at": at,
+                                "location": {"force_area": "own", "premises": "public_place"}}])
+    fields.update(extra)
+    return event(incident_id, 1, "incident.opened", at, **fields)
+
+
+def rape_opened(incident_id, at="2026-03-02T10:00:00Z"):
+    return event(incident_id, 1, "incident.opened", at, reported_by="v1",
+                 persons=[{"id": "v1", "role": "victim", "sex": "female", "age": 30, "confirms": True}],
+                 allegations=[{"id": "a1", "victim": "v1", "conduct": "rape", "occurred_at": at,
+                               "location": {"force_area": "own", "premises": "dwelling"}}])
+
+
+def wilson(x, n, z=1.959963984540054):
+    p = x / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class ApiTest(DaemonTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.api = cls.h.api
+
+    # -- helpers --------------------------------------------------------------------------
+    def send(self, *events):
+        with self.h.feed() as feed:
+            replies = [feed.request(e) for e in events]
+        for r in replies:
+            self.assertStatus(r, "accepted")
+        return replies
+
+    def crime_of(self, reply):
+        self.assertTrue(reply["crimes"], json.dumps(reply))
+        return reply["crimes"][0]["crn"]
+
+    def pending_of(self, reply):
+        self.assertTrue(reply["pending"], json.dumps(reply))
+        return reply["pending"][0]["id"]
+
+    def writes(self):
+        return self.h.sql_value("SELECT (SELECT count(*) FROM audit) + (SELECT count(*) FROM crimes)"
+                                " + (SELECT count(*) FROM pending_decisions WHERE status = 'closed')")
+
+    # -- authentication and roles ---------------------------------------------------------
+    def test_role_matrix_and_nothing_written_when_refused(self):
+        crn = self.crime_of(self.send(assault_opened(uid("ROLE")))[0])
+        pid = self.pending_of(self.send(third_party_opened(uid("ROLE")))[0])
+        inc = uid("ROLEX")
+        self.send(assault_opened(inc))
+        reads = [f"/v1/pending", f"/v1/incidents/{inc}", f"/v1/crimes/{q(crn)}", f"/v1/audit?crn={q(crn)}",
+                 "/v1/reports/cdi?from=2026-01-01&to=2026-12-31"]
+        # Bodies that are invalid on purpose: an allowed role gets 400 and nothing is written.
+        writes = [(f"/v1/pending/{pid}/decision", "supervisor"),
+                  (f"/v1/crimes/{q(crn)}/cancel", "ddm"),
+                  (f"/v1/crimes/{q(crn)}/reclassify", "ddm")]
+        level = {r: i for i, r in enumerate(ROLES)}
+        before = self.writes()
+        for path in reads:
+            self.assertEqual(self.api.get(path)[0], 401, path)
+            self.assertEqual(self.api.get(path, token="not-a-known-token-at-all")[0], 401, path)
+            self.assertEqual(self.api.get(path, role="ops")[0], 403, path)
+            for role in ROLES[1:]:
+                status, body = self.api.get(path, role=role)
+                self.assertEqual(status, 200, f"{role} {path}: {body}")
+        for path, least in writes:
+            self.assertEqual(self.api.request("POST", path, {})[0], 401, path)
+            for role in ROLES:
+                status, body = self.api.request("POST", path, {"unexpected": 1}, role=role)
+                want = 400 if level[role] >= level[least] else 403
+                self.assertEqual(status, want, f"{role} POST {path}: {body}")
+        self.assertEqual(self.writes(), before, "refused and invalid requests wrote nothing")
+        # Health needs no token.
+        self.assertEqual(self.api.get("/healthz")[0], 200)
+        self.assertIn(self.api.get("/readyz")[0], (200, 503))
+        # Errors are JSON with a code.
+        status, body = self.api.get("/v1/nothing-here", role="fcr")
+        self.assertEqual(status, 404)
+        self.assertEqual(body["error"]["code"], "not_found")
+
+    # -- the pending queue ----------------------------------------------------------------
+    def test_pending_queue_order_filters_paging(self):
+        tag = uid("PQ")
+        early = self.pending_of(self.send(third_party_opened(tag + "-1", at="2020-01-01T10:00:00Z"))[0])
+        late = self.pending_of(self.send(third_party_opened(tag + "-2", at="2020-01-01T11:00:00Z"))[0])
+        da = third_party_opened(tag + "-3", at="2020-01-01T12:00:00Z", qualifiers=["domestic"],
+                                victim_extra={"relationships": [{"to": "s1", "kind": "partner"}], "sex": "female"})
+        da["persons"].append({"id": "s1", "role": "suspect", "age": 35,
+                              "relationships": [{"to": "v1", "kind": "partner"}]})
+        da["allegations"][0]["suspects"] = ["s1"]
+        self.send(da)
+        status, body = self.api.get("/v1/pending?overdue=true&limit=1000", role="auditor")
+        self.assertEqual(status, 200)
+        ids = [i["id"] for i in body["items"]]
+        self.assertLess(ids.index(early), ids.index(late), "soonest due first")
+        dues = [i["due"] for i in body["items"]]
+        self.assertEqual(dues, sorted(dues))
+        item = body["items"][ids.index(early)]
+        self.assertTrue(item["overdue"])
+        self.assertEqual(item["reason"], "third_party_unconfirmed")
+        self.assertEqual(item["due"], "2020-01-02T10:00:00Z", "due 24 hours after first contact")
+        # Paging with the cursor visits every item once, in order.
+        seen, after = [], None
+        while True:
+            path = "/v1/pending?overdue=true&limit=2" + (f"&after={urllib.parse.quote(after)}" if after else "")
+            status, page = self.api.get(path, role="auditor")
+            self.assertEqual(status, 200, page)
+            seen += [i["id"] for i in page["items"]]
+            after = page["next"]
+            if not after:
+                break
+        self.assertEqual(seen, ids)
+        # Filters.
+        status, body = self.api.get("/v1/pending?reason=third_party_unconfirmed&limit=1000", role="auditor")
+        self.assertTrue(all(i["reason"] == "third_party_unconfirmed" for i in body["items"]))
+        status, body = self.api.get("/v1/pending?flag=domestic_abuse&limit=1000", role="auditor")
+        self.assertTrue(body["items"] and all("domestic_abuse" in i["flags"] for i in body["items"]), body)
+        # Bad parameters name the field.
+        for path, field in [("/v1/pending?limit=0", "limit"), ("/v1/pending?overdue=maybe", "overdue"),
+                            ("/v1/pending?after=garbage", "after"), ("/v1/pending?colour=red", "colour")]:
+            status, body = self.api.get(path, role="auditor")
+            self.assertEqual((status, body["error"]["field"]), (400, field), path)
+
+    # -- deciding, cancelling, reclassifying ----------------------------------------------
+    def test_decide_record_then_conflict(self):
+        inc = uid("DEC")
+        pid = self.pending_of(self.send(third_party_opened(inc))[0])
+        status, body = self.api.request("POST", f"/v1/pending/{pid}/decision",
+                                        {"decision": "record", "rationale": "CCTV confirms the assault"},
+                                        role="supervisor")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["pending"]["status"], "closed")
+        self.assertEqual(len(body["crimes"]), 1)
+        crn = body["crimes"][0]["crn"]
+        self.assertRegex(crn, r"^XX/\d{4}/\d{6}$")
+        status, view = self.api.get(f"/v1/incidents/{inc}", role="auditor")
+        self.assertEqual([c["crn"] for c in view["crimes"]], [crn])
+        self.assertEqual(view["pending"], [])
+        self.assertEqual(self.h.sql_value("SELECT status FROM pending_decisions WHERE id = %s", (pid,)), "closed")
+        status, body = self.api.request("POST", f"/v1/pending/{pid}/decision",
+                                        {"decision": "no_crime", "rationale": "again"}, role="fcr")
+        self.assertEqual(status, 409, body)
+        status, audit = self.api.get(f"/v1/audit?incident_id={inc}", role="auditor")
+        people = [e for e in audit["items"] if e["actor"] != "rules"]
+        self.assertTrue(people and all(e["role"] == "supervisor" for e in people), people)
+        self.assertEqual(self.api.request("POST", "/v1/pending/PD-0/decision",
+                                          {"decision": "record", "rationale": "x"}, role="fcr")[0], 404)
+
+    def test_cancel_and_reclassify(self):
+        crn = self.crime_of(self.send(assault_opened(uid("CAN")))[0])
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
+                                        {"reason": "C2", "rationale": "footage"}, role="ddm")
+        self.assertEqual((status, body["error"]["code"]), (422, "avi_required"))
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/reclassify",
+                                        {"offence": "105A", "rationale": "no injury"}, role="ddm")
+        self.assertEqual((status, body["offence"]), (200, "105A"), body)
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/reclassify",
+                                        {"offence": "105A", "rationale": "again"}, role="ddm")
+        self.assertEqual((status, body["error"]["code"]), (422, "offence_unchanged"))
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
+                                        {"reason": "C4", "rationale": "keyed in error",
+                                         "victim_informed_at": "2026-03-03T09:00:00Z"}, role="ddm")
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        status, crime = self.api.get(f"/v1/crimes/{q(crn)}", role="auditor")
+        self.assertEqual(crime["status"], "cancelled", "a cancelled crime stays visible")
+        actions = [e["action"] for e in crime["history"]]
+        self.assertIn("crime.reclassified", actions)
+        self.assertIn("crime.cancelled", actions)
+        self.assertEqual(self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
+                                          {"reason": "C4", "rationale": "x"}, role="fcr")[0], 409)
+        # Rape: the registrar only.
+        rape = self.crime_of(self.send(rape_opened(uid("RAPE")))[0])
+        status, body = self.api.request("POST", f"/v1/crimes/{q(rape)}/cancel",
+                                        {"reason": "C4", "rationale": "x"}, role="ddm")
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.h.sql_value("SELECT status FROM crimes WHERE crn = %s", (rape,)), "recorded")
+        status, body = self.api.request("POST", f"/v1/crimes/{q(rape)}/cancel",
+                                        {"reason": "C4", "rationale": "entered against the wrong person"},
+                                        role="fcr")
+        self.assertEqual(status, 200, body)
+
+    # -- the audit trail ------------------------------------------------------------------
+    def test_audit_chain_over_the_api(self):
+        self.send(assault_opened(uid("CHAIN")))
+        entries, after = [], None
+        while True:
+            path = "/v1/audit?limit=500" + (f"&after={after}" if after else "")
+            status, page = self.api.get(path, role="auditor")
+            self.assertEqual(status, 200)
+            entries += page["items"]
+            after = page["next"]
+            if not after:
+                break
+        self.assertTrue(entries)
+        prev = ""
+        for e in entries:
+            self.assertEqual(e["prev_hash"], prev, f"entry {e['id']} links to the one before")
+            self.assertEqual(hashlib.sha256((prev + e["entry"]).encode()).hexdigest(), e["hash"], e["id"])
+            body = json.loads(e["entry"])
+            for key in ("action", "actor", "role", "crn", "incident_id", "before", "after", "rules", "at"):
+                self.assertEqual(body.get(key), e.get(key), f"entry {e['id']} field {key}")
+            prev = e["hash"]
+
+    # -- the contract and the routes ------------------------------------------------------
+    def test_openapi_matches_routes(self):
+        with open(os.path.join(harness.SOURCE_ROOT, "proto", "openapi.yaml"), encoding="utf-8") as f:
+            text = f.read()
+        documented, path = set(), None
+        for line in text.splitlines():
+            m = re.match(r"^  (/[^:]*):\s*$", line)
+            if m:
+                path = m.group(1)
+                continue
+            m = re.match(r"^    (get|post|put|delete|patch):", line)
+            if m and path:
+                documented.add((m.group(1).upper(), path))
+        self.assertTrue(documented, "paths read from the OpenAPI document")
+        with open(os.path.join(harness.SOURCE_ROOT, "daemon", "api_routes.c"), encoding="utf-8") as f:
+            served = set(re.findall(r'\{EVHTTP_REQ_(GET|POST), "([^"]+)"', f.read()))
+        served = {(m, p) for m, p in served if p.startswith("/v1") or p in ("/healthz", "/readyz", "/metrics")}
+
+        def prefix(p):
+            return p.split("{", 1)[0]
+
+        for method, p in documented:
+            self.assertTrue(any(m == method and (r == p or (r.endswith("/") and prefix(p).startswith(r)))
+                                for m, r in served), f"{method} {p} is documented but not routed")
+            # And the daemon answers it as a known endpoint.
+            concrete = re.sub(r"\{[^}]+\}", "X", p) + ("/decision" if p.endswith("/pending/") else "")
+            status, body = self.api.request(method, concrete, {} if method == "POST" else None, role="fcr")
+            message = (body or {}).get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            self.assertNotEqual(status, 405, f"{method} {concrete}")
+            self.assertNotEqual(message, "no such endpoint", f"{method} {concrete}")
+        for method, r in served:
+            self.assertTrue(any(m == method and (p == r or prefix(p).startswith(r) and r.endswith("/"))
+                                for m, p in documented), f"{method} {r} is routed but not documented")
+
+    # -- tokens file re-read on SIGHUP ----------------------------------------------------
+    def test_tokens_reloaded_on_sighup(self):
+        path = os.path.join(self.h.workdir, "tokens")
+        with open(path, encoding="utf-8") as f:
+            original = f.read()
+        fresh = "it-fresh-token-" + uid("T").lower()
+        try:
+            lines = [ln for ln in original.splitlines() if f"it-auditor-" not in ln.split(" ")[0]]
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("\n".join(lines + [f"{fresh} new-auditor auditor"]) + "\n")
+            os.kill(self.h.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.api.get("/v1/pending", token=fresh)[0] != 200:
+                time.sleep(0.1)
+            self.assertEqual(self.api.get("/v1/pending", token=fresh)[0], 200)
+            self.assertEqual(self.api.get("/v1/pending", role="auditor")[0], 401, "removed token refused")
+        finally:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(original)
+            os.kill(self.h.proc.pid, signal.SIGHUP)
+            deadline = time.time() + 10
+            while time.time() < deadline and self.api.get("/v1/pending", role="auditor")[0] != 200:
+                time.sleep(0.1)
+
+    # -- the self-audit report ------------------------------------------------------------
+    def test_cdi_report_on_a_constructed_period(self):
+        """A period (January 2019) holding exactly these incidents, so every figure is known."""
+        day = "2019-01-%02dT10:00:00Z"
+        tag = uid("CDI")
+        replies = self.send(assault_opened(f"{tag}-A1", at=day % 3), assault_opened(f"{tag}-A2", at=day % 4),
+                            assault_opened(f"{tag}-A3", at=day % 5), rape_opened(f"{tag}-R1", at=day % 6))
+        cancel = self.crime_of(replies[0])
+        # Confirmed 2 hours and 30 hours after first contact.
+        for name, later in (("C2H", "2019-01-08T12:00:00Z"), ("C30H", "2019-01-09T16:00:00Z")):
+            self.send(third_party_opened(f"{tag}-{name}", at=day % 8))
+            self.send(event(f"{tag}-{name}", 2, "incident.updated", later,
+                            persons=[{"id": "v1", "role": "victim", "sex": "male", "age": 40, "confirms": True}]))
+        # Two never confirmed: recording debt.
+        self.send(third_party_opened(f"{tag}-U1", at=day % 10), third_party_opened(f"{tag}-U2", at=day % 11))
+        # Domestic abuse recorded at first contact.
+        da = assault_opened(f"{tag}-DA", at=day % 12)
+        da["persons"] = [{"id": "v1", "role": "victim", "sex": "female", "age": 30, "confirms": True,
+                          "relationships": [{"to": "s1", "kind": "partner"}]},
+                         {"id": "s1", "role": "suspect", "sex": "male", "age": 33}]
+        self.send(da)
+        # A hidden crime in an ASB incident, reviewed and closed as no crime.
+        asb = event(f"{tag}-ASB", 1, "incident.opened", day % 13, category="asb",
+                    narrative="Neighbour says youths kicked her door in and threatened her with a knife.")
+        pid = self.pending_of(self.send(asb)[0])
+        status, body = self.api.request("POST", f"/v1/pending/{pid}/decision",
+                                        {"decision": "no_crime", "reason_code": "evidence_against",
+                                         "rationale": "door intact, CCTV shows nobody"}, role="supervisor")
+        self.assertEqual(status, 200, body)
+        status, body = self.api.request("POST", f"/v1/crimes/{q(cancel)}/cancel",
+                                        {"reason": "C4", "rationale": "test record"}, role="ddm")
+        self.assertEqual(status, 200, body)
+
+        status, report = self.api.get("/v1/reports/cdi?from=2019-01-01&to=2019-01-31", role="auditor")
+        self.assertEqual(status, 200, report)
+        strata = {s["name"]: s for s in report["strata"]}
+        # Live crimes: A2, A3, C2H, C30H, DA (violence) and R1 (rape); A1 cancelled.
+        expect = {"all_crime": (6, 2, 4, 5), "violence_against_the_person": (5, 2, 3, 4), "rape": (1, 0, 1, 1),
+                  "sexual_offences": (1, 0, 1, 1), "domestic_abuse": (1, 0, 1, 1)}
+        for name, (crimes, debt, first, within) in expect.items():
+            s = strata[name]
+            self.assertEqual((s["crimes"], s["overdue_pending"], s["first_contact"], s["within_24h"]),
+                             (crimes, debt, first, within), name)
+            self.assertAlmostEqual(s["rate"], crimes / (crimes + debt), places=9, msg=name)
+            lo, hi = wilson(crimes, crimes + debt)
+            self.assertAlmostEqual(s["ci_low"], lo, places=9, msg=name)
+            self.assertAlmostEqual(s["ci_high"], hi, places=9, msg=name)
+        self.assertEqual(strata["violence_against_the_person"]["incidents"], 8)
+        self.assertEqual(report["incidents_in_period"], 10)
+        self.assertEqual(report["cancellations"], [{"reason": "C4", "role": "ddm", "count": 1}])
+        hidden = report["hidden_crime_reviews"]
+        self.assertEqual((hidden["opened"], hidden["no_crime"], hidden["open"]), (1, 1, 0))
+        status, body = self.api.get("/v1/reports/cdi?from=2019-02-01&to=2019-01-01", role="auditor")
+        self.assertEqual((status, body["error"]["field"]), (400, "to"))
+
+
+if __name__ == "__main__":
+    harness.main()
