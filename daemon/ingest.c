@@ -605,17 +605,22 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     writes_init(&w);
     size_t accepted = 0;
     for (size_t i = 0; i < ing->nbatch; i++) {
-        /* Linked incidents decided earlier in this batch are seen as they now stand. */
+        /* Incidents decided earlier in this batch are seen as they now stand, including ones the
+         * database did not know when the batch began (opened by an earlier event of the batch). */
+        const char *own = ing->batch[i]->ev.incident_id;
+        json_t *item_linked = json_copy(linked);
         const char *lid;
         json_t *lst;
         json_object_foreach(states, lid, lst)
         {
-            if (!json_is_null(lst) && json_object_get(linked, lid))
-                json_object_set(linked, lid, lst);
+            if (!json_is_null(lst))
+                json_object_set(item_linked, lid, lst);
         }
-        if (decide_one(ing, ing->batch[i], states, json_object_size(linked) ? linked : NULL, seen, batch_seen,
-                       &w))
+        json_object_del(item_linked, own);
+        if (decide_one(ing, ing->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
+                       batch_seen, &w))
             accepted++;
+        json_decref(item_linked);
     }
     json_decref(seen);
     json_decref(batch_seen);

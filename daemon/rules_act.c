@@ -130,14 +130,16 @@ static void set_decision(struct act *a, const char *allegation, json_t *d)
     json_object_set_new(decisions, allegation, d);
 }
 
-/* Close one pending item as this person's decision. */
+/* Close one pending item as this person's decision; takes the reference to extra. */
 static void close_pending(struct act *a, json_t *p, const char *decision, json_t *extra)
 {
     json_t *before = json_deep_copy(p);
     json_t *res = json_pack("{s:s, s:s, s:s, s:s, s:s}", "how", "person", "decision", decision, "by", a->req->user,
                             "role", a->req->role, "rationale", body_str(a, "rationale") ? body_str(a, "rationale") : "");
-    if (extra)
+    if (extra) {
         json_object_update(res, extra);
+        json_decref(extra);
+    }
     json_object_set_new(p, "status", json_string("closed"));
     json_object_set_new(p, "closed_at", json_string(a->at));
     json_object_set_new(p, "resolution", res);

@@ -459,11 +459,16 @@ class Harness:
             out += ["", f"[{section}]"] + lines
         return "\n".join(out) + "\n"
 
-    def start_fcrd(self, timeout=START_TIMEOUT):
-        """Start fcrd on fresh free ports and wait until the feed and the API accept."""
+    def start_fcrd(self, timeout=START_TIMEOUT, wait_ready=True):
+        """Start fcrd on fresh free ports and wait until the feed and the API accept and, with
+        wait_ready, fcrd reports itself ready (database reachable)."""
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        # Leak reports are only useful with whole stacks; the fast unwinder loses them in
+        # optimised code.
+        if "fast_unwind_on_malloc" not in env["ASAN_OPTIONS"]:
+            env["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0:malloc_context_size=30"
         self.log_path = os.path.join(self.workdir, "fcrd.log")
         for attempt in range(3):
             self.feed_port, self.api_port = free_port(), free_port()
@@ -480,16 +485,26 @@ class Harness:
                                              preexec_fn=_deathsig(signal.SIGTERM))
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
-                if self._accepts(self.feed_port) and self._accepts(self.api_port):
+                if self._accepts(self.feed_port) and self._accepts(self.api_port) and \
+                        (not wait_ready or self._ready()):
                     return
                 time.sleep(0.1)
             if self.proc.poll() is None:
                 self.stop_fcrd()
-                raise RuntimeError(f"fcrd did not listen within {timeout:.0f} s:\n{self.log_tail()}")
+                raise RuntimeError(f"fcrd was not ready within {timeout:.0f} s:\n{self.log_tail()}")
             text = self.log_tail()
             self.proc = None
             if "in use" not in text.lower() or attempt == 2:  # a port race is worth a retry
                 raise RuntimeError(f"fcrd exited at start:\n{text}")
+
+    def _ready(self):
+        """GET /readyz says the database is reachable: until then events would only get
+        `retry`. A daemon without the route counts as ready once it listens."""
+        try:
+            status, _ = self.api.get("/readyz")
+        except OSError:
+            return False
+        return status in (200, 404)
 
     @staticmethod
     def _accepts(port):

@@ -2,11 +2,11 @@
 """test_scenarios.py: every worked case of $FCRD_SHARED_DIR/scenarios/cases.json through the real
 feed and the real daemon, one test method per case, checked as the cases' README defines.
 
-Adding a case to cases.json needs no code here. Cases with supervisor `actions` are run and
-checked only up to the first action (the API's write endpoints come later) and reported as
-PARTIAL; with FCRD_SCENARIO_ACTIONS=1 the actions are made as well (each must get its
-`expect_status`) and such cases are checked to the end. One line per case goes to stdout: PASS, PARTIAL or FAIL with the problems found, printed
-together once all cases have run.
+Adding a case to cases.json needs no code here. Supervisor `actions` are made through the API
+right after their event (and that event's checkpoints); each must get its `expect_status`. With
+FCRD_SCENARIO_ACTIONS=0 they are left out: such cases are then checked only up to their first
+action and reported as PARTIAL. One line per case goes to stdout: PASS, PARTIAL or FAIL with the
+problems found, printed together once all cases have run.
 
 Cases normally run with their ids as written. Should two cases use the same incident or event
 id, the later case gets its ids prefixed consistently (events, links and expectations), so that
@@ -20,9 +20,9 @@ import harness
 from harness import SHARED_DIR, DaemonTestCase
 
 CASES_PATH = os.path.join(SHARED_DIR, "scenarios", "cases.json")
-# Supervisor actions go through the API's write endpoints; until those are part of what is
-# tested, cases stop at their first action. FCRD_SCENARIO_ACTIONS=1 runs the actions too.
-RUN_ACTIONS = os.environ.get("FCRD_SCENARIO_ACTIONS") == "1"
+# Supervisor actions go through the API's write endpoints. FCRD_SCENARIO_ACTIONS=0 leaves them
+# out: cases then stop at their first action and are reported PARTIAL.
+RUN_ACTIONS = os.environ.get("FCRD_SCENARIO_ACTIONS", "1") != "0"
 EXPECT_KEYS = {"crimes", "pending", "flags", "flags_absent", "decisions", "checkpoints", "replies", "notes"}
 STATE_KEYS = {"crimes", "pending", "flags", "flags_absent", "decisions"}
 
