@@ -7,7 +7,7 @@
 
 # shellcheck shell=bash
 
-fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev check
+fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev check
               postgresql python3 python3-psycopg2)
 
 fcr_log() { printf '%s: %s\n' "${FCR_PROG:-fcrd}" "$*" >&2; }
