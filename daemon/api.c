@@ -13,6 +13,7 @@
 #include "api_int.h"
 #include "log.h"
 #include "pgconn.h"
+#include "tls.h"
 
 #define API_MAX_PARAMS 8
 
@@ -40,6 +41,7 @@ struct api {
     struct ingest *ing;
     struct pgconn *db;
     struct api_query *head, *tail, *inflight;
+    bool draining;
     char describe[160];
 };
 
@@ -246,7 +248,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
     for (size_t i = 0; i < api_nroutes; i++) {
         const struct api_route *r = &api_routes[i];
         size_t n = strlen(r->path);
-        bool prefix = r->path[n - 1] == '/';
+        bool prefix = n > 1 && r->path[n - 1] == '/'; /* "/" alone is exact */
         bool hit = prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
         if (!hit)
             continue;
@@ -312,6 +314,8 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     evhttp_set_timeout(a->http, 30);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(a->http, api_dispatch, a);
+    if (p->tls)
+        evhttp_set_bevcb(a->http, tls_http_bevcb, p->tls);
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, p->host, (ev_uint16_t)p->port);
     if (!bs) {
         snprintf(err, errlen, "api: cannot listen on %s:%d", p->host, p->port);
@@ -374,6 +378,32 @@ bool api_db_up(const struct api *a)
 size_t api_ready_backlog(const struct api *a)
 {
     return a->p.ready_backlog;
+}
+
+void api_set_draining(struct api *a, bool draining)
+{
+    a->draining = draining;
+}
+
+bool api_draining(const struct api *a)
+{
+    return a->draining;
+}
+
+struct metrics *api_metrics(const struct api *a)
+{
+    return a->p.metrics;
+}
+
+void api_set_max_body(struct api *a, size_t max_body)
+{
+    a->p.max_body = max_body;
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)max_body);
+}
+
+unsigned long api_db_reconnects(const struct api *a)
+{
+    return pgconn_reconnects(a->db);
 }
 
 json_t *api_query_params(struct evhttp_request *req, const char *const *allowed)

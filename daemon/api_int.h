@@ -48,6 +48,8 @@ struct ingest *api_ingest(const struct api *a);
 const struct ruleset *api_ruleset(const struct api *a);
 bool api_db_up(const struct api *a);
 size_t api_ready_backlog(const struct api *a);
+bool api_draining(const struct api *a);
+struct metrics *api_metrics(const struct api *a);
 
 /* Query-string parameters of a request as a JSON object of strings; NULL (and a 400 sent) when a
  * parameter is repeated or not in `allowed` (NULL-terminated). */

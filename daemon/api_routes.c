@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_events.h"
 #include "api_int.h"
+#include "api_metrics.h"
 #include "api_report.h"
+#include "api_ui.h"
 #include "api_write.h"
 #include "incident.h"
 #include "ingest.h"
@@ -95,7 +98,8 @@ static void handle_readyz(struct api *a, struct evhttp_request *req, const char 
     (void)rest;
     (void)who;
     struct ingest *ing = api_ingest(a);
-    bool ready = ingest_db_up(ing) && api_db_up(a) && ingest_backlog(ing) <= api_ready_backlog(a);
+    bool ready = ingest_db_up(ing) && api_db_up(a) && ingest_backlog(ing) <= api_ready_backlog(a) &&
+                 !api_draining(a);
     api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
 }
 
@@ -121,6 +125,10 @@ static void incident_finish(struct evhttp_request *req, const PGresult *res, voi
 static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest,
                             const struct api_caller *who)
 {
+    if (api_events_match(rest)) { /* GET /v1/incidents/{id}/events shares this prefix */
+        api_events_get(a, req, rest, who);
+        return;
+    }
     (void)who;
     if (!*rest || strlen(rest) > 64) {
         api_error(req, 404, "not_found", "no such incident", NULL);
@@ -276,6 +284,7 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
 const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
     {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
+    {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics},
     {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
     {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
@@ -283,5 +292,10 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi},
     {EVHTTP_REQ_POST, "/v1/pending/", ROLE_SUPERVISOR, api_post_pending},
     {EVHTTP_REQ_POST, "/v1/crimes/", ROLE_DDM, api_post_crime},
+    /* The supervisor's page: "/" (exact) and its files under /ui/. */
+    {EVHTTP_REQ_GET, "/ui/", ROLE_NONE, api_ui_get},
+    {EVHTTP_REQ_HEAD, "/ui/", ROLE_NONE, api_ui_get},
+    {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root},
+    {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -23,6 +23,8 @@ enum key_type {
     KT_LISTEN_TCP,  /* one struct listen_addr: HOST:PORT or tcp:HOST:PORT */
     KT_LOG_LEVEL,   /* debug | info | warn | error */
     KT_FORCE,       /* [A-Z0-9]{1,8} */
+    KT_WORD,        /* one of the key's `words` */
+    KT_TEXT,        /* free text on one line */
 };
 
 enum {
@@ -40,12 +42,17 @@ struct key_def {
     const char *dflt;       /* default, as file text (so it passes the same checks) */
     const char *inherit;    /* default: the value of this key of the same section */
     long long min, max;     /* KT_INT, KT_COUNT, KT_BYTES */
+    const char *const *words; /* KT_WORD: the values allowed, NULL-terminated */
     unsigned flags;
     const char *describe;
 };
 
 #define KEY(s, k) .section = s, .key = k, .name = s "." k
 #define AT(field) .offset = offsetof(struct config, field)
+
+static const char *const feed_tls_words[] = { "off", "on", "mutual", NULL };
+static const char *const api_tls_words[] = { "off", "on", NULL };
+static const char *const log_format_words[] = { "plain", "json", NULL };
 
 /* Every key, once. The loader, the defaults, the bounds, the reload diff and docs/configuration.md
  * all follow this table; keep the document in step when a row changes. */
@@ -72,6 +79,8 @@ static const struct key_def keys[] = {
     { KEY("feed", "max_connections"), .type = KT_COUNT, AT(feed_max_connections), .dflt = "256",
       .min = 1, .max = 65536, .flags = KF_RELOAD,
       .describe = "feed connections served at once; further ones are refused" },
+    { KEY("feed", "tls"), .type = KT_WORD, AT(feed_tls), .dflt = "off", .words = feed_tls_words,
+      .describe = "TLS on the feed's TCP listeners: off, on, or mutual (client certificates required)" },
     { KEY("api", "listen"), .type = KT_LISTEN_TCP, AT(api_listen), .flags = KF_REQUIRED,
       .describe = "HOST:PORT of the supervisor HTTP API (TCP only)" },
     { KEY("api", "tokens"), .type = KT_PATH, AT(api_tokens), .flags = KF_REQUIRED | KF_RELOAD,
@@ -79,6 +88,22 @@ static const struct key_def keys[] = {
     { KEY("api", "max_body"), .type = KT_BYTES, AT(api_max_body), .dflt = "65536",
       .min = 1024, .max = 16777216, .flags = KF_RELOAD,
       .describe = "largest accepted HTTP request body in bytes" },
+    { KEY("api", "tls"), .type = KT_WORD, AT(api_tls), .dflt = "off", .words = api_tls_words,
+      .describe = "HTTPS on the API listener: off or on" },
+    { KEY("api", "metrics_refresh_ms"), .type = KT_INT, AT(api_metrics_refresh_ms), .dflt = "15000",
+      .min = 1000, .max = 3600000, .flags = KF_RELOAD,
+      .describe = "how often the figures /metrics reads from the database are refreshed, in milliseconds" },
+    { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
+      .flags = KF_RELOAD,
+      .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
+    { KEY("tls", "key"), .type = KT_PATH, AT(tls_key), .dflt = "/etc/fcrd/tls/server.key",
+      .flags = KF_RELOAD, .describe = "PEM private key of the server certificate; re-read on reload" },
+    { KEY("tls", "client_ca"), .type = KT_PATH, AT(tls_client_ca), .dflt = "/etc/fcrd/tls/client-ca.crt",
+      .flags = KF_RELOAD,
+      .describe = "PEM certificates of the CAs that issue feed client certificates; re-read on reload" },
+    { KEY("tls", "client_subjects"), .type = KT_TEXT, AT(tls_client_subjects), .dflt = "*",
+      .flags = KF_RELOAD,
+      .describe = "feed client certificate subjects allowed, ';'-separated RFC 2253 names, or * for any" },
     { KEY("rules", "file"), .type = KT_PATH, AT(rules_file), .flags = KF_REQUIRED | KF_RELOAD,
       .describe = "recording rule set (JSON); re-read on reload" },
     { KEY("recording", "force"), .type = KT_FORCE, AT(force_code), .dflt = "XX",
@@ -86,8 +111,13 @@ static const struct key_def keys[] = {
     { KEY("store", "batch_max"), .type = KT_COUNT, AT(batch_max), .dflt = "256",
       .min = 1, .max = 10000, .flags = KF_RELOAD,
       .describe = "most feed events written in one database transaction" },
+    { KEY("service", "drain_timeout_ms"), .type = KT_INT, AT(drain_timeout_ms), .dflt = "10000",
+      .min = 100, .max = 3600000, .flags = KF_RELOAD,
+      .describe = "longest a stop (SIGTERM) waits for what is in flight before fcrd exits, in milliseconds" },
     { KEY("log", "level"), .type = KT_LOG_LEVEL, AT(log_level), .dflt = "info", .flags = KF_RELOAD,
       .describe = "least severe message logged: debug, info, warn or error" },
+    { KEY("log", "format"), .type = KT_WORD, AT(log_format), .dflt = "plain", .words = log_format_words,
+      .flags = KF_RELOAD, .describe = "how log lines look: plain (for a person) or json (one object per line)" },
 };
 
 #define KEYS_N (sizeof keys / sizeof keys[0])
@@ -465,6 +495,31 @@ static int key_set(struct config *cfg, const struct key_def *d, char *text, char
         *(char **)f = s;
         return 0;
     }
+    case KT_WORD: {
+        for (size_t i = 0; d->words[i]; i++) {
+            if (strcmp(text, d->words[i]) == 0) {
+                char *s = strdup(text);
+                if (!s)
+                    return fail(why, whylen, "out of memory");
+                *(char **)f = s;
+                return 0;
+            }
+        }
+        char list[128] = "";
+        for (size_t i = 0; d->words[i]; i++) {
+            size_t used = strlen(list);
+            snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : d->words[i + 1] ? ", " : " or ",
+                     d->words[i]);
+        }
+        return fail(why, whylen, "'%s': must be %s", text, list);
+    }
+    case KT_TEXT: {
+        char *s = strdup(text);
+        if (!s)
+            return fail(why, whylen, "out of memory");
+        *(char **)f = s;
+        return 0;
+    }
     }
     return fail(why, whylen, "internal error: unknown key type");
 }
@@ -534,6 +589,8 @@ static void key_render(const struct config *cfg, const struct key_def *d, struct
     case KT_PATH:
     case KT_LOG_LEVEL:
     case KT_FORCE:
+    case KT_WORD:
+    case KT_TEXT:
         if (*(char *const *)f)
             out_add(o, "%s", *(char *const *)f);
         break;
@@ -576,6 +633,8 @@ static bool key_equal(const struct config *a, const struct config *b, const stru
     case KT_PATH:
     case KT_LOG_LEVEL:
     case KT_FORCE:
+    case KT_WORD:
+    case KT_TEXT:
         return str_equal(*(char *const *)fa, *(char *const *)fb);
     case KT_INT:
         return *(const int *)fa == *(const int *)fb;
@@ -800,6 +859,13 @@ struct config *config_free(struct config *cfg)
     free(cfg->rules_file);
     free(cfg->force_code);
     free(cfg->log_level);
+    free(cfg->feed_tls);
+    free(cfg->api_tls);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_client_ca);
+    free(cfg->tls_client_subjects);
+    free(cfg->log_format);
     free(cfg);
     return NULL;
 }
@@ -849,3 +915,83 @@ bool config_key_equal(const struct config *a, const struct config *b, size_t i)
 }
 
 const char *config_key_describe(size_t i) { return i < KEYS_N ? keys[i].describe : NULL; }
+
+static int listen_copy(struct listen_addr *dst, const struct listen_addr *src)
+{
+    *dst = (struct listen_addr){ .kind = src->kind, .port = src->port };
+    if ((src->host && !(dst->host = strdup(src->host))) || (src->path && !(dst->path = strdup(src->path)))) {
+        listen_addr_clear(dst);
+        return -1;
+    }
+    return 0;
+}
+
+/* key_copy: replace the field of d in dst by a deep copy of src's. */
+static int key_copy(struct config *dst, const struct config *src, const struct key_def *d)
+{
+    void *fd = field(dst, d->offset);
+    const void *fs = field(src, d->offset);
+    switch (d->type) {
+    case KT_CONNINFO:
+    case KT_PATH:
+    case KT_LOG_LEVEL:
+    case KT_FORCE:
+    case KT_WORD:
+    case KT_TEXT: {
+        const char *v = *(char *const *)fs;
+        char *s = v ? strdup(v) : NULL;
+        if (v && !s)
+            return -1;
+        free(*(char **)fd);
+        *(char **)fd = s;
+        return 0;
+    }
+    case KT_INT:
+        *(int *)fd = *(const int *)fs;
+        return 0;
+    case KT_COUNT:
+    case KT_BYTES:
+        *(size_t *)fd = *(const size_t *)fs;
+        return 0;
+    case KT_LISTEN_LIST: {
+        size_t n = *(const size_t *)field(src, d->count_offset);
+        const struct listen_addr *from = *(struct listen_addr *const *)fs;
+        struct listen_addr *list = calloc(n ? n : 1, sizeof *list);
+        if (!list)
+            return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (listen_copy(&list[i], &from[i]) < 0) {
+                free_listen_list(list, i);
+                return -1;
+            }
+        }
+        free_listen_list(*(struct listen_addr **)fd, *(size_t *)field(dst, d->count_offset));
+        *(struct listen_addr **)fd = list;
+        *(size_t *)field(dst, d->count_offset) = n;
+        return 0;
+    }
+    case KT_LISTEN_TCP: {
+        struct listen_addr a;
+        if (listen_copy(&a, fs) < 0)
+            return -1;
+        listen_addr_clear(fd);
+        *(struct listen_addr *)fd = a;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+int config_keep_running(struct config *next, const struct config *running)
+{
+    int kept = 0;
+    for (size_t i = 0; i < KEYS_N; i++) {
+        const struct key_def *d = &keys[i];
+        if ((d->flags & KF_RELOAD) || key_equal(next, running, d))
+            continue;
+        if (key_copy(next, running, d) < 0)
+            return -1;
+        kept++;
+    }
+    return kept;
+}

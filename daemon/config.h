@@ -26,18 +26,29 @@ struct config {
     size_t feed_max_line;      /* max_line, bytes, default 65536, 1024..16777216 */
     size_t feed_max_inflight;  /* max_inflight: lines per connection awaiting reply before reading pauses, default 1024 */
     size_t feed_max_connections; /* max_connections, default 256 */
+    char *feed_tls;            /* tls: off | on | mutual (client certificates required), default off */
     /* [api] */
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */
     size_t api_max_body;       /* max_body, bytes, default 65536 */
+    char *api_tls;             /* tls: off | on, default off */
+    int api_metrics_refresh_ms; /* metrics_refresh_ms: period of the database figures, default 15000 */
+    /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
+    char *tls_cert;            /* cert: PEM server certificate chain */
+    char *tls_key;             /* key: PEM private key */
+    char *tls_client_ca;       /* client_ca: PEM CAs of client certificates (feed.tls = mutual) */
+    char *tls_client_subjects; /* client_subjects: ';'-separated RFC 2253 subjects, or "*" */
     /* [rules] */
     char *rules_file;          /* file: path of the rule set JSON; required */
     /* [recording] */
     char *force_code;          /* force: code used in crime reference numbers, default "XX", [A-Z0-9]{1,8} */
     /* [store] */
     size_t batch_max;          /* batch_max: events per transaction, default 256, 1..10000 */
+    /* [service] */
+    int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
+    char *log_format;          /* format: plain|json, default plain */
 };
 
 /* config_load: read and validate the file. Returns 0 and *out (caller frees with config_free),
@@ -72,5 +83,12 @@ bool config_key_equal(const struct config *a, const struct config *b, size_t i);
 
 /* config_key_describe: the one-line description of key i, or NULL if out of range. */
 const char *config_key_describe(size_t i);
+
+/* config_keep_running: for a reload. Every key that is not reloadable and differs between next
+ * (a freshly loaded file) and running gets running's value back in next, so that next describes
+ * what the daemon actually runs with after the swap, and a later reload still reports the change
+ * as waiting for a restart. Returns the number of such keys, or -1 when out of memory (next is
+ * then unusable: free it). */
+int config_keep_running(struct config *next, const struct config *running);
 
 #endif

@@ -18,7 +18,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
+#include "tls.h"
+
+/* A TLS client that has not finished its handshake by then is dropped: an idle half-open
+ * handshake would otherwise hold one of the max_connections places for good. */
+#define TLS_HANDSHAKE_TIMEOUT_S 30
 
 struct conn;
 
@@ -29,7 +35,11 @@ struct slot {
     size_t len;
     bool ready;
     bool submitted; /* handed to the store: the store will call back */
+    struct metrics *metrics; /* borrowed from the feed, which may be gone when the reply comes */
+    double arrived;          /* metrics_clock() when the line arrived */
+    struct feed *feed;       /* while orphaned (conn NULL): the feed whose orphan list holds it */
     struct slot *next;
+    struct slot *prev;       /* orphan list only */
 };
 
 struct conn {
@@ -43,6 +53,8 @@ struct conn {
     bool paused;
     bool eof;        /* the peer has finished sending */
     bool dead;       /* closed; freed by the reaper */
+    bool tls;        /* a TLS connection */
+    bool handshaken; /* its handshake has completed */
     struct conn *prev, *next;
 };
 
@@ -59,9 +71,11 @@ struct feed {
     size_t nlisteners;
     struct conn *conns; /* live connections */
     struct conn *dead;  /* closed, awaiting the reaper */
+    struct slot *orphans; /* slots of closed connections that the store still holds */
     struct event *reaper;
     size_t nconns;
     unsigned long next_id;
+    bool draining;
     char describe[1024];
 };
 
@@ -101,10 +115,19 @@ static void conn_free(struct conn *c)
     struct slot *s = c->head;
     while (s) {
         struct slot *next = s->next;
-        if (s->submitted && !s->ready)
-            s->conn = NULL; /* the store still holds it; freed when its reply arrives */
-        else
+        if (s->submitted && !s->ready) {
+            /* The store still holds it: freed when its reply arrives, or by feed_free. */
+            struct feed *f = c->feed;
+            s->conn = NULL;
+            s->feed = f;
+            s->prev = NULL;
+            s->next = f->orphans;
+            if (f->orphans)
+                f->orphans->prev = s;
+            f->orphans = s;
+        } else {
             slot_free(s);
+        }
         s = next;
     }
     if (c->resume)
@@ -162,13 +185,22 @@ static void slot_set_reply(struct slot *s, const json_t *reply)
 {
     s->line = reply_line(reply, &s->len);
     s->ready = true;
+    metrics_feed_reply(s->metrics, reply);
 }
 
 static void slot_store_cb(void *arg, const json_t *reply)
 {
     struct slot *s = arg;
+    if (s->metrics)
+        metrics_feed_ack(s->metrics, metrics_clock() - s->arrived);
     slot_set_reply(s, reply);
     if (!s->conn) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            s->feed->orphans = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
         slot_free(s);
         return;
     }
@@ -181,6 +213,11 @@ static struct slot *conn_new_slot(struct conn *c)
     if (!s)
         return NULL;
     s->conn = c;
+    s->metrics = c->feed->p.metrics;
+    if (s->metrics) {
+        metrics_feed_line(s->metrics);
+        s->arrived = metrics_clock();
+    }
     if (c->tail)
         c->tail->next = s;
     else
@@ -233,6 +270,15 @@ static void conn_line(struct conn *c, char *line, size_t len)
         slot_set_reply(s, r);
         json_decref(r);
         event_error_clear(&err);
+        conn_flush(c);
+        return;
+    }
+    if (c->feed->draining) {
+        json_t *r = reply_error("retry", ev.event_id, ev.incident_id, "shutting_down",
+                                "fcrd is stopping; reconnect and send the event again", NULL);
+        slot_set_reply(s, r);
+        json_decref(r);
+        event_clear(&ev);
         conn_flush(c);
         return;
     }
@@ -334,7 +380,33 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed */
+        c->handshaken = true;
+        bufferevent_set_timeouts(bev, NULL, NULL);
+        char subject[512];
+        tls_peer_subject(bev, subject, sizeof(subject));
+        log_debug("feed: connection %lu: TLS established%s%s", c->id, subject[0] ? ", client " : "", subject);
+        return;
+    }
+    if (c->tls && !c->handshaken && (what & BEV_EVENT_EOF)) {
+        /* a port probe, or a client that gave up: nothing was refused */
+        conn_close(c, "closed before the TLS handshake completed");
+        return;
+    }
+    if (c->tls && !c->handshaken && (what & BEV_EVENT_TIMEOUT)) {
+        log_info("feed: connection %lu: TLS handshake not completed within %d s", c->id, TLS_HANDSHAKE_TIMEOUT_S);
+        metrics_feed_tls_failure(c->feed->p.metrics);
+        conn_close(c, "TLS handshake timed out");
+        return;
+    }
+    if (c->tls && !c->handshaken && (what & BEV_EVENT_ERROR)) {
+        char why[768];
+        tls_failure(bev, why, sizeof(why));
+        log_info("feed: connection %lu: TLS handshake failed: %s", c->id, why);
+        metrics_feed_tls_failure(c->feed->p.metrics);
+        conn_close(c, "TLS handshake failed");
+        return;
+    }
     if (what & BEV_EVENT_EOF) {
         c->eof = true;
         conn_process(c);
@@ -354,10 +426,12 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
     (void)salen;
     if (f->nconns >= f->p.max_connections) {
         log_warn("feed: connection refused: %zu connections already open", f->nconns);
+        metrics_feed_connection(f->p.metrics, false);
         evutil_closesocket(fd);
         return;
     }
-    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+    bool tcp = sa->sa_family == AF_INET || sa->sa_family == AF_INET6;
+    if (tcp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
@@ -368,15 +442,25 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
     }
     c->feed = f;
     c->id = ++f->next_id;
-    c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    /* TLS guards the network; a unix socket is guarded by its file permissions. */
+    c->tls = tcp && f->p.tls;
+    if (c->tls)
+        c->bev = tls_accept(f->p.tls, f->base, fd, 0); /* closes fd when it fails */
+    else
+        c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->resume = event_new(f->base, -1, 0, conn_resume_cb, c);
     if (!c->bev || !c->resume) {
-        if (!c->bev)
+        if (!c->bev && !c->tls)
             evutil_closesocket(fd);
         conn_free(c);
         return;
     }
+    metrics_feed_connection(f->p.metrics, true);
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+    if (c->tls) {
+        struct timeval handshake = {TLS_HANDSHAKE_TIMEOUT_S, 0};
+        bufferevent_set_timeouts(c->bev, &handshake, NULL);
+    }
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->next = f->conns;
     if (f->conns)
@@ -509,10 +593,35 @@ struct feed *feed_free(struct feed *f)
     while (f->conns)
         conn_close(f->conns, "shutting down");
     feed_reap_cb(-1, 0, f);
+    while (f->orphans) { /* the store was freed first and will not answer them */
+        struct slot *s = f->orphans;
+        f->orphans = s->next;
+        slot_free(s);
+    }
     if (f->reaper)
         event_free(f->reaper);
     free(f);
     return NULL;
+}
+
+void feed_set_draining(struct feed *f)
+{
+    f->draining = true;
+}
+
+void feed_set_limits(struct feed *f, const struct feed_params *p)
+{
+    f->p.max_line = p->max_line;
+    f->p.max_inflight = p->max_inflight;
+    f->p.max_connections = p->max_connections;
+}
+
+size_t feed_unsent(const struct feed *f)
+{
+    size_t n = 0;
+    for (const struct conn *c = f->conns; c; c = c->next)
+        n += conn_output(c);
+    return n;
 }
 
 size_t feed_connections(const struct feed *f)

@@ -61,6 +61,12 @@ json_t *incident_view(const json_t *state)
     json_object_set_new(view, "crimes", crimes);
     json_object_set_new(view, "decisions", decisions);
     json_object_set_new(view, "pending", pending);
+    /* Persons and allegations as last received, for a reader who needs the facts beside the
+     * decisions (the supervisor's page). */
+    v = json_object_get(state, "persons");
+    json_object_set_new(view, "persons", json_is_array(v) ? json_deep_copy(v) : json_array());
+    v = json_object_get(state, "allegations");
+    json_object_set_new(view, "allegations", json_is_array(v) ? json_deep_copy(v) : json_array());
     return view;
 }
 

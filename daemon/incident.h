@@ -7,7 +7,8 @@
 
 /* incident_view: the incident as GET /v1/incidents/{id} shows it (supervisor API):
  * {incident_id, category, opened_at, closed_at?, crimes: [{crn, offence, victim, status, flags,
- * recorded_at, rules}], decisions: [latest decision per allegation], pending: [open items only]}.
+ * recorded_at, rules}], decisions: [latest decision per allegation], pending: [open items only],
+ * persons: [..], allegations: [..] (as last received)}.
  * Returns a new reference. */
 json_t *incident_view(const json_t *state);
 

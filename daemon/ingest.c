@@ -2,7 +2,8 @@
  * after its transaction has committed (or has certainly not).
  *
  * One batch at a time on one dedicated connection, in two round trips:
- *   1. BEGIN; create+lock the batch's incidents; read linked incidents; read already-seen event ids;
+ *   1. BEGIN; create and lock (one sorted statement) the batch's incidents and the incidents they
+ *      link to, reading their state; read already-seen event ids; lock the audit chain's head;
  *      top up the serial pool.
  *   2. (rules decided in memory, event by event, in arrival order) one write statement; COMMIT.
  * Events that arrive while a batch is in flight wait and form the next batch: group commit without
@@ -18,6 +19,7 @@
 #include "incident.h"
 #include "ingest_sql.h"
 #include "log.h"
+#include "metrics.h"
 #include "pgconn.h"
 #include "reply.h"
 #include "rules.h"
@@ -55,6 +57,8 @@ struct ingest {
     struct item **batch;
     size_t nbatch;
     bool requeue_after_rollback;
+    double batch_started; /* metrics_clock() when the batch in flight began */
+    double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
     /* serials for CRNs and pending ids, fetched ahead from the database */
     int64_t *serials; /* serials[serial_pos .. serial_pos + nserials), handed out in increasing order */
     size_t serial_pos, nserials, serial_cap;
@@ -170,6 +174,7 @@ static void batch_reset(struct ingest *ing)
     ing->batch = NULL;
     ing->nbatch = 0;
     ing->phase = BATCH_IDLE;
+    ing->commit_sent = 0;
     batch_timer_stop(ing);
 }
 
@@ -178,6 +183,8 @@ static void batch_deliver(struct ingest *ing)
 {
     struct item **b = ing->batch;
     size_t n = ing->nbatch;
+    if (ing->commit_sent > 0)
+        metrics_store_commit(ing->p.metrics, n, metrics_clock() - ing->commit_sent);
     ing->batch = NULL;
     batch_reset(ing);
     for (size_t i = 0; i < n; i++) {
@@ -260,6 +267,7 @@ static void batch_rollback(struct ingest *ing, const char *why)
 {
     static const struct pg_query q = {"ROLLBACK", 0, NULL};
     log_warn("store: transaction rolled back: %s", why);
+    metrics_store_rollback(ing->p.metrics);
     ing->phase = BATCH_ROLLBACK;
     if (pgconn_send(ing->db, &q, 1, rollback_done, ing) != 0)
         batch_fail(ing, "db_unavailable", "the database connection was lost");
@@ -583,21 +591,21 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         batch_rollback(ing, why);
         return;
     }
-    /* res: 0 BEGIN, 1 create, 2 lock, 3 linked, 4 seen, 5 audit head, [6 serials] */
-    if (n > 6) {
-        for (int i = 0; i < PQntuples(res[6]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
-            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[6], i, 0), NULL, 10);
+    /* res: 0 BEGIN, 1 create, 2 lock (the batch's incidents and those they link to), 3 seen,
+     * 4 audit head, [5 serials] */
+    if (n > 5) {
+        for (int i = 0; i < PQntuples(res[5]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
+            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
     }
     char head[AUDIT_HASH_HEX] = "";
-    if (PQntuples(res[5]) == 1)
-        snprintf(head, sizeof(head), "%s", PQgetvalue(res[5], 0, 0));
+    if (PQntuples(res[4]) == 1)
+        snprintf(head, sizeof(head), "%s", PQgetvalue(res[4], 0, 0));
     json_t *states = rows_to_object(res[2]);
-    json_t *linked = rows_to_object(res[3]);
     json_t *seen = json_object();
-    for (int i = 0; i < PQntuples(res[4]); i++) {
-        json_t *reply = json_loads(PQgetvalue(res[4], i, 2), 0, NULL);
-        json_object_set_new(seen, PQgetvalue(res[4], i, 0),
-                            json_pack("{s:s, s:o}", "body", PQgetvalue(res[4], i, 1), "reply",
+    for (int i = 0; i < PQntuples(res[3]); i++) {
+        json_t *reply = json_loads(PQgetvalue(res[3], i, 2), 0, NULL);
+        json_object_set_new(seen, PQgetvalue(res[3], i, 0),
+                            json_pack("{s:s, s:o}", "body", PQgetvalue(res[3], i, 1), "reply",
                                       reply ? reply : json_object()));
     }
     json_t *batch_seen = json_object();
@@ -605,10 +613,10 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     writes_init(&w);
     size_t accepted = 0;
     for (size_t i = 0; i < ing->nbatch; i++) {
-        /* Incidents decided earlier in this batch are seen as they now stand, including ones the
-         * database did not know when the batch began (opened by an earlier event of the batch). */
+        /* Every other incident the batch holds (its own and the linked ones), as it now stands:
+         * also ones opened by an earlier event of this batch. */
         const char *own = ing->batch[i]->ev.incident_id;
-        json_t *item_linked = json_copy(linked);
+        json_t *item_linked = json_object();
         const char *lid;
         json_t *lst;
         json_object_foreach(states, lid, lst)
@@ -624,7 +632,6 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     }
     json_decref(seen);
     json_decref(batch_seen);
-    json_decref(linked);
 
     if (accepted == 0) {
         json_decref(states);
@@ -653,6 +660,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     writes_clear(&w);
     const struct pg_query q[2] = {{SQL_WRITE, 8, (const char *const *)p}, {"COMMIT", 0, NULL}};
     ing->phase = BATCH_WRITE;
+    ing->commit_sent = metrics_clock();
     batch_timer_start(ing);
     int rc = pgconn_send(ing->db, q, 2, write_done, ing);
     for (int i = 0; i < 8; i++)
@@ -717,7 +725,7 @@ static void batch_start(struct ingest *ing)
     char *events = ids_json(ing->batch, ing->nbatch, false);
     char *links = link_ids_json(ing->batch, ing->nbatch);
     char nbuf[32] = "0";
-    int nq = 6;
+    int nq = 5;
     if (need > ing->nserials) {
         size_t want = need - ing->nserials + 256;
         if (ing->serials)
@@ -732,22 +740,21 @@ static void batch_start(struct ingest *ing)
             }
         }
         snprintf(nbuf, sizeof(nbuf), "%zu", ing->serial_cap - ing->nserials);
-        nq = 7;
+        nq = 6;
     }
-    const char *p_inc[1] = {incidents};
+    const char *p_inc[2] = {incidents, links};
     const char *p_ev[1] = {events};
-    const char *p_link[2] = {links, incidents};
     const char *p_n[1] = {nbuf};
-    const struct pg_query q[7] = {
+    const struct pg_query q[6] = {
         {"BEGIN", 0, NULL},
-        {SQL_INCIDENTS_CREATE, 1, p_inc},
-        {SQL_INCIDENTS_LOCK, 1, p_inc},
-        {SQL_INCIDENTS_LINKED, 2, p_link},
+        {SQL_INCIDENTS_CREATE, 2, p_inc},
+        {SQL_INCIDENTS_LOCK, 2, p_inc},
         {SQL_EVENTS_SEEN, 1, p_ev},
         {SQL_AUDIT_HEAD, 0, NULL},
         {SQL_SERIALS, 1, p_n},
     };
     ing->phase = BATCH_READ;
+    ing->batch_started = metrics_clock();
     batch_timer_start(ing);
     int rc = pgconn_send(ing->db, q, nq, read_done, ing);
     free(incidents);
@@ -921,7 +928,34 @@ bool ingest_idle(const struct ingest *ing)
 
 void ingest_fail_queued(struct ingest *ing, const char *code, const char *message)
 {
+    struct item *keep = NULL, **tail = &keep;
     struct item *it;
-    while ((it = queue_pop(ing)) != NULL)
-        ingest_answer_retry(it, code, message);
+    while ((it = queue_pop(ing)) != NULL) {
+        if (it->in_doubt) {
+            *tail = it;
+            tail = &it->next;
+        } else {
+            ingest_answer_retry(it, code, message);
+        }
+    }
+    while (keep) {
+        it = keep;
+        keep = keep->next;
+        queue_push_back(ing, it);
+    }
+}
+
+void ingest_set_batch_max(struct ingest *ing, size_t batch_max)
+{
+    ing->p.batch_max = batch_max ? batch_max : 1;
+}
+
+unsigned long ingest_db_reconnects(const struct ingest *ing)
+{
+    return pgconn_reconnects(ing->db);
+}
+
+double ingest_batch_age(const struct ingest *ing)
+{
+    return ing->phase == BATCH_IDLE ? 0 : metrics_clock() - ing->batch_started;
 }

@@ -13,6 +13,7 @@
 #include "ruleset.h"
 
 struct ingest;
+struct metrics;
 
 /* Receives the reply for one submitted event (borrowed: copy what you keep). Called exactly once
  * per submitted event, possibly from inside ingest_submit itself (db down, overloaded). */
@@ -24,6 +25,7 @@ struct ingest_params {
     size_t batch_max;     /* events per transaction */
     size_t queue_max;     /* events waiting for a transaction; beyond it: retry/overloaded */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
+    struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
 };
 
 /* ingest_new: copies params; rs is borrowed (see ingest_set_ruleset). NULL on failure. */
@@ -47,7 +49,18 @@ bool ingest_db_up(const struct ingest *ing);
 size_t ingest_backlog(const struct ingest *ing); /* queued + in the current batch */
 bool ingest_idle(const struct ingest *ing);
 
-/* ingest_fail_queued: answer every queued (not yet batched) event with retry/`code`. */
+/* ingest_fail_queued: answer every queued (not yet batched) event with retry/`code`, except
+ * events whose earlier COMMIT is in doubt: those may be committed, so they get no answer (their
+ * sender resends them and learns the outcome as duplicate or accepted). */
 void ingest_fail_queued(struct ingest *ing, const char *code, const char *message);
+
+/* ingest_set_batch_max: events per transaction from the next batch on (a reload). */
+void ingest_set_batch_max(struct ingest *ing, size_t batch_max);
+
+/* ingest_db_reconnects: how often the store's connection was re-established. */
+unsigned long ingest_db_reconnects(const struct ingest *ing);
+
+/* ingest_batch_age: seconds since the batch in flight was started, 0 when there is none. */
+double ingest_batch_age(const struct ingest *ing);
 
 #endif

@@ -3,24 +3,24 @@
 #ifndef FCRD_INGEST_SQL_H
 #define FCRD_INGEST_SQL_H
 
-/* $1: JSON array of incident ids. Creates missing rows so that they can be locked; sorted so that
- * two instances lock in the same order and cannot deadlock. */
+/* $1: the batch's incident ids, $2: the incident ids its events (or people's decisions) link to.
+ * Creates missing rows so that they can be locked — a linked incident being opened by another
+ * transaction right now makes this wait for that transaction's end. Sorted, so that two fcrd
+ * instances lock in the same order. A linked id never opened stays a row with no state. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
-    "INSERT INTO incidents (incident_id) SELECT x FROM jsonb_array_elements_text($1::jsonb) AS t(x) "        \
-    "ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
+    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT jsonb_array_elements_text($1::jsonb)"        \
+    " UNION SELECT jsonb_array_elements_text($2::jsonb)) AS t(x) ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
 
-/* $1: JSON array of incident ids. Locks them for the rest of the transaction. */
+/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
+ * incidents their stored state links to, and reads their state. Reading linked incidents under
+ * the lock means a same_report link sees a crime another instance is committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text FROM incidents "                                                        \
-    "WHERE incident_id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY incident_id FOR UPDATE"
-
-/* $1: ids named by the events' links; $2: the batch's incident ids, whose stored links count too. */
-#define SQL_INCIDENTS_LINKED                                                                                 \
-    "SELECT incident_id, state::text FROM incidents WHERE state IS NOT NULL AND incident_id IN ("           \
-    " SELECT jsonb_array_elements_text($1::jsonb)"                                                           \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id IN ("                                 \
+    " SELECT jsonb_array_elements_text($1::jsonb) UNION SELECT jsonb_array_elements_text($2::jsonb)"        \
     " UNION SELECT l->>'incident_id' FROM incidents s,"                                                      \
     "  jsonb_array_elements(COALESCE(s.state->'links', '[]'::jsonb)) AS l"                                   \
-    "  WHERE s.incident_id IN (SELECT jsonb_array_elements_text($2::jsonb)))"
+    "  WHERE s.incident_id IN (SELECT jsonb_array_elements_text($1::jsonb)))"                               \
+    " ORDER BY incident_id FOR UPDATE"
 
 /* $1: JSON array of event ids. */
 #define SQL_EVENTS_SEEN                                                                                      \

@@ -8,7 +8,13 @@
 # shellcheck shell=bash
 
 fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev check
-              postgresql python3 python3-psycopg2)
+              postgresql python3 python3-psycopg2 chromium fonts-dejavu-core
+              openssl systemd groff-base)
+
+# Commands that may come from outside Debian's archive: NodeSource's nodejs, for one, carries its
+# own npm and conflicts with Debian's npm package. For each CMD:PACKAGE, PACKAGE is installed
+# only when CMD is missing. (Node.js runs the supervisor page's browser tests.)
+fcr_commands=(node:nodejs npm:npm)
 
 fcr_log() { printf '%s: %s\n' "${FCR_PROG:-fcrd}" "$*" >&2; }
 fcr_die() { fcr_log "$*"; exit 1; }
@@ -29,6 +35,9 @@ fcr_ensure_packages() {
             missing+=("$p")
         fi
     done
+    for p in "${fcr_commands[@]}"; do
+        command -v "${p%%:*}" >/dev/null 2>&1 || missing+=("${p#*:}")
+    done
     ((${#missing[@]})) || return 0
     fcr_log "installing missing packages: ${missing[*]}"
     local sudo=()
@@ -38,6 +47,22 @@ fcr_ensure_packages() {
     fi
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# fcr_e2e_deps SRCROOT: the browser tests' npm packages (playwright-core alone), installed from
+# the lock file into tests/e2e/node_modules when missing or not the version package.json pins.
+# playwright-core never fetches a browser; the tests drive Debian's chromium.
+fcr_e2e_deps() {
+    local dir=$1/tests/e2e want have
+    command -v npm >/dev/null 2>&1 || { fcr_log "no npm: cannot install the browser tests' packages"; return 1; }
+    want=$(sed -n 's/^ *"playwright-core": *"\([^"]*\)".*/\1/p' "$dir/package.json" | head -n 1)
+    have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/playwright-core/package.json" \
+           2>/dev/null | head -n 1)
+    if [ -n "$want" ] && [ "$want" = "$have" ]; then
+        return 0
+    fi
+    fcr_log "installing the browser tests' npm packages in tests/e2e/"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2)
 }
 
 # fcr_build DIR [MESON-OPTION...]: configure DIR the first time (or apply the options to an

@@ -444,7 +444,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 15);
+    ck_assert_uint_eq(n, 24);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -473,6 +473,9 @@ START_TEST(key_table_names_and_flags)
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
         { "store.batch_max", true }, { "log.level", true },
+        { "feed.tls", false }, { "api.tls", false }, { "api.metrics_refresh_ms", true },
+        { "tls.cert", true }, { "tls.key", true }, { "tls.client_ca", true },
+        { "tls.client_subjects", true }, { "service.drain_timeout_ms", true }, { "log.format", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {

@@ -1,0 +1,81 @@
+/* metrics.h: the daemon's counters, gauges and histograms, rendered in the Prometheus text
+ * exposition format 0.0.4 for GET /metrics. */
+#ifndef FCRD_METRICS_H
+#define FCRD_METRICS_H
+
+#include <event2/buffer.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct metrics;
+
+/* metrics_new: all zero. The daemon owns one; the feed, the store and the API borrow it. Every
+ * recording function below accepts m == NULL and then does nothing, so modules run without
+ * metrics in the unit tests. */
+struct metrics *metrics_new(void);
+struct metrics *metrics_free(struct metrics *m); /* NULL-safe; returns NULL */
+
+/* metrics_clock: a monotonic clock in seconds, for the latencies below. */
+double metrics_clock(void);
+
+/* ---- the feed ---- */
+
+/* metrics_feed_line: one line received (a blank line is not a line). */
+void metrics_feed_line(struct metrics *m);
+/* metrics_feed_reply: one reply sent, counted by its status, and by its error code when it is
+ * rejected or retry. */
+void metrics_feed_reply(struct metrics *m, const json_t *reply);
+/* metrics_feed_ack: seconds from a line's arrival to its reply, for lines the store decided. */
+void metrics_feed_ack(struct metrics *m, double seconds);
+/* metrics_feed_connection: a connection accepted, or refused (too many open). */
+void metrics_feed_connection(struct metrics *m, bool accepted);
+/* metrics_feed_tls_failure: a TLS handshake on the feed that failed or was refused. */
+void metrics_feed_tls_failure(struct metrics *m);
+
+/* ---- the store ---- */
+
+/* metrics_store_commit: a batch of `events` committed, `seconds` after its writes and COMMIT
+ * were sent. */
+void metrics_store_commit(struct metrics *m, size_t events, double seconds);
+/* metrics_store_rollback: a transaction rolled back (it is retried or answered retry). */
+void metrics_store_rollback(struct metrics *m);
+
+/* ---- the daemon ---- */
+
+void metrics_reload(struct metrics *m, bool ok);
+
+/* Values read from the running modules when the metrics are rendered. */
+struct metrics_sample {
+    size_t feed_connections;  /* open now */
+    size_t feed_inflight;     /* lines awaiting their reply */
+    size_t store_backlog;     /* events queued or in the batch in flight */
+    bool db_up_store, db_up_api;
+    unsigned long reconnects_store, reconnects_api;
+    bool draining;
+    const char *ruleset;      /* version of the rule set in force */
+    double tls_expiry;        /* when the server certificate expires (epoch seconds), 0 without TLS */
+};
+typedef void (*metrics_sample_fn)(void *arg, struct metrics_sample *s);
+
+/* metrics_set_sampler: fn fills the sample each time the metrics are rendered. */
+void metrics_set_sampler(struct metrics *m, metrics_sample_fn fn, void *arg);
+
+/* ---- figures from the database (refreshed periodically, see metrics_db.h) ---- */
+
+/* metrics_set_stats: pending decisions open and overdue; `crimes` an object of category ->
+ * number of crimes currently recorded (borrowed, copied); `when` the wall-clock time of the
+ * query in seconds since the epoch. */
+void metrics_set_stats(struct metrics *m, int64_t pending_open, int64_t pending_overdue, const json_t *crimes,
+                       double when);
+/* metrics_stats_failed: a refresh failed (the figures keep their last values). */
+void metrics_stats_failed(struct metrics *m);
+
+/* metrics_render: append the exposition text. Returns 0, or -1 when out of memory. */
+int metrics_render(struct metrics *m, struct evbuffer *out);
+
+/* The content type GET /metrics answers with. */
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+#endif

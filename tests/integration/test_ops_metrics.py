@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""test_ops_metrics.py: GET /metrics parsed as Prometheus text 0.0.4: who may read it, that the
+counters move with the traffic that was sent, the figures read from the database, and what it
+and /readyz say while the database is down."""
+import http.client
+import time
+
+import harness
+from harness import DaemonTestCase, assault_opened, event, uid
+from test_ops_support import metric, parse_metrics
+
+CONTENT_TYPE = "text/plain; version=0.0.4"
+
+
+class MetricsTest(DaemonTestCase):
+    harness_config = {"api.metrics_refresh_ms": "1000"}
+
+    def scrape(self, role="ops"):
+        conn = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=30)
+        try:
+            conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {self.h.tokens[role]}"})
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            self.assertEqual(resp.status, 200, body)
+            self.assertTrue(resp.getheader("Content-Type", "").startswith(CONTENT_TYPE),
+                            resp.getheader("Content-Type"))
+        finally:
+            conn.close()
+        samples, types = parse_metrics(body)
+        return samples, types
+
+    def wait_metric(self, pred, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            samples, _ = self.scrape()
+            if pred(samples):
+                return samples
+            if time.monotonic() > deadline:
+                self.fail("the metrics never showed what was expected")
+            time.sleep(0.2)
+
+    def test_who_may_read(self):
+        for role in ("ops", "auditor", "fcr"):
+            self.scrape(role)
+        status, _ = self.h.api.get("/metrics")
+        self.assertEqual(status, 401)
+        status, _ = self.h.api.get("/v1/pending", role="ops")
+        self.assertEqual(status, 403, "ops may read the metrics and nothing else")
+
+    def test_families_and_types(self):
+        _, types = self.scrape()
+        want = {
+            "fcrd_events_received_total": "counter", "fcrd_events_accepted_total": "counter",
+            "fcrd_events_duplicate_total": "counter", "fcrd_events_rejected_total": "counter",
+            "fcrd_events_retry_total": "counter", "fcrd_event_ack_seconds": "histogram",
+            "fcrd_store_batch_size": "histogram", "fcrd_store_commit_seconds": "histogram",
+            "fcrd_db_up": "gauge", "fcrd_db_reconnects_total": "counter", "fcrd_feed_connections": "gauge",
+            "fcrd_feed_connections_accepted_total": "counter", "fcrd_store_backlog": "gauge",
+            "fcrd_build_info": "gauge", "fcrd_reloads_total": "counter",
+        }
+        for name, kind in want.items():
+            self.assertEqual(types.get(name), kind, name)
+
+    def test_counters_follow_the_traffic(self):
+        before, _ = self.scrape()
+        inc = uid("MX")
+        opened = assault_opened(inc)
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(opened), "accepted")
+            self.assertStatus(feed.request(event(inc, 2, "incident.updated", "2026-03-02T10:30:00Z",
+                                                 narrative="Suspect gone.")), "accepted")
+            self.assertStatus(feed.request(opened), "duplicate")
+            bad = [feed.request('{"v":1}'), feed.request("not json")]
+            for r in bad:
+                self.assertStatus(r, "rejected")
+            during, _ = self.scrape()
+            self.assertGreaterEqual(metric(during, "fcrd_feed_connections"), 1)
+        after, _ = self.scrape()
+
+        def delta(name, **labels):
+            return (metric(after, name, **labels) or 0) - (metric(before, name, **labels) or 0)
+
+        self.assertEqual(delta("fcrd_events_received_total"), 5)
+        self.assertEqual(delta("fcrd_events_accepted_total"), 2)
+        self.assertEqual(delta("fcrd_events_duplicate_total"), 1)
+        rejected = sum(v for (n, _), v in after.items() if n == "fcrd_events_rejected_total") - \
+            sum(v for (n, _), v in before.items() if n == "fcrd_events_rejected_total")
+        self.assertEqual(rejected, 2)
+        codes = [r["error"]["code"] for r in bad]
+        for code in set(codes):
+            self.assertEqual(delta("fcrd_events_rejected_total", code=code), codes.count(code), code)
+        self.assertEqual(delta("fcrd_event_ack_seconds_count"), 3, "the three lines the store decided")
+        self.assertGreaterEqual(delta("fcrd_store_batch_size_count"), 2)
+        self.assertGreaterEqual(delta("fcrd_store_batch_size_sum"), 2)
+        self.assertGreaterEqual(delta("fcrd_store_commit_seconds_count"), 2)
+        self.assertGreaterEqual(delta("fcrd_feed_connections_accepted_total"), 1)
+        self.assertEqual(metric(after, "fcrd_db_up", connection="store"), 1)
+        self.assertEqual(metric(after, "fcrd_db_up", connection="api"), 1)
+        self.assertEqual(metric(after, "fcrd_draining"), 0)
+
+    def test_figures_from_the_database(self):
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(assault_opened(uid("MX"))), "accepted")
+            # a third party's report the victim has not confirmed: a pending decision
+            inc = uid("MX")
+            r = feed.request(assault_opened(
+                inc, reported_by="w1",
+                persons=[{"id": "v1", "role": "victim", "confirms": None},
+                         {"id": "w1", "role": "third_party"}, {"id": "s1", "role": "suspect"}]))
+            self.assertStatus(r, "accepted")
+
+        def matches(samples):
+            crimes = self.h.sql("SELECT offence, count(*) FROM crimes WHERE status = 'recorded' GROUP BY offence")
+            total = sum(n for _, n in crimes)
+            shown = sum(v for (n, _), v in samples.items() if n == "fcrd_crimes_recorded")
+            pending = self.h.sql_value("SELECT count(*) FROM pending_decisions WHERE status = 'open'")
+            overdue = self.h.sql_value("SELECT count(*) FROM pending_decisions WHERE status = 'open' "
+                                       "AND due < now()")
+            return (total >= 1 and shown == total and metric(samples, "fcrd_pending_open") == pending
+                    and metric(samples, "fcrd_pending_overdue") == overdue)
+
+        samples = self.wait_metric(matches)
+        self.assertGreaterEqual(metric(samples, "fcrd_crimes_recorded", category="violence") or 0, 1)
+        self.assertGreater(metric(samples, "fcrd_stats_timestamp_seconds"), time.time() - 60)
+
+    def test_zz_database_down(self):
+        h = self.h
+        h.pg_stop()
+        try:
+            samples = self.wait_metric(lambda s: metric(s, "fcrd_db_up", connection="store") == 0, timeout=30)
+            self.assertEqual(metric(samples, "fcrd_db_up", connection="api"), 0)
+            status, body = h.api.get("/readyz")
+            self.assertEqual(status, 503)
+            self.assertEqual(body, {"status": "not_ready"})
+            with h.feed() as feed:
+                self.assertStatus(feed.request(assault_opened(uid("MX"))), "retry", "db_unavailable")
+            samples = self.wait_metric(lambda s: (metric(s, "fcrd_events_retry_total", code="db_unavailable")
+                                                  or 0) >= 1)
+            failures = metric(samples, "fcrd_stats_failures_total")
+            self.wait_metric(lambda s: metric(s, "fcrd_stats_failures_total") > failures, timeout=10)
+        finally:
+            h.pg_start()
+        samples = self.wait_metric(lambda s: metric(s, "fcrd_db_up", connection="store") == 1
+                                   and metric(s, "fcrd_db_up", connection="api") == 1, timeout=90)
+        self.assertGreaterEqual(metric(samples, "fcrd_db_reconnects_total", connection="store"), 1)
+        deadline = time.monotonic() + 30
+        while h.api.get("/readyz")[0] != 200:
+            self.assertLess(time.monotonic(), deadline, "ready again once the database is back")
+            time.sleep(0.2)
+
+
+if __name__ == "__main__":
+    harness.main()
