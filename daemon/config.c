@@ -65,7 +65,7 @@ static const struct key_def keys[] = {
     { KEY("database", "migrations"), .type = KT_PATH, AT(sql_dir), .dflt = "sql",
       .describe = "folder of numbered schema migrations" },
     { KEY("database", "connect_timeout_ms"), .type = KT_INT, AT(db_connect_timeout_ms),
-      .dflt = "5000", .min = 100, .max = 300000, .flags = KF_RELOAD,
+      .dflt = "5000", .min = 100, .max = 300000, .flags = 0,
       .describe = "deadline for one connection attempt, in milliseconds" },
     { KEY("feed", "listen"), .type = KT_LISTEN_LIST, AT(feed_listen),
       .count_offset = offsetof(struct config, n_feed_listen), .flags = KF_REQUIRED,

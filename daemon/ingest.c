@@ -833,6 +833,7 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
     ing->db = pgconn_new(base, ing->conninfo, "store", ingest_db_state, ing);
     if (!ing->db)
         return ingest_free(ing);
+    pgconn_set_connect_timeout(ing->db, p->connect_timeout_ms);
     return ing;
 }
 

@@ -25,6 +25,7 @@ struct ingest_params {
     size_t batch_max;     /* events per transaction */
     size_t queue_max;     /* events waiting for a transaction; beyond it: retry/overloaded */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
+    int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */
     struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
 };
 

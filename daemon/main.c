@@ -42,6 +42,7 @@ struct fcrd {
     char status[256];         /* the last STATUS= sent */
 };
 
+#define QUEUE_MAX ((size_t)16384) /* events awaiting the store, all connections together */
 #define DRAIN_POLL_MS 50
 #define STATUS_EVERY_S 5
 #define UNIT_TIMEOUT_MS 10000
@@ -368,8 +369,13 @@ static int fcrd_start(struct fcrd *d)
         .conninfo = d->cfg->db_conninfo,
         .force = d->cfg->force_code,
         .batch_max = d->cfg->batch_max,
-        .queue_max = d->cfg->feed_max_inflight * d->cfg->feed_max_connections,
+        /* Bounded memory: at most this many parsed events wait for the database, whatever the
+         * number of connections; beyond it lines are answered retry/overloaded. */
+        .queue_max = QUEUE_MAX < d->cfg->feed_max_inflight * d->cfg->feed_max_connections
+                         ? QUEUE_MAX
+                         : d->cfg->feed_max_inflight * d->cfg->feed_max_connections,
         .unit_timeout_ms = UNIT_TIMEOUT_MS,
+        .connect_timeout_ms = d->cfg->db_connect_timeout_ms,
         .metrics = d->metrics,
     };
     d->ing = ingest_new(d->base, &ip, d->rs);
@@ -394,6 +400,7 @@ static int fcrd_start(struct fcrd *d)
         .max_body = d->cfg->api_max_body,
         .conninfo = d->cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
+        .connect_timeout_ms = d->cfg->db_connect_timeout_ms,
         .metrics = d->metrics,
         .tls = d->tls_api,
     };
@@ -402,7 +409,8 @@ static int fcrd_start(struct fcrd *d)
         log_error("%s", err);
         return -1;
     }
-    d->mdb = metrics_db_new(d->base, d->cfg->db_conninfo, d->cfg->api_metrics_refresh_ms, d->metrics, d->rs);
+    d->mdb = metrics_db_new(d->base, d->cfg->db_conninfo, d->cfg->db_connect_timeout_ms,
+                            d->cfg->api_metrics_refresh_ms, d->metrics, d->rs);
     if (!d->mdb)
         return -1;
     metrics_set_sampler(d->metrics, fcrd_sample, d);

@@ -89,7 +89,7 @@ static void stats_arm(struct metrics_db *s)
     event_add(s->timer, &tv);
 }
 
-struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo, int interval_ms,
+struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo, int connect_timeout_ms, int interval_ms,
                                   struct metrics *m, const struct ruleset *rs)
 {
     struct metrics_db *s = calloc(1, sizeof(*s));
@@ -104,6 +104,7 @@ struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo,
     s->db = pgconn_new(base, conninfo, "stats", stats_state, s);
     if (!s->db)
         return metrics_db_free(s);
+    pgconn_set_connect_timeout(s->db, connect_timeout_ms);
     stats_arm(s);
     return s;
 }

@@ -23,6 +23,8 @@ struct pgconn {
     enum pgconn_phase phase;
     struct event *io;      /* socket readiness, re-created for every connection */
     struct event *retry;   /* reconnect timer */
+    struct event *deadline; /* the connection attempt in progress gives up at this time */
+    int connect_timeout_ms;
     int backoff_ms;
     unsigned long reconnects;
     bool was_up;
@@ -95,6 +97,7 @@ static void pgconn_lost(struct pgconn *c, const char *why)
         event_free(c->io);
         c->io = NULL;
     }
+    evtimer_del(c->deadline);
     if (c->pg) {
         PQfinish(c->pg);
         c->pg = NULL;
@@ -115,6 +118,28 @@ void pgconn_drop(struct pgconn *c, const char *why)
 {
     if (c->phase != PHASE_DOWN)
         pgconn_lost(c, why);
+}
+
+static void pgconn_arm_deadline(struct pgconn *c)
+{
+    struct timeval tv = {c->connect_timeout_ms / 1000, (c->connect_timeout_ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+}
+
+static void pgconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+        pgconn_lost(c, "the connection attempt timed out");
+}
+
+void pgconn_set_connect_timeout(struct pgconn *c, int ms)
+{
+    c->connect_timeout_ms = ms > 0 ? ms : 5000;
+    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+        pgconn_arm_deadline(c);
 }
 
 static void pgconn_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -167,6 +192,7 @@ static void pgconn_check_done(struct pgconn *c)
         return;
     }
     pgconn_clear_results(c);
+    evtimer_del(c->deadline);
     c->phase = PHASE_READY;
     c->backoff_ms = BACKOFF_MIN_MS;
     if (c->reconnects++ > 0)
@@ -309,6 +335,7 @@ static void pgconn_start(struct pgconn *c)
     }
     PQsetNoticeProcessor(c->pg, pgconn_notice, c);
     c->phase = PHASE_CONNECTING;
+    pgconn_arm_deadline(c);
     pgconn_poll(c);
 }
 
@@ -325,7 +352,9 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
     c->state_arg = arg;
     c->backoff_ms = BACKOFF_MIN_MS;
     c->retry = evtimer_new(base, pgconn_retry_cb, c);
-    if (!c->conninfo || !c->name || !c->retry)
+    c->deadline = evtimer_new(base, pgconn_deadline_cb, c);
+    c->connect_timeout_ms = 5000;
+    if (!c->conninfo || !c->name || !c->retry || !c->deadline)
         return pgconn_free(c);
     pgconn_start(c);
     return c;
@@ -339,6 +368,8 @@ struct pgconn *pgconn_free(struct pgconn *c)
         event_free(c->io);
     if (c->retry)
         event_free(c->retry);
+    if (c->deadline)
+        event_free(c->deadline);
     if (c->pg)
         PQfinish(c->pg);
     pgconn_clear_results(c);

@@ -32,6 +32,11 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
                           pgconn_state_fn on_state, void *arg);
 struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's callback is not called */
 
+/* pgconn_set_connect_timeout: a connection attempt (connect, authenticate, session check) that
+ * takes longer is abandoned and retried with backoff (default 5000 ms; also re-arms an attempt in
+ * progress). */
+void pgconn_set_connect_timeout(struct pgconn *c, int ms);
+
 /* pgconn_ready: connected and no unit in flight. */
 bool pgconn_ready(const struct pgconn *c);
 bool pgconn_up(const struct pgconn *c);

@@ -468,7 +468,7 @@ START_TEST(key_table_names_and_flags)
         bool reloadable;
     } flags[] = {
         { "database.conninfo", false }, { "database.admin_conninfo", false },
-        { "database.migrations", false }, { "database.connect_timeout_ms", true },
+        { "database.migrations", false }, { "database.connect_timeout_ms", false },
         { "feed.listen", false }, { "feed.max_line", true }, { "feed.max_inflight", true },
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
