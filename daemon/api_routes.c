@@ -1,6 +1,7 @@
 /* api_routes.c: the supervisor API's route table and its read handlers. Every handler validates
  * its input before it touches the database and answers through the asynchronous queue. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "api_write.h"
 #include "incident.h"
 #include "ingest.h"
+#include "timefmt.h"
 
 /* RFC 3339 in UTC, as the feed writes times. */
 #define SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -189,11 +191,11 @@ static void handle_pending(struct api *a, struct evhttp_request *req, const char
         } else {
             memcpy(due, after, (size_t)(bar - after));
             snprintf(id, sizeof(id), "%s", bar + 1);
-            for (const char *c = due; *c && ok; c++)
-                if (!isdigit((unsigned char)*c) && !strchr("-T:.Z", *c)) {
-                    api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
-                    ok = false;
-                }
+            int64_t ms;
+            if (!timefmt_parse(due, &ms)) {
+                api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+                ok = false;
+            }
         }
     }
     if (ok) {
@@ -264,8 +266,9 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
               text_ok(req, param(params, "crn"), "crn", 64);
     if (ok && after) {
         char *end;
+        errno = 0;
         long long v = strtoll(after, &end, 10);
-        if (!*after || *end || v < 0) {
+        if (!*after || *end || v < 0 || errno == ERANGE) {
             api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
             ok = false;
         }

@@ -59,7 +59,7 @@ struct ingest {
     bool requeue_after_rollback;
     double batch_started; /* metrics_clock() when the batch in flight began */
     double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
-    /* serials for CRNs and pending ids, fetched ahead from the database */
+    /* serials for CRNs and pending ids, fetched by the batch that uses them */
     int64_t *serials; /* serials[serial_pos .. serial_pos + nserials), handed out in increasing order */
     size_t serial_pos, nserials, serial_cap;
 };
@@ -174,6 +174,10 @@ static void batch_reset(struct ingest *ing)
     ing->batch = NULL;
     ing->nbatch = 0;
     ing->phase = BATCH_IDLE;
+    /* Serials are used only in the transaction that fetched them: nextval is not transactional,
+     * and one whose WAL no commit has flushed can be handed out again after a crash. */
+    ing->serial_pos = 0;
+    ing->nserials = 0;
     ing->commit_sent = 0;
     batch_timer_stop(ing);
 }
@@ -727,7 +731,7 @@ static void batch_start(struct ingest *ing)
     char nbuf[32] = "0";
     int nq = 5;
     if (need > ing->nserials) {
-        size_t want = need - ing->nserials + 256;
+        size_t want = need - ing->nserials;
         if (ing->serials)
             memmove(ing->serials, ing->serials + ing->serial_pos, ing->nserials * sizeof(*ing->serials));
         ing->serial_pos = 0;

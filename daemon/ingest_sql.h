@@ -70,7 +70,8 @@
     " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, rules = EXCLUDED.rules,"                            \
     "  ruleset = EXCLUDED.ruleset, updated_at = now()"                                                       \
-    "  WHERE (crimes.offence, crimes.victim, crimes.status, crimes.flags, crimes.rules)"                     \
+    "  WHERE crimes.incident_id = EXCLUDED.incident_id"                                                      \
+    "  AND (crimes.offence, crimes.victim, crimes.status, crimes.flags, crimes.rules)"                       \
     "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.status, EXCLUDED.flags,"               \
     "   EXCLUDED.rules) RETURNING 1),"                                                                       \
     " pd AS ("                                                                                               \
@@ -86,6 +87,7 @@
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
     "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"        \
+    "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1),"                                                                                         \
     " au AS ("                                                                                               \
     " INSERT INTO audit (at, incident_id, crn, pending_id, allegation, event_id, actor, role, action,"     \

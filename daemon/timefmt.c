@@ -103,7 +103,7 @@ bool timefmt_parse(const char *text, int64_t *out_ms)
         p++;
         if (!timefmt_digits(&p, 2, &oh) || !timefmt_expect(&p, ':') || !timefmt_digits(&p, 2, &om))
             return false;
-        if (oh > 23 || om > 59)
+        if (oh > 15 || om > 59) /* beyond ±15:59 no place keeps its clocks, nor PostgreSQL its zones */
             return false;
         offset_min = sign * (oh * 60 + om);
     } else {
@@ -120,7 +120,12 @@ bool timefmt_parse(const char *text, int64_t *out_ms)
 
     int64_t t = timefmt_days_from_civil(year, mon, day) * DAY_MS +
                 ((int64_t)hour * 3600 + min * 60 + sec) * 1000 + ms;
-    *out_ms = t - (int64_t)offset_min * 60 * 1000;
+    t -= (int64_t)offset_min * 60 * 1000;
+    /* Year 1 onwards, in UTC: PostgreSQL has no year 0, and a time it cannot store must be
+     * refused with the event, not fail the batch it is written in. */
+    if (t < TIMEFMT_YEAR1_MS)
+        return false;
+    *out_ms = t;
     return true;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """count-tests.py: turn meson test logs into per-suite counts and the final "N passed, M failed".
 
-Usage: count-tests.py [--extra-failed K] LABEL=PATH/testlog.json ...
+Usage: count-tests.py [--extra-failed K] [--checks LABEL:PASSED:FAILED]... LABEL=PATH/testlog.json ...
 
 A test binary built with check prints "NN%: Checks: C, Failures: F, Errors: E"; the integration
 runner prints "fcrd-integration: P passed, F failed, S skipped". Those lines give the counts of
@@ -45,12 +45,15 @@ def count_one(entry):
 
 def main(argv):
     extra_failed = 0
-    groups = []
+    groups, checks = [], []
     args = list(argv)
     while args:
         a = args.pop(0)
         if a == "--extra-failed":
             extra_failed = int(args.pop(0))
+        elif a == "--checks":
+            label, p, f = args.pop(0).rsplit(":", 2)
+            checks.append((label, int(p), int(f)))
         elif "=" in a:
             groups.append(a.split("=", 1))
         else:
@@ -82,6 +85,10 @@ def main(argv):
         print(line)
         total_p += gp
         total_f += gf
+    for label, p, f in checks:
+        print(f"{label}: {p} passed, {f} failed")
+        total_p += p
+        total_f += f
     print(f"{total_p} passed, {total_f} failed")
     return 1 if total_f else 0
 
