@@ -3,6 +3,9 @@
 #ifndef FCRD_INGEST_SQL_H
 #define FCRD_INGEST_SQL_H
 
+/* Id lists arrive as JSON arrays and are compared with `= ANY (ARRAY(SELECT ...))`: the array is
+ * computed once, so the planner uses the primary key instead of guessing the list's size. */
+
 /* $1: the batch's incident ids, $2: the incident ids its events (or people's decisions) link to.
  * Creates missing rows so that they can be locked — a linked incident being opened by another
  * transaction right now makes this wait for that transaction's end. Sorted, so that two fcrd
@@ -15,17 +18,17 @@
  * incidents their stored state links to, and reads their state. Reading linked incidents under
  * the lock means a same_report link sees a crime another instance is committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text FROM incidents WHERE incident_id IN ("                                 \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY (ARRAY("                         \
     " SELECT jsonb_array_elements_text($1::jsonb) UNION SELECT jsonb_array_elements_text($2::jsonb)"        \
     " UNION SELECT l->>'incident_id' FROM incidents s,"                                                      \
     "  jsonb_array_elements(COALESCE(s.state->'links', '[]'::jsonb)) AS l"                                   \
-    "  WHERE s.incident_id IN (SELECT jsonb_array_elements_text($1::jsonb)))"                               \
+    "  WHERE s.incident_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))))"                     \
     " ORDER BY incident_id FOR UPDATE"
 
 /* $1: JSON array of event ids. */
 #define SQL_EVENTS_SEEN                                                                                      \
     "SELECT event_id, body, reply::text FROM raw_events "                                                    \
-    "WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))"
+    "WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
 
 /* The audit chain's head, locked until COMMIT. */
 #define SQL_AUDIT_HEAD "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE"

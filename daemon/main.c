@@ -42,7 +42,7 @@ struct fcrd {
     char status[256];         /* the last STATUS= sent */
 };
 
-#define QUEUE_MAX ((size_t)16384) /* events awaiting the store, all connections together */
+#define QUEUE_MAX ((size_t)4096) /* events awaiting the store, all connections together (~5 KiB each) */
 #define DRAIN_POLL_MS 50
 #define STATUS_EVERY_S 5
 #define UNIT_TIMEOUT_MS 10000

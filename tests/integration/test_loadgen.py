@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""test_loadgen.py: a short smoke run of fcr-loadgen against the real fcrd, in each of its modes.
+
+Not a benchmark (timings on a shared machine say little): it checks that the load generator
+drives the feed and the API correctly, that every generated event is one fcrd accepts, that the
+figures it reports add up, and that what it reports as acknowledged is in the database.
+
+FCRD_LOADGEN names the binary; by default it is tools/fcr-loadgen in the build folder that holds
+FCRD_BIN (build/daemon/fcrd -> build/tools/fcr-loadgen).
+"""
+import collections
+import json
+import os
+import subprocess
+import unittest
+
+import harness
+from harness import DaemonTestCase
+
+LOADGEN = os.environ.get("FCRD_LOADGEN") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcr-loadgen")
+RUN_TIMEOUT = 120
+
+
+def loadgen(*args, check=True):
+    """Run fcr-loadgen; returns (exit status, parsed JSON report or None, stderr)."""
+    if not os.access(LOADGEN, os.X_OK):
+        raise AssertionError(f"no fcr-loadgen at {LOADGEN} (build it, or set FCRD_LOADGEN)")
+    r = subprocess.run([LOADGEN, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    if harness.SANITIZER_RE.search(r.stderr):
+        raise AssertionError(f"fcr-loadgen {' '.join(args)}: sanitizer report:\n{r.stderr}")
+    report = None
+    lines = r.stdout.strip().splitlines()
+    if lines and lines[-1].startswith("{"):
+        report = json.loads(lines[-1])
+    if check and r.returncode != 0:
+        raise AssertionError(f"fcr-loadgen {' '.join(args)} exited {r.returncode}:\n{r.stdout}\n{r.stderr}")
+    return r.returncode, report, r.stderr
+
+
+class GeneratorTest(unittest.TestCase):
+    """What --print produces, checked without the daemon's help."""
+
+    def test_printed_events_are_well_formed_and_in_seq_order(self):
+        r = subprocess.run([LOADGEN, "--print", "2000", "--prefix", "pr", "--updates", "1", "--close", "0.5",
+                            "--unconfirmed", "0.3", "--links", "0.3"], capture_output=True, text=True,
+                           timeout=RUN_TIMEOUT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual(len(events), 2000)
+        self.assertEqual(len({e["event_id"] for e in events}), 2000, "event ids are unique")
+        last = {}
+        types = collections.Counter()
+        for e in events:
+            types[e["type"]] += 1
+            inc = e["incident_id"]
+            self.assertTrue(inc.startswith("pr-"), inc)
+            self.assertLessEqual(len(inc), 64)
+            if e["type"] == "incident.opened":
+                self.assertNotIn(inc, last, "an incident is opened once")
+                self.assertEqual(e["seq"], 1)
+                self.assertEqual(len(e["allegations"]), 1)
+                for link in e.get("links", []):
+                    types["linked"] += 1
+                    self.assertIn(link["incident_id"], last, "a link names an incident opened before")
+                    self.assertIn(link["relation"], ("same_report", "related"))
+            else:
+                self.assertIn(inc, last, "follow-ups come after the opening")
+                self.assertEqual(e["seq"], last[inc] + 1)
+            last[inc] = e["seq"]
+        # roughly the mix asked for: one update per incident, half closed
+        self.assertGreater(types["incident.updated"], types["incident.opened"] * 0.6)
+        self.assertGreater(types["incident.closed"], types["incident.opened"] * 0.2)
+        self.assertGreater(types["linked"], types["incident.opened"] * 0.2)
+        self.assertLess(types["linked"], types["incident.opened"] * 0.4)
+
+    def test_fixed_epoch_repeats_the_same_events(self):
+        args = [LOADGEN, "--print", "50", "--prefix", "ep", "--epoch", "1780000000"]
+        a = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT).stdout
+        b = subprocess.run(args, capture_output=True, text=True, timeout=RUN_TIMEOUT).stdout
+        self.assertEqual(a, b)
+        self.assertIn('"at":"2026-05-28T20:26:40Z"', a.splitlines()[0])
+
+    def test_bad_options_are_usage_errors(self):
+        for args in (["--closed", "0", "-n", "5", "tcp:127.0.0.1:1"], ["--updates", "9", "--print", "1"],
+                     ["--closed", "5", "tcp:127.0.0.1:1"], ["--bogus"]):
+            r = subprocess.run([LOADGEN, *args], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            self.assertEqual(r.returncode, 2, f"{args}: {r.stdout} {r.stderr}")
+
+
+class LoadgenTest(DaemonTestCase):
+
+    def feed_addr(self):
+        return f"tcp:127.0.0.1:{self.h.feed_port}"
+
+    def count(self, table, prefix):
+        return self.h.sql_value(f"SELECT count(*) FROM {table} WHERE incident_id LIKE %s", (prefix + "-%",))
+
+    def test_closed_loop_reports_what_was_committed(self):
+        prefix = harness.uid("cl")
+        _, rep, _ = loadgen("--json", "--closed", "40", "-c", "2", "-n", "400", "--prefix", prefix,
+                            "--unconfirmed", "0.2", "--links", "0.2", "--pid", str(self.h.proc.pid), self.feed_addr())
+        self.assertTrue(rep["completed"], rep)
+        self.assertEqual(rep["sent"], 400)
+        self.assertEqual(rep["replies"], 400)
+        self.assertEqual(rep["status"]["accepted"], 400, rep.get("first_bad_reply"))
+        self.assertEqual(rep["latency_us"]["count"], 400)
+        lat = rep["latency_us"]
+        self.assertLessEqual(lat["p50"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["max"])
+        self.assertGreater(rep["throughput"], 0)
+        mix = rep["mix"]
+        self.assertEqual(mix["opened"] + mix["updated"] + mix["closed"], 400)
+        # fcrd's memory was sampled
+        self.assertGreater(rep["rss_kb"]["max"], 1000)
+        self.assertGreaterEqual(rep["rss_kb"]["max"], rep["rss_kb"]["start"])
+        self.assertGreater(rep["cpu_s"]["target"], 0)
+        # every acknowledged event is in the database, and each confirmed opening recorded a crime
+        self.assertEqual(self.count("raw_events", prefix), 400)
+        self.assertEqual(self.count("incidents", prefix), mix["opened"])
+        crimes = self.count("crimes", prefix)
+        self.assertGreaterEqual(crimes, mix["opened"] - mix["unconfirmed"])
+        self.assertLessEqual(crimes, mix["opened"])
+
+    def test_resending_the_same_run_is_all_duplicate(self):
+        prefix = harness.uid("rs")
+        args = ["--json", "--closed", "25", "-n", "150", "--prefix", prefix, "--epoch", "1780000000",
+                self.feed_addr()]
+        _, first, _ = loadgen(*args)
+        self.assertEqual(first["status"]["accepted"], 150, first.get("first_bad_reply"))
+        before = self.count("raw_events", prefix)
+        _, again, _ = loadgen(*args)
+        self.assertEqual(again["status"]["duplicate"], 150, again.get("first_bad_reply"))
+        self.assertEqual(self.count("raw_events", prefix), before)
+
+    def test_open_loop_offers_the_rate(self):
+        prefix = harness.uid("op")
+        _, rep, _ = loadgen("--json", "--open", "100", "-c", "2", "-d", "2", "--prefix", prefix, self.feed_addr())
+        self.assertTrue(rep["completed"], rep)
+        self.assertEqual(rep["status"]["accepted"], rep["sent"], rep.get("first_bad_reply"))
+        # 100/s for 2 s, give or take the first and last tick
+        self.assertGreaterEqual(rep["sent"], 190)
+        self.assertLessEqual(rep["sent"], 202)
+        self.assertEqual(rep["latency_us"]["count"], rep["sent"])
+        self.assertEqual(rep["latency_from_send_us"]["count"], rep["sent"])
+        self.assertLessEqual(rep["latency_from_send_us"]["p50"], rep["latency_us"]["p50"])
+        self.assertEqual(self.count("raw_events", prefix), rep["sent"])
+
+    def test_lone_events_one_at_a_time_over_unix_socket(self):
+        prefix = harness.uid("lo")
+        _, rep, _ = loadgen("--json", "--lone", "5", "-n", "20", "--prefix", prefix, f"unix:{self.h.feed_unix}")
+        self.assertEqual(rep["status"]["accepted"], 20, rep.get("first_bad_reply"))
+        # one in flight: at most one reply per gap plus its latency
+        self.assertGreaterEqual(rep["elapsed_s"], 19 * 0.005)
+        self.assertEqual(self.count("raw_events", prefix), 20)
+
+    def test_rejections_make_the_run_fail(self):
+        # The same ids with other times: fcrd refuses every event as a reused event_id.
+        prefix = harness.uid("rj")
+        args = ["--json", "--closed", "10", "-n", "30", "--prefix", prefix, self.feed_addr()]
+        _, first, _ = loadgen(*args, "--epoch", "1780000000")
+        self.assertEqual(first["status"]["accepted"], 30)
+        status, again, _ = loadgen(*args, "--epoch", "1790000000", check=False)
+        self.assertEqual(status, 1)
+        self.assertTrue(again["completed"], again)
+        self.assertEqual(again["status"]["rejected"], 30)
+        self.assertEqual(again["error_codes"], {"event_id_conflict": 30})
+        self.assertIn('"status":"rejected"', again["first_bad_reply"])
+
+    def test_http_reads(self):
+        env_token = self.h.tokens["auditor"]
+        os.environ["FCR_LOADGEN_TOKEN"] = env_token
+        try:
+            _, rep, _ = loadgen("--json", "--http", "/v1/pending?limit=10", "-c", "2", "-n", "30",
+                                f"127.0.0.1:{self.h.api_port}")
+            self.assertEqual(rep["status"]["accepted"], 30, rep.get("first_bad_reply"))
+            self.assertEqual(rep["latency_us"]["count"], 30)
+            _, rep, _ = loadgen("--json", "--http", "/v1/pending", "--http-close", "-n", "5",
+                                f"127.0.0.1:{self.h.api_port}")
+            self.assertEqual(rep["status"]["accepted"], 5, rep.get("first_bad_reply"))
+            # without a token every request is refused, and the run says so
+            os.environ.pop("FCR_LOADGEN_TOKEN")
+            status, rep, _ = loadgen("--json", "--http", "/v1/pending", "-n", "3", f"127.0.0.1:{self.h.api_port}",
+                                     check=False)
+            self.assertEqual(status, 1)
+            self.assertEqual(rep["error_codes"].get("http_401"), 3, rep)
+        finally:
+            os.environ.pop("FCR_LOADGEN_TOKEN", None)
+
+    def test_unreachable_daemon_fails_cleanly(self):
+        status, rep, err = loadgen("--json", "--closed", "5", "-n", "5", f"tcp:127.0.0.1:{harness.free_port()}",
+                                   check=False)
+        self.assertEqual(status, 1)
+        self.assertFalse(rep["completed"])
+        self.assertIn("connection", rep["failure"])
+
+
+if __name__ == "__main__":
+    harness.main()
