@@ -16,6 +16,7 @@
 #include "api_int.h"
 #include "log.h"
 #include "pgconn.h"
+#include "utf8.h"
 #include "tls.h"
 
 #define API_MAX_PARAMS 8
@@ -233,27 +234,6 @@ static enum role api_authenticate(const struct api *a, struct evhttp_request *re
     return tokens_lookup(a->tokens, h, user);
 }
 
-/* Well-formed UTF-8 (no overlong forms, no surrogates): what PostgreSQL will accept as text. */
-static bool utf8_valid(const unsigned char *s)
-{
-    while (*s) {
-        unsigned char c = *s;
-        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4))
-            return false;
-        uint32_t cp = n == 0 ? c : c & (0x3F >> n);
-        for (int i = 1; i <= n; i++) {
-            if ((s[i] & 0xC0) != 0x80)
-                return false;
-            cp = cp << 6 | (s[i] & 0x3F);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        s += n + 1;
-    }
-    return true;
-}
-
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
     struct api *a = arg;
@@ -261,7 +241,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
     const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
     size_t dlen = 0;
     char *path = raw ? evhttp_uridecode(raw, 0, &dlen) : NULL;
-    if (!path || dlen != strlen(path) || !utf8_valid((const unsigned char *)path)) {
+    if (!path || dlen != strlen(path) || !utf8_valid(path)) {
         free(path);
         api_error(req, 400, "bad_path", "the request path cannot be decoded", NULL);
         return;

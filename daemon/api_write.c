@@ -10,6 +10,7 @@
 #include "api_write.h"
 #include "ingest.h"
 #include "timefmt.h"
+#include "utf8.h"
 
 enum field_kind { F_TEXT, F_ENUM, F_TIME };
 
@@ -49,15 +50,6 @@ static const struct field_spec reclassify_fields[] = {
     {"rationale", F_TEXT, true, 4000, NULL},
     {NULL, F_TEXT, false, 0, NULL},
 };
-
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 /* Parse and check a body against its field table; NULL (400 sent) when anything is off. */
 static json_t *body_parse(struct evhttp_request *req, const struct field_spec *spec)

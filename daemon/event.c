@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "timefmt.h"
+#include "utf8.h"
 
 #define EV_PATH_LEN 256
 /* Unknown keys are echoed in warnings; a hostile line could carry thousands of them or one
@@ -143,14 +144,6 @@ static void ev_warn(struct ev_ctx *c, const char *code, const char *field, const
 
 /* ---- string checks ---- */
 
-static size_t ev_utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 /* Control characters (only reachable through \u escapes, raw ones are bad JSON) have no
  * business in identifiers, which end up in logs, URLs and crime references. */
 static bool ev_has_control(const char *s)
@@ -169,7 +162,7 @@ static int ev_check_id(struct ev_ctx *c, json_t *v, const char *path, json_int_t
     size_t bytes = json_string_length(v);
     if (bytes == 0)
         return ev_fail(c, path, "must not be empty");
-    if (max_chars > 0 && ev_utf8_chars(s) > (size_t)max_chars)
+    if (max_chars > 0 && utf8_chars(s) > (size_t)max_chars)
         return ev_fail(c, path, "must be at most %lld characters long", (long long)max_chars);
     if (bytes > c->lim->max_string)
         return ev_fail(c, path, "is longer than the limit of %zu bytes", c->lim->max_string);
@@ -627,7 +620,7 @@ static char *ev_echo_id(json_t *obj, const char *key, size_t max_chars, size_t m
         return NULL;
     const char *s = json_string_value(v);
     size_t bytes = json_string_length(v);
-    if (bytes == 0 || bytes > max_bytes || ev_utf8_chars(s) > max_chars || ev_has_control(s))
+    if (bytes == 0 || bytes > max_bytes || utf8_chars(s) > max_chars || ev_has_control(s))
         return NULL;
     return strdup(s);
 }

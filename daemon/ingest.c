@@ -56,7 +56,6 @@ struct ingest {
     enum batch_phase phase;
     struct item **batch;
     size_t nbatch;
-    bool requeue_after_rollback;
     double batch_started; /* metrics_clock() when the batch in flight began */
     double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
     /* serials for CRNs and pending ids, fetched by the batch that uses them */

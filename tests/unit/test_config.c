@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "check_run.h"
 
 /* Each test runs in its own process (check forks), so one temporary file per test is enough. */
 struct tmpconf {
@@ -745,9 +746,5 @@ int main(void)
     tcase_add_test(files, example_config_sets_every_key);
     tcase_add_test(files, docs_cover_every_key);
     suite_add_tcase(s, files);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "check_run.h"
 
 /* A complete, valid incident.opened event using every field the contract defines for it. */
 static const char *const base_event =
@@ -1075,9 +1076,5 @@ int main(void)
     tcase_add_test(tc, scenario_events_accepted);
     suite_add_tcase(s, tc);
 
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "check_run.h"
 
 static const struct timeval when = {1767323045, 678901}; /* 2026-01-02T03:04:05.678Z */
 
@@ -173,9 +174,5 @@ int main(void)
     tcase_add_test(tc, journal_detection);
     tcase_add_test(tc, messages_reach_stderr);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "check_run.h"
 
 /* render: the exposition text of m (malloc'd). */
 static char *render(struct metrics *m)
@@ -394,9 +395,5 @@ int main(void)
     tcase_add_test(tc, gauges_from_the_sampler_and_the_database);
     tcase_add_test(tc, null_registry_records_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

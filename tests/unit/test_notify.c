@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "check_run.h"
 
 /* A listening datagram socket standing in for systemd. Each test runs in its own process. */
 struct fake {
@@ -277,9 +278,5 @@ int main(void)
     tcase_add_test(tc, watchdog_pings_only_with_progress);
     tcase_add_test(tc, watchdog_off_starts_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

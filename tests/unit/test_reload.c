@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "check_run.h"
 
 static struct config *load_text(const char *text)
 {
@@ -154,9 +155,5 @@ int main(void)
     tcase_add_test(tc, api_listen_kept_and_rendered);
     tcase_add_test(tc, new_keys_and_their_checks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -12,6 +12,7 @@
 #include "rules.h"
 #include "ruleset.h"
 #include "timefmt.h"
+#include "check_run.h"
 
 /* One test's world: the rule set, a serial counter, an incident's state and the last outcome. */
 struct fx {
@@ -1122,9 +1123,5 @@ int main(void)
     tcase_add_test(tc, flag_others);
     tcase_add_test(tc, crn_and_view);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

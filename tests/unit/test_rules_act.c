@@ -10,6 +10,7 @@
 #include "rules.h"
 #include "rules_act.h"
 #include "ruleset.h"
+#include "check_run.h"
 
 static struct ruleset *rs;
 static int64_t serial;
@@ -373,9 +374,5 @@ int main(void)
     tcase_add_test(tc, cancel_rape_is_for_the_registrar);
     tcase_add_test(tc, reclassify_changes_code_keeps_crn);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

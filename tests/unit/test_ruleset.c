@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ruleset.h"
+#include "check_run.h"
 
 static char shipped_path[4096];
 
@@ -333,9 +334,5 @@ int main(void)
     tcase_add_test(tc, refuses_missing_engine_rule);
     tcase_add_test(tc, refuses_unknown_field_and_bad_values);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "timefmt.h"
+#include "check_run.h"
 
 struct good_case {
     const char *text;
@@ -193,9 +194,5 @@ int main(void)
     tcase_add_test(tc, year_of);
     tcase_add_test(tc, hour_constant);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tls.h"
+#include "check_run.h"
 
 /* ---- certificates ---- */
 
@@ -329,9 +330,5 @@ int main(void)
     tcase_add_test(tc, subject_list);
     tcase_add_test(tc, handshakes);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

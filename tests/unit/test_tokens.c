@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "tokens.h"
+#include "check_run.h"
 
 static void tmp_write(char *path, size_t pathlen, const char *text, size_t len)
 {
@@ -265,9 +266,5 @@ int main(void)
     tcase_add_test(tc, role_names);
     tcase_add_test(tc, example_file_has_every_role);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

@@ -1,0 +1,14 @@
+/* utf8.h: the few UTF-8 checks the feed and the API need on text jansson or evhttp hand over. */
+#ifndef FCRD_UTF8_H
+#define FCRD_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* utf8_valid: well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF). */
+bool utf8_valid(const char *s);
+
+/* utf8_chars: the number of characters (code points) of valid UTF-8 text. */
+size_t utf8_chars(const char *s);
+
+#endif
