@@ -7,20 +7,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonx.h"
+
 
 const char *const audit_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn", "event_id",
                                     "incident_id", "pending_id", "role", "rules", "ruleset", NULL};
 
+/* audit_fields is in byte order, so writing the fields in turn gives the sorted-keys text. */
 char *audit_canonical(const json_t *entry)
 {
-    json_t *o = json_object();
+    struct jsonx_buf b = {0};
+    jsonx_char(&b, '{');
     for (size_t i = 0; audit_fields[i]; i++) {
-        json_t *v = json_object_get(entry, audit_fields[i]);
-        json_object_set_new(o, audit_fields[i], v ? json_incref(v) : json_null());
+        jsonx_key(&b, audit_fields[i]);
+        jsonx_value(&b, json_object_get(entry, audit_fields[i]), JSONX_SORT);
     }
-    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-    json_decref(o);
-    return s;
+    jsonx_char(&b, '}');
+    return jsonx_take(&b, NULL);
 }
 
 int audit_hash(const char *prev_hash, const char *text, char out[AUDIT_HASH_HEX])
@@ -34,8 +37,12 @@ int audit_hash(const char *prev_hash, const char *text, char out[AUDIT_HASH_HEX]
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return -1;
-    for (unsigned int i = 0; i < mdlen; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[2 * mdlen] = '\0';
     return 0;
 }
 

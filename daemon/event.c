@@ -8,6 +8,7 @@
 
 #include "timefmt.h"
 #include "utf8.h"
+#include "jsonx.h"
 
 #define EV_PATH_LEN 256
 /* Unknown keys are echoed in warnings; a hostile line could carry thousands of them or one
@@ -691,7 +692,7 @@ int event_parse(const char *line, size_t len, const struct event_limits *lim, st
     out->seq = (int64_t)c.seq;
     out->at_ms = c.at_ms;
     out->doc = doc;
-    out->canon = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT);
+    out->canon = jsonx_dumps(doc, JSONX_SORT);
     out->warnings = c.warnings;
     if (!out->event_id || !out->incident_id || !out->canon) {
         event_clear(out);

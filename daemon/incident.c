@@ -1,5 +1,6 @@
 /* incident.c: read-only views of an incident state document for the supervisor API and the store. */
 #include "incident.h"
+#include "jsonx.h"
 
 #include <string.h>
 
@@ -9,7 +10,7 @@ static json_t *incident_copy_keys(const json_t *from, const char *const *keys)
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(from, keys[i]);
         if (v)
-            json_object_set_new(to, keys[i], json_deep_copy(v));
+            json_object_set_new(to, keys[i], jsonx_copy(v));
     }
     return to;
 }
@@ -30,12 +31,12 @@ json_t *incident_view(const json_t *state)
         json_decref(pending);
         return view;
     }
-    json_object_set_new(view, "incident_id", json_deep_copy(json_object_get(state, "incident_id")));
+    json_object_set_new(view, "incident_id", jsonx_copy(json_object_get(state, "incident_id")));
     v = json_object_get(state, "category");
-    json_object_set_new(view, "category", v ? json_deep_copy(v) : json_null());
-    json_object_set_new(view, "opened_at", json_deep_copy(json_object_get(state, "opened_at")));
+    json_object_set_new(view, "category", v ? jsonx_copy(v) : json_null());
+    json_object_set_new(view, "opened_at", jsonx_copy(json_object_get(state, "opened_at")));
     if ((v = json_object_get(state, "closed_at")) && json_is_string(v))
-        json_object_set_new(view, "closed_at", json_deep_copy(v));
+        json_object_set_new(view, "closed_at", jsonx_copy(v));
 
     json_array_foreach(json_object_get(state, "crimes"), i, v) {
         json_t *c = incident_copy_keys(v, crime_keys);
@@ -49,7 +50,7 @@ json_t *incident_view(const json_t *state)
         json_t *d = json_object_get(all, json_string_value(json_object_get(v, "id")));
         if (!d)
             continue;
-        json_t *copy = json_deep_copy(d);
+        json_t *copy = jsonx_copy(d);
         json_object_del(copy, "ruleset");
         json_array_append_new(decisions, copy);
     }
@@ -64,9 +65,9 @@ json_t *incident_view(const json_t *state)
     /* Persons and allegations as last received, for a reader who needs the facts beside the
      * decisions (the supervisor's page). */
     v = json_object_get(state, "persons");
-    json_object_set_new(view, "persons", json_is_array(v) ? json_deep_copy(v) : json_array());
+    json_object_set_new(view, "persons", json_is_array(v) ? jsonx_copy(v) : json_array());
     v = json_object_get(state, "allegations");
-    json_object_set_new(view, "allegations", json_is_array(v) ? json_deep_copy(v) : json_array());
+    json_object_set_new(view, "allegations", json_is_array(v) ? jsonx_copy(v) : json_array());
     return view;
 }
 

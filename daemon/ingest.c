@@ -24,8 +24,18 @@
 #include "reply.h"
 #include "rules.h"
 #include "rules_act.h"
+#include "jsonx.h"
 
 #define MAX_ATTEMPTS 3
+
+/* The write path's statements, prepared on every session of the store connection: pgconn knows
+ * them by address, so each is one object used everywhere. */
+static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
+static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
+static const char sql_events_seen[] = SQL_EVENTS_SEEN;
+static const char sql_audit_head[] = SQL_AUDIT_HEAD;
+static const char sql_serials[] = SQL_SERIALS;
+static const char sql_write[] = SQL_WRITE;
 
 struct item {
     struct event ev; /* for a person's decision: only incident_id is set */
@@ -58,9 +68,9 @@ struct ingest {
     size_t nbatch;
     double batch_started; /* metrics_clock() when the batch in flight began */
     double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
-    /* serials for CRNs and pending ids, fetched by the batch that uses them */
-    int64_t *serials; /* serials[serial_pos .. serial_pos + nserials), handed out in increasing order */
-    size_t serial_pos, nserials, serial_cap;
+    /* serials for CRNs and pending ids: [serial_next, serial_end) reserved by the batch in flight */
+    int64_t serial_next, serial_end;
+    size_t serial_want; /* how many the batch in flight asked for */
 };
 
 /* ---- queue ---------------------------------------------------------------------------------- */
@@ -139,10 +149,9 @@ static void ingest_schedule(struct ingest *ing)
 static int64_t ingest_next_serial(void *arg)
 {
     struct ingest *ing = arg;
-    if (ing->nserials == 0)
-        return 0; /* cannot happen: the pool is topped up for the batch's worst case */
-    ing->nserials--;
-    return ing->serials[ing->serial_pos++];
+    if (ing->serial_next >= ing->serial_end)
+        return 0; /* cannot happen: the batch reserves its worst case */
+    return ing->serial_next++;
 }
 
 /* An upper bound of the serials one event can consume: a crime and a pending decision per
@@ -173,10 +182,7 @@ static void batch_reset(struct ingest *ing)
     ing->batch = NULL;
     ing->nbatch = 0;
     ing->phase = BATCH_IDLE;
-    /* Serials are used only in the transaction that fetched them: nextval is not transactional,
-     * and one whose WAL no commit has flushed can be handed out again after a crash. */
-    ing->serial_pos = 0;
-    ing->nserials = 0;
+    ing->serial_next = ing->serial_end = 0;
     ing->commit_sent = 0;
     batch_timer_stop(ing);
 }
@@ -311,20 +317,26 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 
 /* ---- deciding a batch ----------------------------------------------------------------------- */
 
+/* The batch's rows, written straight into the write statement's parameters: events as lines of
+ * tab-separated fields (no field holds a tab or a newline: ids hold no control characters and
+ * compact JSON escapes them), incidents, crimes and pending decisions as JSON arrays. Persons and
+ * allegations stay values until the end because a later event of the batch replaces an earlier
+ * one's row; audit entries wait for the hash chain. */
 struct writes {
-    json_t *events, *incidents, *persons, *allegations, *crimes, *pending, *audit;
+    struct jsonx_buf events, incidents, crimes, pending;
+    json_t *persons, *allegations, *audit;
     json_t *person_keys, *allegation_keys; /* "incident\x1fid" -> index, last entry wins */
     json_t *touched;                       /* incident id -> true */
 };
 
 static void writes_init(struct writes *w)
 {
-    w->events = json_array();
-    w->incidents = json_array();
+    memset(w, 0, sizeof(*w));
+    jsonx_char(&w->incidents, '[');
+    jsonx_char(&w->crimes, '[');
+    jsonx_char(&w->pending, '[');
     w->persons = json_array();
     w->allegations = json_array();
-    w->crimes = json_array();
-    w->pending = json_array();
     w->audit = json_array();
     w->person_keys = json_object();
     w->allegation_keys = json_object();
@@ -333,12 +345,12 @@ static void writes_init(struct writes *w)
 
 static void writes_clear(struct writes *w)
 {
-    json_decref(w->events);
-    json_decref(w->incidents);
+    jsonx_buf_free(&w->events);
+    jsonx_buf_free(&w->incidents);
+    jsonx_buf_free(&w->crimes);
+    jsonx_buf_free(&w->pending);
     json_decref(w->persons);
     json_decref(w->allegations);
-    json_decref(w->crimes);
-    json_decref(w->pending);
     json_decref(w->audit);
     json_decref(w->person_keys);
     json_decref(w->allegation_keys);
@@ -370,13 +382,52 @@ static json_t *array_or_empty(json_t *v)
     return json_is_array(v) ? json_incref(v) : json_array();
 }
 
+/* An array member, or [] when it is missing. */
+static void write_array(struct jsonx_buf *b, const char *key, const json_t *v)
+{
+    jsonx_key(b, key);
+    if (json_is_array(v))
+        jsonx_value(b, v, 0);
+    else
+        jsonx_raw(b, "[]", 2);
+}
+
+/* A crime or pending decision as a row: its members, its incident, flags and rules as arrays. */
+static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incident_id)
+{
+    jsonx_sep(b);
+    jsonx_char(b, '{');
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (strcmp(k, "flags") == 0 || strcmp(k, "rules") == 0 || strcmp(k, "incident_id") == 0)
+            continue;
+        jsonx_key(b, k);
+        jsonx_value(b, v, 0);
+    }
+    jsonx_key(b, "incident_id");
+    jsonx_cstr(b, incident_id);
+    write_array(b, "flags", json_object_get(obj, "flags"));
+    write_array(b, "rules", json_object_get(obj, "rules"));
+    jsonx_char(b, '}');
+}
+
 static void writes_event(struct writes *w, const struct item *it, const json_t *body, const json_t *outcome)
 {
     const struct event *ev = &it->ev;
-    json_array_append_new(w->events, json_pack("{s:s, s:s, s:I, s:s, s:O, s:s, s:O}", "event_id", ev->event_id,
-                                               "incident_id", ev->incident_id, "seq", (json_int_t)ev->seq, "type",
-                                               event_type_name(ev->type), "at", json_object_get(ev->doc, "at"),
-                                               "body", ev->canon, "reply", body));
+    struct jsonx_buf *b = &w->events;
+    const char *at = json_string_value(json_object_get(ev->doc, "at"));
+    const char *fields[] = {ev->event_id, ev->incident_id, NULL, event_type_name(ev->type), at ? at : "", ev->canon};
+    for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
+        if (fields[k])
+            jsonx_raw(b, fields[k], strlen(fields[k]));
+        else
+            jsonx_int(b, ev->seq);
+        jsonx_char(b, '\t');
+    }
+    jsonx_value(b, body, 0);
+    jsonx_char(b, '\n');
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(ev->doc, "persons"), i, v)
@@ -394,7 +445,8 @@ static void writes_event(struct writes *w, const struct item *it, const json_t *
     const char *ruleset = json_string_value(json_object_get(outcome, "rules"));
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
     {
-        json_t *e = json_deep_copy(v);
+        json_t *e = json_object(); /* shares the entry's values: the chain only adds members */
+        json_object_update(e, v);
         json_object_set_new(e, "incident_id", json_string(ev->incident_id));
         json_object_set_new(e, "event_id", json_string(ev->event_id));
         json_object_set_new(e, "actor", json_string("rules"));
@@ -414,34 +466,27 @@ static void writes_incidents(struct writes *w, json_t *states)
     json_object_foreach(w->touched, id, unused)
     {
         json_t *st = json_object_get(states, id);
-        json_t *closed = json_object_get(st, "closed_at");
-        json_array_append_new(w->incidents,
-                              json_pack("{s:s, s:I, s:O, s:O, s:O, s:O}", "incident_id", id, "last_seq",
-                                        (json_int_t)incident_last_seq(st), "category",
-                                        json_object_get(st, "category") ? json_object_get(st, "category")
-                                                                        : json_null(),
-                                        "opened_at",
-                                        json_object_get(st, "opened_at") ? json_object_get(st, "opened_at")
-                                                                         : json_null(),
-                                        "closed_at", closed ? closed : json_null(), "state", st));
+        struct jsonx_buf *b = &w->incidents;
+        jsonx_sep(b);
+        jsonx_char(b, '{');
+        jsonx_key(b, "incident_id");
+        jsonx_cstr(b, id);
+        jsonx_key(b, "last_seq");
+        jsonx_int(b, incident_last_seq(st));
+        static const char *const copied[] = {"category", "opened_at", "closed_at"};
+        for (size_t k = 0; k < sizeof(copied) / sizeof(copied[0]); k++) {
+            jsonx_key(b, copied[k]);
+            jsonx_value(b, json_object_get(st, copied[k]), 0);
+        }
+        jsonx_key(b, "state");
+        jsonx_value(b, st, 0);
+        jsonx_char(b, '}');
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(st, "crimes"), i, c)
-        {
-            json_t *row = json_deep_copy(c);
-            json_object_set_new(row, "incident_id", json_string(id));
-            json_object_set_new(row, "flags", array_or_empty(json_object_get(c, "flags")));
-            json_object_set_new(row, "rules", array_or_empty(json_object_get(c, "rules")));
-            json_array_append_new(w->crimes, row);
-        }
+            write_row(&w->crimes, c, id);
         json_array_foreach(json_object_get(st, "pending"), i, c)
-        {
-            json_t *row = json_deep_copy(c);
-            json_object_set_new(row, "incident_id", json_string(id));
-            json_object_set_new(row, "flags", array_or_empty(json_object_get(c, "flags")));
-            json_object_set_new(row, "rules", array_or_empty(json_object_get(c, "rules")));
-            json_array_append_new(w->pending, row);
-        }
+            write_row(&w->pending, c, id);
     }
 }
 
@@ -471,6 +516,40 @@ static json_t *rows_to_object(const PGresult *r)
         json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
     }
     return o;
+}
+
+/* The incidents an item may consult besides its own, as they now stand (also ones opened by an
+ * earlier event of this batch). A feed event: those its incident links to, by its stored links or
+ * its own. A person's decision: every other incident the batch holds (a C3 cancellation looks for
+ * the surviving crime among them). New reference. */
+static json_t *linked_for(const struct item *it, json_t *states)
+{
+    json_t *out = json_object();
+    const char *own = it->ev.incident_id;
+    if (it->act) {
+        const char *id;
+        json_t *st;
+        json_object_foreach(states, id, st)
+        {
+            if (!json_is_null(st) && strcmp(id, own) != 0)
+                json_object_set(out, id, st);
+        }
+        return out;
+    }
+    const json_t *lists[2] = {json_object_get(json_object_get(states, own), "links"),
+                              json_object_get(it->ev.doc, "links")};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(lists[k], i, l)
+        {
+            const char *id = json_string_value(json_object_get(l, "incident_id"));
+            json_t *st = id ? json_object_get(states, id) : NULL;
+            if (st && !json_is_null(st) && strcmp(id, own) != 0)
+                json_object_set(out, id, st);
+        }
+    }
+    return out;
 }
 
 static json_t *rejected(const struct item *it, const char *code, const char *field, const char *msg)
@@ -516,7 +595,8 @@ static bool decide_action(struct ingest *ing, struct item *it, json_t *states, j
     json_t *v;
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
     {
-        json_t *e = json_deep_copy(v);
+        json_t *e = json_object();
+        json_object_update(e, v);
         json_object_set_new(e, "incident_id", json_string(incident_id));
         if (!json_object_get(e, "actor"))
             json_object_set_new(e, "actor", json_string(req.user));
@@ -595,11 +675,14 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         return;
     }
     /* res: 0 BEGIN, 1 create, 2 lock (the batch's incidents and those they link to), 3 seen,
-     * 4 audit head, [5 serials] */
-    if (n > 5) {
-        for (int i = 0; i < PQntuples(res[5]) && ing->serial_pos + ing->nserials < ing->serial_cap; i++)
-            ing->serials[ing->serial_pos + ing->nserials++] = strtoll(PQgetvalue(res[5], i, 0), NULL, 10);
+     * 4 audit head, 5 serials reserved (the last one handed out before them) */
+    if (PQntuples(res[5]) != 1) {
+        batch_rollback(ing, "the serial counter has no row");
+        return;
     }
+    int64_t before = strtoll(PQgetvalue(res[5], 0, 0), NULL, 10);
+    ing->serial_next = before + 1;
+    ing->serial_end = before + 1 + (int64_t)ing->serial_want;
     char head[AUDIT_HASH_HEX] = "";
     if (PQntuples(res[4]) == 1)
         snprintf(head, sizeof(head), "%s", PQgetvalue(res[4], 0, 0));
@@ -616,18 +699,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     writes_init(&w);
     size_t accepted = 0;
     for (size_t i = 0; i < ing->nbatch; i++) {
-        /* Every other incident the batch holds (its own and the linked ones), as it now stands:
-         * also ones opened by an earlier event of this batch. */
-        const char *own = ing->batch[i]->ev.incident_id;
-        json_t *item_linked = json_object();
-        const char *lid;
-        json_t *lst;
-        json_object_foreach(states, lid, lst)
-        {
-            if (!json_is_null(lst))
-                json_object_set(item_linked, lid, lst);
-        }
-        json_object_del(item_linked, own);
+        json_t *item_linked = linked_for(ing->batch[i], states);
         if (decide_one(ing, ing->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
                        batch_seen, &w))
             accepted++;
@@ -655,61 +727,102 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         batch_rollback(ing, "cannot compute the audit hash chain");
         return;
     }
-    char *p[8];
-    json_t *arrs[7] = {w.events, w.incidents, w.persons, w.allegations, w.crimes, w.pending, w.audit};
-    for (int i = 0; i < 7; i++)
-        p[i] = json_dumps(arrs[i], JSON_COMPACT);
+    char *p[9];
+    struct jsonx_buf audit = {0}; /* lines: prev_hash TAB hash TAB entry */
+    size_t k;
+    json_t *e;
+    json_array_foreach(w.audit, k, e)
+    {
+        static const char *const parts[] = {"prev_hash", "hash", "entry"};
+        for (size_t j = 0; j < 3; j++) {
+            json_t *v = json_object_get(e, parts[j]);
+            jsonx_raw(&audit, json_string_value(v), json_string_length(v));
+            jsonx_char(&audit, j < 2 ? '\t' : '\n');
+        }
+    }
+    jsonx_char(&w.incidents, ']');
+    jsonx_char(&w.crimes, ']');
+    jsonx_char(&w.pending, ']');
+    p[0] = jsonx_take(&w.events, NULL);
+    p[1] = jsonx_take(&w.incidents, NULL);
+    p[2] = jsonx_dumps(w.persons, 0);
+    p[3] = jsonx_dumps(w.allegations, 0);
+    p[4] = jsonx_take(&w.crimes, NULL);
+    p[5] = jsonx_take(&w.pending, NULL);
+    p[6] = jsonx_take(&audit, NULL);
     p[7] = strdup(head);
+    /* Numbers reserved but not used go back: the counter ends at the last one handed out. */
+    char last[32];
+    snprintf(last, sizeof(last), "%lld", (long long)(ing->serial_next - 1));
+    p[8] = last;
     writes_clear(&w);
-    const struct pg_query q[2] = {{SQL_WRITE, 8, (const char *const *)p}, {"COMMIT", 0, NULL}};
-    ing->phase = BATCH_WRITE;
-    ing->commit_sent = metrics_clock();
-    batch_timer_start(ing);
-    int rc = pgconn_send(ing->db, q, 2, write_done, ing);
+    int rc = -1;
+    bool complete = true;
+    for (int i = 0; i < 8; i++)
+        complete = complete && p[i];
+    if (complete) {
+        const struct pg_query q[2] = {{sql_write, 9, (const char *const *)p}, {"COMMIT", 0, NULL}};
+        ing->phase = BATCH_WRITE;
+        ing->commit_sent = metrics_clock();
+        batch_timer_start(ing);
+        rc = pgconn_send(ing->db, q, 2, write_done, ing);
+    }
     for (int i = 0; i < 8; i++)
         free(p[i]);
+    if (!complete) {
+        batch_rollback(ing, "out of memory writing the batch");
+        return;
+    }
     if (rc != 0)
         batch_fail(ing, "db_unavailable", "the database connection was lost");
 }
 
-static char *ids_json(struct item **b, size_t n, bool incidents)
+/* One element of a PostgreSQL text[] literal: quoted, with " and \ escaped (ids hold no control
+ * characters, and any other character is literal inside the quotes). */
+static void text_array_add(struct jsonx_buf *b, const char *v)
 {
-    json_t *seen = json_object();
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        const char *id = incidents ? b[i]->ev.incident_id : b[i]->ev.event_id;
-        if (id && !json_object_get(seen, id)) {
-            json_object_set_new(seen, id, json_true());
-            json_array_append_new(arr, json_string(id));
-        }
+    if (!v)
+        return;
+    jsonx_char(b, b->len == 0 ? '{' : ',');
+    jsonx_char(b, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            jsonx_char(b, '\\');
+        jsonx_char(b, *p);
     }
-    char *s = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    json_decref(seen);
-    return s;
+    jsonx_char(b, '"');
 }
 
-static char *link_ids_json(struct item **b, size_t n)
+static char *text_array_end(struct jsonx_buf *b)
 {
-    json_t *arr = json_array();
+    if (b->len == 0)
+        jsonx_char(b, '{');
+    jsonx_char(b, '}');
+    return jsonx_take(b, NULL);
+}
+
+/* The batch's incident or event ids as a text[] literal (repeats are harmless in the queries). */
+static char *ids_array(struct item **b, size_t n, bool incidents)
+{
+    struct jsonx_buf out = {0};
+    for (size_t i = 0; i < n; i++)
+        text_array_add(&out, incidents ? b[i]->ev.incident_id : b[i]->ev.event_id);
+    return text_array_end(&out);
+}
+
+/* The incident ids the batch's events and decisions link to, as a text[] literal. */
+static char *link_ids_array(struct item **b, size_t n)
+{
+    struct jsonx_buf out = {0};
     for (size_t i = 0; i < n; i++) {
         size_t j;
         json_t *l;
         json_array_foreach(json_object_get(b[i]->ev.doc, "links"), j, l)
-        {
-            json_t *id = json_object_get(l, "incident_id");
-            if (json_is_string(id))
-                json_array_append(arr, id);
-        }
+            text_array_add(&out, json_string_value(json_object_get(l, "incident_id")));
         json_array_foreach(json_object_get(b[i]->act, "links"), j, l)
-        {
-            if (json_is_string(l))
-                json_array_append(arr, l);
-        }
+            text_array_add(&out, json_string_value(l));
     }
-    char *s = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return s;
+    return text_array_end(&out);
 }
 
 static void batch_start(struct ingest *ing)
@@ -724,42 +837,34 @@ static void batch_start(struct ingest *ing)
         need += serials_needed(it);
         ing->batch[ing->nbatch++] = it;
     }
-    char *incidents = ids_json(ing->batch, ing->nbatch, true);
-    char *events = ids_json(ing->batch, ing->nbatch, false);
-    char *links = link_ids_json(ing->batch, ing->nbatch);
-    char nbuf[32] = "0";
-    int nq = 5;
-    if (need > ing->nserials) {
-        size_t want = need - ing->nserials;
-        if (ing->serials)
-            memmove(ing->serials, ing->serials + ing->serial_pos, ing->nserials * sizeof(*ing->serials));
-        ing->serial_pos = 0;
-        if (ing->nserials + want > ing->serial_cap) {
-            size_t cap = ing->nserials + want;
-            int64_t *s = realloc(ing->serials, cap * sizeof(*s));
-            if (s) {
-                ing->serials = s;
-                ing->serial_cap = cap;
-            }
-        }
-        snprintf(nbuf, sizeof(nbuf), "%zu", ing->serial_cap - ing->nserials);
-        nq = 6;
+    char *incidents = ids_array(ing->batch, ing->nbatch, true);
+    char *events = ids_array(ing->batch, ing->nbatch, false);
+    char *links = link_ids_array(ing->batch, ing->nbatch);
+    char nbuf[32];
+    snprintf(nbuf, sizeof(nbuf), "%zu", need);
+    ing->serial_want = need;
+    if (!incidents || !events || !links) {
+        free(incidents);
+        free(events);
+        free(links);
+        batch_fail(ing, "overloaded", "out of memory");
+        return;
     }
     const char *p_inc[2] = {incidents, links};
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
     const struct pg_query q[6] = {
         {"BEGIN", 0, NULL},
-        {SQL_INCIDENTS_CREATE, 2, p_inc},
-        {SQL_INCIDENTS_LOCK, 2, p_inc},
-        {SQL_EVENTS_SEEN, 1, p_ev},
-        {SQL_AUDIT_HEAD, 0, NULL},
-        {SQL_SERIALS, 1, p_n},
+        {sql_incidents_create, 2, p_inc},
+        {sql_incidents_lock, 2, p_inc},
+        {sql_events_seen, 1, p_ev},
+        {sql_audit_head, 0, NULL},
+        {sql_serials, 1, p_n},
     };
     ing->phase = BATCH_READ;
     ing->batch_started = metrics_clock();
     batch_timer_start(ing);
-    int rc = pgconn_send(ing->db, q, nq, read_done, ing);
+    int rc = pgconn_send(ing->db, q, 6, read_done, ing);
     free(incidents);
     free(events);
     free(links);
@@ -837,6 +942,10 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
     if (!ing->db)
         return ingest_free(ing);
     pgconn_set_connect_timeout(ing->db, p->connect_timeout_ms);
+    static const char *const prepared[] = {sql_incidents_create, sql_incidents_lock, sql_events_seen,
+                                           sql_audit_head,       sql_serials,        sql_write};
+    for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
+        pgconn_prepare(ing->db, prepared[i]);
     return ing;
 }
 
@@ -855,7 +964,6 @@ struct ingest *ingest_free(struct ingest *ing)
         event_free(ing->kick);
     if (ing->timeout)
         event_free(ing->timeout);
-    free(ing->serials);
     free(ing->force);
     free(ing->conninfo);
     free(ing);

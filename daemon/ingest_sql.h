@@ -3,47 +3,49 @@
 #ifndef FCRD_INGEST_SQL_H
 #define FCRD_INGEST_SQL_H
 
-/* Id lists arrive as JSON arrays and are compared with `= ANY (ARRAY(SELECT ...))`: the array is
- * computed once, so the planner uses the primary key instead of guessing the list's size. */
+/* Id lists arrive as text[] literals, so that a prepared statement's generic plan looks them up
+ * by primary key. */
 
 /* $1: the batch's incident ids, $2: the incident ids its events (or people's decisions) link to.
  * Creates missing rows so that they can be locked — a linked incident being opened by another
  * transaction right now makes this wait for that transaction's end. Sorted, so that two fcrd
  * instances lock in the same order. A linked id never opened stays a row with no state. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
-    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT jsonb_array_elements_text($1::jsonb)"        \
-    " UNION SELECT jsonb_array_elements_text($2::jsonb)) AS t(x) ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
+    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT unnest($1::text[])"                          \
+    " UNION SELECT unnest($2::text[])) AS t(x) ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
 
 /* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
  * incidents their stored state links to, and reads their state. Reading linked incidents under
  * the lock means a same_report link sees a crime another instance is committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY (ARRAY("                         \
-    " SELECT jsonb_array_elements_text($1::jsonb) UNION SELECT jsonb_array_elements_text($2::jsonb)"        \
-    " UNION SELECT l->>'incident_id' FROM incidents s,"                                                      \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"      \
+    " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
     "  jsonb_array_elements(COALESCE(s.state->'links', '[]'::jsonb)) AS l"                                   \
-    "  WHERE s.incident_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))))"                     \
+    "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
     " ORDER BY incident_id FOR UPDATE"
 
-/* $1: JSON array of event ids. */
-#define SQL_EVENTS_SEEN                                                                                      \
-    "SELECT event_id, body, reply::text FROM raw_events "                                                    \
-    "WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
+/* $1: the batch's event ids. */
+#define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
 
 /* The audit chain's head, locked until COMMIT. */
 #define SQL_AUDIT_HEAD "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE"
 
-/* $1: how many serials to hand out (CRNs, pending ids). */
-#define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
+/* $1: how many serials (CRN and pending id numbers) to reserve. Returns the last one handed out
+ * before them; the row stays locked until COMMIT, and the write sets the counter to the last one
+ * the batch used, so numbers run without gaps and a rolled-back batch hands out none. */
+#define SQL_SERIALS "UPDATE serial_counter SET last = last + $1::bigint WHERE id = 1 RETURNING last - $1::bigint"
 
-/* $1 events, $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending, $7 audit: JSON arrays;
- * $8 the audit chain's new head. */
+/* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
+ * by tabs; $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending: JSON arrays; $7 audit
+ * entries: one line each, prev_hash TAB hash TAB entry (the entry's canonical text holds every
+ * other column); $8 the audit chain's new head; $9 the last serial the batch used. No field of a
+ * line holds a tab or a newline. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
-    " SELECT x.event_id, x.incident_id, x.seq, x.type, x.at, x.body, x.reply"                                \
-    " FROM jsonb_to_recordset($1::jsonb) AS x(event_id text, incident_id text, seq bigint, type text,"      \
-    "  at timestamptz, body text, reply jsonb) RETURNING 1),"                                                \
+    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::jsonb"                          \
+    " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                        \
+    " WHERE l <> '' RETURNING 1),"                                                                           \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
     "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
@@ -95,12 +97,16 @@
     " au AS ("                                                                                               \
     " INSERT INTO audit (at, incident_id, crn, pending_id, allegation, event_id, actor, role, action,"     \
     "  before, after, rules, ruleset, entry, prev_hash, hash)"                                               \
-    " SELECT (e->>'at')::timestamptz, e->>'incident_id', e->>'crn', e->>'pending_id', e->>'allegation',"     \
-    "  e->>'event_id', e->>'actor', e->>'role', e->>'action', e->'before', e->'after',"                      \
-    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(e->'rules', '[]'::jsonb))), e->>'ruleset',"           \
-    "  e->>'entry', e->>'prev_hash', e->>'hash'"                                                             \
-    " FROM jsonb_array_elements($7::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING 1),"              \
-    " head AS (UPDATE audit_head SET hash = $8 WHERE id = 1 RETURNING 1)"                                    \
+    " SELECT (j->>'at')::timestamptz, j->>'incident_id', j->>'crn', j->>'pending_id', j->>'allegation',"     \
+    "  j->>'event_id', j->>'actor', j->>'role', j->>'action', j->'before', j->'after',"                      \
+    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(j->'rules', '[]'::jsonb))), j->>'ruleset',"           \
+    "  x.entry, x.prev_hash, x.hash"                                                                         \
+    " FROM (SELECT n, a[1] AS prev_hash, a[2] AS hash, a[3] AS entry"                                        \
+    "  FROM string_to_table($7::text, E'\\n') WITH ORDINALITY AS t(l, n), string_to_array(l, E'\\t') AS a"  \
+    "  WHERE l <> '') AS x, LATERAL (SELECT x.entry::jsonb AS j) AS p"                                       \
+    " ORDER BY x.n RETURNING 1),"                                                                            \
+    " head AS (UPDATE audit_head SET hash = $8 WHERE id = 1 RETURNING 1),"                                  \
+    " ser AS (UPDATE serial_counter SET last = $9::bigint WHERE id = 1 RETURNING 1)"                                    \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr), (SELECT count(*) FROM au)"
 
 #endif

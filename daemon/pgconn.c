@@ -2,6 +2,7 @@
  * reconnect with backoff. The loop never waits on the database. */
 #include "pgconn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,10 @@ struct pgconn {
     bool got_any;          /* a result for query `got` has arrived */
     bool flushed;          /* everything handed to the kernel */
     PGresult *results[PGCONN_MAX_QUERIES];
+    /* statements prepared on every new session (pgconn_prepare); sent by name once prepared */
+    const char *prepared[PGCONN_MAX_PREPARED];
+    int nprepared;
+    bool session_prepared; /* this session has them all */
 };
 
 #define BACKOFF_MIN_MS 100
@@ -160,10 +165,26 @@ static void pgconn_flush(struct pgconn *c)
     pgconn_watch(c, (short)(EV_READ | EV_PERSIST | (r == 1 ? EV_WRITE : 0)));
 }
 
+/* The name a registered statement is prepared under ("s0", "s1", ...), or NULL. */
+static bool pgconn_stmt_name(const struct pgconn *c, const char *sql, char name[8])
+{
+    for (int i = 0; i < c->nprepared; i++) {
+        if (c->prepared[i] == sql) {
+            snprintf(name, 8, "s%d", i);
+            return true;
+        }
+    }
+    return false;
+}
+
 static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int n)
 {
     for (int i = 0; i < n; i++) {
-        if (!PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0))
+        char name[8];
+        int ok = c->session_prepared && pgconn_stmt_name(c, q[i].sql, name)
+                     ? PQsendQueryPrepared(c->pg, name, q[i].nparams, q[i].params, NULL, NULL, 0)
+                     : PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0);
+        if (!ok)
             return -1;
     }
     if (!PQpipelineSync(c->pg))
@@ -191,6 +212,16 @@ static void pgconn_check_done(struct pgconn *c)
         pgconn_lost(c, "synchronous_commit is not on");
         return;
     }
+    for (int i = 0; i < c->nprepared; i++) {
+        if (!pgconn_result_ok(c->results[1 + i])) {
+            const PGresult *pr = c->results[1 + i];
+            log_error("database %s: cannot prepare a statement: %s", c->name,
+                      pr ? PQresultErrorMessage(pr) : "no result");
+            pgconn_lost(c, "a statement could not be prepared");
+            return;
+        }
+    }
+    c->session_prepared = true;
     pgconn_clear_results(c);
     evtimer_del(c->deadline);
     c->phase = PHASE_READY;
@@ -270,12 +301,23 @@ static void pgconn_connected(struct pgconn *c)
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    static const struct pg_query check = {"SELECT current_setting('synchronous_commit')", 0, NULL};
+    /* One unit: the session check, then every registered statement prepared (results 1..n). */
     c->phase = PHASE_CHECKING;
-    if (pgconn_send_internal(c, &check, 1) != 0) {
+    c->session_prepared = false;
+    bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = 0; ok && i < c->nprepared; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "s%d", i);
+        ok = PQsendPrepare(c->pg, name, c->prepared[i], 0, NULL);
+    }
+    if (!ok || !PQpipelineSync(c->pg)) {
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
+    c->nq = 1 + c->nprepared;
+    c->got = 0;
+    c->got_any = false;
+    c->flushed = false;
     pgconn_flush(c);
 }
 
@@ -377,6 +419,14 @@ struct pgconn *pgconn_free(struct pgconn *c)
     free(c->name);
     free(c);
     return NULL;
+}
+
+int pgconn_prepare(struct pgconn *c, const char *sql)
+{
+    if (c->nprepared >= PGCONN_MAX_PREPARED)
+        return -1;
+    c->prepared[c->nprepared++] = sql;
+    return 0;
 }
 
 bool pgconn_ready(const struct pgconn *c)

@@ -37,6 +37,14 @@ struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's 
  * progress). */
 void pgconn_set_connect_timeout(struct pgconn *c, int ms);
 
+/* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
+ * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
+ * (parsed and planned once per session, not per unit). Call before the first connection is up,
+ * with a string that outlives the connection. A statement the server refuses to prepare makes the
+ * session unusable (logged as an error; retried with backoff). Returns -1 when full. */
+#define PGCONN_MAX_PREPARED 15
+int pgconn_prepare(struct pgconn *c, const char *sql);
+
 /* pgconn_ready: connected and no unit in flight. */
 bool pgconn_ready(const struct pgconn *c);
 bool pgconn_up(const struct pgconn *c);

@@ -1,5 +1,6 @@
 /* reply.c: builds the one-line replies of feed contract v1. */
 #include "reply.h"
+#include "jsonx.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +45,16 @@ json_t *reply_outcome(const char *status, const char *event_id, const char *inci
     json_object_set_new(r, "incident_id", str_or_null(incident_id));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(body, keys[i]);
-        json_object_set_new(r, keys[i], json_is_array(v) ? json_deep_copy(v) : json_array());
+        json_object_set_new(r, keys[i], json_is_array(v) ? jsonx_copy(v) : json_array());
     }
     json_t *rules = json_object_get(body, "rules");
-    json_object_set_new(r, "rules", rules ? json_deep_copy(rules) : json_null());
+    json_object_set_new(r, "rules", rules ? jsonx_copy(rules) : json_null());
     return r;
 }
 
 char *reply_line(const json_t *reply, size_t *len)
 {
-    char *s = json_dumps(reply, JSON_COMPACT);
+    char *s = jsonx_dumps(reply, 0);
     if (!s)
         return NULL;
     size_t n = strlen(s);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rules_int.h"
+#include "jsonx.h"
 
 /* ---- small helpers shared by the rules_* files ---- */
 
@@ -105,13 +106,13 @@ static void rules_merge_by_id(json_t *into, const json_t *from)
         json_array_foreach(into, j, have) {
             const char *hid = rules_str(have, "id");
             if (hid && strcmp(hid, id) == 0) {
-                json_array_set_new(into, j, json_deep_copy(e));
+                json_array_set_new(into, j, jsonx_copy(e));
                 replaced = true;
                 break;
             }
         }
         if (!replaced)
-            json_array_append_new(into, json_deep_copy(e));
+            json_array_append_new(into, jsonx_copy(e));
     }
 }
 
@@ -141,11 +142,11 @@ static void rules_merge(struct rules_ctx *c)
     static const char *const scalars[] = {"category", "reported_by", "channel", "opening_code"};
     for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++)
         if (json_is_string(v = json_object_get(d, scalars[i])))
-            json_object_set_new(s, scalars[i], json_deep_copy(v));
+            json_object_set_new(s, scalars[i], jsonx_copy(v));
     if (json_is_array(v = json_object_get(d, "qualifiers"))) {
         size_t i;
         json_t *q;
-        json_object_set_new(s, "qualifiers", json_deep_copy(v));
+        json_object_set_new(s, "qualifiers", jsonx_copy(v));
         json_array_foreach(v, i, q) {
             if (json_is_string(q) && !ruleset_qualifier_known(c->rs, json_string_value(q))) {
                 char field[64];
@@ -168,7 +169,7 @@ static void rules_merge(struct rules_ctx *c)
         const char *keys[] = {"closing_category", "closing_code", "closing_reason"};
         for (size_t i = 0; i < 3; i++)
             if (json_is_string(v = json_object_get(d, keys[i])))
-                json_object_set_new(closing, keys[i] + 8, json_deep_copy(v));
+                json_object_set_new(closing, keys[i] + 8, jsonx_copy(v));
         json_object_set_new(s, "closing", closing);
         json_object_set_new(s, "closed_at", json_string(c->at));
     }
@@ -355,16 +356,16 @@ static void rules_ctx_free(struct rules_ctx *c)
 static json_t *rules_reply_crime(const json_t *crime, const char *action)
 {
     json_t *victim = json_object_get(crime, "victim");
-    return json_pack("{s:o, s:o, s:o, s:o, s:s}", "crn", json_deep_copy(json_object_get(crime, "crn")), "offence",
-                     json_deep_copy(json_object_get(crime, "offence")), "victim",
-                     victim ? json_deep_copy(victim) : json_null(), "flags",
-                     json_deep_copy(json_object_get(crime, "flags")), "action", action);
+    return json_pack("{s:o, s:o, s:o, s:o, s:s}", "crn", jsonx_copy(json_object_get(crime, "crn")), "offence",
+                     jsonx_copy(json_object_get(crime, "offence")), "victim",
+                     victim ? jsonx_copy(victim) : json_null(), "flags",
+                     jsonx_copy(json_object_get(crime, "flags")), "action", action);
 }
 
 /* The decision as the reply shows it: the state keeps a little more (the rule-set version). */
 static json_t *rules_reply_decision(const json_t *d)
 {
-    json_t *r = json_deep_copy(d);
+    json_t *r = jsonx_copy(d);
     json_object_del(r, "ruleset");
     return r;
 }
@@ -432,7 +433,7 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
     c.orphans = json_array();
 
     c.new_incident = state == NULL;
-    c.state = state ? json_deep_copy(state) : rules_new_state(&c);
+    c.state = state ? jsonx_copy(state) : rules_new_state(&c);
     if (!c.state) {
         rules_error(err, "bad_field", "", "incident state could not be built");
         rules_ctx_free(&c);
@@ -465,7 +466,7 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
                     ev->type != EVENT_OPENED ? json_pack("[s]", RULE_NOT_OPENED) : NULL);
     if (ev->type == EVENT_CLOSED)
         rules_audit(&c, "incident.closed", NULL, NULL, NULL, NULL,
-                    json_pack("{s:o, s:s}", "closing", json_deep_copy(json_object_get(c.state, "closing")),
+                    json_pack("{s:o, s:s}", "closing", jsonx_copy(json_object_get(c.state, "closing")),
                               "closed_at", c.at),
                     NULL);
 

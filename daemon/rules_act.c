@@ -11,6 +11,7 @@
 
 #include "ruleset.h"
 #include "timefmt.h"
+#include "jsonx.h"
 
 /* Everything one action works on. */
 struct act {
@@ -82,7 +83,7 @@ static json_t *crime_view(const json_t *crime, const char *incident_id)
     json_t *v = json_object();
     for (size_t i = 0; keys[i]; i++) {
         json_t *x = json_object_get(crime, keys[i]);
-        json_object_set_new(v, keys[i], x ? json_deep_copy(x) : json_null());
+        json_object_set_new(v, keys[i], x ? jsonx_copy(x) : json_null());
     }
     if (incident_id)
         json_object_set_new(v, "incident_id", json_string(incident_id));
@@ -133,7 +134,7 @@ static void set_decision(struct act *a, const char *allegation, json_t *d)
 /* Close one pending item as this person's decision; takes the reference to extra. */
 static void close_pending(struct act *a, json_t *p, const char *decision, json_t *extra)
 {
-    json_t *before = json_deep_copy(p);
+    json_t *before = jsonx_copy(p);
     json_t *res = json_pack("{s:s, s:s, s:s, s:s, s:s}", "how", "person", "decision", decision, "by", a->req->user,
                             "role", a->req->role, "rationale", body_str(a, "rationale") ? body_str(a, "rationale") : "");
     if (extra) {
@@ -143,7 +144,7 @@ static void close_pending(struct act *a, json_t *p, const char *decision, json_t
     json_object_set_new(p, "status", json_string("closed"));
     json_object_set_new(p, "closed_at", json_string(a->at));
     json_object_set_new(p, "resolution", res);
-    act_audit(a, "pending.closed", NULL, str(p, "id"), str(p, "allegation"), before, json_deep_copy(p),
+    act_audit(a, "pending.closed", NULL, str(p, "id"), str(p, "allegation"), before, jsonx_copy(p),
               rule_list(RULE_PERSON_DECISION, NULL));
 }
 
@@ -188,7 +189,7 @@ static int act_record(struct act *a, json_t *p, json_t *crimes_out)
         char crn[96];
         snprintf(crn, sizeof(crn), "%s/%d/%06lld", a->env->force, timefmt_year(a->req->at_ms),
                  (long long)a->env->next_serial(a->env->serial_arg));
-        json_t *flags = json_is_array(json_object_get(p, "flags")) ? json_deep_copy(json_object_get(p, "flags"))
+        json_t *flags = json_is_array(json_object_get(p, "flags")) ? jsonx_copy(json_object_get(p, "flags"))
                                                                     : json_array();
         crime = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:s, s:o, s:o}", "crn", crn, "offence", code,
                           "victim", victim ? json_string(victim) : json_null(), "status", "recorded", "flags", flags,
@@ -198,7 +199,7 @@ static int act_record(struct act *a, json_t *p, json_t *crimes_out)
         if (allegation)
             json_object_set_new(crime, "principal", json_string(allegation));
         json_array_append_new(crimes, crime);
-        act_audit(a, "crime.recorded", crn, str(p, "id"), allegation, NULL, json_deep_copy(crime),
+        act_audit(a, "crime.recorded", crn, str(p, "id"), allegation, NULL, jsonx_copy(crime),
                   rule_list(RULE_PERSON_DECISION, off->rule));
     } else if (allegation) {
         json_t *als = json_object_get(crime, "allegations");
@@ -251,7 +252,7 @@ static int act_decide(struct act *a, json_t **body)
         json_decref(crimes);
         return rc;
     }
-    json_t *closed = json_deep_copy(p);
+    json_t *closed = jsonx_copy(p);
     json_object_set_new(closed, "decision", json_string(decision));
     json_object_set_new(closed, "rationale", json_string(body_str(a, "rationale")));
     json_object_set_new(closed, "decided_by", json_string(a->req->user));
@@ -412,11 +413,11 @@ static int act_cancel(struct act *a, json_t *crime, json_t **body)
         json_object_set_new(cancellation, "duplicate_of", json_string(survivor));
         rule = RULE_CANCEL_C3;
     }
-    json_t *before = json_deep_copy(crime);
+    json_t *before = jsonx_copy(crime);
     json_object_set_new(crime, "status", json_string(status));
     json_object_set_new(crime, "cancellation", cancellation);
     act_audit(a, streq(status, "transferred") ? "crime.transferred" : "crime.cancelled", str(crime, "crn"), NULL,
-              str(crime, "principal"), before, json_deep_copy(crime), rule_list(rule, RULE_CANCEL_AUTHORITY));
+              str(crime, "principal"), before, jsonx_copy(crime), rule_list(rule, RULE_CANCEL_AUTHORITY));
     /* Its allegations are now settled by this decision; reviews about it are closed. */
     size_t i, j;
     json_t *aid, *p;
@@ -455,14 +456,14 @@ static int act_reclassify(struct act *a, json_t *crime, json_t **body)
     if (off->basis == RULESET_BASIS_VICTIM && json_is_null(json_object_get(crime, "victim")))
         return act_fail(a, 422, "victim_required", "offence", "offence %s needs a victim and this crime has none",
                         code);
-    json_t *before = json_deep_copy(crime);
+    json_t *before = jsonx_copy(crime);
     json_object_set_new(crime, "offence", json_string(code));
     json_t *rules = json_object_get(crime, "rules");
     if (json_is_array(rules))
         json_array_append_new(rules, json_string(RULE_RECLASSIFICATION));
     json_object_set_new(crime, "reclassified_by", act_by(a));
     act_audit(a, "crime.reclassified", str(crime, "crn"), NULL, str(crime, "principal"), before,
-              json_deep_copy(crime), rule_list(RULE_RECLASSIFICATION, RULE_PERSON_DECISION));
+              jsonx_copy(crime), rule_list(RULE_RECLASSIFICATION, RULE_PERSON_DECISION));
     const char *principal = str(crime, "principal");
     if (principal)
         set_decision(a, principal,
@@ -483,7 +484,7 @@ int rules_act(const struct rules_env *env, const json_t *state, const json_t *li
         json_decref(empty);
         return act_fail(&a, 400, "bad_request", NULL, "incomplete request");
     }
-    a.state = json_deep_copy(state);
+    a.state = jsonx_copy(state);
     a.audit = json_array();
     timefmt_format(req->at_ms, a.at);
     json_t *body = NULL;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "rules_int.h"
+#include "jsonx.h"
 
 static const char *rules_unit_code(const struct rules_ctx *c, const struct rules_unit *u)
 {
@@ -31,7 +32,7 @@ static int rules_finish_units(struct rules_ctx *c)
         if (u->dead || u->n == 0)
             continue;
         struct rules_alleg *p = &c->al[u->principal];
-        u->rules = json_deep_copy(p->rules);
+        u->rules = jsonx_copy(p->rules);
         if (u->course)
             rules_add_rule(u->rules, RULE_COURSE_OF_CONDUCT);
         else
@@ -142,7 +143,7 @@ static json_t *rules_crime_summary(const json_t *crime)
                                 victim ? victim : json_null(), "flags", json_object_get(crime, "flags"), "rules",
                                 json_object_get(crime, "rules"));
     /* A snapshot: the crime's own values change after this. */
-    json_t *copy = json_deep_copy(summary);
+    json_t *copy = jsonx_copy(summary);
     json_decref(summary);
     return copy;
 }
@@ -163,7 +164,7 @@ static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
         return;
     json_t *before = rules_crime_summary(crime);
     json_object_set_new(crime, "victim", victim ? json_string(victim) : json_null());
-    json_t *rules = json_deep_copy(u->rules);
+    json_t *rules = jsonx_copy(u->rules);
     if (recode)
         rules_add_rule(rules, RULE_RECLASSIFICATION);
     json_object_set_new(crime, "offence", json_string(code));
@@ -172,7 +173,7 @@ static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
     json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
     json_object_set_new(c->crime_actions, crn, json_string(recode ? "reclassified" : "unchanged"));
     rules_audit(c, recode ? "crime.reclassified" : "crime.updated", crn, NULL, c->al[u->principal].id, before,
-                rules_crime_summary(crime), json_deep_copy(rules));
+                rules_crime_summary(crime), jsonx_copy(rules));
 }
 
 static bool rules_same_person(const json_t *x, const json_t *y)
@@ -232,7 +233,7 @@ static int rules_new_crime(struct rules_ctx *c, struct rules_unit *u)
     json_array_append_new(crimes, crime);
     u->crime = (int)json_array_size(crimes) - 1;
     json_object_set_new(c->crime_actions, crn, json_string("recorded"));
-    rules_audit(c, "crime.recorded", crn, NULL, p->id, NULL, json_deep_copy(crime), json_deep_copy(u->rules));
+    rules_audit(c, "crime.recorded", crn, NULL, p->id, NULL, jsonx_copy(crime), jsonx_copy(u->rules));
     return 0;
 }
 
@@ -276,7 +277,7 @@ static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
             d = rules_decision(a->id, "counted_in");
             rules_decision_set(d, "offence", a->code);
             rules_decision_set(d, "crn", crn);
-            json_t *rules = json_deep_copy(a->rules);
+            json_t *rules = jsonx_copy(a->rules);
             rules_add_rule(rules, RULE_SAME_REPORT);
             json_object_set_new(d, "rules", rules);
         } else if (u->principal == (int)a->idx) {
@@ -284,7 +285,7 @@ static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
             rules_decision_set(d, "offence", rules_unit_code(c, u));
             rules_decision_set(d, "crn", crn);
             /* What decided it now (a withdrawal shows), and whether the crime was ever reclassified. */
-            json_t *rules = json_deep_copy(u->rules);
+            json_t *rules = jsonx_copy(u->rules);
             json_t *crule;
             size_t ri;
             json_array_foreach(json_object_get(json_array_get(crimes, (size_t)u->crime), "rules"), ri, crule) {
@@ -333,8 +334,8 @@ static void rules_decide(struct rules_ctx *c)
             json_decref(d);
             continue;
         }
-        rules_audit(c, "decision", rules_str(d, "crn"), NULL, a->id, old ? json_deep_copy(old) : NULL,
-                    json_deep_copy(d), json_deep_copy(json_object_get(d, "rules")));
+        rules_audit(c, "decision", rules_str(d, "crn"), NULL, a->id, old ? jsonx_copy(old) : NULL,
+                    jsonx_copy(d), jsonx_copy(json_object_get(d, "rules")));
         json_object_set(decisions, a->id, d);
         a->decision = d;
     }
@@ -414,12 +415,12 @@ static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
                                                    : "insufficient_detail";
             json_t *rules = json_pack("[s]", RULE_FEED_NEVER_CANCELS);
             json_array_extend(rules, a->rules);
-            rules_want(w, &n, reason, a, rules_str(crime, "offence"), json_deep_copy(json_object_get(crime, "flags")),
+            rules_want(w, &n, reason, a, rules_str(crime, "offence"), jsonx_copy(json_object_get(crime, "flags")),
                        rules);
         } else if (!crime && a->verdict == RULES_OUTCOME && a->pending_reason) {
             const struct rules_alleg *one[1] = {a};
             json_t *flags = a->off ? rules_assess_flags(c, a->victim, one, 1, a->off, NULL) : NULL;
-            rules_want(w, &n, a->pending_reason, a, a->code, flags, json_deep_copy(a->rules));
+            rules_want(w, &n, a->pending_reason, a, a->code, flags, jsonx_copy(a->rules));
         }
     }
     size_t oi;
@@ -430,7 +431,7 @@ static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
         for (size_t i = 0; principal && i < c->nal; i++)
             if (strcmp(c->al[i].id, principal) == 0 && c->al[i].verdict != RULES_SETTLED)
                 rules_want(w, &n, "insufficient_detail", &c->al[i], rules_str(crime, "offence"),
-                           json_deep_copy(json_object_get(crime, "flags")),
+                           jsonx_copy(json_object_get(crime, "flags")),
                            json_pack("[s, s]", RULE_FEED_NEVER_CANCELS, RULE_PRINCIPAL));
     }
     const char *cat = rules_str(c->state, "category");
@@ -496,23 +497,23 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
                 break;
         if (k < nw) {
             kept[k] = true;
-            json_t *before = json_deep_copy(p);
+            json_t *before = jsonx_copy(p);
             rules_pending_fields(p, &w[k]);
             if (!json_equal(before, p))
-                rules_audit(c, "pending.updated", NULL, rules_str(p, "id"), allegation, before, json_deep_copy(p),
-                            json_deep_copy(w[k].rules));
+                rules_audit(c, "pending.updated", NULL, rules_str(p, "id"), allegation, before, jsonx_copy(p),
+                            jsonx_copy(w[k].rules));
             else
                 json_decref(before);
             continue;
         }
         /* No longer needed: a later event resolved it. */
-        json_t *before = json_deep_copy(p);
+        json_t *before = jsonx_copy(p);
         json_object_set_new(p, "status", json_string("closed"));
         json_object_set_new(p, "closed_at", json_string(c->at));
         json_object_set_new(p, "resolution", json_pack("{s:s, s:s?, s:s}", "how", "rules", "event_id", c->ev->event_id,
                                                        "outcome", rules_resolution(c, allegation)));
-        rules_audit(c, "pending.closed", NULL, rules_str(p, "id"), allegation, before, json_deep_copy(p),
-                    json_deep_copy(json_object_get(p, "rules")));
+        rules_audit(c, "pending.closed", NULL, rules_str(p, "id"), allegation, before, jsonx_copy(p),
+                    jsonx_copy(json_object_get(p, "rules")));
     }
     for (size_t k = 0; k < nw; k++) {
         if (kept[k])
@@ -537,8 +538,8 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
         rules_add_rule(json_object_get(np, "rules"), RULE_DEADLINE);
         json_object_set_new(np, "ruleset", json_string(ruleset_version(c->rs)));
         json_array_append_new(pending, np);
-        rules_audit(c, "pending.opened", NULL, id, w[k].allegation, NULL, json_deep_copy(np),
-                    json_deep_copy(json_object_get(np, "rules")));
+        rules_audit(c, "pending.opened", NULL, id, w[k].allegation, NULL, jsonx_copy(np),
+                    jsonx_copy(json_object_get(np, "rules")));
     }
     free(kept);
 }

@@ -180,11 +180,11 @@ class CrashSerialsTest(DaemonTestCase):
         while time.monotonic() < deadline and not h.sql_value(
                 "SELECT count(*) FROM pg_stat_activity WHERE usename = 'fcrd' AND wait_event_type = 'Lock'"):
             time.sleep(0.05)
-        before = h.sql_value("SELECT last_value FROM serials")
+        before = h.sql_value("SELECT last FROM serial_counter")
         # ... and PostgreSQL dies while its write waits, before anything flushed the sequence.
         faultkit.pg_kill9(h)
         h.pg.start()
-        after = h.sql_value("SELECT last_value FROM serials")
+        after = h.sql_value("SELECT last FROM serial_counter")
         r = feed.read_reply()
         feed.close()
         self.assertStatus(r, "accepted")

@@ -1,0 +1,288 @@
+/* jsonx.c: compact JSON text and deep copies of jansson values without jansson's cycle check.
+ * Ownership: a jsonx_buf owns its text until jsonx_take hands it over; jsonx_copy returns a new
+ * reference. */
+#include "jsonx.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the buffer ----------------------------------------------------------------------------- */
+
+static bool jsonx_grow(struct jsonx_buf *b, size_t more)
+{
+    if (b->oom)
+        return false;
+    if (b->len + more + 1 <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = realloc(b->buf, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->buf = p;
+    b->cap = cap;
+    return true;
+}
+
+void jsonx_buf_free(struct jsonx_buf *b)
+{
+    free(b->buf);
+    memset(b, 0, sizeof(*b));
+}
+
+char *jsonx_take(struct jsonx_buf *b, size_t *len)
+{
+    if (!jsonx_grow(b, 0)) {
+        jsonx_buf_free(b);
+        return NULL;
+    }
+    char *s = b->buf;
+    s[b->len] = '\0';
+    if (len)
+        *len = b->len;
+    memset(b, 0, sizeof(*b));
+    return s;
+}
+
+void jsonx_raw(struct jsonx_buf *b, const char *s, size_t n)
+{
+    if (n == 0 || !jsonx_grow(b, n))
+        return;
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+void jsonx_char(struct jsonx_buf *b, char c)
+{
+    if (!jsonx_grow(b, 1))
+        return;
+    b->buf[b->len++] = c;
+}
+
+/* ---- scalars -------------------------------------------------------------------------------- */
+
+void jsonx_str(struct jsonx_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (n > (SIZE_MAX - 2) / 6 || !jsonx_grow(b, n * 6 + 2)) /* the worst case: every byte \u00XX */
+        return;
+    char *o = b->buf + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->buf);
+}
+
+void jsonx_cstr(struct jsonx_buf *b, const char *s)
+{
+    if (s)
+        jsonx_str(b, s, strlen(s));
+    else
+        jsonx_raw(b, "null", 4);
+}
+
+void jsonx_int(struct jsonx_buf *b, int64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    jsonx_raw(b, tmp + i, sizeof(tmp) - i);
+}
+
+void jsonx_sep(struct jsonx_buf *b)
+{
+    if (b->len > 0 && b->buf[b->len - 1] != '[' && b->buf[b->len - 1] != '{')
+        jsonx_char(b, ',');
+}
+
+void jsonx_key(struct jsonx_buf *b, const char *key)
+{
+    jsonx_sep(b);
+    jsonx_str(b, key, strlen(key));
+    jsonx_char(b, ':');
+}
+
+/* ---- values --------------------------------------------------------------------------------- */
+
+struct jsonx_key {
+    const char *key;
+    size_t len;
+    json_t *value;
+};
+
+/* jansson's order for JSON_SORT_KEYS: bytes first, then the shorter key. */
+static int jsonx_key_cmp(const void *a, const void *b)
+{
+    const struct jsonx_key *x = a, *y = b;
+    int r = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    if (r)
+        return r;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static void jsonx_object(struct jsonx_buf *b, const json_t *v, unsigned flags)
+{
+    jsonx_char(b, '{');
+    size_t n = json_object_size(v);
+    void *it = json_object_iter((json_t *)v);
+    if ((flags & JSONX_SORT) && n > 1) {
+        struct jsonx_key small[16];
+        struct jsonx_key *keys = n <= 16 ? small : malloc(n * sizeof(*keys));
+        if (!keys) {
+            b->oom = true;
+            return;
+        }
+        size_t k = 0;
+        for (; it && k < n; it = json_object_iter_next((json_t *)v, it), k++) {
+            keys[k].key = json_object_iter_key(it);
+            keys[k].len = json_object_iter_key_len(it);
+            keys[k].value = json_object_iter_value(it);
+        }
+        qsort(keys, k, sizeof(*keys), jsonx_key_cmp);
+        for (size_t i = 0; i < k; i++) {
+            if (i)
+                jsonx_char(b, ',');
+            jsonx_str(b, keys[i].key, keys[i].len);
+            jsonx_char(b, ':');
+            jsonx_value(b, keys[i].value, flags);
+        }
+        if (keys != small)
+            free(keys);
+    } else {
+        for (bool first = true; it; it = json_object_iter_next((json_t *)v, it), first = false) {
+            if (!first)
+                jsonx_char(b, ',');
+            jsonx_str(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            jsonx_char(b, ':');
+            jsonx_value(b, json_object_iter_value(it), flags);
+        }
+    }
+    jsonx_char(b, '}');
+}
+
+void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT:
+        jsonx_object(b, v, flags);
+        return;
+    case JSON_ARRAY: {
+        jsonx_char(b, '[');
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                jsonx_char(b, ',');
+            jsonx_value(b, json_array_get(v, i), flags);
+        }
+        jsonx_char(b, ']');
+        return;
+    }
+    case JSON_STRING:
+        jsonx_str(b, json_string_value(v), json_string_length(v));
+        return;
+    case JSON_INTEGER:
+        jsonx_int(b, (int64_t)json_integer_value(v));
+        return;
+    case JSON_REAL: {
+        /* Rare in fcrd's documents: jansson's own formatting, so that the text stays identical. */
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!s) {
+            b->oom = true;
+            return;
+        }
+        jsonx_raw(b, s, strlen(s));
+        free(s);
+        return;
+    }
+    case JSON_TRUE:
+        jsonx_raw(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        jsonx_raw(b, "false", 5);
+        return;
+    case JSON_NULL:
+        jsonx_raw(b, "null", 4);
+        return;
+    }
+}
+
+char *jsonx_dumps(const json_t *v, unsigned flags)
+{
+    struct jsonx_buf b = {0};
+    jsonx_value(&b, v, flags);
+    return jsonx_take(&b, NULL);
+}
+
+/* ---- copies --------------------------------------------------------------------------------- */
+
+json_t *jsonx_copy(const json_t *v)
+{
+    if (!v)
+        return NULL;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        if (!o)
+            return NULL;
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            json_t *c = jsonx_copy(json_object_iter_value(it));
+            if (!c || json_object_setn_new_nocheck(o, json_object_iter_key(it), json_object_iter_key_len(it), c)) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    case JSON_ARRAY: {
+        json_t *a = json_array();
+        size_t n = json_array_size(v);
+        for (size_t i = 0; a && i < n; i++) {
+            json_t *c = jsonx_copy(json_array_get(v, i));
+            if (!c || json_array_append_new(a, c)) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case JSON_STRING:
+        return json_stringn_nocheck(json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return json_integer(json_integer_value(v));
+    case JSON_REAL:
+        return json_real(json_real_value(v));
+    default:
+        return json_incref((json_t *)v); /* true, false, null: singletons */
+    }
+}

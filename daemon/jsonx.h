@@ -1,0 +1,53 @@
+/* jsonx.h: the two jansson operations the write path does most, without their per-container cost.
+ *
+ * jansson's json_dumps and json_deep_copy guard against cyclic values by formatting each object's
+ * and array's address with snprintf into a hash table as they descend; on fcrd's documents that
+ * check was most of the time they took. fcrd never builds a cyclic value, so these skip it.
+ *
+ * jsonx_dump writes exactly what json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY [| JSON_SORT_KEYS])
+ * prints (tests/unit/test_jsonx.c compares the two byte for byte): stored event bodies and audit
+ * entries are compared and hashed as text, so the output must not change. */
+#ifndef FCRD_JSONX_H
+#define FCRD_JSONX_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable text buffer. Owns buf. After an allocation failure it stops growing and `oom` is set;
+ * jsonx_take then returns NULL. */
+struct jsonx_buf {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+};
+
+#define JSONX_SORT 1u /* objects' keys in byte order, as JSON_SORT_KEYS */
+
+void jsonx_buf_free(struct jsonx_buf *b);
+/* The text written so far, NUL-terminated, now the caller's (free()); the buffer is left empty.
+ * NULL when an allocation failed. */
+char *jsonx_take(struct jsonx_buf *b, size_t *len);
+
+void jsonx_raw(struct jsonx_buf *b, const char *s, size_t n);
+void jsonx_char(struct jsonx_buf *b, char c);
+/* A JSON string: quoted and escaped as jansson escapes (s must be UTF-8). */
+void jsonx_str(struct jsonx_buf *b, const char *s, size_t n);
+void jsonx_cstr(struct jsonx_buf *b, const char *s); /* NULL writes null */
+void jsonx_int(struct jsonx_buf *b, int64_t v);
+/* `"key":` preceded by a comma unless it opens its object. */
+void jsonx_key(struct jsonx_buf *b, const char *key);
+/* A comma unless the next value opens its array. */
+void jsonx_sep(struct jsonx_buf *b);
+/* Any value (NULL writes null). */
+void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags);
+
+/* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (flags & JSONX_SORT ? JSON_SORT_KEYS : 0)). */
+char *jsonx_dumps(const json_t *v, unsigned flags);
+
+/* A deep copy, as json_deep_copy (true, false and null are shared singletons). NULL on NULL or
+ * when memory runs out. */
+json_t *jsonx_copy(const json_t *v);
+
+#endif

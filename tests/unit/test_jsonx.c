@@ -1,0 +1,252 @@
+/* test_jsonx.c: jsonx must print exactly what jansson prints, and copy exactly what it copies. */
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "audit.h"
+#include "jsonx.h"
+
+/* Compares jsonx with jansson for one value, both key orders, and checks the copy. */
+static void same_as_jansson(const json_t *v, const char *what)
+{
+    static const size_t jflags[2] = {JSON_COMPACT | JSON_ENCODE_ANY, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS};
+    static const unsigned xflags[2] = {0, JSONX_SORT};
+    for (int i = 0; i < 2; i++) {
+        char *want = json_dumps(v, jflags[i]);
+        char *got = jsonx_dumps(v, xflags[i]);
+        ck_assert_msg(want && got, "%s: no text", what);
+        ck_assert_msg(strcmp(want, got) == 0, "%s (sort %d):\n jansson %s\n jsonx   %s", what, i, want, got);
+        free(want);
+        free(got);
+    }
+    json_t *c = jsonx_copy(v);
+    ck_assert_msg(c && json_equal(c, v), "%s: copy differs", what);
+    if (json_is_object(c) || json_is_array(c))
+        ck_assert_ptr_ne(c, v);
+    json_decref(c);
+}
+
+static json_t *load_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    return json_loadb(buf, n, JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, NULL);
+}
+
+/* Every parseable document in a folder (the hostile-input corpus, the worked cases). */
+static int same_for_folder(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (len < sl || strcmp(e->d_name + len - sl, suffix) != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        json_t *v = load_file(path);
+        if (!v)
+            continue;
+        same_as_jansson(v, path);
+        json_decref(v);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+START_TEST(corpus_documents)
+{
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    ck_assert_ptr_nonnull(root);
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/tests/corpus", root);
+    int n = same_for_folder(dir, ".line");
+    ck_assert_int_gt(n, 40);
+    snprintf(dir, sizeof(dir), "%s/conf/rules", root);
+    ck_assert_int_gt(same_for_folder(dir, ".json"), 0);
+}
+END_TEST
+
+START_TEST(awkward_strings)
+{
+    const char *const strings[] = {"", "plain", "quote \" and backslash \\", "slash / stays",
+                                   "tab\tnewline\ncr\rbs\bff\f", "\x01\x1f\x7f", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                   "</script>"};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        json_t *o = json_pack("{s:s, s:[s]}", strings[i], strings[i], "k", strings[i]);
+        same_as_jansson(o, strings[i]);
+        json_decref(o);
+    }
+    json_t *nul = json_stringn("a\0b", 3);
+    same_as_jansson(nul, "NUL inside a string");
+    json_t *o = json_object();
+    json_object_setn(o, "k\0x", 3, nul);
+    json_object_setn(o, "k", 1, nul);
+    same_as_jansson(o, "NUL inside a key");
+    json_decref(o);
+    json_decref(nul);
+}
+END_TEST
+
+START_TEST(numbers_and_singletons)
+{
+    json_t *a = json_pack("[I, I, I, I, f, f, f, f, b, b, n]", (json_int_t)0, (json_int_t)-1, (json_int_t)INT64_MAX,
+                          (json_int_t)INT64_MIN, 0.5, -2.0, 1e300, 3.14159, 1, 0);
+    same_as_jansson(a, "numbers");
+    json_decref(a);
+    same_as_jansson(json_true(), "true");
+    same_as_jansson(json_null(), "null");
+}
+END_TEST
+
+/* Keys that sort by prefix and by bytes above 0x7f, in objects of more than 16 members. */
+START_TEST(key_order)
+{
+    const char *const keys[] = {"rules", "ruleset", "r", "", "Z", "a", "\xc3\xa9", "ab", "aa", "rule",
+                                "b", "ba", "c", "d", "e", "f", "g", "h", "i", "j"};
+    for (size_t n = 1; n <= sizeof(keys) / sizeof(keys[0]); n++) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(o, keys[i], json_pack("{s:i, s:i}", keys[n - 1 - i], (int)i, "x", 1));
+        same_as_jansson(o, "key order");
+        json_decref(o);
+    }
+}
+END_TEST
+
+/* Random nested values from a fixed seed: many shapes, the same every run. */
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(void)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return rnd_state >> 8;
+}
+
+static json_t *random_value(int depth)
+{
+    static const char *const pool[] = {"id", "crn", "a", "b", "\"q\"", "x\ny", "\xc3\xa9t\xc3\xa9", "", "k1", "k10"};
+    switch (depth > 4 ? rnd() % 4 : rnd() % 7) {
+    case 0: return json_integer((json_int_t)(rnd() % 2000) - 1000);
+    case 1: return json_string(pool[rnd() % 10]);
+    case 2: return rnd() % 2 ? json_true() : json_null();
+    case 3: return json_real((double)(rnd() % 1000) / 8.0);
+    case 4:
+    case 5: {
+        json_t *o = json_object();
+        for (uint32_t i = rnd() % 20; i > 0; i--)
+            json_object_set_new(o, pool[rnd() % 10], random_value(depth + 1));
+        return o;
+    }
+    default: {
+        json_t *a = json_array();
+        for (uint32_t i = rnd() % 6; i > 0; i--)
+            json_array_append_new(a, random_value(depth + 1));
+        return a;
+    }
+    }
+}
+
+START_TEST(random_values)
+{
+    for (int i = 0; i < 2000; i++) {
+        json_t *v = random_value(0);
+        same_as_jansson(v, "random value");
+        json_decref(v);
+    }
+}
+END_TEST
+
+/* Building text by hand: keys and separators land where a value's own dump would put them. */
+START_TEST(writer_calls)
+{
+    struct jsonx_buf b = {0};
+    jsonx_char(&b, '[');
+    for (int i = 0; i < 3; i++) {
+        jsonx_sep(&b);
+        jsonx_char(&b, '{');
+        jsonx_key(&b, "n");
+        jsonx_int(&b, i - 1);
+        jsonx_key(&b, "s");
+        jsonx_cstr(&b, i == 1 ? NULL : "t\"x");
+        jsonx_key(&b, "e");
+        jsonx_value(&b, NULL, 0);
+        jsonx_char(&b, '}');
+    }
+    jsonx_char(&b, ']');
+    size_t len = 0;
+    char *s = jsonx_take(&b, &len);
+    ck_assert_str_eq(s, "[{\"n\":-1,\"s\":\"t\\\"x\",\"e\":null},{\"n\":0,\"s\":null,\"e\":null},"
+                        "{\"n\":1,\"s\":\"t\\\"x\",\"e\":null}]");
+    ck_assert_uint_eq(len, strlen(s));
+    json_t *back = json_loads(s, 0, NULL);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_uint_eq(json_array_size(back), 3);
+    json_decref(back);
+    free(s);
+    ck_assert_ptr_null(b.buf);
+}
+END_TEST
+
+START_TEST(copy_is_independent)
+{
+    json_t *v = json_pack("{s:[{s:s}], s:i}", "crimes", "crn", "X/1", "n", 1);
+    json_t *c = jsonx_copy(v);
+    json_object_set_new(json_array_get(json_object_get(c, "crimes"), 0), "crn", json_string("changed"));
+    json_array_append_new(json_object_get(c, "crimes"), json_null());
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(v, "crimes"), 0), "crn")),
+                     "X/1");
+    ck_assert_uint_eq(json_array_size(json_object_get(v, "crimes")), 1);
+    ck_assert_ptr_null(jsonx_copy(NULL));
+    json_decref(c);
+    json_decref(v);
+}
+END_TEST
+
+/* The audit entry text is hashed: writing its fields in table order must equal jansson's sorted dump
+ * of the same fields (missing ones as null). */
+START_TEST(audit_text_is_the_sorted_dump)
+{
+    json_t *e = json_pack("{s:s, s:s, s:{s:s, s:[i]}, s:n, s:[s], s:s, s:s}", "action", "crime.recorded", "crn",
+                          "F/2026/000001", "after", "z", "last", "a", 1, "before", "rules", "R1", "at",
+                          "2026-01-01T00:00:00.000Z", "extra", "not part of the text");
+    json_t *o = json_object();
+    for (size_t i = 0; audit_fields[i]; i++) {
+        json_t *v = json_object_get(e, audit_fields[i]);
+        json_object_set_new(o, audit_fields[i], v ? json_incref(v) : json_null());
+    }
+    char *want = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    char *got = audit_canonical(e);
+    ck_assert_str_eq(got, want);
+    free(want);
+    free(got);
+    json_decref(o);
+    json_decref(e);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("jsonx");
+    TCase *tc = tcase_create("jsonx");
+    tcase_add_test(tc, corpus_documents);
+    tcase_add_test(tc, awkward_strings);
+    tcase_add_test(tc, numbers_and_singletons);
+    tcase_add_test(tc, key_order);
+    tcase_add_test(tc, random_values);
+    tcase_add_test(tc, writer_calls);
+    tcase_add_test(tc, copy_is_independent);
+    tcase_add_test(tc, audit_text_is_the_sorted_dump);
+    suite_add_tcase(s, tc);
+    return check_run(s);
+}
