@@ -103,7 +103,7 @@
     "  x.entry, x.prev_hash, x.hash"                                                                         \
     " FROM (SELECT n, a[1] AS prev_hash, a[2] AS hash, a[3] AS entry"                                        \
     "  FROM string_to_table($7::text, E'\\n') WITH ORDINALITY AS t(l, n), string_to_array(l, E'\\t') AS a"  \
-    "  WHERE l <> '') AS x, LATERAL (SELECT x.entry::jsonb AS j) AS p"                                       \
+    "  WHERE l <> '') AS x, LATERAL (SELECT x.entry::jsonb AS j OFFSET 0) AS p"                              \
     " ORDER BY x.n RETURNING 1),"                                                                            \
     " head AS (UPDATE audit_head SET hash = $8 WHERE id = 1 RETURNING 1),"                                  \
     " ser AS (UPDATE serial_counter SET last = $9::bigint WHERE id = 1 RETURNING 1)"                                    \
