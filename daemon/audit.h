@@ -1,13 +1,11 @@
-/* audit.h: the audit trail's hash chain. Each entry is kept with the exact canonical text that
- * was hashed, so that anyone can recompute the chain without re-serialising anything. */
+/* audit.h: the audit trail's entries as canonical text. Each entry is kept with the exact text
+ * that was hashed, so that anyone can recompute the chain without re-serialising anything. */
 #ifndef FCRD_AUDIT_H
 #define FCRD_AUDIT_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define AUDIT_HASH_HEX 65 /* 64 hex digits and the terminator */
 
 /* The fields an entry's canonical text holds, in the audit table's column names. */
 extern const char *const audit_fields[];
@@ -16,13 +14,11 @@ extern const char *const audit_fields[];
  * ones as null), keys sorted. Malloc'd; caller frees. */
 char *audit_canonical(const json_t *entry);
 
-/* audit_hash: hex SHA-256 of prev_hash (hex text, "" for the first entry) followed by `text`.
- * Returns 0 or -1 if the digest is unavailable. */
-int audit_hash(const char *prev_hash, const char *text, char out[AUDIT_HASH_HEX]);
-
-/* audit_chain: for each entry of `entries` in order, set "at" (at_ms, RFC 3339) when absent,
- * "entry", "prev_hash" and "hash", chaining from *head (the previous head, updated to the last
- * hash). Returns 0 or -1. */
-int audit_chain(json_t *entries, int64_t at_ms, char head[AUDIT_HASH_HEX]);
+/* audit_lines: for each entry of `entries` in order, set "at" (at_ms, RFC 3339 with
+ * milliseconds) when absent and "rules" to [] when not an array, and write its canonical text
+ * followed by a newline. The database chains the texts in the order given (audit_append in
+ * sql/0003_audit_append.sql): hash = sha256(prev_hash || text), hex. Malloc'd, caller frees;
+ * NULL when memory runs out. */
+char *audit_lines(json_t *entries, int64_t at_ms);
 
 #endif

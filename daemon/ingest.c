@@ -1,14 +1,18 @@
 /* ingest.c: batches validated events into PostgreSQL transactions and answers each event only
  * after its transaction has committed (or has certainly not).
  *
- * One batch at a time on one dedicated connection, in two round trips:
+ * Two lanes, each a dedicated connection carrying one batch at a time, so that one batch is
+ * decided in memory while the other is written and committed. A batch takes three round trips:
  *   1. BEGIN; create and lock (one sorted statement) the batch's incidents and the incidents they
- *      link to, reading their state; read already-seen event ids; lock the audit chain's head;
- *      top up the serial pool.
- *   2. (rules decided in memory, event by event, in arrival order) one write statement; COMMIT.
- * Events that arrive while a batch is in flight wait and form the next batch: group commit without
- * a timer. A connection lost after COMMIT was sent leaves the batch in doubt: its events go back to
- * the head of the queue and are looked up again once the database is back. */
+ *      link to, reading their state; read already-seen event ids; fetch serial numbers.
+ *   2. (rules decided in memory, event by event, in arrival order) one write statement, then the
+ *      audit entries, which the database chains under the chain head's row lock.
+ *   3. COMMIT.
+ * A lane's batch never touches an incident the other lane's batch touches (batch_take), so one
+ * incident's events are decided in arrival order. Events that arrive while both lanes are busy
+ * wait and form the next batches: group commit without a timer. A batch stalled before its COMMIT
+ * is answered retry; a connection lost with the COMMIT in flight leaves the batch in doubt: its
+ * events go back to the head of the queue and are looked up again once the database is back. */
 #include "ingest.h"
 
 #include <stdlib.h>
@@ -27,13 +31,14 @@
 #include "jsonx.h"
 
 #define MAX_ATTEMPTS 3
+#define INGEST_LANES 2
 
 /* The write path's statements, prepared on every session of the store connection: pgconn knows
  * them by address, so each is one object used everywhere. */
 static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
 static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
-static const char sql_audit_head[] = SQL_AUDIT_HEAD;
+static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
 
@@ -44,33 +49,43 @@ struct item {
     void *arg;
     bool in_doubt; /* its batch's COMMIT was sent but its outcome never arrived */
     int attempts;
+    unsigned serial_boost; /* fetch this many times the usual serials (after its batch ran short) */
     json_t *reply;  /* decided in round trip 1, delivered after COMMIT */
     struct item *next;
 };
 
-enum batch_phase { BATCH_IDLE, BATCH_READ, BATCH_WRITE, BATCH_ROLLBACK };
+enum batch_phase { BATCH_IDLE, BATCH_READ, BATCH_WRITE, BATCH_COMMIT, BATCH_ROLLBACK };
 
-struct ingest {
-    struct event_base *base;
+/* A lane: one store connection and the batch it carries. Lanes run their transactions at the same
+ * time, so one batch is decided in memory while another is written and committed. */
+struct lane {
+    struct ingest *ing;
     struct pgconn *db;
-    struct ingest_params p;
-    char *force;
-    char *conninfo;
-    const struct ruleset *rs;
-    struct event *kick;    /* deferred: start a batch when possible */
     struct event *timeout; /* a round trip that takes too long */
-    /* waiting events, FIFO */
-    struct item *head, *tail;
-    size_t queued;
-    /* the batch in flight */
     enum batch_phase phase;
     struct item **batch;
     size_t nbatch;
     double batch_started; /* metrics_clock() when the batch in flight began */
     double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
-    /* serials for CRNs and pending ids: [serial_next, serial_end) reserved by the batch in flight */
-    int64_t serial_next, serial_end;
-    size_t serial_want; /* how many the batch in flight asked for */
+    /* serials for CRNs and pending ids, fetched by this batch's transaction */
+    int64_t *serials;
+    size_t nserials, serial_pos, serial_cap;
+    bool serial_short; /* the batch needed more than it fetched: decided again with more */
+};
+
+struct ingest {
+    struct event_base *base;
+    struct ingest_params p;
+    char *force;
+    char *conninfo;
+    const struct ruleset *rs;
+    struct event *kick; /* deferred: start a batch when possible */
+    /* waiting events, FIFO */
+    struct item *head, *tail;
+    size_t queued;
+    struct lane lanes[INGEST_LANES];
+    /* set by ingest_fail_queued: how batches it abandons are answered (static strings) */
+    const char *fail_code, *fail_message;
 };
 
 /* ---- queue ---------------------------------------------------------------------------------- */
@@ -148,54 +163,60 @@ static void ingest_schedule(struct ingest *ing)
 
 static int64_t ingest_next_serial(void *arg)
 {
-    struct ingest *ing = arg;
-    if (ing->serial_next >= ing->serial_end)
-        return 0; /* cannot happen: the batch reserves its worst case */
-    return ing->serial_next++;
+    struct lane *ln = arg;
+    if (ln->serial_pos >= ln->nserials) {
+        ln->serial_short = true; /* the batch is decided again with more */
+        return 0;
+    }
+    return ln->serials[ln->serial_pos++];
 }
 
-/* An upper bound of the serials one event can consume: a crime and a pending decision per
- * allegation, and a few incident-level pending decisions. */
+/* What one item usually consumes: a crime or a pending decision per allegation and one more. An
+ * item that needs more (several victims, say) makes its batch fetch more and decide again. */
 static size_t serials_needed(const struct item *it)
 {
-    if (it->act)
-        return 16;
-    return json_array_size(json_object_get(it->ev.doc, "allegations")) * 3 + 8;
+    size_t n = it->act ? 4 : json_array_size(json_object_get(it->ev.doc, "allegations")) * 2 + 1;
+    return n * (it->serial_boost ? it->serial_boost : 1);
 }
+
+#define SERIAL_BOOST_MAX 256
 
 /* ---- batch end ------------------------------------------------------------------------------ */
 
-static void batch_timer_stop(struct ingest *ing)
+static void batch_timer_stop(struct lane *ln)
 {
-    evtimer_del(ing->timeout);
+    evtimer_del(ln->timeout);
 }
 
-static void batch_timer_start(struct ingest *ing)
+static void batch_timer_start(struct lane *ln)
 {
+    struct ingest *ing = ln->ing;
     struct timeval tv = {ing->p.unit_timeout_ms / 1000, (ing->p.unit_timeout_ms % 1000) * 1000};
-    evtimer_add(ing->timeout, &tv);
+    evtimer_add(ln->timeout, &tv);
 }
 
-static void batch_reset(struct ingest *ing)
+static void batch_reset(struct lane *ln)
 {
-    free(ing->batch);
-    ing->batch = NULL;
-    ing->nbatch = 0;
-    ing->phase = BATCH_IDLE;
-    ing->serial_next = ing->serial_end = 0;
-    ing->commit_sent = 0;
-    batch_timer_stop(ing);
+    free(ln->batch);
+    ln->batch = NULL;
+    ln->nbatch = 0;
+    ln->phase = BATCH_IDLE;
+    ln->nserials = ln->serial_pos = 0;
+    ln->serial_short = false;
+    ln->commit_sent = 0;
+    batch_timer_stop(ln);
 }
 
 /* Deliver every decided reply, in order. */
-static void batch_deliver(struct ingest *ing)
+static void batch_deliver(struct lane *ln)
 {
-    struct item **b = ing->batch;
-    size_t n = ing->nbatch;
-    if (ing->commit_sent > 0)
-        metrics_store_commit(ing->p.metrics, n, metrics_clock() - ing->commit_sent);
-    ing->batch = NULL;
-    batch_reset(ing);
+    struct ingest *ing = ln->ing;
+    struct item **b = ln->batch;
+    size_t n = ln->nbatch;
+    if (ln->commit_sent > 0)
+        metrics_store_commit(ing->p.metrics, n, metrics_clock() - ln->commit_sent);
+    ln->batch = NULL;
+    batch_reset(ln);
     for (size_t i = 0; i < n; i++) {
         json_t *r = b[i]->reply;
         b[i]->reply = NULL;
@@ -206,10 +227,11 @@ static void batch_deliver(struct ingest *ing)
 }
 
 /* Put the batch back at the head of the queue, in order, to be decided again. */
-static void batch_requeue(struct ingest *ing, bool in_doubt)
+static void batch_requeue(struct lane *ln, bool in_doubt)
 {
-    for (size_t i = ing->nbatch; i-- > 0;) {
-        struct item *it = ing->batch[i];
+    struct ingest *ing = ln->ing;
+    for (size_t i = ln->nbatch; i-- > 0;) {
+        struct item *it = ln->batch[i];
         if (in_doubt && it->act) {
             /* Deciding it again could apply it twice: say so instead. */
             ingest_deliver(it, action_reply(503, "outcome_unknown",
@@ -223,17 +245,18 @@ static void batch_requeue(struct ingest *ing, bool in_doubt)
         it->in_doubt = it->in_doubt || in_doubt;
         queue_push_front(ing, it);
     }
-    batch_reset(ing);
+    batch_reset(ln);
 }
 
 /* Nothing of the batch was committed: answer retry, except events whose earlier batch is still in
  * doubt — they wait for the database to come back. */
-static void batch_fail(struct ingest *ing, const char *code, const char *message)
+static void batch_fail(struct lane *ln, const char *code, const char *message)
 {
-    struct item **b = ing->batch;
-    size_t n = ing->nbatch;
-    ing->batch = NULL;
-    batch_reset(ing);
+    struct ingest *ing = ln->ing;
+    struct item **b = ln->batch;
+    size_t n = ln->nbatch;
+    ln->batch = NULL;
+    batch_reset(ln);
     for (size_t i = n; i-- > 0;) {
         if (b[i]->in_doubt) {
             json_decref(b[i]->reply);
@@ -251,35 +274,40 @@ static void batch_fail(struct ingest *ing, const char *code, const char *message
 
 static void rollback_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
-    struct ingest *ing = arg;
+    struct lane *ln = arg;
+    struct ingest *ing = ln->ing;
     (void)res;
     (void)n;
     (void)sent_all;
     if (error) {
-        batch_fail(ing, "db_unavailable", "the database connection was lost");
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
         return;
     }
     /* Try again, a bounded number of times: a conflict with another instance resolves itself. */
     bool give_up = false;
-    for (size_t i = 0; i < ing->nbatch; i++)
-        if (++ing->batch[i]->attempts >= MAX_ATTEMPTS)
+    for (size_t i = 0; !ln->serial_short && i < ln->nbatch; i++)
+        if (++ln->batch[i]->attempts >= MAX_ATTEMPTS)
             give_up = true;
     if (give_up) {
-        batch_fail(ing, "db_unavailable", "the database refused the transaction");
+        batch_fail(ln, "db_unavailable", "the database refused the transaction");
         return;
     }
-    batch_requeue(ing, false);
+    batch_requeue(ln, false);
     ingest_schedule(ing);
 }
 
-static void batch_rollback(struct ingest *ing, const char *why)
+/* why: NULL for a planned redo (the batch ran short of serials), which costs no attempt. */
+static void batch_rollback(struct lane *ln, const char *why)
 {
+    struct ingest *ing = ln->ing;
     static const struct pg_query q = {"ROLLBACK", 0, NULL};
-    log_warn("store: transaction rolled back: %s", why);
-    metrics_store_rollback(ing->p.metrics);
-    ing->phase = BATCH_ROLLBACK;
-    if (pgconn_send(ing->db, &q, 1, rollback_done, ing) != 0)
-        batch_fail(ing, "db_unavailable", "the database connection was lost");
+    if (why) {
+        log_warn("store: transaction rolled back: %s", why);
+        metrics_store_rollback(ing->p.metrics);
+    }
+    ln->phase = BATCH_ROLLBACK;
+    if (pgconn_send(ln->db, &q, 1, rollback_done, ln) != 0)
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
 static const char *first_error(PGresult **res, int n)
@@ -293,26 +321,53 @@ static const char *first_error(PGresult **res, int n)
     return NULL;
 }
 
-static void write_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+/* COMMIT (or, when nothing was accepted, ROLLBACK) answered or lost. */
+static void commit_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
-    struct ingest *ing = arg;
-    batch_timer_stop(ing);
+    struct lane *ln = arg;
+    batch_timer_stop(ln);
     if (error) {
         if (sent_all) {
             /* COMMIT may or may not have happened: find out once the database is back. */
-            log_warn("store: connection lost with a COMMIT in flight; %zu event(s) in doubt", ing->nbatch);
-            batch_requeue(ing, true);
+            log_warn("store: connection lost with a COMMIT in flight; %zu event(s) in doubt", ln->nbatch);
+            batch_requeue(ln, true);
         } else {
-            batch_fail(ing, "db_unavailable", "the database connection was lost");
+            batch_fail(ln, "db_unavailable", "the database connection was lost");
         }
         return;
     }
     const char *why = first_error(res, n);
     if (why) {
-        batch_rollback(ing, why);
+        batch_rollback(ln, why);
         return;
     }
-    batch_deliver(ing);
+    batch_deliver(ln);
+}
+
+/* The writes and the audit entries are in: COMMIT, in a round trip of its own, so that a batch
+ * stalled before it (a lock, a round trip timed out) is certainly not committed and is answered
+ * retry; only a connection lost with the COMMIT itself in flight leaves a batch in doubt. */
+static void write_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct lane *ln = arg;
+    struct ingest *ing = ln->ing;
+    (void)sent_all;
+    batch_timer_stop(ln);
+    if (error) {
+        batch_fail(ln, ing->fail_code ? ing->fail_code : "db_unavailable",
+                   ing->fail_message ? ing->fail_message : "the database connection was lost");
+        return;
+    }
+    const char *why = first_error(res, n);
+    if (why) {
+        batch_rollback(ln, why);
+        return;
+    }
+    static const struct pg_query q = {"COMMIT", 0, NULL};
+    ln->phase = BATCH_COMMIT;
+    batch_timer_start(ln);
+    if (pgconn_send(ln->db, &q, 1, commit_done, ln) != 0)
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
 /* ---- deciding a batch ----------------------------------------------------------------------- */
@@ -559,8 +614,9 @@ static json_t *rejected(const struct item *it, const char *code, const char *fie
 
 /* Decide one event against the batch's working state. Returns true when it is to be written. */
 /* A person's decision. Returns true when it is to be written. */
-static bool decide_action(struct ingest *ing, struct item *it, json_t *states, json_t *linked, struct writes *w)
+static bool decide_action(struct lane *ln, struct item *it, json_t *states, json_t *linked, struct writes *w)
 {
+    struct ingest *ing = ln->ing;
     const char *incident_id = it->ev.incident_id;
     json_t *state = json_object_get(states, incident_id);
     if (!state || json_is_null(state)) {
@@ -578,7 +634,7 @@ static bool decide_action(struct ingest *ing, struct item *it, json_t *states, j
         .role = json_string_value(json_object_get(act, "role")),
         .at_ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000,
     };
-    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ing};
+    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ln};
     json_t *new_state = NULL, *outcome = NULL;
     struct event_error err = {0};
     int rc = rules_act(&env, state, linked, &req, &new_state, &outcome, &err);
@@ -612,11 +668,12 @@ static bool decide_action(struct ingest *ing, struct item *it, json_t *states, j
     return true;
 }
 
-static bool decide_one(struct ingest *ing, struct item *it, json_t *states, json_t *linked, json_t *seen,
+static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t *linked, json_t *seen,
                        json_t *batch_seen, struct writes *w)
 {
+    struct ingest *ing = ln->ing;
     if (it->act)
-        return decide_action(ing, it, states, linked, w);
+        return decide_action(ln, it, states, linked, w);
     struct event *ev = &it->ev;
     json_t *prior = json_object_get(batch_seen, ev->event_id);
     if (!prior)
@@ -642,7 +699,7 @@ static bool decide_one(struct ingest *ing, struct item *it, json_t *states, json
         it->reply = rejected(it, "seq_conflict", "seq", msg);
         return false;
     }
-    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ing};
+    struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ln};
     json_t *new_state = NULL, *outcome = NULL;
     struct event_error err = {0};
     int rc = rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
@@ -662,30 +719,36 @@ static bool decide_one(struct ingest *ing, struct item *it, json_t *states, json
 
 static void read_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
-    struct ingest *ing = arg;
+    struct lane *ln = arg;
+    struct ingest *ing = ln->ing;
     (void)sent_all;
-    batch_timer_stop(ing);
+    batch_timer_stop(ln);
     if (error) {
-        batch_fail(ing, "db_unavailable", "the database is unavailable");
+        batch_fail(ln, ing->fail_code ? ing->fail_code : "db_unavailable",
+                   ing->fail_message ? ing->fail_message : "the database is unavailable");
         return;
     }
     const char *why = first_error(res, n);
     if (why) {
-        batch_rollback(ing, why);
+        batch_rollback(ln, why);
         return;
     }
     /* res: 0 BEGIN, 1 create, 2 lock (the batch's incidents and those they link to), 3 seen,
-     * 4 audit head, 5 serials reserved (the last one handed out before them) */
-    if (PQntuples(res[5]) != 1) {
-        batch_rollback(ing, "the serial counter has no row");
-        return;
+     * 4 serials */
+    int nser = PQntuples(res[4]);
+    if ((size_t)nser > ln->serial_cap) {
+        int64_t *grown = realloc(ln->serials, (size_t)nser * sizeof(*grown));
+        if (!grown) {
+            batch_rollback(ln, "out of memory");
+            return;
+        }
+        ln->serials = grown;
+        ln->serial_cap = (size_t)nser;
     }
-    int64_t before = strtoll(PQgetvalue(res[5], 0, 0), NULL, 10);
-    ing->serial_next = before + 1;
-    ing->serial_end = before + 1 + (int64_t)ing->serial_want;
-    char head[AUDIT_HASH_HEX] = "";
-    if (PQntuples(res[4]) == 1)
-        snprintf(head, sizeof(head), "%s", PQgetvalue(res[4], 0, 0));
+    for (int i = 0; i < nser; i++)
+        ln->serials[i] = strtoll(PQgetvalue(res[4], i, 0), NULL, 10);
+    ln->nserials = (size_t)nser;
+    ln->serial_pos = 0;
     json_t *states = rows_to_object(res[2]);
     json_t *seen = json_object();
     for (int i = 0; i < PQntuples(res[3]); i++) {
@@ -698,9 +761,9 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     struct writes w;
     writes_init(&w);
     size_t accepted = 0;
-    for (size_t i = 0; i < ing->nbatch; i++) {
-        json_t *item_linked = linked_for(ing->batch[i], states);
-        if (decide_one(ing, ing->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
+    for (size_t i = 0; i < ln->nbatch; i++) {
+        json_t *item_linked = linked_for(ln->batch[i], states);
+        if (decide_one(ln, ln->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
                        batch_seen, &w))
             accepted++;
         json_decref(item_linked);
@@ -708,38 +771,39 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_decref(seen);
     json_decref(batch_seen);
 
+    if (ln->serial_short) {
+        /* Some item needed more numbers than the batch fetched: decide it again with more. */
+        json_decref(states);
+        writes_clear(&w);
+        bool grown = false;
+        for (size_t i = 0; i < ln->nbatch; i++) {
+            struct item *it = ln->batch[i];
+            unsigned b = it->serial_boost ? it->serial_boost : 1;
+            if (b < SERIAL_BOOST_MAX) {
+                it->serial_boost = b * 4;
+                grown = true;
+            }
+        }
+        if (!grown)
+            ln->serial_short = false; /* counts as an attempt: it cannot succeed */
+        batch_rollback(ln, grown ? NULL : "an event needs more serial numbers than a batch may fetch");
+        return;
+    }
     if (accepted == 0) {
         json_decref(states);
         writes_clear(&w);
         static const struct pg_query q = {"ROLLBACK", 0, NULL};
-        ing->phase = BATCH_WRITE;
-        batch_timer_start(ing);
-        if (pgconn_send(ing->db, &q, 1, write_done, ing) != 0)
-            batch_fail(ing, "db_unavailable", "the database connection was lost");
+        ln->phase = BATCH_WRITE;
+        batch_timer_start(ln);
+        if (pgconn_send(ln->db, &q, 1, commit_done, ln) != 0)
+            batch_fail(ln, "db_unavailable", "the database connection was lost");
         return;
     }
     writes_incidents(&w, states);
     json_decref(states);
     struct timeval now;
     gettimeofday(&now, NULL);
-    if (audit_chain(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, head) != 0) {
-        writes_clear(&w);
-        batch_rollback(ing, "cannot compute the audit hash chain");
-        return;
-    }
-    char *p[9];
-    struct jsonx_buf audit = {0}; /* lines: prev_hash TAB hash TAB entry */
-    size_t k;
-    json_t *e;
-    json_array_foreach(w.audit, k, e)
-    {
-        static const char *const parts[] = {"prev_hash", "hash", "entry"};
-        for (size_t j = 0; j < 3; j++) {
-            json_t *v = json_object_get(e, parts[j]);
-            jsonx_raw(&audit, json_string_value(v), json_string_length(v));
-            jsonx_char(&audit, j < 2 ? '\t' : '\n');
-        }
-    }
+    char *p[7];
     jsonx_char(&w.incidents, ']');
     jsonx_char(&w.crimes, ']');
     jsonx_char(&w.pending, ']');
@@ -749,32 +813,28 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     p[3] = jsonx_dumps(w.allegations, 0);
     p[4] = jsonx_take(&w.crimes, NULL);
     p[5] = jsonx_take(&w.pending, NULL);
-    p[6] = jsonx_take(&audit, NULL);
-    p[7] = strdup(head);
-    /* Numbers reserved but not used go back: the counter ends at the last one handed out. */
-    char last[32];
-    snprintf(last, sizeof(last), "%lld", (long long)(ing->serial_next - 1));
-    p[8] = last;
+    p[6] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
     writes_clear(&w);
     int rc = -1;
     bool complete = true;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 7; i++)
         complete = complete && p[i];
     if (complete) {
-        const struct pg_query q[2] = {{sql_write, 9, (const char *const *)p}, {"COMMIT", 0, NULL}};
-        ing->phase = BATCH_WRITE;
-        ing->commit_sent = metrics_clock();
-        batch_timer_start(ing);
-        rc = pgconn_send(ing->db, q, 2, write_done, ing);
+        const struct pg_query q[2] = {{sql_write, 6, (const char *const *)p},
+                                      {sql_audit_append, 1, (const char *const *)&p[6]}};
+        ln->phase = BATCH_WRITE;
+        ln->commit_sent = metrics_clock();
+        batch_timer_start(ln);
+        rc = pgconn_send(ln->db, q, 2, write_done, ln);
     }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 7; i++)
         free(p[i]);
     if (!complete) {
-        batch_rollback(ing, "out of memory writing the batch");
+        batch_rollback(ln, "out of memory writing the batch");
         return;
     }
     if (rc != 0)
-        batch_fail(ing, "db_unavailable", "the database connection was lost");
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
 /* One element of a PostgreSQL text[] literal: quoted, with " and \ escaped (ids hold no control
@@ -825,51 +885,122 @@ static char *link_ids_array(struct item **b, size_t n)
     return text_array_end(&out);
 }
 
-static void batch_start(struct ingest *ing)
+/* The incidents an item touches: its own and those its event or decision links to. Calls fn for
+ * each; stops and returns true as soon as fn does. */
+static bool item_incidents(const struct item *it, bool (*fn)(json_t *set, const char *id), json_t *set)
 {
-    size_t max = ing->p.batch_max;
-    ing->batch = calloc(max, sizeof(*ing->batch));
-    if (!ing->batch)
-        return;
-    size_t need = 0;
-    while (ing->nbatch < max && ing->head) {
-        struct item *it = queue_pop(ing);
-        need += serials_needed(it);
-        ing->batch[ing->nbatch++] = it;
+    if (fn(set, it->ev.incident_id))
+        return true;
+    size_t j;
+    json_t *l;
+    json_array_foreach(json_object_get(it->ev.doc, "links"), j, l)
+    {
+        const char *id = json_string_value(json_object_get(l, "incident_id"));
+        if (id && fn(set, id))
+            return true;
     }
-    char *incidents = ids_array(ing->batch, ing->nbatch, true);
-    char *events = ids_array(ing->batch, ing->nbatch, false);
-    char *links = link_ids_array(ing->batch, ing->nbatch);
+    json_array_foreach(json_object_get(it->act, "links"), j, l)
+    {
+        if (json_is_string(l) && fn(set, json_string_value(l)))
+            return true;
+    }
+    return false;
+}
+
+static bool set_add(json_t *set, const char *id)
+{
+    json_object_set_new(set, id, json_true());
+    return false;
+}
+
+static bool set_has(json_t *set, const char *id)
+{
+    return json_object_get(set, id) != NULL;
+}
+
+/* Takes the batch's items from the queue, in order, skipping (and leaving in place) any that
+ * touches an incident another lane's batch touches: that transaction holds the incident, or is
+ * about to create it. An item behind a skipped one of the same incident is skipped too, so one
+ * incident's events, and a report and the report it links to, are decided in the order they
+ * arrived whichever lane carries them. Returns the serials the batch asks for. */
+static size_t batch_take(struct lane *ln, size_t max)
+{
+    struct ingest *ing = ln->ing;
+    json_t *busy = NULL; /* incident ids other lanes' batches touch */
+    for (int k = 0; k < INGEST_LANES; k++) {
+        struct lane *o = &ing->lanes[k];
+        for (size_t i = 0; o != ln && i < o->nbatch; i++) {
+            if (!busy)
+                busy = json_object();
+            item_incidents(o->batch[i], set_add, busy);
+        }
+    }
+    size_t need = 0, scanned = 0;
+    struct item **link = &ing->head, *prev = NULL;
+    while (*link && ln->nbatch < max && scanned++ < max * 4) {
+        struct item *it = *link;
+        if (busy && item_incidents(it, set_has, busy)) {
+            item_incidents(it, set_add, busy); /* what it touches waits behind it */
+            prev = it;
+            link = &it->next;
+            continue;
+        }
+        *link = it->next;
+        if (ing->tail == it)
+            ing->tail = prev;
+        it->next = NULL;
+        ing->queued--;
+        need += serials_needed(it);
+        ln->batch[ln->nbatch++] = it;
+    }
+    json_decref(busy);
+    return need;
+}
+
+static void batch_start(struct lane *ln)
+{
+    struct ingest *ing = ln->ing;
+    size_t max = ing->p.batch_max;
+    ln->batch = calloc(max, sizeof(*ln->batch));
+    if (!ln->batch)
+        return;
+    size_t need = batch_take(ln, max);
+    if (ln->nbatch == 0) { /* everything waiting belongs to incidents another lane holds */
+        free(ln->batch);
+        ln->batch = NULL;
+        return;
+    }
+    char *incidents = ids_array(ln->batch, ln->nbatch, true);
+    char *events = ids_array(ln->batch, ln->nbatch, false);
+    char *links = link_ids_array(ln->batch, ln->nbatch);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zu", need);
-    ing->serial_want = need;
     if (!incidents || !events || !links) {
         free(incidents);
         free(events);
         free(links);
-        batch_fail(ing, "overloaded", "out of memory");
+        batch_fail(ln, "overloaded", "out of memory");
         return;
     }
     const char *p_inc[2] = {incidents, links};
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
-    const struct pg_query q[6] = {
+    const struct pg_query q[5] = {
         {"BEGIN", 0, NULL},
         {sql_incidents_create, 2, p_inc},
         {sql_incidents_lock, 2, p_inc},
         {sql_events_seen, 1, p_ev},
-        {sql_audit_head, 0, NULL},
         {sql_serials, 1, p_n},
     };
-    ing->phase = BATCH_READ;
-    ing->batch_started = metrics_clock();
-    batch_timer_start(ing);
-    int rc = pgconn_send(ing->db, q, 6, read_done, ing);
+    ln->phase = BATCH_READ;
+    ln->batch_started = metrics_clock();
+    batch_timer_start(ln);
+    int rc = pgconn_send(ln->db, q, 5, read_done, ln);
     free(incidents);
     free(events);
     free(links);
     if (rc != 0)
-        batch_fail(ing, "db_unavailable", "the database connection was lost");
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
 /* ---- loop callbacks ------------------------------------------------------------------------- */
@@ -879,26 +1010,31 @@ static void ingest_kick_cb(evutil_socket_t fd, short what, void *arg)
     struct ingest *ing = arg;
     (void)fd;
     (void)what;
-    if (ing->phase == BATCH_IDLE && ing->head && pgconn_ready(ing->db))
-        batch_start(ing);
+    for (int k = 0; k < INGEST_LANES && ing->head; k++) {
+        struct lane *ln = &ing->lanes[k];
+        if (ln->phase == BATCH_IDLE && pgconn_ready(ln->db))
+            batch_start(ln);
+    }
 }
 
 static void ingest_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct ingest *ing = arg;
+    struct lane *ln = arg;
     (void)fd;
     (void)what;
-    pgconn_drop(ing->db, "a database round trip timed out");
+    pgconn_drop(ln->db, "a database round trip timed out");
 }
 
 static void ingest_db_state(void *arg, bool up)
 {
-    struct ingest *ing = arg;
-    if (up) {
-        ingest_schedule(ing);
+    struct lane *ln = arg;
+    struct ingest *ing = ln->ing;
+    if (up || ingest_db_up(ing)) {
+        ingest_schedule(ing); /* another lane may carry what this one cannot */
         return;
     }
-    /* Queued events cannot be written now; those in doubt wait to be looked up again. */
+    /* No lane is up: queued events cannot be written now; those in doubt wait to be looked up
+     * again. */
     struct item *keep = NULL, **tail = &keep;
     struct item *it;
     while ((it = queue_pop(ing)) != NULL) {
@@ -935,17 +1071,23 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
         ing->p.unit_timeout_ms = 10000;
     ing->rs = rs;
     ing->kick = event_new(base, -1, 0, ingest_kick_cb, ing);
-    ing->timeout = evtimer_new(base, ingest_timeout_cb, ing);
-    if (!ing->force || !ing->conninfo || !ing->kick || !ing->timeout)
+    if (!ing->force || !ing->conninfo || !ing->kick)
         return ingest_free(ing);
-    ing->db = pgconn_new(base, ing->conninfo, "store", ingest_db_state, ing);
-    if (!ing->db)
-        return ingest_free(ing);
-    pgconn_set_connect_timeout(ing->db, p->connect_timeout_ms);
     static const char *const prepared[] = {sql_incidents_create, sql_incidents_lock, sql_events_seen,
-                                           sql_audit_head,       sql_serials,        sql_write};
-    for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
-        pgconn_prepare(ing->db, prepared[i]);
+                                           sql_serials,          sql_write,          sql_audit_append};
+    for (int k = 0; k < INGEST_LANES; k++) {
+        struct lane *ln = &ing->lanes[k];
+        char name[16];
+        snprintf(name, sizeof(name), k ? "store%d" : "store", k + 1);
+        ln->ing = ing;
+        ln->timeout = evtimer_new(base, ingest_timeout_cb, ln);
+        ln->db = pgconn_new(base, ing->conninfo, name, ingest_db_state, ln);
+        if (!ln->timeout || !ln->db)
+            return ingest_free(ing);
+        pgconn_set_connect_timeout(ln->db, p->connect_timeout_ms);
+        for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
+            pgconn_prepare(ln->db, prepared[i]);
+    }
     return ing;
 }
 
@@ -953,17 +1095,21 @@ struct ingest *ingest_free(struct ingest *ing)
 {
     if (!ing)
         return NULL;
-    pgconn_free(ing->db);
+    for (int k = 0; k < INGEST_LANES; k++) {
+        struct lane *ln = &ing->lanes[k];
+        pgconn_free(ln->db);
+        for (size_t i = 0; i < ln->nbatch; i++)
+            item_free(ln->batch[i]);
+        free(ln->batch);
+        free(ln->serials);
+        if (ln->timeout)
+            event_free(ln->timeout);
+    }
     struct item *it;
     while ((it = queue_pop(ing)) != NULL)
         item_free(it);
-    for (size_t i = 0; i < ing->nbatch; i++)
-        item_free(ing->batch[i]);
-    free(ing->batch);
     if (ing->kick)
         event_free(ing->kick);
-    if (ing->timeout)
-        event_free(ing->timeout);
     free(ing->force);
     free(ing->conninfo);
     free(ing);
@@ -989,7 +1135,7 @@ void ingest_submit(struct ingest *ing, struct event *ev, ingest_reply_fn fn, voi
     memset(ev, 0, sizeof(*ev));
     it->fn = fn;
     it->arg = arg;
-    if (!pgconn_up(ing->db)) {
+    if (!ingest_db_up(ing)) {
         ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
         return;
     }
@@ -1015,7 +1161,7 @@ void ingest_submit_action(struct ingest *ing, const char *incident_id, json_t *a
     it->act = act;
     it->fn = fn;
     it->arg = arg;
-    if (!pgconn_up(ing->db)) {
+    if (!ingest_db_up(ing)) {
         ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
         return;
     }
@@ -1025,17 +1171,26 @@ void ingest_submit_action(struct ingest *ing, const char *incident_id, json_t *a
 
 bool ingest_db_up(const struct ingest *ing)
 {
-    return pgconn_up(ing->db);
+    for (int k = 0; k < INGEST_LANES; k++)
+        if (ing->lanes[k].db && pgconn_up(ing->lanes[k].db))
+            return true;
+    return false;
 }
 
 size_t ingest_backlog(const struct ingest *ing)
 {
-    return ing->queued + ing->nbatch;
+    size_t n = ing->queued;
+    for (int k = 0; k < INGEST_LANES; k++)
+        n += ing->lanes[k].nbatch;
+    return n;
 }
 
 bool ingest_idle(const struct ingest *ing)
 {
-    return ing->phase == BATCH_IDLE && ing->queued == 0;
+    for (int k = 0; k < INGEST_LANES; k++)
+        if (ing->lanes[k].phase != BATCH_IDLE)
+            return false;
+    return ing->queued == 0;
 }
 
 void ingest_fail_queued(struct ingest *ing, const char *code, const char *message)
@@ -1055,6 +1210,16 @@ void ingest_fail_queued(struct ingest *ing, const char *code, const char *messag
         keep = keep->next;
         queue_push_back(ing, it);
     }
+    /* Batches that have not sent their COMMIT are abandoned: their connection is closed, so their
+     * transaction cannot commit, and they are answered like the queue. */
+    ing->fail_code = code;
+    ing->fail_message = message;
+    for (int k = 0; k < INGEST_LANES; k++) {
+        struct lane *ln = &ing->lanes[k];
+        if (ln->phase == BATCH_READ || ln->phase == BATCH_WRITE)
+            pgconn_drop(ln->db, message);
+    }
+    ing->fail_code = ing->fail_message = NULL;
 }
 
 void ingest_set_batch_max(struct ingest *ing, size_t batch_max)
@@ -1064,10 +1229,19 @@ void ingest_set_batch_max(struct ingest *ing, size_t batch_max)
 
 unsigned long ingest_db_reconnects(const struct ingest *ing)
 {
-    return pgconn_reconnects(ing->db);
+    unsigned long n = 0;
+    for (int k = 0; k < INGEST_LANES; k++)
+        n += pgconn_reconnects(ing->lanes[k].db);
+    return n;
 }
 
 double ingest_batch_age(const struct ingest *ing)
 {
-    return ing->phase == BATCH_IDLE ? 0 : metrics_clock() - ing->batch_started;
+    double age = 0;
+    for (int k = 0; k < INGEST_LANES; k++) {
+        const struct lane *ln = &ing->lanes[k];
+        if (ln->phase != BATCH_IDLE && metrics_clock() - ln->batch_started > age)
+            age = metrics_clock() - ln->batch_started;
+    }
+    return age;
 }

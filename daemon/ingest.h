@@ -50,9 +50,11 @@ bool ingest_db_up(const struct ingest *ing);
 size_t ingest_backlog(const struct ingest *ing); /* queued + in the current batch */
 bool ingest_idle(const struct ingest *ing);
 
-/* ingest_fail_queued: answer every queued (not yet batched) event with retry/`code`, except
- * events whose earlier COMMIT is in doubt: those may be committed, so they get no answer (their
- * sender resends them and learns the outcome as duplicate or accepted). */
+/* ingest_fail_queued: answer every queued event, and every event of a batch that has not sent
+ * its COMMIT (its connection is closed, so it cannot commit), with retry/`code`; except events
+ * whose earlier COMMIT is in doubt, and batches whose COMMIT is in flight: those may be committed,
+ * so they get no answer (their sender resends them and learns the outcome as duplicate or
+ * accepted). code and message must be static strings. */
 void ingest_fail_queued(struct ingest *ing, const char *code, const char *message);
 
 /* ingest_set_batch_max: events per transaction from the next batch on (a reload). */

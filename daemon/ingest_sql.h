@@ -27,19 +27,20 @@
 /* $1: the batch's event ids. */
 #define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
 
-/* The audit chain's head, locked until COMMIT. */
-#define SQL_AUDIT_HEAD "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE"
+/* $1: how many serials (CRN and pending id numbers) to fetch. nextval is not transactional: the
+ * numbers are used only in the transaction that fetched them, whose COMMIT makes the sequence's
+ * advance durable with it (a number fetched by a transaction that never commits is simply skipped;
+ * one kept for a later transaction could be handed out again after a crash). */
+#define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
 
-/* $1: how many serials (CRN and pending id numbers) to reserve. Returns the last one handed out
- * before them; the row stays locked until COMMIT, and the write sets the counter to the last one
- * the batch used, so numbers run without gaps and a rolled-back batch hands out none. */
-#define SQL_SERIALS "UPDATE serial_counter SET last = last + $1::bigint WHERE id = 1 RETURNING last - $1::bigint"
+/* $1: the batch's audit entries, one canonical text per line, chained by the database in that
+ * order under the chain head's row lock (sql/0003_audit_append.sql). Last in the transaction, so
+ * the lock is held only while the entries are hashed, inserted and committed. */
+#define SQL_AUDIT_APPEND "SELECT audit_append($1::text)"
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
- * by tabs; $2 incidents, $3 persons, $4 allegations, $5 crimes, $6 pending: JSON arrays; $7 audit
- * entries: one line each, prev_hash TAB hash TAB entry (the entry's canonical text holds every
- * other column); $8 the audit chain's new head; $9 the last serial the batch used. No field of a
- * line holds a tab or a newline. */
+ * by tabs (no field holds a tab or a newline); $2 incidents, $3 persons, $4 allegations, $5 crimes,
+ * $6 pending: JSON arrays. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
@@ -93,20 +94,7 @@
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
     "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"        \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
-    " RETURNING 1),"                                                                                         \
-    " au AS ("                                                                                               \
-    " INSERT INTO audit (at, incident_id, crn, pending_id, allegation, event_id, actor, role, action,"     \
-    "  before, after, rules, ruleset, entry, prev_hash, hash)"                                               \
-    " SELECT (j->>'at')::timestamptz, j->>'incident_id', j->>'crn', j->>'pending_id', j->>'allegation',"     \
-    "  j->>'event_id', j->>'actor', j->>'role', j->>'action', j->'before', j->'after',"                      \
-    "  ARRAY(SELECT jsonb_array_elements_text(COALESCE(j->'rules', '[]'::jsonb))), j->>'ruleset',"           \
-    "  x.entry, x.prev_hash, x.hash"                                                                         \
-    " FROM (SELECT n, a[1] AS prev_hash, a[2] AS hash, a[3] AS entry"                                        \
-    "  FROM string_to_table($7::text, E'\\n') WITH ORDINALITY AS t(l, n), string_to_array(l, E'\\t') AS a"  \
-    "  WHERE l <> '') AS x, LATERAL (SELECT x.entry::jsonb AS j OFFSET 0) AS p"                              \
-    " ORDER BY x.n RETURNING 1),"                                                                            \
-    " head AS (UPDATE audit_head SET hash = $8 WHERE id = 1 RETURNING 1),"                                  \
-    " ser AS (UPDATE serial_counter SET last = $9::bigint WHERE id = 1 RETURNING 1)"                                    \
-    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr), (SELECT count(*) FROM au)"
+    " RETURNING 1)"                                                                                          \
+    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
 
 #endif
