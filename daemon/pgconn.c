@@ -166,11 +166,11 @@ static void pgconn_flush(struct pgconn *c)
 }
 
 /* The name a registered statement is prepared under ("s0", "s1", ...), or NULL. */
-static bool pgconn_stmt_name(const struct pgconn *c, const char *sql, char name[8])
+static bool pgconn_stmt_name(const struct pgconn *c, const char *sql, char name[16])
 {
     for (int i = 0; i < c->nprepared; i++) {
         if (c->prepared[i] == sql) {
-            snprintf(name, 8, "s%d", i);
+            snprintf(name, 16, "s%d", i);
             return true;
         }
     }
@@ -180,7 +180,7 @@ static bool pgconn_stmt_name(const struct pgconn *c, const char *sql, char name[
 static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int n)
 {
     for (int i = 0; i < n; i++) {
-        char name[8];
+        char name[16];
         int ok = c->session_prepared && pgconn_stmt_name(c, q[i].sql, name)
                      ? PQsendQueryPrepared(c->pg, name, q[i].nparams, q[i].params, NULL, NULL, 0)
                      : PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0);
@@ -306,7 +306,7 @@ static void pgconn_connected(struct pgconn *c)
     c->session_prepared = false;
     bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
     for (int i = 0; ok && i < c->nprepared; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "s%d", i);
         ok = PQsendPrepare(c->pg, name, c->prepared[i], 0, NULL);
     }
