@@ -212,7 +212,7 @@ static void pgconn_check_done(struct pgconn *c)
         pgconn_lost(c, "synchronous_commit is not on");
         return;
     }
-    for (int i = 0; i < c->nprepared; i++) {
+    for (int i = 0; i < c->nprepared + (c->nprepared > 0); i++) {
         if (!pgconn_result_ok(c->results[1 + i])) {
             const PGresult *pr = c->results[1 + i];
             log_error("database %s: cannot prepare a statement: %s", c->name,
@@ -305,6 +305,11 @@ static void pgconn_connected(struct pgconn *c)
     c->phase = PHASE_CHECKING;
     c->session_prepared = false;
     bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
+    /* Prepared statements are still planned at each execution, with the statistics of the moment:
+     * a generic plan cached while the tables were small (a hash join over a sequential scan) would
+     * stay for the session's life. What is saved is the parsing and analysis. */
+    if (ok && c->nprepared > 0)
+        ok = PQsendQueryParams(c->pg, "SET plan_cache_mode = force_custom_plan", 0, NULL, NULL, NULL, NULL, 0);
     for (int i = 0; ok && i < c->nprepared; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);
@@ -314,7 +319,7 @@ static void pgconn_connected(struct pgconn *c)
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    c->nq = 1 + c->nprepared;
+    c->nq = 1 + (c->nprepared > 0) + c->nprepared;
     c->got = 0;
     c->got_any = false;
     c->flushed = false;
