@@ -22,13 +22,6 @@ static void audit_write(struct jsonx_buf *b, const json_t *entry)
     jsonx_char(b, '}');
 }
 
-char *audit_canonical(const json_t *entry)
-{
-    struct jsonx_buf b = {0};
-    audit_write(&b, entry);
-    return jsonx_take(&b, NULL);
-}
-
 char *audit_lines(json_t *entries, int64_t at_ms)
 {
     /* Always with milliseconds, as the API prints audit times, so that the texts compare equal. */

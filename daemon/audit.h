@@ -10,13 +10,10 @@
 /* The fields an entry's canonical text holds, in the audit table's column names. */
 extern const char *const audit_fields[];
 
-/* audit_canonical: the canonical text of an entry: a compact JSON object of audit_fields (absent
- * ones as null), keys sorted. Malloc'd; caller frees. */
-char *audit_canonical(const json_t *entry);
-
 /* audit_lines: for each entry of `entries` in order, set "at" (at_ms, RFC 3339 with
  * milliseconds) when absent and "rules" to [] when not an array, and write its canonical text
- * followed by a newline. The database chains the texts in the order given (audit_append in
+ * followed by a newline: a compact JSON object of audit_fields (absent ones as null), keys
+ * sorted. The database chains the texts in the order given (audit_append in
  * sql/0003_audit_append.sql): hash = sha256(prev_hash || text), hex. Malloc'd, caller frees;
  * NULL when memory runs out. */
 char *audit_lines(json_t *entries, int64_t at_ms);

@@ -154,6 +154,27 @@ static struct item *queue_pop(struct ingest *ing)
     return it;
 }
 
+/* Answer every queued item retry/`code`, except those in doubt: they may be committed, and wait to
+ * be looked up again. */
+static void queue_answer_retry(struct ingest *ing, const char *code, const char *message)
+{
+    struct item *keep = NULL, **tail = &keep;
+    struct item *it;
+    while ((it = queue_pop(ing)) != NULL) {
+        if (it->in_doubt) {
+            *tail = it;
+            tail = &it->next;
+        } else {
+            ingest_answer_retry(it, code, message);
+        }
+    }
+    while (keep) {
+        it = keep;
+        keep = keep->next;
+        queue_push_back(ing, it);
+    }
+}
+
 static void ingest_schedule(struct ingest *ing)
 {
     event_active(ing->kick, EV_TIMEOUT, 0);
@@ -310,6 +331,25 @@ static void batch_rollback(struct lane *ln, const char *why)
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
+static const char *first_error(PGresult **res, int n);
+
+/* The common ending of a round trip before COMMIT: a lost connection fails the batch (nothing of
+ * it can have committed), a failed statement rolls it back. Returns true when it did either. */
+static bool unit_failed(struct lane *ln, PGresult **res, int n, const char *error)
+{
+    struct ingest *ing = ln->ing;
+    batch_timer_stop(ln);
+    if (error) {
+        batch_fail(ln, ing->fail_code ? ing->fail_code : "db_unavailable",
+                   ing->fail_message ? ing->fail_message : "the database connection was lost");
+        return true;
+    }
+    const char *why = first_error(res, n);
+    if (why)
+        batch_rollback(ln, why);
+    return why != NULL;
+}
+
 static const char *first_error(PGresult **res, int n)
 {
     for (int i = 0; i < n; i++)
@@ -350,19 +390,9 @@ static void commit_done(void *arg, PGresult **res, int n, const char *error, boo
 static void write_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
     struct lane *ln = arg;
-    struct ingest *ing = ln->ing;
     (void)sent_all;
-    batch_timer_stop(ln);
-    if (error) {
-        batch_fail(ln, ing->fail_code ? ing->fail_code : "db_unavailable",
-                   ing->fail_message ? ing->fail_message : "the database connection was lost");
+    if (unit_failed(ln, res, n, error))
         return;
-    }
-    const char *why = first_error(res, n);
-    if (why) {
-        batch_rollback(ln, why);
-        return;
-    }
     static const struct pg_query q = {"COMMIT", 0, NULL};
     ln->phase = BATCH_COMMIT;
     batch_timer_start(ln);
@@ -720,19 +750,9 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
 static void read_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
     struct lane *ln = arg;
-    struct ingest *ing = ln->ing;
     (void)sent_all;
-    batch_timer_stop(ln);
-    if (error) {
-        batch_fail(ln, ing->fail_code ? ing->fail_code : "db_unavailable",
-                   ing->fail_message ? ing->fail_message : "the database is unavailable");
+    if (unit_failed(ln, res, n, error))
         return;
-    }
-    const char *why = first_error(res, n);
-    if (why) {
-        batch_rollback(ln, why);
-        return;
-    }
     /* res: 0 BEGIN, 1 create, 2 lock (the batch's incidents and those they link to), 3 seen,
      * 4 serials */
     int nser = PQntuples(res[4]);
@@ -1033,23 +1053,8 @@ static void ingest_db_state(void *arg, bool up)
         ingest_schedule(ing); /* another lane may carry what this one cannot */
         return;
     }
-    /* No lane is up: queued events cannot be written now; those in doubt wait to be looked up
-     * again. */
-    struct item *keep = NULL, **tail = &keep;
-    struct item *it;
-    while ((it = queue_pop(ing)) != NULL) {
-        if (it->in_doubt) {
-            *tail = it;
-            tail = &it->next;
-        } else {
-            ingest_answer_retry(it, "db_unavailable", "the database is unavailable");
-        }
-    }
-    while (keep) {
-        it = keep;
-        keep = keep->next;
-        queue_push_back(ing, it);
-    }
+    /* No lane is up: queued events cannot be written now. */
+    queue_answer_retry(ing, "db_unavailable", "the database is unavailable");
 }
 
 /* ---- public --------------------------------------------------------------------------------- */
@@ -1195,21 +1200,7 @@ bool ingest_idle(const struct ingest *ing)
 
 void ingest_fail_queued(struct ingest *ing, const char *code, const char *message)
 {
-    struct item *keep = NULL, **tail = &keep;
-    struct item *it;
-    while ((it = queue_pop(ing)) != NULL) {
-        if (it->in_doubt) {
-            *tail = it;
-            tail = &it->next;
-        } else {
-            ingest_answer_retry(it, code, message);
-        }
-    }
-    while (keep) {
-        it = keep;
-        keep = keep->next;
-        queue_push_back(ing, it);
-    }
+    queue_answer_retry(ing, code, message);
     /* Batches that have not sent their COMMIT are abandoned: their connection is closed, so their
      * transaction cannot commit, and they are answered like the queue. */
     ing->fail_code = code;

@@ -42,7 +42,6 @@ struct pgconn {
     /* statements prepared on every new session (pgconn_prepare); sent by name once prepared */
     const char *prepared[PGCONN_MAX_PREPARED];
     int nprepared;
-    bool session_prepared; /* this session has them all */
 };
 
 #define BACKOFF_MIN_MS 100
@@ -181,7 +180,8 @@ static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int 
 {
     for (int i = 0; i < n; i++) {
         char name[16];
-        int ok = c->session_prepared && pgconn_stmt_name(c, q[i].sql, name)
+        /* units go out only once the session check, which prepares them, has passed */
+        int ok = pgconn_stmt_name(c, q[i].sql, name)
                      ? PQsendQueryPrepared(c->pg, name, q[i].nparams, q[i].params, NULL, NULL, 0)
                      : PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0);
         if (!ok)
@@ -221,7 +221,6 @@ static void pgconn_check_done(struct pgconn *c)
             return;
         }
     }
-    c->session_prepared = true;
     pgconn_clear_results(c);
     evtimer_del(c->deadline);
     c->phase = PHASE_READY;
@@ -303,7 +302,6 @@ static void pgconn_connected(struct pgconn *c)
     }
     /* One unit: the session check, then every registered statement prepared (results 1..n). */
     c->phase = PHASE_CHECKING;
-    c->session_prepared = false;
     bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
     /* Prepared statements are still planned at each execution, with the statistics of the moment:
      * a generic plan cached while the tables were small (a hash join over a sequential scan) would

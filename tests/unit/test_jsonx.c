@@ -225,12 +225,23 @@ START_TEST(audit_text_is_the_sorted_dump)
         json_t *v = json_object_get(e, audit_fields[i]);
         json_object_set_new(o, audit_fields[i], v ? json_incref(v) : json_null());
     }
-    char *want = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    char *got = audit_canonical(e);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    char want[4096];
+    snprintf(want, sizeof(want), "%s\n%s\n", text, text);
+    free(text);
+    json_t *entries = json_pack("[O, O]", e, e); /* "at" present, "rules" already an array */
+    char *got = audit_lines(entries, 0);
+    json_decref(entries);
     ck_assert_str_eq(got, want);
-    free(want);
     free(got);
     json_decref(o);
+    /* An entry without a time or rules gets the batch's time (with milliseconds) and []. */
+    json_t *bare = json_pack("[{s:s}]", "action", "pending.opened");
+    got = audit_lines(bare, 1500);
+    ck_assert_ptr_nonnull(strstr(got, "\"at\":\"1970-01-01T00:00:01.500Z\""));
+    ck_assert_ptr_nonnull(strstr(got, "\"rules\":[]"));
+    free(got);
+    json_decref(bare);
     json_decref(e);
 }
 END_TEST
