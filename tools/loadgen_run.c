@@ -65,6 +65,7 @@ struct run {
     bool started, sending, finished;
     uint64_t t_start, t_warm, t_stop, t_last_reply; /* monotonic ns */
     uint64_t next_due, scheduled;                    /* LOADGEN_OPEN */
+    uint64_t due_end; /* LOADGEN_OPEN with a duration: nothing due at or after this is sent */
     uint64_t rng;
     struct event *tick, *stop, *drain, *sample, *progress;
     uint64_t progress_replies;
@@ -476,7 +477,8 @@ static void run_tick_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     uint64_t now = now_ns();
     unsigned burst = 0;
-    while (run->sending && run->next_due <= now + 20000 && burst++ < 10000) {
+    while (run->sending && run->next_due <= now + 20000 && (!run->due_end || run->next_due < run->due_end) &&
+           burst++ < 10000) {
         if (now > run->next_due) {
             uint64_t lag = now - run->next_due;
             if (lag / 1000 > run->r->max_lag_us)
@@ -489,7 +491,7 @@ static void run_tick_cb(evutil_socket_t fd, short what, void *arg)
         run->next_due += run_gap_ns(run);
         now = now_ns();
     }
-    if (run->sending) {
+    if (run->sending && (!run->due_end || run->next_due < run->due_end)) {
         struct timeval tv = tv_of_ns(run->next_due > now ? run->next_due - now : 0);
         evtimer_add(run->tick, &tv);
     }
@@ -538,6 +540,10 @@ static void run_begin(struct run *run)
     }
     if (o->mode == LOADGEN_OPEN) {
         run->next_due = run->t_start;
+        /* The schedule ends with the run: a stop timer that fires late (a loaded machine) must
+         * not let the events due after it go out. */
+        if (o->duration_s > 0)
+            run->due_end = run->t_start + (uint64_t)((o->warmup_s + o->duration_s) * (double)NS_PER_S);
         run_tick_cb(-1, 0, run);
         return;
     }
