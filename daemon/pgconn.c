@@ -45,6 +45,10 @@ struct pgconn {
 };
 
 #define BACKOFF_MIN_MS 100
+#define PGCONN_SESSION_PLANS                                                                                 \
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"                                   \
+    " set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),"            \
+    " set_config('enable_mergejoin', 'off', false)"
 #define BACKOFF_MAX_MS 5000
 
 static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
@@ -303,11 +307,12 @@ static void pgconn_connected(struct pgconn *c)
     /* One unit: the session check, then every registered statement prepared (results 1..n). */
     c->phase = PHASE_CHECKING;
     bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
-    /* Prepared statements are still planned at each execution, with the statistics of the moment:
-     * a generic plan cached while the tables were small (a hash join over a sequential scan) would
-     * stay for the session's life. What is saved is the parsing and analysis. */
+    /* Prepared statements are planned once per session (planning the write statement costs more
+     * than executing it for a few events). Every statement they hold looks rows up by key, so the
+     * session plans only index lookups joined by nested loops: a plan made while the tables were
+     * small (a hash join over a sequential scan) would otherwise stay for the session's life. */
     if (ok && c->nprepared > 0)
-        ok = PQsendQueryParams(c->pg, "SET plan_cache_mode = force_custom_plan", 0, NULL, NULL, NULL, NULL, 0);
+        ok = PQsendQueryParams(c->pg, PGCONN_SESSION_PLANS, 0, NULL, NULL, NULL, NULL, 0);
     for (int i = 0; ok && i < c->nprepared; i++) {
         char name[16];
         snprintf(name, sizeof(name), "s%d", i);

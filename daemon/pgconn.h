@@ -39,8 +39,8 @@ void pgconn_set_connect_timeout(struct pgconn *c, int ms);
 
 /* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
  * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
- * (parsed once per session, not per unit; still planned at each execution, with the statistics of
- * the moment: the session runs with plan_cache_mode = force_custom_plan). Call before the first connection is up,
+ * (parsed and planned once per session, not per unit: the session plans index lookups joined by
+ * nested loops, whatever the tables' size when it started, so `sql` must look rows up by key). Call before the first connection is up,
  * with a string that outlives the connection. A statement the server refuses to prepare makes the
  * session unusable (logged as an error; retried with backoff). Returns -1 when full. */
 #define PGCONN_MAX_PREPARED 14
