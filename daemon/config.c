@@ -111,6 +111,8 @@ static const struct key_def keys[] = {
     { KEY("store", "batch_max"), .type = KT_COUNT, AT(batch_max), .dflt = "256",
       .min = 1, .max = 10000, .flags = KF_RELOAD,
       .describe = "most feed events written in one database transaction" },
+    { KEY("store", "lanes"), .type = KT_COUNT, AT(store_lanes), .dflt = "4", .min = 1, .max = 16,
+      .describe = "store connections, each writing one batch while others are decided or committed" },
     { KEY("service", "drain_timeout_ms"), .type = KT_INT, AT(drain_timeout_ms), .dflt = "10000",
       .min = 100, .max = 3600000, .flags = KF_RELOAD,
       .describe = "longest a stop (SIGTERM) waits for what is in flight before fcrd exits, in milliseconds" },

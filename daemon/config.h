@@ -44,6 +44,7 @@ struct config {
     char *force_code;          /* force: code used in crime reference numbers, default "XX", [A-Z0-9]{1,8} */
     /* [store] */
     size_t batch_max;          /* batch_max: events per transaction, default 256, 1..10000 */
+    size_t store_lanes;        /* lanes: store connections, each writing one batch, default 4, 1..16 */
     /* [service] */
     int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
     /* [log] */

@@ -31,7 +31,6 @@
 #include "jsonx.h"
 
 #define MAX_ATTEMPTS 3
-#define INGEST_LANES 2
 
 /* The write path's statements, prepared on every session of the store connection: pgconn knows
  * them by address, so each is one object used everywhere. */
@@ -83,7 +82,7 @@ struct ingest {
     /* waiting events, FIFO */
     struct item *head, *tail;
     size_t queued;
-    struct lane lanes[INGEST_LANES];
+    struct lane *lanes; /* p.lanes of them */
     /* set by ingest_fail_queued: how batches it abandons are answered (static strings) */
     const char *fail_code, *fail_message;
 };
@@ -947,7 +946,7 @@ static size_t batch_take(struct lane *ln, size_t max)
 {
     struct ingest *ing = ln->ing;
     json_t *busy = NULL; /* incident ids other lanes' batches touch */
-    for (int k = 0; k < INGEST_LANES; k++) {
+    for (size_t k = 0; k < ing->p.lanes; k++) {
         struct lane *o = &ing->lanes[k];
         for (size_t i = 0; o != ln && i < o->nbatch; i++) {
             if (!busy)
@@ -1030,7 +1029,7 @@ static void ingest_kick_cb(evutil_socket_t fd, short what, void *arg)
     struct ingest *ing = arg;
     (void)fd;
     (void)what;
-    for (int k = 0; k < INGEST_LANES && ing->head; k++) {
+    for (size_t k = 0; k < ing->p.lanes && ing->head; k++) {
         struct lane *ln = &ing->lanes[k];
         if (ln->phase == BATCH_IDLE && pgconn_ready(ln->db))
             batch_start(ln);
@@ -1074,16 +1073,19 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
         ing->p.batch_max = 1;
     if (ing->p.unit_timeout_ms <= 0)
         ing->p.unit_timeout_ms = 10000;
+    if (ing->p.lanes == 0)
+        ing->p.lanes = 1;
     ing->rs = rs;
+    ing->lanes = calloc(ing->p.lanes, sizeof(*ing->lanes));
     ing->kick = event_new(base, -1, 0, ingest_kick_cb, ing);
-    if (!ing->force || !ing->conninfo || !ing->kick)
+    if (!ing->force || !ing->conninfo || !ing->lanes || !ing->kick)
         return ingest_free(ing);
     static const char *const prepared[] = {sql_incidents_create, sql_incidents_lock, sql_events_seen,
                                            sql_serials,          sql_write,          sql_audit_append};
-    for (int k = 0; k < INGEST_LANES; k++) {
+    for (size_t k = 0; k < ing->p.lanes; k++) {
         struct lane *ln = &ing->lanes[k];
         char name[16];
-        snprintf(name, sizeof(name), k ? "store%d" : "store", k + 1);
+        snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
         ln->ing = ing;
         ln->timeout = evtimer_new(base, ingest_timeout_cb, ln);
         ln->db = pgconn_new(base, ing->conninfo, name, ingest_db_state, ln);
@@ -1100,7 +1102,7 @@ struct ingest *ingest_free(struct ingest *ing)
 {
     if (!ing)
         return NULL;
-    for (int k = 0; k < INGEST_LANES; k++) {
+    for (size_t k = 0; ing->lanes && k < ing->p.lanes; k++) {
         struct lane *ln = &ing->lanes[k];
         pgconn_free(ln->db);
         for (size_t i = 0; i < ln->nbatch; i++)
@@ -1110,6 +1112,7 @@ struct ingest *ingest_free(struct ingest *ing)
         if (ln->timeout)
             event_free(ln->timeout);
     }
+    free(ing->lanes);
     struct item *it;
     while ((it = queue_pop(ing)) != NULL)
         item_free(it);
@@ -1176,7 +1179,7 @@ void ingest_submit_action(struct ingest *ing, const char *incident_id, json_t *a
 
 bool ingest_db_up(const struct ingest *ing)
 {
-    for (int k = 0; k < INGEST_LANES; k++)
+    for (size_t k = 0; k < ing->p.lanes; k++)
         if (ing->lanes[k].db && pgconn_up(ing->lanes[k].db))
             return true;
     return false;
@@ -1185,14 +1188,14 @@ bool ingest_db_up(const struct ingest *ing)
 size_t ingest_backlog(const struct ingest *ing)
 {
     size_t n = ing->queued;
-    for (int k = 0; k < INGEST_LANES; k++)
+    for (size_t k = 0; k < ing->p.lanes; k++)
         n += ing->lanes[k].nbatch;
     return n;
 }
 
 bool ingest_idle(const struct ingest *ing)
 {
-    for (int k = 0; k < INGEST_LANES; k++)
+    for (size_t k = 0; k < ing->p.lanes; k++)
         if (ing->lanes[k].phase != BATCH_IDLE)
             return false;
     return ing->queued == 0;
@@ -1205,7 +1208,7 @@ void ingest_fail_queued(struct ingest *ing, const char *code, const char *messag
      * transaction cannot commit, and they are answered like the queue. */
     ing->fail_code = code;
     ing->fail_message = message;
-    for (int k = 0; k < INGEST_LANES; k++) {
+    for (size_t k = 0; k < ing->p.lanes; k++) {
         struct lane *ln = &ing->lanes[k];
         if (ln->phase == BATCH_READ || ln->phase == BATCH_WRITE)
             pgconn_drop(ln->db, message);
@@ -1221,7 +1224,7 @@ void ingest_set_batch_max(struct ingest *ing, size_t batch_max)
 unsigned long ingest_db_reconnects(const struct ingest *ing)
 {
     unsigned long n = 0;
-    for (int k = 0; k < INGEST_LANES; k++)
+    for (size_t k = 0; k < ing->p.lanes; k++)
         n += pgconn_reconnects(ing->lanes[k].db);
     return n;
 }
@@ -1229,7 +1232,7 @@ unsigned long ingest_db_reconnects(const struct ingest *ing)
 double ingest_batch_age(const struct ingest *ing)
 {
     double age = 0;
-    for (int k = 0; k < INGEST_LANES; k++) {
+    for (size_t k = 0; k < ing->p.lanes; k++) {
         const struct lane *ln = &ing->lanes[k];
         if (ln->phase != BATCH_IDLE && metrics_clock() - ln->batch_started > age)
             age = metrics_clock() - ln->batch_started;

@@ -23,6 +23,7 @@ struct ingest_params {
     const char *conninfo; /* serving role */
     const char *force;    /* force code for crime reference numbers */
     size_t batch_max;     /* events per transaction */
+    size_t lanes;         /* store connections, each carrying one batch at a time (0 means 1) */
     size_t queue_max;     /* events waiting for a transaction; beyond it: retry/overloaded */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
     int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */

@@ -369,6 +369,7 @@ static int fcrd_start(struct fcrd *d)
         .conninfo = d->cfg->db_conninfo,
         .force = d->cfg->force_code,
         .batch_max = d->cfg->batch_max,
+        .lanes = d->cfg->store_lanes,
         /* Bounded memory: at most this many parsed events wait for the database, whatever the
          * number of connections; beyond it lines are answered retry/overloaded. */
         .queue_max = QUEUE_MAX < d->cfg->feed_max_inflight * d->cfg->feed_max_connections

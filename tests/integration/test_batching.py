@@ -77,5 +77,18 @@ class BatchingTest(DaemonTestCase):
         self.assertEqual({r.get("status") for r in singly}, {"accepted"})
 
 
+class ManyLanesTest(BatchingTest):
+    """Sixteen store connections carrying batches of at most four events: an incident's events
+    land in different batches that are in flight together, and must still be applied in the order
+    they arrived (a later seq written first would be refused as a seq conflict)."""
+
+    harness_config = {"store.lanes": "16", "store.batch_max": "4"}
+
+    def test_one_session_per_lane(self):
+        rows = self.h.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'fcrd'"
+                          " AND backend_type = 'client backend'")
+        self.assertGreaterEqual(rows[0][0], 16, "every lane holds a session of its own")
+
+
 if __name__ == "__main__":
     harness.main()

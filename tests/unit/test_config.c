@@ -105,6 +105,7 @@ START_TEST(defaults_applied)
     ck_assert_str_eq(cfg->rules_file, "conf/rules/hocr-2025.json");
     ck_assert_str_eq(cfg->force_code, "XX");
     ck_assert_uint_eq(cfg->batch_max, 256);
+    ck_assert_uint_eq(cfg->store_lanes, 4);
     ck_assert_str_eq(cfg->log_level, "info");
     ck_assert_ptr_null(config_free(cfg));
 }
@@ -133,6 +134,7 @@ START_TEST(every_key_good_value)
         "force = WM20\n"
         "[store]\n"
         "batch_max = 10000\n"
+        "lanes = 16\n"
         "[log]\n"
         "level = debug\n");
     ck_assert_str_eq(cfg->db_conninfo, "host=/run/pg port=5433 dbname=fcrd user=fcrd_app");
@@ -160,6 +162,7 @@ START_TEST(every_key_good_value)
     ck_assert_str_eq(cfg->rules_file, "/etc/fcrd/rules.json");
     ck_assert_str_eq(cfg->force_code, "WM20");
     ck_assert_uint_eq(cfg->batch_max, 10000);
+    ck_assert_uint_eq(cfg->store_lanes, 16);
     ck_assert_str_eq(cfg->log_level, "debug");
     config_free(cfg);
 }
@@ -341,6 +344,8 @@ START_TEST(error_out_of_bounds)
         { "[api]\nmax_body = 1000\n", ":11: [api] max_body: must be between 1024 and 16777216" },
         { "[store]\nbatch_max = 0\n", ":11: [store] batch_max: must be between 1 and 10000" },
         { "[store]\nbatch_max = 10001\n", ":11: [store] batch_max: must be between 1 and 10000" },
+        { "[store]\nlanes = 0\n", ":11: [store] lanes: must be between 1 and 16" },
+        { "[store]\nlanes = 17\n", ":11: [store] lanes: must be between 1 and 16" },
         { "[database]\nconnect_timeout_ms = 99\n", ":11: [database] connect_timeout_ms: must be between 100 and 300000" },
         { "[database]\nconnect_timeout_ms = 300001\n", ":11: [database] connect_timeout_ms: must be between 100 and 300000" },
     };
@@ -445,7 +450,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 24);
+    ck_assert_uint_eq(n, 25);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -473,7 +478,7 @@ START_TEST(key_table_names_and_flags)
         { "feed.listen", false }, { "feed.max_line", true }, { "feed.max_inflight", true },
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
-        { "store.batch_max", true }, { "log.level", true },
+        { "store.batch_max", true }, { "store.lanes", false }, { "log.level", true },
         { "feed.tls", false }, { "api.tls", false }, { "api.metrics_refresh_ms", true },
         { "tls.cert", true }, { "tls.key", true }, { "tls.client_ca", true },
         { "tls.client_subjects", true }, { "service.drain_timeout_ms", true }, { "log.format", true },
