@@ -237,6 +237,17 @@ static int ev_check_at(struct ev_ctx *c, json_t *v, const char *path)
 static int ev_check_object(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
                            size_t n_fields);
 
+/* Appends s to the field path in dst (cap bytes, at used), cut short like snprintf would. Paths
+ * are built for every field checked, so this stays clear of printf's cost. Returns the new
+ * length. */
+static size_t ev_path_add(char *dst, size_t cap, size_t at, const char *s)
+{
+    while (*s && at + 1 < cap)
+        dst[at++] = *s++;
+    dst[at] = '\0';
+    return at;
+}
+
 /* An array of at most max items, each handed to item(). */
 static int ev_check_array(struct ev_ctx *c, json_t *v, const char *path, size_t max,
                           int (*item)(struct ev_ctx *c, json_t *v, const char *path))
@@ -248,8 +259,17 @@ static int ev_check_array(struct ev_ctx *c, json_t *v, const char *path, size_t 
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        char p[EV_PATH_LEN];
-        snprintf(p, sizeof p, "%s[%zu]", path, i);
+        char p[EV_PATH_LEN], digits[24];
+        size_t d = sizeof digits;
+        digits[--d] = '\0';
+        size_t k = i;
+        do
+            digits[--d] = (char)('0' + k % 10);
+        while ((k /= 10) != 0);
+        size_t at = ev_path_add(p, sizeof p, 0, path);
+        at = ev_path_add(p, sizeof p, at, "[");
+        at = ev_path_add(p, sizeof p, at, digits + d);
+        ev_path_add(p, sizeof p, at, "]");
         if (item(c, e, p) < 0)
             return -1;
     }
@@ -518,7 +538,8 @@ static int ev_check_object(struct ev_ctx *c, json_t *obj, const char *path, cons
     for (size_t i = 0; i < n_fields; i++) {
         const struct ev_field *f = &fields[i];
         char p[EV_PATH_LEN];
-        snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", f->name);
+        ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, 0, path), *path ? "." : ""),
+                    f->name);
         json_t *v = json_object_get(obj, f->name);
         /* An optional field sent as null means the same as leaving it out; dropping it here
          * spares every reader of the document a second way of saying "absent". */
