@@ -20,7 +20,7 @@
 #define SQL_INCIDENTS_LOCK                                                                                   \
     "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"      \
     " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
-    "  jsonb_array_elements(COALESCE(s.state->'links', '[]'::jsonb)) AS l"                                   \
+    "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                   \
     "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
     " ORDER BY incident_id FOR UPDATE"
 
@@ -44,14 +44,14 @@
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
-    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::jsonb"                          \
+    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                          \
     " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                        \
     " WHERE l <> '' RETURNING 1),"                                                                           \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
     "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
-    " FROM jsonb_to_recordset($2::jsonb) AS x(incident_id text, last_seq bigint, category text,"             \
-    "  opened_at timestamptz, closed_at timestamptz, state jsonb)"                                           \
+    " FROM json_to_recordset($2::json) AS x(incident_id text, last_seq bigint, category text,"             \
+    "  opened_at timestamptz, closed_at timestamptz, state json)"                                           \
     " WHERE i.incident_id = x.incident_id RETURNING 1),"                                                     \
     " per AS ("                                                                                              \
     " INSERT INTO persons (incident_id, person_id, doc, event_id)"                                           \
