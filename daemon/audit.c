@@ -1,6 +1,7 @@
 /* audit.c: the canonical text of audit entries, as the database hashes and stores it. */
 #include "audit.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,49 @@ static void audit_write(struct jsonx_buf *b, const json_t *entry)
     jsonx_char(b, '}');
 }
 
+/* The columns a line carries after its text, in audit_append's order: text columns as they are
+ * (empty for null), the JSON ones (before, after, rules) as compact JSON. */
+static const char *const audit_columns[] = {"at",       "incident_id", "crn",  "pending_id", "allegation",
+                                            "event_id", "actor",       "role", "action",     "before",
+                                            "after",    "rules",       "ruleset", NULL};
+
+static bool audit_is_json_column(const char *name)
+{
+    return strcmp(name, "before") == 0 || strcmp(name, "after") == 0 || strcmp(name, "rules") == 0;
+}
+
+/* A text column that can go as it is: null, or a non-empty string free of control characters
+ * (so of tabs and newlines) that cannot be mistaken for null. */
+static bool audit_plain(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return true;
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return false;
+    const char *s = json_string_value(v);
+    for (size_t i = 0, n = json_string_length(v); i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return false;
+    return true;
+}
+
+/* The columns after the text, or nothing when a text column is not plain: the database then
+ * reads every column from the text itself. */
+static void audit_write_columns(struct jsonx_buf *b, const json_t *entry)
+{
+    for (size_t k = 0; audit_columns[k]; k++)
+        if (!audit_is_json_column(audit_columns[k]) && !audit_plain(json_object_get(entry, audit_columns[k])))
+            return;
+    for (size_t k = 0; audit_columns[k]; k++) {
+        const json_t *v = json_object_get(entry, audit_columns[k]);
+        jsonx_char(b, '\t');
+        if (audit_is_json_column(audit_columns[k]))
+            jsonx_value(b, v, 0);
+        else if (json_is_string(v))
+            jsonx_raw(b, json_string_value(v), json_string_length(v));
+    }
+}
+
 char *audit_lines(json_t *entries, int64_t at_ms)
 {
     /* Always with milliseconds, as the API prints audit times, so that the texts compare equal. */
@@ -41,6 +85,7 @@ char *audit_lines(json_t *entries, int64_t at_ms)
         if (!json_is_array(json_object_get(e, "rules")))
             json_object_set_new(e, "rules", json_array());
         audit_write(&b, e);
+        audit_write_columns(&b, e);
         jsonx_char(&b, '\n');
     }
     return jsonx_take(&b, NULL);

@@ -34,7 +34,7 @@
 #define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
 
 /* $1: the batch's audit entries, one canonical text per line, chained by the database in that
- * order under the chain head's row lock (sql/0003_audit_append.sql). Last in the transaction, so
+ * order under the chain head's row lock (sql/0005_audit_columns.sql). Last in the transaction, so
  * the lock is held only while the entries are hashed, inserted and committed. */
 #define SQL_AUDIT_APPEND "SELECT audit_append($1::text)"
 

@@ -2,6 +2,7 @@
 """test_audit.py: the audit trail is append-only by PostgreSQL's own doing: a trigger refuses
 UPDATE, DELETE and TRUNCATE even to the owner, the serving role holds no such privilege, and
 the hash chain over the entries is intact."""
+import datetime
 import hashlib
 import json
 
@@ -72,6 +73,68 @@ class AuditTest(DaemonTestCase):
             prev = digest
         self.assertEqual(self.h.sql_value("SELECT hash FROM audit_head"), prev)
         self.refused("postgres", "DELETE FROM audit_head -- %s")
+
+    COLUMNS = ("at", "incident_id", "crn", "pending_id", "allegation", "event_id", "actor", "role", "action",
+               "before", "after", "rules", "ruleset")
+
+    def columns_match_text(self, rows):
+        """Every column of each row is the field of the same name in its canonical text."""
+        for row in rows:
+            entry = json.loads(row["entry"])
+            for col in self.COLUMNS:
+                want = entry.get(col)
+                got = row[col]
+                if col == "at":
+                    got = got.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+                        f"{got.microsecond // 1000:03d}Z"
+                if col == "rules":
+                    want = want or []
+                self.assertEqual(got, want, f"entry {row['id']}: column {col} is its text's field")
+
+    def audit_dicts(self, where, args=None, conn=None):
+        query = ("SELECT id, entry, " + ", ".join(self.COLUMNS) + " FROM audit WHERE " + where + " ORDER BY id")
+        if conn is None:
+            rows = self.h.sql(query, args)
+        else:
+            with conn.cursor() as cur:
+                cur.execute(query, args)
+                rows = cur.fetchall()
+        return [dict(zip(("id", "entry") + self.COLUMNS, r)) for r in rows]
+
+    def test_every_column_is_its_text(self):
+        rows = self.audit_dicts("true")
+        self.assertTrue(rows)
+        self.columns_match_text(rows)
+
+    def test_columns_read_from_text_sent_alone(self):
+        """A line holding only the canonical text (fcrd sends that when a value holds a control
+        character) gets its columns from the text; one with its columns beside it gets those."""
+        alone = {"action": "test.alone", "actor": "tab\there", "after": {"n": 1}, "allegation": None,
+                 "at": "2026-01-02T03:04:05.678Z", "before": None, "crn": None, "event_id": None,
+                 "incident_id": self.incident, "pending_id": "P-1", "role": "rules", "rules": ["R1", "R2"],
+                 "ruleset": "rs-1"}
+        split = dict(alone, action="test.split", actor="someone")
+        def text(e):
+            return json.dumps(e, sort_keys=True, separators=(",", ":"))
+        def column(e, col):
+            v = e[col]
+            if col in ("before", "after", "rules"):
+                return json.dumps(v, separators=(",", ":"))
+            return "" if v is None else v
+        lines = text(alone) + "\n" + "\t".join([text(split)] + [column(split, c) for c in self.COLUMNS]) + "\n"
+        conn = self.h.connect(user="postgres", autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT audit_append(%s)", (lines,))
+                self.assertEqual(cur.fetchone()[0], 2)
+            rows = self.audit_dicts("action LIKE 'test.%%'", conn=conn)
+            self.assertEqual([r["action"] for r in rows], ["test.alone", "test.split"])
+            self.assertEqual([r["entry"] for r in rows], [text(alone), text(split)])
+            self.columns_match_text(rows)
+            self.assertEqual(rows[0]["actor"], "tab\there")
+        finally:
+            conn.rollback()
+            conn.close()
 
     def test_serving_role_refused_update_and_delete(self):
         for statement in ("UPDATE audit SET actor = 'someone' WHERE incident_id = %s",

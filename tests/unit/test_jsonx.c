@@ -226,14 +226,34 @@ START_TEST(audit_text_is_the_sorted_dump)
         json_object_set_new(o, audit_fields[i], v ? json_incref(v) : json_null());
     }
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    /* then the columns: at, incident_id, crn, pending_id, allegation, event_id, actor, role,
+     * action, before, after, rules, ruleset (text as it is, empty for null; JSON ones as JSON) */
     char want[4096];
-    snprintf(want, sizeof(want), "%s\n%s\n", text, text);
-    free(text);
+    const char *columns = "\t2026-01-01T00:00:00.000Z\t\tF/2026/000001\t\t\t\t\t\tcrime.recorded"
+                          "\tnull\t{\"z\":\"last\",\"a\":[1]}\t[\"R1\"]\t";
+    snprintf(want, sizeof(want), "%s%s\n%s%s\n", text, columns, text, columns);
     json_t *entries = json_pack("[O, O]", e, e); /* "at" present, "rules" already an array */
     char *got = audit_lines(entries, 0);
     json_decref(entries);
     ck_assert_str_eq(got, want);
     free(got);
+    /* A text column with a control character, or empty, cannot go as a column: the line is the
+     * canonical text alone and the database reads the columns from it. */
+    const char *awkward[] = {"tab\there", "line\nbreak", ""};
+    for (size_t i = 0; i < sizeof(awkward) / sizeof(awkward[0]); i++) {
+        json_t *odd = json_deep_copy(e);
+        json_object_set_new(odd, "actor", json_string(awkward[i]));
+        json_object_set_new(o, "actor", json_string(awkward[i]));
+        char *odd_text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(want, sizeof(want), "%s\n", odd_text);
+        json_t *one = json_pack("[o]", odd);
+        got = audit_lines(one, 0);
+        ck_assert_str_eq(got, want);
+        free(got);
+        free(odd_text);
+        json_decref(one);
+    }
+    free(text);
     json_decref(o);
     /* An entry without a time or rules gets the batch's time (with milliseconds) and []. */
     json_t *bare = json_pack("[{s:s}]", "action", "pending.opened");
