@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "api_int.h"
+#include "jsonx.h"
 #include "log.h"
 #include "pgconn.h"
 #include "utf8.h"
@@ -53,7 +54,7 @@ struct api {
 
 void api_send_json(struct evhttp_request *req, int status, json_t *body)
 {
-    char *s = json_dumps(body, JSON_COMPACT);
+    char *s = jsonx_dumps(body, 0);
     json_decref(body);
     struct evbuffer *out = evbuffer_new();
     if (s) {

@@ -14,6 +14,7 @@
 
 #include "api_int.h"
 #include "api_report.h"
+#include "jsonx.h"
 #include "ruleset.h"
 #include "timefmt.h"
 
@@ -168,7 +169,7 @@ void api_get_cdi(struct api *a, struct evhttp_request *req, const char *rest, co
     char f[TIMEFMT_LEN], t[TIMEFMT_LEN];
     timefmt_format(from, f);
     timefmt_format(to, t);
-    char *catjson = json_dumps(cats, JSON_COMPACT);
+    char *catjson = jsonx_dumps(cats, 0);
     json_decref(cats);
     json_t *period = json_pack("{s:s, s:s, s:s?}", "from", f, "to", t, "ruleset", rs ? ruleset_version(rs) : NULL);
     const char *p[3] = {f, t, catjson};

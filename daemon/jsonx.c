@@ -215,14 +215,15 @@ void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags)
         jsonx_int(b, (int64_t)json_integer_value(v));
         return;
     case JSON_REAL: {
-        /* Rare in fcrd's documents: jansson's own formatting, so that the text stays identical. */
-        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        if (!s) {
+        /* Rare in fcrd's documents: jansson's own formatting, so that the text stays identical
+         * (into a buffer of ours: jansson's allocator may not be malloc, see jsonalloc.c). */
+        char s[64];
+        size_t n = json_dumpb(v, s, sizeof(s), JSON_ENCODE_ANY | JSON_COMPACT);
+        if (n == 0 || n > sizeof(s)) {
             b->oom = true;
             return;
         }
-        jsonx_raw(b, s, strlen(s));
-        free(s);
+        jsonx_raw(b, s, n);
         return;
     }
     case JSON_TRUE:
