@@ -216,7 +216,7 @@ void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags)
         return;
     case JSON_REAL: {
         /* Rare in fcrd's documents: jansson's own formatting, so that the text stays identical
-         * (into a buffer of ours: jansson's allocator may not be malloc, see jsonalloc.c). */
+         * (written into a buffer here, not allocated). */
         char s[64];
         size_t n = json_dumpb(v, s, sizeof(s), JSON_ENCODE_ANY | JSON_COMPACT);
         if (n == 0 || n > sizeof(s)) {

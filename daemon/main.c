@@ -11,7 +11,6 @@
 #include "config.h"
 #include "feed.h"
 #include "ingest.h"
-#include "jsonalloc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_db.h"
@@ -471,8 +470,6 @@ static void fcrd_stop(struct fcrd *d)
 
 int main(int argc, char **argv)
 {
-    jsonalloc_install(); /* before any JSON value exists */
-    atexit(jsonalloc_release);
     bool check = false;
     struct fcrd d = {0};
     for (int i = 1; i < argc; i++) {
