@@ -111,8 +111,6 @@ class TwoInstancesTest(DaemonTestCase):
                         differ.append(eid)
         self.assertEqual(twice, [], "no event accepted twice over the two links")
         self.assertEqual(differ, [], "a duplicate repeats the first acknowledgement")
-        busy = {row[0] for row in h.sql("SELECT DISTINCT application_name FROM pg_stat_activity")}
-        self.assertIsNotNone(busy)  # the database is still answering
 
     # ---- same_report links ---------------------------------------------------------------
     def test_same_report_in_one_batch_counts_once(self):
