@@ -40,7 +40,7 @@
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
  * by tabs (no field holds a tab or a newline); $2 incidents, $3 persons, $4 allegations, $5 crimes,
- * $6 pending: JSON arrays. */
+ * $6 pending: JSON arrays (a row's JSON array of strings becomes its text[] column directly). */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
@@ -69,10 +69,9 @@
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, status, flags, recorded_at, rules, ruleset)"    \
     " SELECT x.crn, x.incident_id, x.offence, x.victim, x.status,"                                           \
-    "  ARRAY(SELECT jsonb_array_elements_text(x.flags)), x.recorded_at,"                                     \
-    "  ARRAY(SELECT jsonb_array_elements_text(x.rules)), x.ruleset"                                          \
+    "  x.flags, x.recorded_at, x.rules, x.ruleset"                                                           \
     " FROM jsonb_to_recordset($5::jsonb) AS x(crn text, incident_id text, offence text, victim text,"       \
-    "  status text, flags jsonb, recorded_at timestamptz, rules jsonb, ruleset text)"                        \
+    "  status text, flags text[], recorded_at timestamptz, rules text[], ruleset text)"                      \
     " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, rules = EXCLUDED.rules,"                            \
     "  ruleset = EXCLUDED.ruleset, updated_at = now()"                                                       \
@@ -84,11 +83,10 @@
     " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
     "  victim, candidate_offence, rules, ruleset, closed_at, resolution)"                                    \
     " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
-    "  ARRAY(SELECT jsonb_array_elements_text(x.flags)), x.victim, x.candidate_offence,"                     \
-    "  ARRAY(SELECT jsonb_array_elements_text(x.rules)), x.ruleset, x.closed_at, x.resolution"               \
+    "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.closed_at, x.resolution"                \
     " FROM jsonb_to_recordset($6::jsonb) AS x(id text, incident_id text, allegation text, reason text,"     \
-    "  opened_at timestamptz, due timestamptz, status text, flags jsonb, victim text,"                       \
-    "  candidate_offence text, rules jsonb, ruleset text, closed_at timestamptz, resolution jsonb)"          \
+    "  opened_at timestamptz, due timestamptz, status text, flags text[], victim text,"                      \
+    "  candidate_offence text, rules text[], ruleset text, closed_at timestamptz, resolution jsonb)"         \
     " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
