@@ -71,6 +71,24 @@ json_t *incident_view(const json_t *state)
     return view;
 }
 
+json_t *incident_linked(const json_t *states, const json_t *doc, const json_t *state, const char *self)
+{
+    json_t *out = json_object();
+    const json_t *lists[2] = {json_object_get(state, "links"), json_object_get(doc, "links")};
+    for (int k = 0; k < 2; k++) {
+        size_t i;
+        json_t *l;
+        json_array_foreach(lists[k], i, l)
+        {
+            const char *id = json_string_value(json_object_get(l, "incident_id"));
+            json_t *st = id ? json_object_get(states, id) : NULL;
+            if (st && !json_is_null(st) && strcmp(id, self) != 0)
+                json_object_set(out, id, st);
+        }
+    }
+    return out;
+}
+
 int64_t incident_last_seq(const json_t *state)
 {
     json_t *v = json_object_get(state, "last_seq");

@@ -12,6 +12,12 @@
  * Returns a new reference. */
 json_t *incident_view(const json_t *state);
 
+/* incident_linked: the incidents a feed event consults besides its own, as the store hands them
+ * to the rules: every incident that `doc`'s links or the stored `state`'s links name, other than
+ * `self`, whose state in `states` (incident id -> state, JSON null for one never opened) exists.
+ * Returns a new object of id -> state (borrowed values, counted references). */
+json_t *incident_linked(const json_t *states, const json_t *doc, const json_t *state, const char *self);
+
 /* incident_last_seq: the state's last_seq, 0 when state is NULL. */
 int64_t incident_last_seq(const json_t *state);
 

@@ -608,30 +608,16 @@ static json_t *rows_to_object(const PGresult *r)
  * the surviving crime among them). New reference. */
 static json_t *linked_for(const struct item *it, json_t *states)
 {
-    json_t *out = json_object();
     const char *own = it->ev.incident_id;
-    if (it->act) {
-        const char *id;
-        json_t *st;
-        json_object_foreach(states, id, st)
-        {
-            if (!json_is_null(st) && strcmp(id, own) != 0)
-                json_object_set(out, id, st);
-        }
-        return out;
-    }
-    const json_t *lists[2] = {json_object_get(json_object_get(states, own), "links"),
-                              json_object_get(it->ev.doc, "links")};
-    for (int k = 0; k < 2; k++) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(lists[k], i, l)
-        {
-            const char *id = json_string_value(json_object_get(l, "incident_id"));
-            json_t *st = id ? json_object_get(states, id) : NULL;
-            if (st && !json_is_null(st) && strcmp(id, own) != 0)
-                json_object_set(out, id, st);
-        }
+    if (!it->act)
+        return incident_linked(states, it->ev.doc, json_object_get(states, own), own);
+    json_t *out = json_object();
+    const char *id;
+    json_t *st;
+    json_object_foreach(states, id, st)
+    {
+        if (!json_is_null(st) && strcmp(id, own) != 0)
+            json_object_set(out, id, st);
     }
     return out;
 }

@@ -131,14 +131,7 @@ class Sender(threading.Thread):
 
     # -- the link ---------------------------------------------------------------------------
     def _connect(self):
-        addr = self.address()
-        if addr.startswith("unix:"):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(3)
-            s.connect(addr[5:])
-        else:
-            host, port = addr[4:].rsplit(":", 1)
-            s = socket.create_connection((host, int(port)), timeout=3)
+        s = harness.feed_socket(self.address(), 3)
         s.settimeout(REPLY_TIMEOUT)
         return s
 
@@ -401,15 +394,9 @@ def vanish(address, lines, cut_at=None, reset=True):
     """A client that sends `lines` (bytes, already framed), perhaps cut in the middle of a line,
     and disappears: with reset an RST (SO_LINGER 0), else a plain close. Never reads a reply."""
     try:
-        if address.startswith("unix:"):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(3)
-            s.connect(address[5:])
-        else:
-            host, port = address[4:].rsplit(":", 1)
-            s = socket.create_connection((host, int(port)), timeout=3)
-            if reset:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s = harness.feed_socket(address, 3)
+        if reset and not address.startswith("unix:"):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         data = lines if cut_at is None else lines[:cut_at]
         s.sendall(data)
         s.close()

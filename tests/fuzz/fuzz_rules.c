@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "incident.h"
 #include "reply.h"
 #include "rules.h"
 #include "rules_act.h"
@@ -80,23 +81,6 @@ static const char *fuzz_rules_str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* States of the incidents the event or the state link to, as the store would pass them. */
-static json_t *fuzz_rules_linked(const struct fuzz_rules_run *r, const json_t *doc, const json_t *state, const char *self)
-{
-    json_t *linked = json_object();
-    const json_t *lists[2] = {json_object_get(doc, "links"), json_object_get(state, "links")};
-    for (int k = 0; k < 2; k++) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(lists[k], i, l) {
-            const char *id = fuzz_rules_str(l, "incident_id");
-            json_t *st = id && strcmp(id, self) != 0 ? json_object_get(r->states, id) : NULL;
-            if (st)
-                json_object_set(linked, id, st);
-        }
-    }
-    return linked;
-}
 
 static json_t *fuzz_rules_find(const json_t *arr, const char *key, const char *value)
 {
@@ -192,7 +176,7 @@ static void fuzz_rules_event_line(struct fuzz_rules_run *r, const char *line, si
         event_clear(&ev);
         return;
     }
-    json_t *linked = fuzz_rules_linked(r, ev.doc, state, ev.incident_id);
+    json_t *linked = incident_linked(r->states, ev.doc, state, ev.incident_id); /* as the store does */
     struct rules_env env = {fuzz_rules_rs, "FZ", fuzz_rules_next_serial, r};
     json_t *ns = NULL, *out = NULL;
     memset(&err, 0, sizeof err);

@@ -231,18 +231,24 @@ class Postgres:
             conn.close()
 
 
+def feed_socket(address, timeout):
+    """A socket connected to a feed address (unix:PATH, tcp:HOST:PORT or HOST:PORT), with
+    `timeout` for the connection and what follows."""
+    if address.startswith("unix:"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(address[5:])
+        return s
+    host, port = address[4:].rsplit(":", 1) if address.startswith("tcp:") else address.rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
 class FeedClient:
     """One feed connection: send lines (pipelined if you like), read replies as JSON."""
 
     def __init__(self, address, timeout=REPLY_TIMEOUT):
         self.timeout = timeout
-        if address.startswith("unix:"):
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(timeout)
-            self.sock.connect(address[5:])
-        else:
-            host, port = address[4:].rsplit(":", 1) if address.startswith("tcp:") else address.rsplit(":", 1)
-            self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+        self.sock = feed_socket(address, timeout)
         self.buf = b""
 
     def __enter__(self):

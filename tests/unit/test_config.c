@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "check_run.h"
+#include "config_keys.h"
 
 /* Each test runs in its own process (check forks), so one temporary file per test is enough. */
 struct tmpconf {
@@ -513,18 +514,6 @@ static const char *render_value(const struct config *cfg, const char *want, char
     }
     ck_abort_msg("no key %s", want);
     return NULL;
-}
-
-static size_t key_index(const char *want)
-{
-    for (size_t i = 0; i < config_keys_count(); i++) {
-        const char *name;
-        config_key_render(NULL, i, &name, NULL, NULL, 0);
-        if (strcmp(name, want) == 0)
-            return i;
-    }
-    ck_abort_msg("no key %s", want);
-    return 0;
 }
 
 START_TEST(render_round_trip)

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "check_run.h"
+#include "config_keys.h"
 
 static struct config *load_text(const char *text)
 {
@@ -24,18 +25,6 @@ static struct config *load_text(const char *text)
     unlink(path);
     ck_assert_msg(rc == 0, "%s", err);
     return cfg;
-}
-
-static size_t key_index(const char *want)
-{
-    for (size_t i = 0; i < config_keys_count(); i++) {
-        const char *name;
-        config_key_render(NULL, i, &name, NULL, NULL, 0);
-        if (strcmp(name, want) == 0)
-            return i;
-    }
-    ck_abort_msg("no key %s", want);
-    return 0;
 }
 
 static const char base[] =

@@ -1043,6 +1043,29 @@ END_TEST
 
 /* ---- views and numbers ---- */
 
+/* What the store hands the rules as linked incidents: those the event's or the stored state's
+ * links name, opened (not null), never the incident itself, each once. */
+START_TEST(linked_incidents)
+{
+    json_t *states = json_pack("{s:{s:s}, s:{s:s}, s:n, s:{s:s}, s:{s:s}}", "A", "id", "a", "B", "id", "b", "C",
+                               "SELF", "id", "self", "D", "id", "d");
+    json_t *doc = json_pack("{s:[{s:s}, {s:s}, {s:s}, {s:s}, {s:i}]}", "links", "incident_id", "B", "incident_id",
+                            "C", "incident_id", "SELF", "incident_id", "GONE", "incident_id", 7);
+    json_t *state = json_pack("{s:[{s:s}, {s:s}]}", "links", "incident_id", "A", "incident_id", "B");
+    json_t *got = incident_linked(states, doc, state, "SELF");
+    ck_assert_uint_eq(json_object_size(got), 2);
+    ck_assert_ptr_eq(json_object_get(got, "A"), json_object_get(states, "A"));
+    ck_assert_ptr_eq(json_object_get(got, "B"), json_object_get(states, "B"));
+    json_decref(got);
+    got = incident_linked(states, NULL, NULL, "SELF");
+    ck_assert_uint_eq(json_object_size(got), 0);
+    json_decref(got);
+    json_decref(state);
+    json_decref(doc);
+    json_decref(states);
+}
+END_TEST
+
 START_TEST(crn_and_view)
 {
     struct fx f;
@@ -1122,6 +1145,7 @@ int main(void)
     tcase_add_test(tc, flag_domestic_abuse);
     tcase_add_test(tc, flag_others);
     tcase_add_test(tc, crn_and_view);
+    tcase_add_test(tc, linked_incidents);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -79,23 +79,6 @@ static bool event_from_json(const json_t *doc, struct event *ev, struct event_er
     return rc == 0;
 }
 
-/* The states of the incidents this event or its incident link to, as the store would pass them. */
-static json_t *linked_states(const struct run *r, const json_t *doc, const json_t *state)
-{
-    json_t *linked = json_object();
-    const json_t *lists[2] = {json_object_get(doc, "links"), json_object_get(state, "links")};
-    for (int k = 0; k < 2; k++) {
-        size_t i;
-        json_t *l;
-        json_array_foreach(lists[k], i, l) {
-            const char *id = str(l, "incident_id");
-            json_t *st = id ? json_object_get(r->states, id) : NULL;
-            if (st)
-                json_object_set(linked, id, st);
-        }
-    }
-    return linked;
-}
 
 /* ---- expectations ---- */
 
@@ -519,7 +502,7 @@ static void run_case(const struct ruleset *rs, const json_t *kase, int *pass, in
             break;
         }
         json_t *state = json_object_get(r.states, ev.incident_id);
-        json_t *linked = linked_states(&r, doc, state);
+        json_t *linked = incident_linked(r.states, doc, state, ev.incident_id); /* as the store does */
         json_t *ns = NULL, *out = NULL;
         struct event_error err = {0};
         int rc = rules_apply(&env, state, linked, &ev, &ns, &out, &err);
