@@ -237,9 +237,9 @@ static int ev_check_at(struct ev_ctx *c, json_t *v, const char *path)
 static int ev_check_object(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
                            size_t n_fields);
 
-/* Appends s to the field path in dst (cap bytes, at used), cut short like snprintf would. Paths
- * are built for every field checked, so this stays clear of printf's cost. Returns the new
- * length. */
+/* Appends s to the field path in dst (cap bytes, at used), cut short like snprintf would. A path
+ * is built for every field checked, present or not, so this stays clear of printf's cost.
+ * Returns the new length. */
 static size_t ev_path_add(char *dst, size_t cap, size_t at, const char *s)
 {
     while (*s && at + 1 < cap)
@@ -259,17 +259,8 @@ static int ev_check_array(struct ev_ctx *c, json_t *v, const char *path, size_t 
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        char p[EV_PATH_LEN], digits[24];
-        size_t d = sizeof digits;
-        digits[--d] = '\0';
-        size_t k = i;
-        do
-            digits[--d] = (char)('0' + k % 10);
-        while ((k /= 10) != 0);
-        size_t at = ev_path_add(p, sizeof p, 0, path);
-        at = ev_path_add(p, sizeof p, at, "[");
-        at = ev_path_add(p, sizeof p, at, digits + d);
-        ev_path_add(p, sizeof p, at, "]");
+        char p[EV_PATH_LEN];
+        snprintf(p, sizeof p, "%s[%zu]", path, i); /* once per item, not per field: printf will do */
         if (item(c, e, p) < 0)
             return -1;
     }
