@@ -89,6 +89,19 @@ json_t *incident_linked(const json_t *states, const json_t *doc, const json_t *s
     return out;
 }
 
+json_t *incident_others(const json_t *states, const char *self)
+{
+    json_t *out = json_object();
+    const char *id;
+    json_t *st;
+    json_object_foreach((json_t *)states, id, st)
+    {
+        if (!json_is_null(st) && strcmp(id, self) != 0)
+            json_object_set(out, id, st);
+    }
+    return out;
+}
+
 int64_t incident_last_seq(const json_t *state)
 {
     json_t *v = json_object_get(state, "last_seq");

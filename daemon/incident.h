@@ -18,6 +18,10 @@ json_t *incident_view(const json_t *state);
  * Returns a new object of id -> state (borrowed values, counted references). */
 json_t *incident_linked(const json_t *states, const json_t *doc, const json_t *state, const char *self);
 
+/* incident_others: what a person's decision consults besides its incident: every other opened
+ * incident in `states` (the store passes those its batch holds). New object, as above. */
+json_t *incident_others(const json_t *states, const char *self);
+
 /* incident_last_seq: the state's last_seq, 0 when state is NULL. */
 int64_t incident_last_seq(const json_t *state);
 

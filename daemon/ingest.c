@@ -609,17 +609,9 @@ static json_t *rows_to_object(const PGresult *r)
 static json_t *linked_for(const struct item *it, json_t *states)
 {
     const char *own = it->ev.incident_id;
-    if (!it->act)
-        return incident_linked(states, it->ev.doc, json_object_get(states, own), own);
-    json_t *out = json_object();
-    const char *id;
-    json_t *st;
-    json_object_foreach(states, id, st)
-    {
-        if (!json_is_null(st) && strcmp(id, own) != 0)
-            json_object_set(out, id, st);
-    }
-    return out;
+    if (it->act)
+        return incident_others(states, own);
+    return incident_linked(states, it->ev.doc, json_object_get(states, own), own);
 }
 
 static json_t *rejected(const struct item *it, const char *code, const char *field, const char *msg)

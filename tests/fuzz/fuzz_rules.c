@@ -254,13 +254,7 @@ static void fuzz_rules_act_line(struct fuzz_rules_run *r, const char *line, size
         json_decref(a);
         return;
     }
-    json_t *linked = json_object();
-    const char *id;
-    json_t *st;
-    json_object_foreach(r->states, id, st) {
-        if (strcmp(id, incident) != 0)
-            json_object_set(linked, id, st);
-    }
+    json_t *linked = incident_others(r->states, incident); /* as the store does */
     struct rules_env env = {fuzz_rules_rs, "FZ", fuzz_rules_next_serial, r};
     struct rules_act_request req = {action, target, body, "fuzz.user", role, 1800000000000LL};
     json_t *ns = NULL, *out = NULL;

@@ -1060,6 +1060,12 @@ START_TEST(linked_incidents)
     got = incident_linked(states, NULL, NULL, "SELF");
     ck_assert_uint_eq(json_object_size(got), 0);
     json_decref(got);
+    /* A person's decision sees every other opened incident. */
+    got = incident_others(states, "SELF");
+    ck_assert_uint_eq(json_object_size(got), 3);
+    ck_assert_ptr_null(json_object_get(got, "C"));
+    ck_assert_ptr_null(json_object_get(got, "SELF"));
+    json_decref(got);
     json_decref(state);
     json_decref(doc);
     json_decref(states);

@@ -450,13 +450,7 @@ static void run_action(struct run *r, const struct rules_env *env, const json_t 
     if (level < need) {
         status = 403; /* refused by the route, before the rules */
     } else {
-        json_t *linked = json_object();
-        const char *id;
-        json_t *st;
-        json_object_foreach(r->states, id, st) {
-            if (strcmp(id, incident) != 0)
-                json_object_set(linked, id, st);
-        }
+        json_t *linked = incident_others(r->states, incident); /* as the store does */
         struct rules_act_request req = {action, target, json_object_get(a, "body"), "scenario.user", roles[level],
                                         (int64_t)1800000000000LL};
         json_t *ns = NULL, *out = NULL;
