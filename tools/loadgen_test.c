@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "event.h"
 #include "loadgen_gen.h"
 #include "loadgen_hist.h"
@@ -266,9 +267,5 @@ int main(void)
     tcase_add_test(tc, reply_statuses);
     tcase_add_test(tc, proc_readers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(s);
 }

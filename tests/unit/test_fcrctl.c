@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "fcrctl.h"
 #include "fcrctl_args.h"
 #include "fcrctl_chain.h"
@@ -977,9 +978,5 @@ static Suite *fcrctl_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(fcrctl_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return check_run(fcrctl_suite());
 }
