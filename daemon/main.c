@@ -426,7 +426,8 @@ static int fcrd_start(struct fcrd *d)
     evsignal_add(d->sig_hup, NULL);
     struct timeval every = {STATUS_EVERY_S, 0};
     evtimer_add(d->status_timer, &every);
-    log_info("fcrd %s: rule set %s, force %s", FCRD_VERSION, ruleset_version(d->rs), d->cfg->force_code);
+    log_info("fcrd %s: rule set %s, force %s, allocator %s", FCRD_VERSION, ruleset_version(d->rs), d->cfg->force_code,
+             FCRD_ALLOCATOR);
     log_info("feed listening on %s%s", feed_describe(d->feed),
              d->tls_feed ? (strcmp(d->cfg->feed_tls, "mutual") == 0 ? " (TLS, client certificates required on tcp)"
                                                                       : " (TLS on tcp)")
@@ -478,7 +479,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--check") == 0) {
             check = true;
         } else if (strcmp(argv[i], "--version") == 0) {
-            printf("fcrd %s\n", FCRD_VERSION);
+            printf("fcrd %s (allocator %s)\n", FCRD_VERSION, FCRD_ALLOCATOR);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

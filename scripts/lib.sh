@@ -7,7 +7,7 @@
 
 # shellcheck shell=bash
 
-fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev check clang valgrind
+fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev libjemalloc-dev check clang valgrind
               postgresql python3 python3-psycopg2 chromium fonts-dejavu-core
               openssl systemd groff-base)
 
