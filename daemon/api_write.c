@@ -123,15 +123,12 @@ static json_t *body_parse(struct evhttp_request *req, const struct field_spec *s
     "SELECT incident_id, (SELECT incident_id FROM crimes WHERE crn = $2) FROM crimes WHERE crn = $1"
 
 /* The crime's incident, and for a C3 naming no survivor the incident of the earliest other live
- * crime of the same offence whose victim is the same person (same command-and-control `ref`):
- * the same matter reported twice without a link. */
+ * crime of the same offence whose victim is the same person (same command-and-control `ref`,
+ * crimes.victim_ref): the same matter reported twice without a link. */
 #define SQL_CRIME_AND_SAME_VICTIM                                                                            \
     "SELECT c.incident_id, (SELECT c2.incident_id FROM crimes c2"                                            \
-    "  JOIN persons p2 ON p2.incident_id = c2.incident_id AND p2.person_id = c2.victim"                      \
-    "  WHERE c2.crn <> c.crn AND c2.status = 'recorded' AND c2.offence = c.offence"                          \
-    "  AND p2.doc->>'ref' = (SELECT p.doc->>'ref' FROM persons p"                                            \
-    "   WHERE p.incident_id = c.incident_id AND p.person_id = c.victim)"                                     \
-    "  ORDER BY c2.recorded_at, c2.crn LIMIT 1)"                                                             \
+    "  WHERE c2.victim_ref = c.victim_ref AND c2.offence = c.offence AND c2.crn <> c.crn"                    \
+    "  AND c2.status = 'recorded' ORDER BY c2.recorded_at, c2.crn LIMIT 1)"                                  \
     " FROM crimes c WHERE c.crn = $1"
 
 /* Holds a request across the store's transaction; req becomes NULL if the client goes away. */

@@ -403,14 +403,12 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 
 /* The batch's rows, written straight into the write statement's parameters: events as lines of
  * tab-separated fields (no field holds a tab or a newline: ids hold no control characters and
- * compact JSON escapes them), incidents, crimes and pending decisions as JSON arrays. Persons and
- * allegations stay values until the end because a later event of the batch replaces an earlier
- * one's row; audit entries wait for the hash chain. */
+ * compact JSON escapes them), incidents, crimes and pending decisions as JSON arrays. Audit
+ * entries stay values until the end: they wait for the hash chain. */
 struct writes {
     struct jsonx_buf events, incidents, crimes, pending;
-    json_t *persons, *allegations, *audit;
-    json_t *person_keys, *allegation_keys; /* "incident\x1fid" -> index, last entry wins */
-    json_t *touched;                       /* incident id -> true */
+    json_t *audit;
+    json_t *touched; /* incident id -> true */
 };
 
 static void writes_init(struct writes *w)
@@ -419,11 +417,7 @@ static void writes_init(struct writes *w)
     jsonx_char(&w->incidents, '[');
     jsonx_char(&w->crimes, '[');
     jsonx_char(&w->pending, '[');
-    w->persons = json_array();
-    w->allegations = json_array();
     w->audit = json_array();
-    w->person_keys = json_object();
-    w->allegation_keys = json_object();
     w->touched = json_object();
 }
 
@@ -433,32 +427,8 @@ static void writes_clear(struct writes *w)
     jsonx_buf_free(&w->incidents);
     jsonx_buf_free(&w->crimes);
     jsonx_buf_free(&w->pending);
-    json_decref(w->persons);
-    json_decref(w->allegations);
     json_decref(w->audit);
-    json_decref(w->person_keys);
-    json_decref(w->allegation_keys);
     json_decref(w->touched);
-}
-
-/* Keep the last entry per (incident, id): one statement may not upsert a row twice. */
-static void writes_entry(json_t *arr, json_t *keys, const char *incident_id, const char *id_field, json_t *entry)
-{
-    const char *id = json_string_value(json_object_get(entry, "id"));
-    if (!id) {
-        json_decref(entry);
-        return;
-    }
-    char key[512];
-    snprintf(key, sizeof(key), "%s\x1f%s", incident_id, id);
-    json_object_set_new(entry, id_field, json_string(id));
-    json_t *at = json_object_get(keys, key);
-    if (at)
-        json_array_set_new(arr, (size_t)json_integer_value(at), entry);
-    else {
-        json_object_set_new(keys, key, json_integer((json_int_t)json_array_size(arr)));
-        json_array_append_new(arr, entry);
-    }
 }
 
 static json_t *array_or_empty(json_t *v)
@@ -476,8 +446,23 @@ static void write_array(struct jsonx_buf *b, const char *key, const json_t *v)
         jsonx_raw(b, "[]", 2);
 }
 
-/* A crime or pending decision as a row: its members, its incident, flags and rules as arrays. */
-static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incident_id)
+/* The command-and-control `ref` of the incident's person `id`, or NULL. */
+static json_t *person_ref(const json_t *persons, const char *id)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach((json_t *)persons, i, p)
+    {
+        const char *pid = json_string_value(json_object_get(p, "id"));
+        if (id && pid && strcmp(pid, id) == 0)
+            return json_object_get(p, "ref");
+    }
+    return NULL;
+}
+
+/* A crime or pending decision as a row: its members, its incident, flags and rules as arrays; a
+ * crime (persons not NULL) also its victim's `ref` among the incident's persons, as victim_ref. */
+static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incident_id, const json_t *persons)
 {
     jsonx_sep(b);
     jsonx_char(b, '{');
@@ -494,6 +479,10 @@ static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incide
     jsonx_cstr(b, incident_id);
     write_array(b, "flags", json_object_get(obj, "flags"));
     write_array(b, "rules", json_object_get(obj, "rules"));
+    if (persons) {
+        jsonx_key(b, "victim_ref");
+        jsonx_value(b, person_ref(persons, json_string_value(json_object_get(obj, "victim"))), 0);
+    }
     jsonx_char(b, '}');
 }
 
@@ -514,18 +503,6 @@ static void writes_event(struct writes *w, const struct item *it, const json_t *
     jsonx_char(b, '\n');
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(ev->doc, "persons"), i, v)
-    {
-        json_t *e = json_pack("{s:s, s:O, s:s, s:O}", "incident_id", ev->incident_id, "doc", v, "event_id",
-                              ev->event_id, "id", json_object_get(v, "id"));
-        writes_entry(w->persons, w->person_keys, ev->incident_id, "person_id", e);
-    }
-    json_array_foreach(json_object_get(ev->doc, "allegations"), i, v)
-    {
-        json_t *e = json_pack("{s:s, s:O, s:s, s:O}", "incident_id", ev->incident_id, "doc", v, "event_id",
-                              ev->event_id, "id", json_object_get(v, "id"));
-        writes_entry(w->allegations, w->allegation_keys, ev->incident_id, "allegation_id", e);
-    }
     const char *ruleset = json_string_value(json_object_get(outcome, "rules"));
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
     {
@@ -567,10 +544,11 @@ static void writes_incidents(struct writes *w, json_t *states)
         jsonx_char(b, '}');
         size_t i;
         json_t *c;
+        json_t *persons = json_object_get(st, "persons");
         json_array_foreach(json_object_get(st, "crimes"), i, c)
-            write_row(&w->crimes, c, id);
+            write_row(&w->crimes, c, id, persons ? persons : json_null());
         json_array_foreach(json_object_get(st, "pending"), i, c)
-            write_row(&w->pending, c, id);
+            write_row(&w->pending, c, id, NULL);
     }
 }
 
@@ -800,31 +778,29 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_decref(states);
     struct timeval now;
     gettimeofday(&now, NULL);
-    char *p[7];
+    char *p[5];
     jsonx_char(&w.incidents, ']');
     jsonx_char(&w.crimes, ']');
     jsonx_char(&w.pending, ']');
     p[0] = jsonx_take(&w.events, NULL);
     p[1] = jsonx_take(&w.incidents, NULL);
-    p[2] = jsonx_dumps(w.persons, 0);
-    p[3] = jsonx_dumps(w.allegations, 0);
-    p[4] = jsonx_take(&w.crimes, NULL);
-    p[5] = jsonx_take(&w.pending, NULL);
-    p[6] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+    p[2] = jsonx_take(&w.crimes, NULL);
+    p[3] = jsonx_take(&w.pending, NULL);
+    p[4] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
     writes_clear(&w);
     int rc = -1;
     bool complete = true;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 5; i++)
         complete = complete && p[i];
     if (complete) {
-        const struct pg_query q[2] = {{sql_write, 6, (const char *const *)p},
-                                      {sql_audit_append, 1, (const char *const *)&p[6]}};
+        const struct pg_query q[2] = {{sql_write, 4, (const char *const *)p},
+                                      {sql_audit_append, 1, (const char *const *)&p[4]}};
         ln->phase = BATCH_WRITE;
         ln->commit_sent = metrics_clock();
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, 2, write_done, ln);
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 5; i++)
         free(p[i]);
     if (!complete) {
         batch_rollback(ln, "out of memory writing the batch");

@@ -11,16 +11,16 @@
  * transaction right now makes this wait for that transaction's end. Sorted, so that two fcrd
  * instances lock in the same order. A linked id never opened stays a row with no state. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
-    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT unnest($1::text[])"                          \
+    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT unnest($1::text[])"                           \
     " UNION SELECT unnest($2::text[])) AS t(x) ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
 
 /* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
  * incidents their stored state links to, and reads their state. Reading linked incidents under
  * the lock means a same_report link sees a crime another instance is committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"      \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
     " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
-    "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                   \
+    "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
     "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
     " ORDER BY incident_id FOR UPDATE"
 
@@ -39,58 +39,48 @@
 #define SQL_AUDIT_APPEND "SELECT audit_append($1::text)"
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
- * by tabs (no field holds a tab or a newline); $2 incidents, $3 persons, $4 allegations, $5 crimes,
- * $6 pending: JSON arrays (a row's JSON array of strings becomes its text[] column directly). */
+ * by tabs (no field holds a tab or a newline); $2 incidents, $3 crimes, $4 pending: JSON arrays (a
+ * row's JSON array of strings becomes its text[] column directly). Persons and allegations are
+ * kept once, in the incident's state (sql/0006_persons_in_state.sql); a crime row carries its
+ * victim's command-and-control `ref` for the API's same-victim lookup. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
-    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                          \
-    " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                        \
+    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                            \
+    " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
     " WHERE l <> '' RETURNING 1),"                                                                           \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
     "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
-    " FROM json_to_recordset($2::json) AS x(incident_id text, last_seq bigint, category text,"             \
-    "  opened_at timestamptz, closed_at timestamptz, state json)"                                           \
+    " FROM json_to_recordset($2::json) AS x(incident_id text, last_seq bigint, category text,"               \
+    "  opened_at timestamptz, closed_at timestamptz, state json)"                                            \
     " WHERE i.incident_id = x.incident_id RETURNING 1),"                                                     \
-    " per AS ("                                                                                              \
-    " INSERT INTO persons (incident_id, person_id, doc, event_id)"                                           \
-    " SELECT x.incident_id, x.person_id, x.doc, x.event_id"                                                  \
-    " FROM jsonb_to_recordset($3::jsonb) AS x(incident_id text, person_id text, doc jsonb, event_id text)"   \
-    " ON CONFLICT (incident_id, person_id) DO UPDATE SET doc = EXCLUDED.doc, event_id = EXCLUDED.event_id"  \
-    " RETURNING 1),"                                                                                         \
-    " alg AS ("                                                                                              \
-    " INSERT INTO allegations (incident_id, allegation_id, doc, event_id)"                                   \
-    " SELECT x.incident_id, x.allegation_id, x.doc, x.event_id"                                              \
-    " FROM jsonb_to_recordset($4::jsonb) AS x(incident_id text, allegation_id text, doc jsonb,"              \
-    "  event_id text)"                                                                                       \
-    " ON CONFLICT (incident_id, allegation_id) DO UPDATE SET doc = EXCLUDED.doc,"                            \
-    "  event_id = EXCLUDED.event_id RETURNING 1),"                                                           \
     " cr AS ("                                                                                               \
-    " INSERT INTO crimes (crn, incident_id, offence, victim, status, flags, recorded_at, rules, ruleset)"    \
-    " SELECT x.crn, x.incident_id, x.offence, x.victim, x.status,"                                           \
+    " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
+    "  ruleset)"                                                                                             \
+    " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \
     "  x.flags, x.recorded_at, x.rules, x.ruleset"                                                           \
-    " FROM jsonb_to_recordset($5::jsonb) AS x(crn text, incident_id text, offence text, victim text,"       \
-    "  status text, flags text[], recorded_at timestamptz, rules text[], ruleset text)"                      \
+    " FROM jsonb_to_recordset($3::jsonb) AS x(crn text, incident_id text, offence text, victim text,"        \
+    "  victim_ref text, status text, flags text[], recorded_at timestamptz, rules text[], ruleset text)"     \
     " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
-    "  status = EXCLUDED.status, flags = EXCLUDED.flags, rules = EXCLUDED.rules,"                            \
-    "  ruleset = EXCLUDED.ruleset, updated_at = now()"                                                       \
+    "  victim_ref = EXCLUDED.victim_ref, status = EXCLUDED.status, flags = EXCLUDED.flags,"                  \
+    "  rules = EXCLUDED.rules, ruleset = EXCLUDED.ruleset, updated_at = now()"                               \
     "  WHERE crimes.incident_id = EXCLUDED.incident_id"                                                      \
-    "  AND (crimes.offence, crimes.victim, crimes.status, crimes.flags, crimes.rules)"                       \
-    "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.status, EXCLUDED.flags,"               \
-    "   EXCLUDED.rules) RETURNING 1),"                                                                       \
+    "  AND (crimes.offence, crimes.victim, crimes.victim_ref, crimes.status, crimes.flags, crimes.rules)"    \
+    "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.victim_ref, EXCLUDED.status,"          \
+    "   EXCLUDED.flags, EXCLUDED.rules) RETURNING 1),"                                                       \
     " pd AS ("                                                                                               \
     " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
     "  victim, candidate_offence, rules, ruleset, closed_at, resolution)"                                    \
     " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
     "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.closed_at, x.resolution"                \
-    " FROM jsonb_to_recordset($6::jsonb) AS x(id text, incident_id text, allegation text, reason text,"     \
+    " FROM jsonb_to_recordset($4::jsonb) AS x(id text, incident_id text, allegation text, reason text,"      \
     "  opened_at timestamptz, due timestamptz, status text, flags text[], victim text,"                      \
     "  candidate_offence text, rules text[], ruleset text, closed_at timestamptz, resolution jsonb)"         \
     " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
-    "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"        \
+    "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"         \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"

@@ -181,6 +181,31 @@ class ApiTest(DaemonTestCase):
         self.assertEqual(self.api.request("POST", "/v1/pending/PD-0/decision",
                                           {"decision": "record", "rationale": "x"}, role="fcr")[0], 404)
 
+    def test_c3_finds_the_crime_against_the_same_person(self):
+        """A C3 naming no surviving crime takes the earliest other recorded crime of the same offence
+        whose victim has the same command-and-control `ref`, in any incident; another person's
+        earlier crime of that offence is not it."""
+        ref, other_ref = uid("REF"), uid("REF-OTHER")
+        earlier = assault_opened(uid("C3X"), at="2026-03-02T09:00:00Z")
+        earlier["persons"][0]["ref"] = other_ref
+        first = assault_opened(uid("C3A"), at="2026-03-02T10:00:00Z")
+        first["persons"][0]["ref"] = ref
+        second = assault_opened(uid("C3B"), at="2026-03-02T11:00:00Z")
+        second["persons"][0]["ref"] = ref
+        crns = [self.crime_of(r) for r in self.send(earlier, first, second)]
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crns[2])}/cancel",
+                                        {"reason": "C3", "rationale": "the same assault reported twice"},
+                                        role="ddm")
+        self.assertEqual((status, body["status"]), (200, "cancelled"), body)
+        status, trail = self.api.get(f"/v1/audit?crn={q(crns[2])}", role="auditor")
+        cancelled = [e for e in trail["items"] if e["action"] == "crime.cancelled"]
+        self.assertEqual(len(cancelled), 1, trail)
+        self.assertEqual(cancelled[0]["after"]["cancellation"]["duplicate_of"], crns[1])
+        # With no crime against the same person, nothing is guessed.
+        status, body = self.api.request("POST", f"/v1/crimes/{q(crns[0])}/cancel",
+                                        {"reason": "C3", "rationale": "thought to be a duplicate"}, role="ddm")
+        self.assertEqual((status, body["error"]["code"]), (422, "duplicate_of_required"), body)
+
     def test_cancel_and_reclassify(self):
         crn = self.crime_of(self.send(assault_opened(uid("CAN")))[0])
         status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
