@@ -26,7 +26,9 @@ SELECT 'XX-SEED-' || g, 'SEED-' || g,
        now() - (g % 525600) * interval '1 minute', ARRAY['seed'], 'seed'
 FROM generate_series(1, :add_crimes) AS g;
 
--- Open decisions over the last three days (so some are overdue), reasons and flags mixed.
+-- Open decisions over the last three days (so about two in three are overdue), reasons and flags
+-- mixed. The minutes are spread by a prime factor, so that a small top-up (the runs before the
+-- reads may have opened most of the wanted decisions already) still spans the three days.
 INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags, victim,
                                candidate_offence, rules, ruleset)
 SELECT 'XX-P-SEED-' || g, 'SEED-' || g, 'a1',
@@ -35,7 +37,7 @@ SELECT 'XX-P-SEED-' || g, 'SEED-' || g, 'a1',
        t, t + interval '24 hours', 'open',
        CASE WHEN g % 5 = 0 THEN ARRAY['domestic_abuse'] WHEN g % 11 = 0 THEN ARRAY['hate'] ELSE '{}'::text[] END,
        'v1', '8N', ARRAY['seed'], 'seed'
-FROM generate_series(1, :add_pending) AS g, LATERAL (SELECT now() - (g % 4320) * interval '1 minute' AS t) AS x;
+FROM generate_series(1, :add_pending) AS g, LATERAL (SELECT now() - ((g * 7919) % 4320) * interval '1 minute' AS t) AS x;
 
 INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, rules, ruleset,
                                closed_at, resolution)
