@@ -102,6 +102,19 @@ json_t *incident_others(const json_t *states, const char *self)
     return out;
 }
 
+const char *incident_person_ref(const json_t *state, const char *person_id)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(state, "persons"), i, p)
+    {
+        const char *id = json_string_value(json_object_get(p, "id"));
+        if (person_id && id && strcmp(id, person_id) == 0)
+            return json_string_value(json_object_get(p, "ref"));
+    }
+    return NULL;
+}
+
 int64_t incident_last_seq(const json_t *state)
 {
     json_t *v = json_object_get(state, "last_seq");

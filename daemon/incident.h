@@ -22,6 +22,10 @@ json_t *incident_linked(const json_t *states, const json_t *doc, const json_t *s
  * incident in `states` (the store passes those its batch holds). New object, as above. */
 json_t *incident_others(const json_t *states, const char *self);
 
+/* incident_person_ref: the command-and-control `ref` of the state's person `person_id`, or NULL
+ * (no such person, no ref, or either argument NULL). Borrowed from the state. */
+const char *incident_person_ref(const json_t *state, const char *person_id);
+
 /* incident_last_seq: the state's last_seq, 0 when state is NULL. */
 int64_t incident_last_seq(const json_t *state);
 

@@ -446,23 +446,9 @@ static void write_array(struct jsonx_buf *b, const char *key, const json_t *v)
         jsonx_raw(b, "[]", 2);
 }
 
-/* The command-and-control `ref` of the incident's person `id`, or NULL. */
-static json_t *person_ref(const json_t *persons, const char *id)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach((json_t *)persons, i, p)
-    {
-        const char *pid = json_string_value(json_object_get(p, "id"));
-        if (id && pid && strcmp(pid, id) == 0)
-            return json_object_get(p, "ref");
-    }
-    return NULL;
-}
-
-/* A crime or pending decision as a row: its members, its incident, flags and rules as arrays; a
- * crime (persons not NULL) also its victim's `ref` among the incident's persons, as victim_ref. */
-static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incident_id, const json_t *persons)
+/* A crime or pending decision as a row: its members, its incident, flags and rules as arrays. A
+ * crime row (state given: its incident's) also carries its victim's `ref` as victim_ref. */
+static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incident_id, const json_t *state)
 {
     jsonx_sep(b);
     jsonx_char(b, '{');
@@ -479,9 +465,9 @@ static void write_row(struct jsonx_buf *b, const json_t *obj, const char *incide
     jsonx_cstr(b, incident_id);
     write_array(b, "flags", json_object_get(obj, "flags"));
     write_array(b, "rules", json_object_get(obj, "rules"));
-    if (persons) {
+    if (state) {
         jsonx_key(b, "victim_ref");
-        jsonx_value(b, person_ref(persons, json_string_value(json_object_get(obj, "victim"))), 0);
+        jsonx_cstr(b, incident_person_ref(state, json_string_value(json_object_get(obj, "victim"))));
     }
     jsonx_char(b, '}');
 }
@@ -544,9 +530,8 @@ static void writes_incidents(struct writes *w, json_t *states)
         jsonx_char(b, '}');
         size_t i;
         json_t *c;
-        json_t *persons = json_object_get(st, "persons");
         json_array_foreach(json_object_get(st, "crimes"), i, c)
-            write_row(&w->crimes, c, id, persons ? persons : json_null());
+            write_row(&w->crimes, c, id, st);
         json_array_foreach(json_object_get(st, "pending"), i, c)
             write_row(&w->pending, c, id, NULL);
     }

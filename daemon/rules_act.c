@@ -11,6 +11,7 @@
 
 #include "ruleset.h"
 #include "timefmt.h"
+#include "incident.h"
 #include "jsonx.h"
 
 /* Everything one action works on. */
@@ -284,14 +285,6 @@ static const json_t *crime_anywhere(const struct act *a, const char *crn, const 
     return NULL;
 }
 
-/* The command-and-control reference of an incident's person, or NULL. */
-static const char *victim_ref(const json_t *state, const char *person)
-{
-    if (!person)
-        return NULL;
-    return str(find_by(json_object_get(state, "persons"), "id", person), "ref");
-}
-
 /* C3 with no surviving crime named: a live crime of the same offence in an incident this one
  * links to as the same report, or else in this incident, or else one against the same person
  * (same command-and-control `ref`) in another incident. */
@@ -333,13 +326,13 @@ static const char *duplicate_guess(const struct act *a, const json_t *crime)
             return str(c, "crn");
     }
     /* The same person reported twice without a link: same offence, victim with the same `ref`. */
-    const char *ref = victim_ref(a->state, str(crime, "victim"));
+    const char *ref = incident_person_ref(a->state, str(crime, "victim"));
     json_object_foreach((json_t *)a->linked, id, st)
     {
         json_array_foreach(json_object_get(st, "crimes"), j, c)
         {
             if (crime_live(c) && streq(str(c, "offence"), str(crime, "offence")) &&
-                streq(victim_ref(st, str(c, "victim")), ref))
+                streq(incident_person_ref(st, str(c, "victim")), ref))
                 return str(c, "crn");
         }
     }

@@ -1072,6 +1072,20 @@ START_TEST(linked_incidents)
 }
 END_TEST
 
+START_TEST(person_ref)
+{
+    json_t *state = json_pack("{s:[{s:s}, {s:s, s:s}, {s:s, s:i}]}", "persons", "id", "v1", "id", "v2", "ref",
+                              "CC-7", "id", "v3", "ref", 7);
+    ck_assert_str_eq(incident_person_ref(state, "v2"), "CC-7");
+    ck_assert_ptr_null(incident_person_ref(state, "v1")); /* no ref */
+    ck_assert_ptr_null(incident_person_ref(state, "v3")); /* not a string */
+    ck_assert_ptr_null(incident_person_ref(state, "v9")); /* no such person */
+    ck_assert_ptr_null(incident_person_ref(state, NULL));
+    ck_assert_ptr_null(incident_person_ref(NULL, "v2"));
+    json_decref(state);
+}
+END_TEST
+
 START_TEST(crn_and_view)
 {
     struct fx f;
@@ -1152,6 +1166,7 @@ int main(void)
     tcase_add_test(tc, flag_others);
     tcase_add_test(tc, crn_and_view);
     tcase_add_test(tc, linked_incidents);
+    tcase_add_test(tc, person_ref);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
