@@ -40,6 +40,10 @@ static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
+/* Prepared too: parsed once per session rather than once per batch. */
+static const char sql_begin[] = "BEGIN";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
 
 struct item {
     struct event ev; /* for a person's decision: only incident_id is set */
@@ -320,7 +324,7 @@ static void rollback_done(void *arg, PGresult **res, int n, const char *error, b
 static void batch_rollback(struct lane *ln, const char *why)
 {
     struct ingest *ing = ln->ing;
-    static const struct pg_query q = {"ROLLBACK", 0, NULL};
+    static const struct pg_query q = {sql_rollback, 0, NULL};
     if (why) {
         log_warn("store: transaction rolled back: %s", why);
         metrics_store_rollback(ing->p.metrics);
@@ -392,7 +396,7 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    static const struct pg_query q = {"COMMIT", 0, NULL};
+    static const struct pg_query q = {sql_commit, 0, NULL};
     ln->phase = BATCH_COMMIT;
     batch_timer_start(ln);
     if (pgconn_send(ln->db, &q, 1, commit_done, ln) != 0)
@@ -752,7 +756,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     if (accepted == 0) {
         json_decref(states);
         writes_clear(&w);
-        static const struct pg_query q = {"ROLLBACK", 0, NULL};
+        static const struct pg_query q = {sql_rollback, 0, NULL};
         ln->phase = BATCH_WRITE;
         batch_timer_start(ln);
         if (pgconn_send(ln->db, &q, 1, commit_done, ln) != 0)
@@ -944,7 +948,7 @@ static void batch_start(struct lane *ln)
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
     const struct pg_query q[5] = {
-        {"BEGIN", 0, NULL},
+        {sql_begin, 0, NULL},
         {sql_incidents_create, 2, p_inc},
         {sql_incidents_lock, 2, p_inc},
         {sql_events_seen, 1, p_ev},
@@ -1019,8 +1023,9 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
     ing->kick = event_new(base, -1, 0, ingest_kick_cb, ing);
     if (!ing->force || !ing->conninfo || !ing->lanes || !ing->kick)
         return ingest_free(ing);
-    static const char *const prepared[] = {sql_incidents_create, sql_incidents_lock, sql_events_seen,
-                                           sql_serials,          sql_write,          sql_audit_append};
+    static const char *const prepared[] = {sql_begin,      sql_incidents_create, sql_incidents_lock,
+                                           sql_events_seen, sql_serials,          sql_write,
+                                           sql_audit_append, sql_commit,         sql_rollback};
     for (size_t k = 0; k < ing->p.lanes; k++) {
         struct lane *ln = &ing->lanes[k];
         char name[16];

@@ -23,6 +23,7 @@ struct pgconn {
     PGconn *pg;
     enum pgconn_phase phase;
     struct event *io;      /* socket readiness, re-created for every connection */
+    short io_what;         /* what io waits for */
     struct event *retry;   /* reconnect timer */
     struct event *deadline; /* the connection attempt in progress gives up at this time */
     int connect_timeout_ms;
@@ -70,6 +71,7 @@ static void pgconn_clear_results(struct pgconn *c)
 
 static void pgconn_watch(struct pgconn *c, short what)
 {
+    c->io_what = what;
     if (c->io) {
         event_free(c->io);
         c->io = NULL;
@@ -165,7 +167,14 @@ static void pgconn_flush(struct pgconn *c)
         return;
     }
     c->flushed = r == 0;
-    pgconn_watch(c, (short)(EV_READ | EV_PERSIST | (r == 1 ? EV_WRITE : 0)));
+    /* An established connection keeps its socket: when the wait is unchanged (the usual case, a
+     * unit that went out whole), leave the registration alone rather than pay two epoll_ctl
+     * calls for every round trip. While connecting, libpq may replace the socket: pgconn_poll
+     * always registers afresh. */
+    short what = (short)(EV_READ | EV_PERSIST | (r == 1 ? EV_WRITE : 0));
+    if (c->io && c->io_what == what)
+        return;
+    pgconn_watch(c, what);
 }
 
 /* The name a registered statement is prepared under ("s0", "s1", ...), or NULL. */
