@@ -3,10 +3,13 @@
  *
  * Two lanes, each a dedicated connection carrying one batch at a time, so that one batch is
  * decided in memory while the other is written and committed. A batch takes three round trips:
- *   1. BEGIN; create and lock (one sorted statement) the batch's incidents and the incidents they
- *      link to, reading their state; read already-seen event ids; fetch serial numbers.
- *   2. (rules decided in memory, event by event, in arrival order) one write statement, then the
- *      audit entries, which the database chains under the chain head's row lock.
+ *   1. BEGIN; create the missing incidents the batch links to or updates (not those it opens:
+ *      see SQL_INCIDENTS_CREATE); lock (one sorted statement) the batch's incidents and the
+ *      incidents they link to, reading their state; read already-seen event ids; fetch serial
+ *      numbers.
+ *   2. (rules decided in memory, event by event, in arrival order) one write statement, which also
+ *      inserts the incidents that had no row, then the audit entries, which the database chains
+ *      under the chain head's row lock.
  *   3. COMMIT.
  * A lane's batch never touches an incident the other lane's batch touches (batch_take), so one
  * incident's events are decided in arrival order. Events that arrive while both lanes are busy
@@ -410,7 +413,7 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
  * compact JSON escapes them), incidents, crimes and pending decisions as JSON arrays. Audit
  * entries stay values until the end: they wait for the hash chain. */
 struct writes {
-    struct jsonx_buf events, incidents, crimes, pending;
+    struct jsonx_buf events, incidents, new_incidents, crimes, pending;
     json_t *audit;
     json_t *touched; /* incident id -> true */
 };
@@ -419,6 +422,7 @@ static void writes_init(struct writes *w)
 {
     memset(w, 0, sizeof(*w));
     jsonx_char(&w->incidents, '[');
+    jsonx_char(&w->new_incidents, '[');
     jsonx_char(&w->crimes, '[');
     jsonx_char(&w->pending, '[');
     w->audit = json_array();
@@ -429,6 +433,7 @@ static void writes_clear(struct writes *w)
 {
     jsonx_buf_free(&w->events);
     jsonx_buf_free(&w->incidents);
+    jsonx_buf_free(&w->new_incidents);
     jsonx_buf_free(&w->crimes);
     jsonx_buf_free(&w->pending);
     json_decref(w->audit);
@@ -509,15 +514,16 @@ static void writes_event(struct writes *w, const struct item *it, const json_t *
     json_object_set_new(w->touched, ev->incident_id, json_true());
 }
 
-/* Rows for the final state of every incident the batch changed. */
-static void writes_incidents(struct writes *w, json_t *states)
+/* Rows for the final state of every incident the batch changed: updates of the rows the batch
+ * locked (`existing`), inserts of the others. */
+static void writes_incidents(struct writes *w, json_t *states, const json_t *existing)
 {
     const char *id;
     json_t *unused;
     json_object_foreach(w->touched, id, unused)
     {
         json_t *st = json_object_get(states, id);
-        struct jsonx_buf *b = &w->incidents;
+        struct jsonx_buf *b = json_object_get(existing, id) ? &w->incidents : &w->new_incidents;
         jsonx_sep(b);
         jsonx_char(b, '{');
         jsonx_key(b, "incident_id");
@@ -559,12 +565,14 @@ static json_t *reply_body(const struct item *it, const json_t *outcome)
     return body;
 }
 
-static json_t *rows_to_object(const PGresult *r)
+/* The locked incidents' states by id (null for a row with no state); `existing` gets their ids. */
+static json_t *rows_to_object(const PGresult *r, json_t *existing)
 {
     json_t *o = json_object();
     for (int i = 0; r && i < PQntuples(r); i++) {
         json_t *st = PQgetisnull(r, i, 1) ? json_null() : json_loads(PQgetvalue(r, i, 1), 0, NULL);
         json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
+        json_object_set_new(existing, PQgetvalue(r, i, 0), json_true());
     }
     return o;
 }
@@ -697,9 +705,10 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: 0 BEGIN, 1 create, 2 lock (the batch's incidents and those they link to), 3 seen,
-     * 4 serials */
-    int nser = PQntuples(res[4]);
+    /* res: BEGIN, create (only when the batch links to something), then always the last three:
+     * lock (the batch's incidents and those they link to), seen, serials */
+    const PGresult *locked = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
+    int nser = PQntuples(serials);
     if ((size_t)nser > ln->serial_cap) {
         int64_t *grown = realloc(ln->serials, (size_t)nser * sizeof(*grown));
         if (!grown) {
@@ -710,15 +719,16 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         ln->serial_cap = (size_t)nser;
     }
     for (int i = 0; i < nser; i++)
-        ln->serials[i] = strtoll(PQgetvalue(res[4], i, 0), NULL, 10);
+        ln->serials[i] = strtoll(PQgetvalue(serials, i, 0), NULL, 10);
     ln->nserials = (size_t)nser;
     ln->serial_pos = 0;
-    json_t *states = rows_to_object(res[2]);
+    json_t *existing = json_object();
+    json_t *states = rows_to_object(locked, existing);
     json_t *seen = json_object();
-    for (int i = 0; i < PQntuples(res[3]); i++) {
-        json_t *reply = json_loads(PQgetvalue(res[3], i, 2), 0, NULL);
-        json_object_set_new(seen, PQgetvalue(res[3], i, 0),
-                            json_pack("{s:s, s:o}", "body", PQgetvalue(res[3], i, 1), "reply",
+    for (int i = 0; i < PQntuples(seen_rows); i++) {
+        json_t *reply = json_loads(PQgetvalue(seen_rows, i, 2), 0, NULL);
+        json_object_set_new(seen, PQgetvalue(seen_rows, i, 0),
+                            json_pack("{s:s, s:o}", "body", PQgetvalue(seen_rows, i, 1), "reply",
                                       reply ? reply : json_object()));
     }
     json_t *batch_seen = json_object();
@@ -738,6 +748,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     if (ln->serial_short) {
         /* Some item needed more numbers than the batch fetched: decide it again with more. */
         json_decref(states);
+        json_decref(existing);
         writes_clear(&w);
         bool grown = false;
         for (size_t i = 0; i < ln->nbatch; i++) {
@@ -755,6 +766,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     }
     if (accepted == 0) {
         json_decref(states);
+        json_decref(existing);
         writes_clear(&w);
         static const struct pg_query q = {sql_rollback, 0, NULL};
         ln->phase = BATCH_WRITE;
@@ -763,33 +775,37 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
             batch_fail(ln, "db_unavailable", "the database connection was lost");
         return;
     }
-    writes_incidents(&w, states);
+    writes_incidents(&w, states, existing);
     json_decref(states);
+    json_decref(existing);
     struct timeval now;
     gettimeofday(&now, NULL);
-    char *p[5];
+    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
+    char *p[6];
     jsonx_char(&w.incidents, ']');
+    jsonx_char(&w.new_incidents, ']');
     jsonx_char(&w.crimes, ']');
     jsonx_char(&w.pending, ']');
     p[0] = jsonx_take(&w.events, NULL);
     p[1] = jsonx_take(&w.incidents, NULL);
     p[2] = jsonx_take(&w.crimes, NULL);
     p[3] = jsonx_take(&w.pending, NULL);
-    p[4] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+    p[4] = jsonx_take(&w.new_incidents, NULL);
+    p[5] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
     writes_clear(&w);
     int rc = -1;
     bool complete = true;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         complete = complete && p[i];
     if (complete) {
-        const struct pg_query q[2] = {{sql_write, 4, (const char *const *)p},
-                                      {sql_audit_append, 1, (const char *const *)&p[4]}};
+        const struct pg_query q[2] = {{sql_write, 5, (const char *const *)p},
+                                      {sql_audit_append, 1, (const char *const *)&p[5]}};
         ln->phase = BATCH_WRITE;
         ln->commit_sent = metrics_clock();
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, 2, write_done, ln);
     }
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         free(p[i]);
     if (!complete) {
         batch_rollback(ln, "out of memory writing the batch");
@@ -832,11 +848,14 @@ static char *ids_array(struct item **b, size_t n, bool incidents)
     return text_array_end(&out);
 }
 
-/* The incident ids the batch's events and decisions link to, as a text[] literal. */
-static char *link_ids_array(struct item **b, size_t n)
+/* The incident ids the batch's events and decisions link to, as a text[] literal. With `own`,
+ * also the incidents of its items other than openings: see SQL_INCIDENTS_CREATE. */
+static char *link_ids_array(struct item **b, size_t n, bool own)
 {
     struct jsonx_buf out = {0};
     for (size_t i = 0; i < n; i++) {
+        if (own && (b[i]->act || b[i]->ev.type != EVENT_OPENED))
+            text_array_add(&out, b[i]->ev.incident_id);
         size_t j;
         json_t *l;
         json_array_foreach(json_object_get(b[i]->ev.doc, "links"), j, l)
@@ -934,33 +953,39 @@ static void batch_start(struct lane *ln)
     }
     char *incidents = ids_array(ln->batch, ln->nbatch, true);
     char *events = ids_array(ln->batch, ln->nbatch, false);
-    char *links = link_ids_array(ln->batch, ln->nbatch);
+    char *links = link_ids_array(ln->batch, ln->nbatch, false);
+    char *create = link_ids_array(ln->batch, ln->nbatch, true);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zu", need);
-    if (!incidents || !events || !links) {
+    if (!incidents || !events || !links || !create) {
         free(incidents);
         free(events);
         free(links);
+        free(create);
         batch_fail(ln, "overloaded", "out of memory");
         return;
     }
     const char *p_inc[2] = {incidents, links};
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
-    const struct pg_query q[5] = {
-        {sql_begin, 0, NULL},
-        {sql_incidents_create, 2, p_inc},
-        {sql_incidents_lock, 2, p_inc},
-        {sql_events_seen, 1, p_ev},
-        {sql_serials, 1, p_n},
-    };
+    const char *p_create[1] = {create};
+    /* read_done finds the last three results in the same places with or without the create */
+    struct pg_query q[5];
+    int nq = 0;
+    q[nq++] = (struct pg_query){sql_begin, 0, NULL};
+    if (strcmp(create, "{}") != 0)
+        q[nq++] = (struct pg_query){sql_incidents_create, 1, p_create};
+    q[nq++] = (struct pg_query){sql_incidents_lock, 2, p_inc};
+    q[nq++] = (struct pg_query){sql_events_seen, 1, p_ev};
+    q[nq++] = (struct pg_query){sql_serials, 1, p_n};
     ln->phase = BATCH_READ;
     ln->batch_started = metrics_clock();
     batch_timer_start(ln);
-    int rc = pgconn_send(ln->db, q, 5, read_done, ln);
+    int rc = pgconn_send(ln->db, q, nq, read_done, ln);
     free(incidents);
     free(events);
     free(links);
+    free(create);
     if (rc != 0)
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }

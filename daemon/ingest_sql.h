@@ -6,13 +6,17 @@
 /* Id lists arrive as text[] literals, so that a prepared statement's generic plan looks them up
  * by primary key. */
 
-/* $1: the batch's incident ids, $2: the incident ids its events (or people's decisions) link to.
- * Creates missing rows so that they can be locked — a linked incident being opened by another
- * transaction right now makes this wait for that transaction's end. Sorted, so that two fcrd
- * instances lock in the same order. A linked id never opened stays a row with no state. */
+/* $1: the incident ids the batch's events (or people's decisions) link to, and those of its
+ * items other than openings (updates, closings, decisions). Creates the missing ones as rows with
+ * no state so that they can be locked: an incident being opened by another transaction right now
+ * makes this wait for that transaction's end, so that the item is decided on what it committed. A
+ * linked id never opened stays a row with no state. Sorted, so that two fcrd instances lock in the
+ * same order. An opening needs no such row: it is decided on its own event (and on its links), and
+ * its incident is inserted whole by the write statement, which fails if another transaction
+ * created the incident meanwhile (see SQL_WRITE). A batch with nothing to create skips this. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
-    "INSERT INTO incidents (incident_id) SELECT x FROM (SELECT unnest($1::text[])"                           \
-    " UNION SELECT unnest($2::text[])) AS t(x) ORDER BY x ON CONFLICT (incident_id) DO NOTHING"
+    "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"      \
+    " ON CONFLICT (incident_id) DO NOTHING"
 
 /* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
  * incidents their stored state links to, and reads their state. Reading linked incidents under
@@ -39,10 +43,16 @@
 #define SQL_AUDIT_APPEND "SELECT audit_append($1::text)"
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
- * by tabs (no field holds a tab or a newline); $2 incidents, $3 crimes, $4 pending: JSON arrays (a
- * row's JSON array of strings becomes its text[] column directly). Persons and allegations are
- * kept once, in the incident's state (sql/0006_persons_in_state.sql); a crime row carries its
- * victim's command-and-control `ref` for the API's same-victim lookup. */
+ * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
+ * them, $5 incidents that had none (new ones), $3 crimes, $4 pending: JSON arrays (a row's JSON
+ * array of strings becomes its text[] column directly). Persons and allegations are kept once, in
+ * the incident's state (sql/0006_persons_in_state.sql); a crime row carries its victim's
+ * command-and-control `ref` for the API's same-victim lookup.
+ *
+ * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
+ * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
+ * for that transaction and then fails on the primary key, and the batch is rolled back and decided
+ * again with the incident's row locked. Sorted, so that two instances insert in the same order. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
@@ -55,6 +65,11 @@
     " FROM json_to_recordset($2::json) AS x(incident_id text, last_seq bigint, category text,"               \
     "  opened_at timestamptz, closed_at timestamptz, state json)"                                            \
     " WHERE i.incident_id = x.incident_id RETURNING 1),"                                                     \
+    " ni AS ("                                                                                               \
+    " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state)"                  \
+    " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state"                       \
+    " FROM json_to_recordset($5::json) AS x(incident_id text, last_seq bigint, category text,"               \
+    "  opened_at timestamptz, closed_at timestamptz, state json) ORDER BY x.incident_id RETURNING 1),"       \
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
     "  ruleset)"                                                                                             \

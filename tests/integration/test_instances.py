@@ -171,6 +171,68 @@ class TwoInstancesTest(DaemonTestCase):
         crimes = self.h.sql("SELECT crn FROM crimes WHERE incident_id IN (%s, %s) AND status = 'recorded'", (p, q))
         self.assertEqual(len(crimes), 1, f"one crime for one assault reported twice: {json.dumps(results)[:600]}")
 
+    # An opening is decided without a row to lock first: its new incident is inserted whole by the
+    # write statement. Two instances opening one incident at once both find it missing; the second
+    # one's insert waits for the first and then fails on the key, and that batch must be rolled
+    # back and decided again on what the first committed, never written as a second opening. Other
+    # events (an update here) still create and lock the row first, so they wait for an opening in
+    # flight. In each test the first instance holds its transaction open, waiting for the audit
+    # head, until the second is blocked too.
+    def _race(self, first, second):
+        stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        results = {}
+
+        def send(d, ev, key):
+            with d.feed() as feed:
+                results[key] = feed.request(ev)
+
+        ts = [threading.Thread(target=send, args=(self.h, first, "first")),
+              threading.Thread(target=send, args=(self.peer, second, "second"))]
+        try:
+            ts[0].start()
+            self._wait_for_lock_waiters(1, stall.pid)
+            ts[1].start()
+            self._wait_for_lock_waiters(2, stall.pid)
+        finally:
+            stall.release()
+        for t in ts:
+            t.join(60)
+        return results.get("first", {}), results.get("second", {})
+
+    def _crimes(self, inc):
+        rows = self.h.sql("SELECT victim, offence FROM crimes WHERE incident_id = %s AND status = 'recorded'", (inc,))
+        return sorted((v, o) for v, o in rows)
+
+    def test_one_opening_at_two_instances_at_once(self):
+        inc = uid("BOTH")
+        opened = faultkit.incident_script(inc)[0]
+        first, second = self._race(opened, opened)
+        self.assertStatus(first, "accepted")
+        self.assertStatus(second, "duplicate")
+        self.assertEqual(second.get("crimes"), first.get("crimes"), "the duplicate repeats the first reply")
+        self.assertEqual(self._crimes(inc), [("v1", "8N")])
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM raw_events WHERE incident_id = %s", (inc,)), 1)
+
+    def test_two_openings_of_one_incident_at_two_instances_at_once(self):
+        inc = uid("TWIN")
+        opened = faultkit.incident_script(inc)[0]
+        other = dict(opened, event_id=uid("E"), narrative="Another call handler opened the same incident.")
+        first, second = self._race(opened, other)
+        self.assertStatus(first, "accepted")
+        self.assertStatus(second, "rejected", "seq_conflict")
+        self.assertEqual(self._crimes(inc), [("v1", "8N")])
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM raw_events WHERE incident_id = %s", (inc,)), 1)
+
+    def test_update_at_one_instance_while_the_other_opens(self):
+        inc = uid("UPD")
+        opened, updated, _ = faultkit.incident_script(inc)
+        first, second = self._race(opened, updated)
+        self.assertStatus(first, "accepted")
+        self.assertStatus(second, "accepted")  # decided on the opening: its suspect s1 is known
+        self.assertNotIn("not_opened", [w.get("code") for w in second.get("warnings") or []])
+        self.assertEqual(self.h.sql_value("SELECT last_seq FROM incidents WHERE incident_id = %s", (inc,)), 2)
+        self.assertEqual(self._crimes(inc), sorted(faultkit.EXPECTED_CRIMES))
+
     def _wait_for_lock_waiters(self, n, holder, timeout=30):
         """Until n store sessions wait for a lock, at least one of them for the audit head behind
         `holder` (the other may wait for the incident the first one holds)."""
