@@ -705,7 +705,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: BEGIN, create (only when the batch links to something), then always the last three:
+    /* res: BEGIN, create (only when the batch has rows to create), then always the last three:
      * lock (the batch's incidents and those they link to), seen, serials */
     const PGresult *locked = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
     int nser = PQntuples(serials);
