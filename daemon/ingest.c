@@ -1,8 +1,9 @@
 /* ingest.c: batches validated events into PostgreSQL transactions and answers each event only
  * after its transaction has committed (or has certainly not).
  *
- * Two lanes, each a dedicated connection carrying one batch at a time, so that one batch is
- * decided in memory while the other is written and committed. A batch takes three round trips:
+ * Lanes ([store] lanes, default 4), each a dedicated connection carrying one batch at a time, so
+ * that one batch is decided in memory while others are written and committed. A batch takes
+ * three round trips:
  *   1. BEGIN; create the missing incidents the batch links to or updates (not those it opens:
  *      see SQL_INCIDENTS_CREATE); lock (one sorted statement) the batch's incidents and the
  *      incidents they link to, reading their state; read already-seen event ids; fetch serial
@@ -11,8 +12,8 @@
  *      inserts the incidents that had no row, then the audit entries, which the database chains
  *      under the chain head's row lock.
  *   3. COMMIT.
- * A lane's batch never touches an incident the other lane's batch touches (batch_take), so one
- * incident's events are decided in arrival order. Events that arrive while both lanes are busy
+ * A lane's batch never touches an incident another lane's batch touches (batch_take), so one
+ * incident's events are decided in arrival order. Events that arrive while every lane is busy
  * wait and form the next batches: group commit without a timer. A batch stalled before its COMMIT
  * is answered retry; a connection lost with the COMMIT in flight leaves the batch in doubt: its
  * events go back to the head of the queue and are looked up again once the database is back. */

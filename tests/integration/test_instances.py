@@ -135,50 +135,9 @@ class TwoInstancesTest(DaemonTestCase):
         crimes = self.h.sql("SELECT crn FROM crimes WHERE incident_id IN (%s, %s) AND status = 'recorded'", (p, q))
         self.assertEqual(len(crimes), 1)
 
-    # The store locks the incidents an event links to together with its own (one sorted FOR UPDATE),
-    # so the second report waits for the instance committing the first and then sees its crime.
-    # Before that, the linked incident was read without a lock and both instances recorded a crime.
-    # Holding the audit head lock makes the interleaving certain: the first instance holds its
-    # incident and waits for the audit head; the second waits for that incident.
-    def test_same_report_at_two_instances_counts_once(self):
-        """Both reports reach the two instances while the audit head is locked, so both are in
-        their transaction, blocked, before either commits."""
-        p, q, first, second = same_report_pair()
-        stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
-        results = {}
-
-        def send(d, ev, key):
-            with d.feed() as feed:
-                results[key] = feed.request(ev)
-
-        ts = [threading.Thread(target=send, args=(self.h, first, "first")),
-              threading.Thread(target=send, args=(self.peer, second, "second"))]
-        try:
-            # The first report's instance holds its incident and waits for the audit head; only
-            # then does the second report arrive at the other instance. (The reverse order, the
-            # linking report committed before the report it links to, is a known limitation: the
-            # link is seen only from the side that makes it. See docs/reliability.md.)
-            ts[0].start()
-            self._wait_for_lock_waiters(1, stall.pid)
-            ts[1].start()
-            self._wait_for_lock_waiters(2, stall.pid)
-        finally:
-            stall.release()
-        for t in ts:
-            t.join(60)
-        self.assertStatus(results.get("first", {}), "accepted")
-        self.assertStatus(results.get("second", {}), "accepted")
-        crimes = self.h.sql("SELECT crn FROM crimes WHERE incident_id IN (%s, %s) AND status = 'recorded'", (p, q))
-        self.assertEqual(len(crimes), 1, f"one crime for one assault reported twice: {json.dumps(results)[:600]}")
-
-    # An opening is decided without a row to lock first: its new incident is inserted whole by the
-    # write statement. Two instances opening one incident at once both find it missing; the second
-    # one's insert waits for the first and then fails on the key, and that batch must be rolled
-    # back and decided again on what the first committed, never written as a second opening. Other
-    # events (an update here) still create and lock the row first, so they wait for an opening in
-    # flight. In each test the first instance holds its transaction open, waiting for the audit
-    # head, until the second is blocked too.
     def _race(self, first, second):
+        """Sends `first` to this instance and, once its transaction waits for the audit head (held
+        here), `second` to the peer; releases the head once both wait. Returns both replies."""
         stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
         results = {}
 
@@ -199,6 +158,29 @@ class TwoInstancesTest(DaemonTestCase):
             t.join(60)
         return results.get("first", {}), results.get("second", {})
 
+    # The store locks the incidents an event links to together with its own (one sorted FOR UPDATE),
+    # so the second report waits for the instance committing the first and then sees its crime.
+    # Before that, the linked incident was read without a lock and both instances recorded a crime.
+    # Holding the audit head lock makes the interleaving certain: the first instance holds its
+    # incident and waits for the audit head; the second waits for that incident. (The reverse
+    # order, the linking report committed before the report it links to, is a known limitation:
+    # the link is seen only from the side that makes it. See docs/reliability.md.)
+    def test_same_report_at_two_instances_counts_once(self):
+        """Both reports reach the two instances while the audit head is locked, so both are in
+        their transaction, blocked, before either commits."""
+        p, q, first, second = same_report_pair()
+        r1, r2 = self._race(first, second)
+        self.assertStatus(r1, "accepted")
+        self.assertStatus(r2, "accepted")
+        crimes = self.h.sql("SELECT crn FROM crimes WHERE incident_id IN (%s, %s) AND status = 'recorded'", (p, q))
+        self.assertEqual(len(crimes), 1, f"one crime for one assault reported twice: {json.dumps([r1, r2])[:600]}")
+
+    # An opening is decided without a row to lock first: its new incident is inserted whole by the
+    # write statement. Two instances opening one incident at once both find it missing; the second
+    # one's insert waits for the first and then fails on the key, and that batch must be rolled
+    # back and decided again on what the first committed, never written as a second opening. Other
+    # events (an update here) still create and lock the row first, so they wait for an opening in
+    # flight.
     def _crimes(self, inc):
         rows = self.h.sql("SELECT victim, offence FROM crimes WHERE incident_id = %s AND status = 'recorded'", (inc,))
         return sorted((v, o) for v, o in rows)
