@@ -12,6 +12,9 @@
  *      inserts the incidents that had no row, then the audit entries, which the database chains
  *      under the chain head's row lock.
  *   3. COMMIT.
+ * A direct batch (batch_direct), made only of openings of new incidents, is decided before any
+ * round trip and sends BEGIN with its writes: two round trips. If an incident or event id it
+ * opens is already there, the write fails on that key and the batch is decided again as above.
  * A lane's batch never touches an incident another lane's batch touches (batch_take), so one
  * incident's events are decided in arrival order. Events that arrive while every lane is busy
  * wait and form the next batches: group commit without a timer. A batch stalled before its COMMIT
@@ -57,6 +60,7 @@ struct item {
     bool in_doubt; /* its batch's COMMIT was sent but its outcome never arrived */
     int attempts;
     unsigned serial_boost; /* fetch this many times the usual serials (after its batch ran short) */
+    bool read_first;       /* a direct batch that held it was refused: decide it after reading */
     json_t *reply;  /* decided in round trip 1, delivered after COMMIT */
     struct item *next;
 };
@@ -74,10 +78,13 @@ struct lane {
     size_t nbatch;
     double batch_started; /* metrics_clock() when the batch in flight began */
     double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
-    /* serials for CRNs and pending ids, fetched by this batch's transaction */
+    /* Serials for CRNs and pending ids not yet used: serials[serial_pos .. nserials), fetched by
+     * this connection's session (forgotten when it ends: see serials_forget). */
     int64_t *serials;
     size_t nserials, serial_pos, serial_cap;
-    bool serial_short; /* the batch needed more than it fetched: decided again with more */
+    bool serial_short; /* the batch needed more than it had: decided again with more */
+    bool direct;       /* the batch in flight was decided without a read round trip (batch_direct) */
+    bool refill;       /* ... and its write round trip fetches serials for later batches */
 };
 
 struct ingest {
@@ -209,6 +216,44 @@ static size_t serials_needed(const struct item *it)
 
 #define SERIAL_BOOST_MAX 256
 
+/* Serials a lane keeps beyond what its batch needs, so that a direct batch has them at hand. */
+#define SERIAL_SPARE 64
+
+static size_t serials_left(const struct lane *ln)
+{
+    return ln->nserials - ln->serial_pos;
+}
+
+/* Adds the numbers of a serials result to the lane's unused ones. Returns -1 when out of memory. */
+static int serials_add(struct lane *ln, const PGresult *r)
+{
+    size_t left = serials_left(ln), n = (size_t)PQntuples(r);
+    if (left > 0 && ln->serial_pos > 0)
+        memmove(ln->serials, ln->serials + ln->serial_pos, left * sizeof(*ln->serials));
+    ln->serial_pos = 0;
+    ln->nserials = left;
+    if (left + n > ln->serial_cap) {
+        int64_t *grown = realloc(ln->serials, (left + n) * sizeof(*grown));
+        if (!grown)
+            return -1;
+        ln->serials = grown;
+        ln->serial_cap = left + n;
+    }
+    for (size_t i = 0; i < n; i++)
+        ln->serials[left + i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+    ln->nserials = left + n;
+    return 0;
+}
+
+/* A session began or ended: its unused serials are forgotten. A number nextval handed out is safe
+ * to use in a later transaction of the same session, because that transaction's commit makes the
+ * sequence's advance durable with it (it was logged before); but if the server crashed in between,
+ * the advance may be lost and the number handed out again, and a crash ends every session. */
+static void serials_forget(struct lane *ln)
+{
+    ln->nserials = ln->serial_pos = 0;
+}
+
 /* ---- batch end ------------------------------------------------------------------------------ */
 
 static void batch_timer_stop(struct lane *ln)
@@ -229,8 +274,8 @@ static void batch_reset(struct lane *ln)
     ln->batch = NULL;
     ln->nbatch = 0;
     ln->phase = BATCH_IDLE;
-    ln->nserials = ln->serial_pos = 0;
     ln->serial_short = false;
+    ln->direct = ln->refill = false;
     ln->commit_sent = 0;
     batch_timer_stop(ln);
 }
@@ -311,9 +356,16 @@ static void rollback_done(void *arg, PGresult **res, int n, const char *error, b
         batch_fail(ln, "db_unavailable", "the database connection was lost");
         return;
     }
+    /* A direct batch the database refused goes back to be decided after reading, at no attempt's
+     * cost: it met what reading would have found (an incident or event id already there). */
+    if (ln->direct) {
+        metrics_store_direct(ing->p.metrics, true);
+        for (size_t i = 0; i < ln->nbatch; i++)
+            ln->batch[i]->read_first = true;
+    }
     /* Try again, a bounded number of times: a conflict with another instance resolves itself. */
     bool give_up = false;
-    for (size_t i = 0; !ln->serial_short && i < ln->nbatch; i++)
+    for (size_t i = 0; !ln->serial_short && !ln->direct && i < ln->nbatch; i++)
         if (++ln->batch[i]->attempts >= MAX_ATTEMPTS)
             give_up = true;
     if (give_up) {
@@ -324,7 +376,8 @@ static void rollback_done(void *arg, PGresult **res, int n, const char *error, b
     ingest_schedule(ing);
 }
 
-/* why: NULL for a planned redo (the batch ran short of serials), which costs no attempt. */
+/* why: NULL for a planned redo (the batch ran short of serials, or a direct batch met what it did
+ * not read), which is not logged as a failure. */
 static void batch_rollback(struct lane *ln, const char *why)
 {
     struct ingest *ing = ln->ing;
@@ -352,8 +405,10 @@ static bool unit_failed(struct lane *ln, PGresult **res, int n, const char *erro
         return true;
     }
     const char *why = first_error(res, n);
+    if (why && ln->direct)
+        log_debug("store: a direct batch was refused, deciding it again after reading: %s", why);
     if (why)
-        batch_rollback(ln, why);
+        batch_rollback(ln, ln->direct ? NULL : why);
     return why != NULL;
 }
 
@@ -400,6 +455,11 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
+    /* a direct batch: res[0] is BEGIN, res[1] the serials it fetched for later batches */
+    if (ln->refill && serials_add(ln, res[1]) != 0) {
+        batch_rollback(ln, "out of memory");
+        return;
+    }
     static const struct pg_query q = {sql_commit, 0, NULL};
     ln->phase = BATCH_COMMIT;
     batch_timer_start(ln);
@@ -700,6 +760,84 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
     return true;
 }
 
+/* Decides the batch's items in arrival order against `states` (incident id -> state, or null for
+ * a row with none), which it updates, with the stored events `seen` (event id -> body, reply).
+ * Fills w; returns how many items are to be written. */
+static size_t batch_decide(struct lane *ln, json_t *states, json_t *seen, struct writes *w)
+{
+    json_t *batch_seen = json_object();
+    size_t accepted = 0;
+    for (size_t i = 0; i < ln->nbatch; i++) {
+        json_t *item_linked = linked_for(ln->batch[i], states);
+        if (decide_one(ln, ln->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
+                       batch_seen, w))
+            accepted++;
+        json_decref(item_linked);
+    }
+    json_decref(batch_seen);
+    return accepted;
+}
+
+/* Sends a decided batch's writes: the write statement and the audit entries, after BEGIN and, when
+ * `refill` is not 0, a fetch of that many serials for later batches if the batch is direct.
+ * write_done answers. Clears w; states and existing stay the caller's. */
+static void batch_send_writes(struct lane *ln, struct writes *w, json_t *states, const json_t *existing,
+                              size_t refill)
+{
+    writes_incidents(w, states, existing);
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
+    char *p[6];
+    jsonx_char(&w->incidents, ']');
+    jsonx_char(&w->new_incidents, ']');
+    jsonx_char(&w->crimes, ']');
+    jsonx_char(&w->pending, ']');
+    p[0] = jsonx_take(&w->events, NULL);
+    p[1] = jsonx_take(&w->incidents, NULL);
+    p[2] = jsonx_take(&w->crimes, NULL);
+    p[3] = jsonx_take(&w->pending, NULL);
+    p[4] = jsonx_take(&w->new_incidents, NULL);
+    p[5] = audit_lines(w->audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+    writes_clear(w);
+    int rc = -1;
+    bool complete = true;
+    for (int i = 0; i < 6; i++)
+        complete = complete && p[i];
+    if (complete) {
+        char nbuf[32];
+        const char *p_n[1] = {nbuf};
+        struct pg_query q[4];
+        int nq = 0;
+        if (ln->direct) {
+            q[nq++] = (struct pg_query){sql_begin, 0, NULL};
+            if (refill > 0) {
+                snprintf(nbuf, sizeof(nbuf), "%zu", refill);
+                q[nq++] = (struct pg_query){sql_serials, 1, p_n};
+                ln->refill = true;
+            }
+        }
+        q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
+        q[nq++] = (struct pg_query){sql_audit_append, 1, (const char *const *)&p[5]};
+        ln->phase = BATCH_WRITE;
+        ln->commit_sent = metrics_clock();
+        batch_timer_start(ln);
+        rc = pgconn_send(ln->db, q, nq, write_done, ln);
+    }
+    for (int i = 0; i < 6; i++)
+        free(p[i]);
+    if (!complete) {
+        /* nothing was sent: a direct batch has no transaction to roll back */
+        if (ln->direct)
+            batch_fail(ln, "overloaded", "out of memory writing the batch");
+        else
+            batch_rollback(ln, "out of memory writing the batch");
+        return;
+    }
+    if (rc != 0)
+        batch_fail(ln, "db_unavailable", "the database connection was lost");
+}
+
 static void read_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
     struct lane *ln = arg;
@@ -709,20 +847,10 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     /* res: BEGIN, create (only when the batch has rows to create), then always the last three:
      * lock (the batch's incidents and those they link to), seen, serials */
     const PGresult *locked = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
-    int nser = PQntuples(serials);
-    if ((size_t)nser > ln->serial_cap) {
-        int64_t *grown = realloc(ln->serials, (size_t)nser * sizeof(*grown));
-        if (!grown) {
-            batch_rollback(ln, "out of memory");
-            return;
-        }
-        ln->serials = grown;
-        ln->serial_cap = (size_t)nser;
+    if (serials_add(ln, serials) != 0) {
+        batch_rollback(ln, "out of memory");
+        return;
     }
-    for (int i = 0; i < nser; i++)
-        ln->serials[i] = strtoll(PQgetvalue(serials, i, 0), NULL, 10);
-    ln->nserials = (size_t)nser;
-    ln->serial_pos = 0;
     json_t *existing = json_object();
     json_t *states = rows_to_object(locked, existing);
     json_t *seen = json_object();
@@ -732,19 +860,10 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
                             json_pack("{s:s, s:o}", "body", PQgetvalue(seen_rows, i, 1), "reply",
                                       reply ? reply : json_object()));
     }
-    json_t *batch_seen = json_object();
     struct writes w;
     writes_init(&w);
-    size_t accepted = 0;
-    for (size_t i = 0; i < ln->nbatch; i++) {
-        json_t *item_linked = linked_for(ln->batch[i], states);
-        if (decide_one(ln, ln->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
-                       batch_seen, &w))
-            accepted++;
-        json_decref(item_linked);
-    }
+    size_t accepted = batch_decide(ln, states, seen, &w);
     json_decref(seen);
-    json_decref(batch_seen);
 
     if (ln->serial_short) {
         /* Some item needed more numbers than the batch fetched: decide it again with more. */
@@ -776,44 +895,9 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
             batch_fail(ln, "db_unavailable", "the database connection was lost");
         return;
     }
-    writes_incidents(&w, states, existing);
+    batch_send_writes(ln, &w, states, existing, 0);
     json_decref(states);
     json_decref(existing);
-    struct timeval now;
-    gettimeofday(&now, NULL);
-    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
-    char *p[6];
-    jsonx_char(&w.incidents, ']');
-    jsonx_char(&w.new_incidents, ']');
-    jsonx_char(&w.crimes, ']');
-    jsonx_char(&w.pending, ']');
-    p[0] = jsonx_take(&w.events, NULL);
-    p[1] = jsonx_take(&w.incidents, NULL);
-    p[2] = jsonx_take(&w.crimes, NULL);
-    p[3] = jsonx_take(&w.pending, NULL);
-    p[4] = jsonx_take(&w.new_incidents, NULL);
-    p[5] = audit_lines(w.audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
-    writes_clear(&w);
-    int rc = -1;
-    bool complete = true;
-    for (int i = 0; i < 6; i++)
-        complete = complete && p[i];
-    if (complete) {
-        const struct pg_query q[2] = {{sql_write, 5, (const char *const *)p},
-                                      {sql_audit_append, 1, (const char *const *)&p[5]}};
-        ln->phase = BATCH_WRITE;
-        ln->commit_sent = metrics_clock();
-        batch_timer_start(ln);
-        rc = pgconn_send(ln->db, q, 2, write_done, ln);
-    }
-    for (int i = 0; i < 6; i++)
-        free(p[i]);
-    if (!complete) {
-        batch_rollback(ln, "out of memory writing the batch");
-        return;
-    }
-    if (rc != 0)
-        batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
 /* One element of a PostgreSQL text[] literal: quoted, with " and \ escaped (ids hold no control
@@ -939,6 +1023,57 @@ static size_t batch_take(struct lane *ln, size_t max)
     return need;
 }
 
+/* True when every item of the batch opens an incident on its own: a feed event opening an
+ * incident, linking to none, not in doubt, and not in a direct batch the database refused. */
+static bool batch_all_openings(const struct lane *ln)
+{
+    for (size_t i = 0; i < ln->nbatch; i++) {
+        const struct item *it = ln->batch[i];
+        if (it->act || it->read_first || it->in_doubt || it->ev.type != EVENT_OPENED ||
+            json_array_size(json_object_get(it->ev.doc, "links")) > 0)
+            return false;
+    }
+    return true;
+}
+
+/* A direct batch: one made of openings only (batch_all_openings), for which the lane holds the
+ * serials, is decided at once on no incident state and no stored event, and its writes go with
+ * BEGIN in the first round trip. Reading would have found nothing for them unless the incident or
+ * the event id is already there, and then the write statement fails on that key (its insert of a
+ * new incident has no ON CONFLICT, nor has the raw event's): the batch is rolled back and decided
+ * again the usual way (rollback_done). A batch with an item refused or short of serials is
+ * decided the usual way straight away, so that every answer is the one reading first would give.
+ * Returns true when the batch was sent (or answered), false when it is to be read first. */
+static bool batch_direct(struct lane *ln, size_t need)
+{
+    if (serials_left(ln) < need || !batch_all_openings(ln))
+        return false;
+    json_t *states = json_object(), *existing = json_object(), *seen = json_object();
+    struct writes w;
+    writes_init(&w);
+    size_t accepted = batch_decide(ln, states, seen, &w);
+    json_decref(seen);
+    if (accepted < ln->nbatch || ln->serial_short) {
+        for (size_t i = 0; i < ln->nbatch; i++) {
+            json_decref(ln->batch[i]->reply);
+            ln->batch[i]->reply = NULL;
+        }
+        ln->serial_short = false;
+        writes_clear(&w);
+        json_decref(states);
+        json_decref(existing);
+        return false;
+    }
+    ln->direct = true;
+    ln->batch_started = metrics_clock();
+    metrics_store_direct(ln->ing->p.metrics, false);
+    size_t left = serials_left(ln);
+    batch_send_writes(ln, &w, states, existing, left < SERIAL_SPARE ? SERIAL_SPARE : 0);
+    json_decref(states);
+    json_decref(existing);
+    return true;
+}
+
 static void batch_start(struct lane *ln)
 {
     struct ingest *ing = ln->ing;
@@ -952,12 +1087,16 @@ static void batch_start(struct lane *ln)
         ln->batch = NULL;
         return;
     }
+    if (batch_direct(ln, need))
+        return;
+    /* what the batch needs, and spare ones for direct batches to come, less those at hand */
+    size_t left = serials_left(ln), fetch = need + SERIAL_SPARE > left ? need + SERIAL_SPARE - left : 0;
     char *incidents = ids_array(ln->batch, ln->nbatch, true);
     char *events = ids_array(ln->batch, ln->nbatch, false);
     char *links = link_ids_array(ln->batch, ln->nbatch, false);
     char *create = link_ids_array(ln->batch, ln->nbatch, true);
     char nbuf[32];
-    snprintf(nbuf, sizeof(nbuf), "%zu", need);
+    snprintf(nbuf, sizeof(nbuf), "%zu", fetch);
     if (!incidents || !events || !links || !create) {
         free(incidents);
         free(events);
@@ -1017,6 +1156,7 @@ static void ingest_db_state(void *arg, bool up)
 {
     struct lane *ln = arg;
     struct ingest *ing = ln->ing;
+    serials_forget(ln);
     if (up || ingest_db_up(ing)) {
         ingest_schedule(ing); /* another lane may carry what this one cannot */
         return;

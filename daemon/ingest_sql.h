@@ -31,10 +31,13 @@
 /* $1: the batch's event ids. */
 #define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
 
-/* $1: how many serials (CRN and pending id numbers) to fetch. nextval is not transactional: the
- * numbers are used only in the transaction that fetched them, whose COMMIT makes the sequence's
- * advance durable with it (a number fetched by a transaction that never commits is simply skipped;
- * one kept for a later transaction could be handed out again after a crash). */
+/* $1: how many serials (CRN and pending id numbers) to fetch: those the batch needs and spare ones
+ * that the lane keeps for later batches of the same session (a direct batch fetches them with its
+ * writes). nextval is not transactional, and its advance is made durable by the first commit that
+ * follows it in the log: any transaction that uses a number commits after it was fetched, so a
+ * committed number is never handed out again. Kept numbers are forgotten when the session ends:
+ * after a server crash, one fetched but never followed by a commit could be handed out again. A
+ * number fetched and never used is simply skipped. */
 #define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
 
 /* $1: the batch's audit entries, one canonical text per line, chained by the database in that

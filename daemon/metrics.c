@@ -52,6 +52,7 @@ struct metrics {
     /* store */
     struct histogram batch, commit;
     uint64_t rollbacks;
+    uint64_t direct, direct_misses;
     /* daemon */
     uint64_t reloads_ok, reloads_failed;
     double last_reload_ok;
@@ -214,6 +215,16 @@ void metrics_store_rollback(struct metrics *m)
 {
     if (m)
         m->rollbacks++;
+}
+
+void metrics_store_direct(struct metrics *m, bool missed)
+{
+    if (!m)
+        return;
+    if (missed)
+        m->direct_misses++;
+    else
+        m->direct++;
 }
 
 void metrics_reload(struct metrics *m, bool ok)
@@ -421,6 +432,12 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
               "Seconds from sending a batch's writes and COMMIT to the database's answer.", &m->commit);
     counter(&o, "fcrd_store_rollbacks_total", "Transactions rolled back (then retried or answered retry).",
             m->rollbacks);
+    counter(&o, "fcrd_store_direct_batches_total",
+            "Batches of new incidents' openings decided without reading the database first.", m->direct);
+    counter(&o, "fcrd_store_direct_misses_total",
+            "Direct batches the database refused (an incident or event id already there), then decided again "
+            "after reading.",
+            m->direct_misses);
     family(&o, "fcrd_db_up", "gauge", "1 while the database connection is up.");
     emit(&o, "fcrd_db_up{connection=\"store\"} %d\nfcrd_db_up{connection=\"api\"} %d\n", s.db_up_store ? 1 : 0,
          s.db_up_api ? 1 : 0);

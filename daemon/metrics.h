@@ -41,6 +41,9 @@ void metrics_feed_tls_failure(struct metrics *m);
 void metrics_store_commit(struct metrics *m, size_t events, double seconds);
 /* metrics_store_rollback: a transaction rolled back (it is retried or answered retry). */
 void metrics_store_rollback(struct metrics *m);
+/* metrics_store_direct: a batch was sent without a read round trip (missed: false), or such a
+ * batch was refused by the database and goes back to be decided after reading (missed: true). */
+void metrics_store_direct(struct metrics *m, bool missed);
 
 /* ---- the daemon ---- */
 

@@ -3,11 +3,13 @@
 decided. The same events pipelined (many to a transaction) and sent one at a time (one per
 transaction) must get the same outcomes, also when one event depends on an incident opened
 earlier in the same batch."""
+import http.client
 import json
 import os
 
 import harness
-from harness import SOURCE_ROOT, DaemonTestCase, assault_opened, uid
+from harness import SOURCE_ROOT, DaemonTestCase, assault_opened, event, uid
+from test_ops_support import metric, parse_metrics
 
 SHIFT = os.path.join(SOURCE_ROOT, "tools", "demo", "shift.ndjson")
 
@@ -88,6 +90,115 @@ class ManyLanesTest(BatchingTest):
         rows = self.h.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'fcrd'"
                           " AND backend_type = 'client backend'")
         self.assertGreaterEqual(rows[0][0], 16, "every lane holds a session of its own")
+
+
+class DirectBatchTest(DaemonTestCase):
+    """A batch made only of openings of new incidents is decided without reading the database
+    first. Reading would have found nothing unless the incident or the event id is already there;
+    then the write fails on that key, and the batch is decided again after reading. Each test
+    checks both the answer and which way the batch went (the store's counters)."""
+
+    def counts(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=30)
+        try:
+            conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {self.h.tokens['ops']}"})
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            self.assertEqual(resp.status, 200, body)
+        finally:
+            conn.close()
+        samples, _ = parse_metrics(body)
+        return (metric(samples, "fcrd_store_direct_batches_total"),
+                metric(samples, "fcrd_store_direct_misses_total"))
+
+    def request_counted(self, feed, ev):
+        """(reply, direct batches sent, direct batches refused) for one event sent alone."""
+        d0, m0 = self.counts()
+        reply = feed.request(ev)
+        d1, m1 = self.counts()
+        return reply, d1 - d0, m1 - m0
+
+    def crimes_of(self, incident_id):
+        return self.h.sql_value("SELECT count(*) FROM crimes WHERE incident_id = %s", (incident_id,))
+
+    def test_lone_opening_goes_direct_and_an_update_reads(self):
+        inc = uid("D")
+        with self.h.feed() as feed:
+            # the lane may hold no spare serials yet: the first opening of a session reads
+            feed.request(assault_opened(uid("W")))
+            reply, direct, missed = self.request_counted(feed, assault_opened(inc))
+            self.assertStatus(reply, "accepted")
+            self.assertEqual(len(reply["crimes"]), 1, reply)
+            self.assertEqual((direct, missed), (1, 0), "an opening of a new incident is written without reading")
+            update = event(inc, 2, "incident.updated", at="2026-03-02T10:05:00Z",
+                           narrative="Officer attended; victim confirms.")
+            reply, direct, missed = self.request_counted(feed, update)
+            self.assertStatus(reply, "accepted")
+            self.assertEqual((direct, missed), (0, 0), "an update is decided on the stored state")
+        self.assertEqual(self.crimes_of(inc), 1)
+        self.assertEqual(self.h.sql_value("SELECT last_seq FROM incidents WHERE incident_id = %s", (inc,)), 2)
+
+    def test_resent_opening_is_a_duplicate(self):
+        inc = uid("D")
+        ev = assault_opened(inc)
+        with self.h.feed() as feed:
+            first = feed.request(ev)
+            self.assertStatus(first, "accepted")
+            again, direct, missed = self.request_counted(feed, ev)
+        self.assertStatus(again, "duplicate")
+        self.assertEqual(again["crimes"], first["crimes"], "a resend gets the reply first given")
+        self.assertEqual((direct, missed), (1, 1), "tried without reading, refused on the event id, read")
+        self.assertEqual(self.crimes_of(inc), 1)
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM raw_events WHERE incident_id = %s", (inc,)), 1)
+
+    def test_reused_event_id_with_other_content_conflicts(self):
+        inc = uid("D")
+        ev = assault_opened(inc)
+        other = assault_opened(uid("D"), event_id=ev["event_id"])
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(ev), "accepted")
+            reply, _, missed = self.request_counted(feed, other)
+        self.assertStatus(reply, "rejected", "event_id_conflict")
+        self.assertEqual(missed, 1)
+        self.assertEqual(self.crimes_of(other["incident_id"]), 0)
+
+    def test_second_opening_of_an_incident_is_a_seq_conflict(self):
+        inc = uid("D")
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(assault_opened(inc)), "accepted")
+            reply, _, missed = self.request_counted(feed, assault_opened(inc))
+        self.assertStatus(reply, "rejected", "seq_conflict")
+        self.assertEqual(missed, 1, "the incident's key refused the direct write")
+        self.assertEqual(self.crimes_of(inc), 1)
+
+    def test_opening_an_incident_another_one_linked_to_first(self):
+        """A link to an incident not yet opened leaves a row with no state; opening it later is
+        an ordinary opening, decided again after the direct write met that row."""
+        first, later = uid("D"), uid("D")
+        with self.h.feed() as feed:
+            linking = assault_opened(first, links=[{"incident_id": later, "relation": "related"}])
+            self.assertStatus(feed.request(linking), "accepted")
+            self.assertEqual(self.h.sql_value("SELECT count(*) FROM incidents WHERE incident_id = %s"
+                                              " AND state IS NULL", (later,)), 1)
+            reply, _, missed = self.request_counted(feed, assault_opened(later))
+        self.assertStatus(reply, "accepted")
+        self.assertEqual(len(reply["crimes"]), 1, reply)
+        self.assertEqual(missed, 1)
+        self.assertEqual(self.crimes_of(later), 1)
+
+    def test_pipelined_openings_get_distinct_crime_numbers(self):
+        """Serials kept from earlier batches are handed out once: many openings, some direct and
+        some read, never share a crime number."""
+        events = [assault_opened(uid("D")) for _ in range(300)]
+        with self.h.feed() as feed:
+            for k in range(0, len(events), 30):
+                for ev in events[k:k + 30]:
+                    feed.send(ev)
+                feed.read_replies(30)
+            self.assertStatus(feed.request(assault_opened(uid("D"))), "accepted")
+        rows = self.h.sql("SELECT crn FROM crimes WHERE incident_id = ANY(%s)", ([e["incident_id"] for e in events],))
+        self.assertEqual(len(rows), len(events))
+        self.assertEqual(len({r[0] for r in rows}), len(events))
 
 
 if __name__ == "__main__":

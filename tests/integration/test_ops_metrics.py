@@ -57,6 +57,7 @@ class MetricsTest(DaemonTestCase):
             "fcrd_db_up": "gauge", "fcrd_db_reconnects_total": "counter", "fcrd_feed_connections": "gauge",
             "fcrd_feed_connections_accepted_total": "counter", "fcrd_store_backlog": "gauge",
             "fcrd_build_info": "gauge", "fcrd_reloads_total": "counter",
+            "fcrd_store_direct_batches_total": "counter", "fcrd_store_direct_misses_total": "counter",
         }
         for name, kind in want.items():
             self.assertEqual(types.get(name), kind, name)
