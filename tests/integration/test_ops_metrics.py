@@ -2,12 +2,11 @@
 """test_ops_metrics.py: GET /metrics parsed as Prometheus text 0.0.4: who may read it, that the
 counters move with the traffic that was sent, the figures read from the database, and what it
 and /readyz say while the database is down."""
-import http.client
 import time
 
 import harness
 from harness import DaemonTestCase, assault_opened, event, uid
-from test_ops_support import metric, parse_metrics
+from test_ops_support import get_metrics, metric, parse_metrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 
@@ -16,16 +15,9 @@ class MetricsTest(DaemonTestCase):
     harness_config = {"api.metrics_refresh_ms": "1000"}
 
     def scrape(self, role="ops"):
-        conn = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=30)
-        try:
-            conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {self.h.tokens[role]}"})
-            resp = conn.getresponse()
-            body = resp.read().decode()
-            self.assertEqual(resp.status, 200, body)
-            self.assertTrue(resp.getheader("Content-Type", "").startswith(CONTENT_TYPE),
-                            resp.getheader("Content-Type"))
-        finally:
-            conn.close()
+        status, content_type, body = get_metrics(self.h.api_port, self.h.tokens[role])
+        self.assertEqual(status, 200, body)
+        self.assertTrue(content_type.startswith(CONTENT_TYPE), content_type)
         samples, types = parse_metrics(body)
         return samples, types
 

@@ -143,6 +143,17 @@ def parse_metrics(text):
     return samples, types
 
 
+def get_metrics(port, token):
+    """GET /metrics over plain HTTP: (status, Content-Type, body text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REPLY_TIMEOUT)
+    try:
+        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("Content-Type", ""), resp.read().decode()
+    finally:
+        conn.close()
+
+
 def metric(samples, name, **labels):
     """One sample's value, or None when the series is absent."""
     return samples.get((name, tuple(sorted(labels.items()))))
