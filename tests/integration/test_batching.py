@@ -156,6 +156,17 @@ class DirectBatchTest(DaemonTestCase):
         self.assertEqual(missed, 1)
         self.assertEqual(self.crimes_of(other["incident_id"]), 0)
 
+    def test_refused_opening_is_answered_as_after_reading(self):
+        """An opening the rules refuse keeps its batch from going direct: reading first finds a
+        stored event with that id, and the answer is that conflict, not the rules' refusal."""
+        ev = assault_opened(uid("D"))
+        refused = assault_opened(uid("D"), event_id=ev["event_id"], reported_by="nobody")
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(ev), "accepted")
+            reply, direct, missed = self.request_counted(feed, refused)
+        self.assertStatus(reply, "rejected", "event_id_conflict")
+        self.assertEqual((direct, missed), (0, 0), "decided after reading, before anything was sent")
+
     def test_second_opening_of_an_incident_is_a_seq_conflict(self):
         inc = uid("D")
         with self.h.feed() as feed:
