@@ -26,8 +26,8 @@
     "json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ", 'actor', a.actor, 'role', a.role,"          \
     " 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn, 'pending_id', a.pending_id,"          \
     " 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before, 'after', a.after,"            \
-    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'prev_hash', a.prev_hash, 'hash', a.hash,"           \
-    " 'entry', a.entry)"
+    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'chain', a.chain, 'prev_hash', a.prev_hash,"         \
+    " 'hash', a.hash, 'entry', a.entry)"
 
 #define LIMIT_MAX 1000
 

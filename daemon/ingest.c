@@ -85,6 +85,7 @@ struct lane {
     bool serial_short; /* the batch needed more than it had: decided again with more */
     bool direct;       /* the batch in flight was decided without a read round trip (batch_direct) */
     bool refill;       /* ... and its write round trip fetches serials for later batches */
+    char chain[4];     /* the audit chain this lane appends to: its number, 1 to 16 (lanes <= 16) */
 };
 
 struct ingest {
@@ -818,7 +819,8 @@ static void batch_send_writes(struct lane *ln, struct writes *w, json_t *states,
             }
         }
         q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
-        q[nq++] = (struct pg_query){sql_audit_append, 1, (const char *const *)&p[5]};
+        const char *p_audit[2] = {p[5], ln->chain};
+        q[nq++] = (struct pg_query){sql_audit_append, 2, p_audit};
         ln->phase = BATCH_WRITE;
         ln->commit_sent = metrics_clock();
         batch_timer_start(ln);
@@ -1197,6 +1199,7 @@ struct ingest *ingest_new(struct event_base *base, const struct ingest_params *p
         char name[16];
         snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
         ln->ing = ing;
+        snprintf(ln->chain, sizeof(ln->chain), "%zu", k % AUDIT_CHAINS + 1);
         ln->timeout = evtimer_new(base, ingest_timeout_cb, ln);
         ln->db = pgconn_new(base, ing->conninfo, name, ingest_db_state, ln);
         if (!ln->timeout || !ln->db)

@@ -40,10 +40,15 @@
  * number fetched and never used is simply skipped. */
 #define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
 
+/* The audit trail is this many hash chains (sql/0007_audit_chains.sql); lane k appends to chain
+ * k % AUDIT_CHAINS + 1, so that lanes do not wait for each other's commits to append. Two fcrd
+ * instances' lanes of one number share a chain, which its head row's lock keeps in one order. */
+#define AUDIT_CHAINS 16
+
 /* $1: the batch's audit entries, one canonical text per line, chained by the database in that
- * order under the chain head's row lock (sql/0005_audit_columns.sql). Last in the transaction, so
- * the lock is held only while the entries are hashed, inserted and committed. */
-#define SQL_AUDIT_APPEND "SELECT audit_append($1::text)"
+ * order under the head row lock of chain $2 (sql/0007_audit_chains.sql). Last in the transaction,
+ * so the lock is held only while the entries are hashed, inserted and committed. */
+#define SQL_AUDIT_APPEND "SELECT audit_append($1::text, $2::int)"
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
  * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked

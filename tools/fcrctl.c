@@ -520,15 +520,32 @@ static int fcrctl_cmd_audit(struct fcrctl *ctl)
     return rc;
 }
 
+/* The head of every chain that has entries, in chain order, as --json lists them. */
+static json_t *fcrctl_verify_heads(const struct fcrctl_chain *chain)
+{
+    json_t *heads = json_array();
+    for (int n = 1; heads && n <= FCRCTL_CHAIN_MAX; n++) {
+        const struct fcrctl_chain_head *h = fcrctl_chain_head(chain, n);
+        if (h->count > 0 && json_array_append_new(heads, json_pack("{s:i, s:I, s:s}", "chain", n, "id",
+                                                                   (json_int_t)h->last_id, "hash",
+                                                                   h->last_hash)) != 0) {
+            json_decref(heads);
+            heads = NULL;
+        }
+    }
+    return heads;
+}
+
 static int fcrctl_verify_result(struct fcrctl *ctl, const struct fcrctl_chain *chain, long long bad_id,
                                 const char *why)
 {
     if (ctl->args->json) {
+        const struct fcrctl_chain_head *last = chain->count ? fcrctl_chain_head(chain, chain->last_chain) : NULL;
         json_t *r = why ? json_pack("{s:b, s:I, s:I, s:s}", "ok", 0, "entries", (json_int_t)chain->count, "bad_id",
                                     (json_int_t)bad_id, "problem", why)
-                        : json_pack("{s:b, s:I, s:I, s:s}", "ok", 1, "entries", (json_int_t)chain->count,
-                                    "head_id", (json_int_t)(chain->count ? chain->last_id : 0), "head_hash",
-                                    chain->last_hash);
+                        : json_pack("{s:b, s:I, s:I, s:s, s:o}", "ok", 1, "entries", (json_int_t)chain->count,
+                                    "head_id", (json_int_t)(last ? chain->last_id : 0), "head_hash",
+                                    last ? last->last_hash : "", "heads", fcrctl_verify_heads(chain));
         char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
         if (s)
             fprintf(ctl->out, "%s\n", s);
@@ -546,19 +563,23 @@ static int fcrctl_verify_result(struct fcrctl *ctl, const struct fcrctl_chain *c
         fprintf(ctl->out, "entries before it checked good: %lld\n", chain->count);
     } else {
         fprintf(ctl->out, "audit chain OK: %lld entries\n", chain->count);
-        if (chain->count)
-            fprintf(ctl->out, "head: %lld:%s\n", chain->last_id, chain->last_hash);
+        for (int n = 1; n <= FCRCTL_CHAIN_MAX; n++) {
+            const struct fcrctl_chain_head *h = fcrctl_chain_head(chain, n);
+            if (h->count > 0)
+                fprintf(ctl->out, "head: %lld:%s\n", h->last_id, h->last_hash);
+        }
     }
     return why ? FCRCTL_EXIT_CHAIN : FCRCTL_EXIT_OK;
 }
 
-/* The whole trail, page by page, oldest first; only the chain's head is kept between pages. */
+/* The whole trail, page by page, oldest first; only each chain's head is kept between pages. */
 static int fcrctl_cmd_audit_verify(struct fcrctl *ctl)
 {
     struct fcrctl_chain chain;
     fcrctl_chain_init(&chain);
-    if (ctl->args->anchor && fcrctl_chain_set_anchor(&chain, ctl->args->anchor) != 0) {
-        fcrctl_say("--anchor wants ID:HASH as 'audit verify' prints the head, not '%s'", ctl->args->anchor);
+    char why_anchor[256];
+    if (ctl->args->anchor && fcrctl_chain_set_anchors(&chain, ctl->args->anchor, why_anchor, sizeof(why_anchor)) != 0) {
+        fcrctl_say("--anchor: %s", why_anchor);
         return FCRCTL_EXIT_USAGE;
     }
     char *cursor = NULL;

@@ -203,6 +203,9 @@ int fcrctl_args_parse(struct fcrctl_args *a, int argc, char *const argv[], char 
         if (!o)
             return fcrctl_args_fail(err, errlen, "unknown option '%.*s'", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
         size_t idx = (size_t)(o - options);
+        if (seen[idx] && o->off == offsetof(struct fcrctl_args, anchor))
+            return fcrctl_args_fail(err, errlen, "--anchor given twice: give several anchors as one "
+                                                 "comma-separated value, ID:HASH,ID:HASH");
         if (seen[idx])
             return fcrctl_args_fail(err, errlen, "--%s given twice", o->name);
         seen[idx] = true;
@@ -274,9 +277,10 @@ static const char usage_text[] =
     "                          change a crime's offence\n"
     "  audit --incident ID | --crn CRN\n"
     "                          the audit entries of an incident or a crime, oldest first\n"
-    "  audit verify [--anchor ID:HASH]\n"
-    "                          fetch the whole audit trail and check its hash chain; with\n"
-    "                          --anchor, also that entry ID still has the HASH recorded earlier\n"
+    "  audit verify [--anchor ID:HASH[,ID:HASH...]]\n"
+    "                          fetch the whole audit trail and check its hash chains; with\n"
+    "                          --anchor, also that each entry ID still has the HASH recorded\n"
+    "                          earlier (give every head line of the last run, comma-separated)\n"
     "  report --from DATE --to DATE\n"
     "                          crime-data-integrity figures for the period\n"
     "  help                    this text\n"

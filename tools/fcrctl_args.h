@@ -58,7 +58,7 @@ struct fcrctl_args {
     /* audit */
     const char *incident;
     const char *crn;
-    const char *anchor; /* audit verify: "ID:HASH" of an entry recorded earlier */
+    const char *anchor; /* audit verify: "ID:HASH" of entries recorded earlier, comma-separated */
 
     /* report */
     const char *from;

@@ -1,4 +1,5 @@
-/* fcrctl_chain.c: audit hash-chain verification, SHA-256 from OpenSSL's libcrypto. */
+/* fcrctl_chain.c: audit hash-chain verification, several chains interleaved in one trail, SHA-256
+ * from OpenSSL's libcrypto. */
 #include "fcrctl_chain.h"
 
 #include <openssl/evp.h>
@@ -16,17 +17,22 @@ static const char *const fcrctl_chain_fields[] = {"action", "actor", "after", "a
                                                   "event_id", "incident_id", "pending_id", "role", "rules", "ruleset",
                                                   NULL};
 
-static bool fcrctl_chain_is_hash(const char *s);
-
 void fcrctl_chain_init(struct fcrctl_chain *c)
 {
     memset(c, 0, sizeof(*c));
 }
 
-int fcrctl_chain_set_anchor(struct fcrctl_chain *c, const char *text)
+const struct fcrctl_chain_head *fcrctl_chain_head(const struct fcrctl_chain *c, int n)
 {
-    const char *colon = strchr(text, ':');
-    if (!colon || colon == text || colon - text > 18)
+    return n >= 1 && n <= FCRCTL_CHAIN_MAX ? &c->heads[n - 1] : NULL;
+}
+
+/* One "ID:HASH", the len bytes at text. */
+static int fcrctl_chain_parse_anchor(const char *text, size_t len, struct fcrctl_chain_anchor *out)
+{
+    const char *end = text + len;
+    const char *colon = memchr(text, ':', len);
+    if (!colon || colon == text || colon - text > 18 || (size_t)(end - colon - 1) != FCRCTL_CHAIN_HASH_HEX - 1)
         return -1;
     long long id = 0;
     for (const char *p = text; p < colon; p++) {
@@ -34,20 +40,65 @@ int fcrctl_chain_set_anchor(struct fcrctl_chain *c, const char *text)
             return -1;
         id = id * 10 + (*p - '0');
     }
-    if (!fcrctl_chain_is_hash(colon + 1))
-        return -1;
-    c->has_anchor = true;
-    c->anchor_seen = false;
-    c->anchor_id = id;
-    memcpy(c->anchor_hash, colon + 1, FCRCTL_CHAIN_HASH_HEX);
+    for (const char *p = colon + 1; p < end; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return -1;
+    out->id = id;
+    out->seen = false;
+    memcpy(out->hash, colon + 1, FCRCTL_CHAIN_HASH_HEX - 1);
+    out->hash[FCRCTL_CHAIN_HASH_HEX - 1] = '\0';
     return 0;
+}
+
+int fcrctl_chain_set_anchors(struct fcrctl_chain *c, const char *text, char *why, size_t whylen)
+{
+    struct fcrctl_chain_anchor parsed[FCRCTL_CHAIN_ANCHORS_MAX];
+    int n = 0;
+    for (const char *p = text;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (c->n_anchors + n == FCRCTL_CHAIN_ANCHORS_MAX) {
+            snprintf(why, whylen, "at most %d anchors", FCRCTL_CHAIN_ANCHORS_MAX);
+            return -1;
+        }
+        if (fcrctl_chain_parse_anchor(p, len, &parsed[n]) != 0) {
+            snprintf(why, whylen, "an anchor is ID:HASH as 'audit verify' prints a head, not '%.*s'",
+                     len > 100 ? 100 : (int)len, p);
+            return -1;
+        }
+        for (int i = 0; i < c->n_anchors + n; i++) {
+            const struct fcrctl_chain_anchor *o = i < c->n_anchors ? &c->anchors[i] : &parsed[i - c->n_anchors];
+            if (o->id == parsed[n].id) {
+                snprintf(why, whylen, "entry %lld is anchored twice", o->id);
+                return -1;
+            }
+        }
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    memcpy(&c->anchors[c->n_anchors], parsed, (size_t)n * sizeof(parsed[0]));
+    c->n_anchors += n;
+    return 0;
+}
+
+/* The unseen anchor with the lowest id, or NULL when every anchor was seen. */
+static const struct fcrctl_chain_anchor *fcrctl_chain_unseen(const struct fcrctl_chain *c)
+{
+    const struct fcrctl_chain_anchor *first = NULL;
+    for (int i = 0; i < c->n_anchors; i++)
+        if (!c->anchors[i].seen && (!first || c->anchors[i].id < first->id))
+            first = &c->anchors[i];
+    return first;
 }
 
 int fcrctl_chain_finish(const struct fcrctl_chain *c, char *why, size_t whylen)
 {
-    if (c->has_anchor && !c->anchor_seen) {
+    const struct fcrctl_chain_anchor *a = fcrctl_chain_unseen(c);
+    if (a) {
         snprintf(why, whylen, "the anchored entry %lld is not in the trail: the trail was cut short or rebuilt",
-                 c->anchor_id);
+                 a->id);
         return -1;
     }
     return 0;
@@ -143,6 +194,21 @@ static int fcrctl_chain_fields_agree(const json_t *item, const json_t *hashed, c
     return 0;
 }
 
+/* The item's chain: its `chain` member, 1 when it has none (a trail written before there were
+ * several chains). */
+static bool fcrctl_chain_number(const json_t *item, int *out)
+{
+    const json_t *v = json_object_get(item, "chain");
+    if (!v) {
+        *out = 1;
+        return true;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > FCRCTL_CHAIN_MAX)
+        return false;
+    *out = (int)json_integer_value(v);
+    return true;
+}
+
 int fcrctl_chain_add(struct fcrctl_chain *c, const json_t *item, long long *id_out, char *why, size_t whylen)
 {
     long long id = -1;
@@ -160,6 +226,12 @@ int fcrctl_chain_add(struct fcrctl_chain *c, const json_t *item, long long *id_o
         snprintf(why, whylen, "its id does not come after the previous entry's id %lld", c->last_id);
         return -1;
     }
+    int n;
+    if (!fcrctl_chain_number(item, &n)) {
+        snprintf(why, whylen, "field 'chain' is not a whole number from 1 to %d", FCRCTL_CHAIN_MAX);
+        return -1;
+    }
+    struct fcrctl_chain_head *head = &c->heads[n - 1];
     const json_t *prev_j = json_object_get(item, "prev_hash");
     const json_t *hash_j = json_object_get(item, "hash");
     const json_t *entry_j = json_object_get(item, "entry");
@@ -173,14 +245,15 @@ int fcrctl_chain_add(struct fcrctl_chain *c, const json_t *item, long long *id_o
         snprintf(why, whylen, "hash is not 64 lowercase hex digits");
         return -1;
     }
-    if (strcmp(prev, c->last_hash) != 0) {
-        if (c->count == 0)
-            snprintf(why, whylen, "the first entry's prev_hash is not empty: the trail does not begin here");
+    if (strcmp(prev, head->last_hash) != 0) {
+        if (head->count == 0)
+            snprintf(why, whylen,
+                     "the first entry of chain %d has a non-empty prev_hash: the chain does not begin here", n);
         else
             snprintf(why, whylen,
-                     "prev_hash is not the hash of the entry before it (id %lld): an entry is missing, "
-                     "was inserted or was changed",
-                     c->last_id);
+                     "prev_hash is not the hash of the previous entry of chain %d (id %lld): an entry is "
+                     "missing, was inserted or was changed",
+                     n, head->last_id);
         return -1;
     }
     char computed[FCRCTL_CHAIN_HASH_HEX];
@@ -204,19 +277,27 @@ int fcrctl_chain_add(struct fcrctl_chain *c, const json_t *item, long long *id_o
     json_decref(hashed);
     if (rc != 0)
         return -1;
-    bool at_anchor = c->has_anchor && id == c->anchor_id;
-    if (c->has_anchor && !c->anchor_seen && id > c->anchor_id) {
-        snprintf(why, whylen, "the anchored entry %lld is missing: the trail was rewritten", c->anchor_id);
+    /* Ids increase across the whole trail, so an anchored id passed unseen is gone. */
+    const struct fcrctl_chain_anchor *unseen = fcrctl_chain_unseen(c);
+    if (unseen && unseen->id < id) {
+        snprintf(why, whylen, "the anchored entry %lld is missing: the trail was rewritten", unseen->id);
         return -1;
     }
-    if (at_anchor && strcmp(hash, c->anchor_hash) != 0) {
+    struct fcrctl_chain_anchor *at_anchor = NULL;
+    for (int i = 0; i < c->n_anchors; i++)
+        if (c->anchors[i].id == id)
+            at_anchor = &c->anchors[i];
+    if (at_anchor && strcmp(hash, at_anchor->hash) != 0) {
         snprintf(why, whylen, "hash differs from the anchor recorded earlier: the trail was rewritten");
         return -1;
     }
     if (at_anchor)
-        c->anchor_seen = true;
+        at_anchor->seen = true;
     c->count++;
     c->last_id = id;
-    memcpy(c->last_hash, hash, FCRCTL_CHAIN_HASH_HEX);
+    c->last_chain = n;
+    head->count++;
+    head->last_id = id;
+    memcpy(head->last_hash, hash, FCRCTL_CHAIN_HASH_HEX);
     return 0;
 }

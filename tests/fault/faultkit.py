@@ -12,8 +12,8 @@ The checks read the tables as the superuser and compare them with what the sende
   and every audit entry, person and allegation row names a stored event;
 - no crime is recorded twice: one live crime per incident, victim and offence;
 - per incident, stored events are applied in `seq` order (audit ids follow seq);
-- the audit hash chain is whole: each entry's hash is sha256(prev_hash || entry) and links to the
-  one before it, and audit_head holds the last hash.
+- the audit hash chains are whole: each entry's hash is sha256(prev_hash || entry) and links to the
+  one before it in its chain, and each audit_head row holds its chain's last hash.
 
 Nothing here is a test by itself; the test files import it through sys.path.
 """
@@ -408,21 +408,24 @@ def vanish(address, lines, cut_at=None, reset=True):
 # ---- the checks ------------------------------------------------------------------------------
 
 def audit_chain_problems(h, limit=20):
-    """Breaks in the audit hash chain (empty when whole)."""
+    """Breaks in the audit hash chains (empty when whole): each chain links its own entries in id
+    order, and each chain's head row holds its last entry's hash ('' for a chain never used)."""
     problems = []
-    prev = ""
-    for aid, entry, prev_hash, hsh in h.sql("SELECT id, entry, prev_hash, hash FROM audit ORDER BY id"):
+    last = {}
+    for aid, chain, entry, prev_hash, hsh in h.sql("SELECT id, chain, entry, prev_hash, hash FROM audit ORDER BY id"):
+        prev = last.get(chain, "")
         if prev_hash != prev:
-            problems.append(f"audit {aid}: prev_hash {prev_hash[:12]} does not follow {prev[:12]}")
+            problems.append(f"audit {aid}: prev_hash {prev_hash[:12]} does not follow {prev[:12]} in chain {chain}")
         want = hashlib.sha256((prev_hash + entry).encode()).hexdigest()
         if want != hsh:
             problems.append(f"audit {aid}: hash is not sha256(prev_hash || entry)")
-        prev = hsh
+        last[chain] = hsh
         if len(problems) >= limit:
             break
-    head = h.sql_value("SELECT hash FROM audit_head WHERE id = 1")
-    if head != prev:
-        problems.append(f"audit_head {str(head)[:12]} is not the last entry's hash {prev[:12]}")
+    for chain, head in h.sql("SELECT id, hash FROM audit_head ORDER BY id"):
+        if head != last.get(chain, ""):
+            problems.append(f"audit_head {chain} {str(head)[:12]} is not its chain's last hash "
+                            f"{last.get(chain, '')[:12]}")
     return problems
 
 

@@ -252,14 +252,16 @@ class ApiTest(DaemonTestCase):
             if not after:
                 break
         self.assertTrue(entries)
-        prev = ""
+        last = {}
         for e in entries:
-            self.assertEqual(e["prev_hash"], prev, f"entry {e['id']} links to the one before")
+            self.assertIn(e["chain"], range(1, 17), f"entry {e['id']} names its chain")
+            prev = last.get(e["chain"], "")
+            self.assertEqual(e["prev_hash"], prev, f"entry {e['id']} links to the one before in its chain")
             self.assertEqual(hashlib.sha256((prev + e["entry"]).encode()).hexdigest(), e["hash"], e["id"])
             body = json.loads(e["entry"])
             for key in ("action", "actor", "role", "crn", "incident_id", "before", "after", "rules", "at"):
                 self.assertEqual(body.get(key), e.get(key), f"entry {e['id']} field {key}")
-            prev = e["hash"]
+            last[e["chain"]] = e["hash"]
 
     # -- the contract and the routes ------------------------------------------------------
     def test_openapi_matches_routes(self):

@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 """test_audit.py: the audit trail is append-only by PostgreSQL's own doing: a trigger refuses
 UPDATE, DELETE and TRUNCATE even to the owner, the serving role holds no such privilege, and
-the hash chain over the entries is intact."""
+the hash chains over the entries (one per store lane) are intact."""
 import datetime
 import hashlib
 import json
+import os
+import shutil
+import sys
+import tempfile
+import time
 
 import harness
 from harness import DaemonTestCase, assault_opened, psycopg2, uid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fault"))
+import faultkit  # noqa: E402
 
 
 class AuditTest(DaemonTestCase):
@@ -61,18 +69,49 @@ class AuditTest(DaemonTestCase):
                          "the serving role cannot change the schema")
 
     def test_hash_chain_is_intact(self):
-        """Each entry's hash is sha256(previous hash || entry text); the head names the last."""
-        rows = self.h.sql("SELECT id, action, entry, prev_hash, hash FROM audit ORDER BY id")
+        """Each entry's hash is sha256(previous hash of its chain || entry text); each chain's
+        head row names its last entry's hash, and a chain never used has an empty head."""
+        rows = self.h.sql("SELECT id, chain, action, entry, prev_hash, hash FROM audit ORDER BY id")
         self.assertTrue(rows)
-        prev = ""
-        for id_, action, entry, prev_hash, digest in rows:
-            self.assertEqual(prev_hash, prev, f"entry {id_} chains to the one before")
+        last = {}
+        for id_, chain, action, entry, prev_hash, digest in rows:
+            self.assertEqual(prev_hash, last.get(chain, ""), f"entry {id_} chains to the one before in chain {chain}")
             self.assertEqual(digest, hashlib.sha256((prev_hash + entry).encode("utf-8")).hexdigest(),
                              f"entry {id_}'s hash covers its text")
             self.assertEqual(json.loads(entry).get("action"), action, f"entry {id_}'s text is its row")
-            prev = digest
-        self.assertEqual(self.h.sql_value("SELECT hash FROM audit_head"), prev)
+            last[chain] = digest
+        heads = dict(self.h.sql("SELECT id, hash FROM audit_head"))
+        self.assertEqual(sorted(heads), list(range(1, 17)), "sixteen chains, each with a head")
+        for chain, head in heads.items():
+            self.assertEqual(head, last.get(chain, ""), f"chain {chain}'s head is its last entry's hash")
         self.refused("postgres", "DELETE FROM audit_head -- %s")
+
+    def test_lanes_append_to_chains_of_their_own(self):
+        """A transaction waiting for one chain's head does not hold up the other lanes: with chain
+        1's head locked, a second event (taken by another lane) is answered at once, in chain 2;
+        once the lock goes, the first is answered too, and both chains are whole."""
+        first, second = uid("CHA"), uid("CHB")
+        stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        try:
+            with self.h.feed() as one, self.h.feed() as two:
+                one.send(assault_opened(first))
+                deadline = time.monotonic() + 20
+                while not self.h.sql_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                           " AND query LIKE '%%audit_append%%'"):
+                    self.assertLess(time.monotonic(), deadline, "the first batch never waited for chain 1")
+                    time.sleep(0.05)
+                self.assertStatus(two.request(assault_opened(second), timeout=5), "accepted")
+                self.assertFalse(one.pending_input(0.2), "the first event waits for chain 1's head")
+                stall.release()
+                stall = None
+                self.assertStatus(one.read_reply(), "accepted")
+        finally:
+            if stall:
+                stall.release()
+        chains = dict(self.h.sql("SELECT incident_id, min(chain) FROM audit WHERE incident_id IN (%s, %s)"
+                                 " GROUP BY incident_id HAVING min(chain) = max(chain)", (first, second)))
+        self.assertEqual(chains, {first: 1, second: 2}, "each batch's entries are in its lane's chain")
+        self.assertEqual(faultkit.audit_chain_problems(self.h), [])
 
     COLUMNS = ("at", "incident_id", "crn", "pending_id", "allegation", "event_id", "actor", "role", "action",
                "before", "after", "rules", "ruleset")
@@ -92,14 +131,15 @@ class AuditTest(DaemonTestCase):
                 self.assertEqual(got, want, f"entry {row['id']}: column {col} is its text's field")
 
     def audit_dicts(self, where, args=None, conn=None):
-        query = ("SELECT id, entry, " + ", ".join(self.COLUMNS) + " FROM audit WHERE " + where + " ORDER BY id")
+        query = ("SELECT id, entry, chain, prev_hash, hash, " + ", ".join(self.COLUMNS) + " FROM audit WHERE " + where
+                 + " ORDER BY id")
         if conn is None:
             rows = self.h.sql(query, args)
         else:
             with conn.cursor() as cur:
                 cur.execute(query, args)
                 rows = cur.fetchall()
-        return [dict(zip(("id", "entry") + self.COLUMNS, r)) for r in rows]
+        return [dict(zip(("id", "entry", "chain", "prev_hash", "hash") + self.COLUMNS, r)) for r in rows]
 
     def test_every_column_is_its_text(self):
         rows = self.audit_dicts("true")
@@ -125,10 +165,18 @@ class AuditTest(DaemonTestCase):
         conn = self.h.connect(user="postgres", autocommit=False)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT audit_append(%s)", (lines,))
+                cur.execute("SELECT hash FROM audit_head WHERE id = 3")
+                head = cur.fetchone()[0]
+                cur.execute("SELECT audit_append(%s, 3)", (lines,))
                 self.assertEqual(cur.fetchone()[0], 2)
+                cur.execute("SELECT hash FROM audit_head WHERE id = 3")
+                new_head = cur.fetchone()[0]
             rows = self.audit_dicts("action LIKE 'test.%%'", conn=conn)
             self.assertEqual([r["action"] for r in rows], ["test.alone", "test.split"])
+            self.assertEqual([r["chain"] for r in rows], [3, 3], "appended to the chain asked for")
+            self.assertEqual(rows[0]["prev_hash"], head, "the first links to chain 3's head")
+            self.assertEqual(rows[1]["prev_hash"], rows[0]["hash"])
+            self.assertEqual(new_head, rows[1]["hash"], "chain 3's head moved to the last")
             self.assertEqual([r["entry"] for r in rows], [text(alone), text(split)])
             self.columns_match_text(rows)
             self.assertEqual(rows[0]["actor"], "tab\there")
@@ -146,6 +194,59 @@ class AuditTest(DaemonTestCase):
                 self.assertIsInstance(err, psycopg2.errors.InsufficientPrivilege, err)
         self.assertEqual(self.h.sql_value("SELECT count(*) FROM raw_events WHERE incident_id = %s",
                                           (self.incident,)), 1)
+
+
+
+class AuditUpgradeTest(DaemonTestCase):
+    """A trail written before migration 0007 (one chain) goes on as chain 1 after it, beside the
+    other lanes' new chains, and every chain checks out."""
+
+    @classmethod
+    def setUpClass(cls):
+        # The database is first brought to the schema before 0007 (fcrd applies the migrations
+        # at start; this build cannot serve on that schema, so it is stopped at once).
+        cls.old = tempfile.mkdtemp(prefix="fcrd-it-sql-before-0007-")
+        cls.addClassCleanup(shutil.rmtree, cls.old, True)
+        sql = os.path.join(harness.SOURCE_ROOT, "sql")
+        for name in os.listdir(sql):
+            if name.endswith(".sql") and name[:4].isdigit() and int(name[:4]) < 7:
+                shutil.copy(os.path.join(sql, name), cls.old)
+        cls.harness_config = {"database.migrations": cls.old}
+        start = harness.Harness.start_fcrd
+        harness.Harness.start_fcrd = lambda self, **kw: start(self, wait_ready=False)
+        try:
+            super().setUpClass()
+        finally:
+            harness.Harness.start_fcrd = start
+
+    def test_one_chain_goes_on_as_chain_one(self):
+        self.h.stop_fcrd()
+        self.assertEqual(self.h.sql_value("SELECT max(version) FROM fcrd_migrations"), 6)
+        # The trail as the old function wrote it: one chain, under audit_head's single row.
+        texts = [json.dumps({"action": "test.old", "actor": "rules", "at": f"2026-01-02T03:04:0{n}.000Z",
+                             "role": "rules"}, sort_keys=True, separators=(",", ":")) for n in range(3)]
+        self.h.sql("SELECT audit_append(%s)", ("\n".join(texts) + "\n",))
+        before = self.h.sql("SELECT id, hash FROM audit ORDER BY id")
+        self.assertEqual(len(before), 3)
+        self.h.overrides["database.migrations"] = os.path.join(harness.SOURCE_ROOT, "sql")
+        self.h.start_fcrd()
+        self.assertEqual(self.h.sql("SELECT DISTINCT chain FROM audit"), [(1,)], "old entries are chain 1")
+        # Several connections at once, so that more than one lane writes.
+        feeds = [self.h.feed() for _ in range(4)]
+        try:
+            for feed in feeds:
+                feed.send_many([assault_opened(uid("NEW")) for _ in range(20)])
+            for feed in feeds:
+                for r in feed.read_replies(20):
+                    self.assertStatus(r, "accepted")
+        finally:
+            for feed in feeds:
+                feed.close()
+        first_new = self.h.sql("SELECT prev_hash FROM audit WHERE chain = 1 AND id > %s ORDER BY id LIMIT 1",
+                               (before[-1][0],))
+        self.assertEqual(first_new, [(before[-1][1],)], "chain 1 goes on from the old trail's last hash")
+        self.assertGreater(self.h.sql_value("SELECT count(DISTINCT chain) FROM audit"), 1)
+        self.assertEqual(faultkit.audit_chain_problems(self.h), [])
 
 
 if __name__ == "__main__":

@@ -313,33 +313,68 @@ class FcrctlVerifyTest(FcrctlCase):
         finally:
             self.h.sql("ALTER TABLE audit ENABLE TRIGGER audit_no_update_delete")
 
+    def audit_rows(self):
+        """(id, chain, hash) of every audit entry, by id. A trail with no chain column (written
+        before there were several chains) is chain 1 throughout."""
+        has_chain = self.h.sql_value("SELECT count(*) FROM information_schema.columns"
+                                     " WHERE table_name = 'audit' AND column_name = 'chain'")
+        return [tuple(r) for r in self.h.sql("SELECT id, " + ("chain" if has_chain else "1") + ", hash"
+                                             " FROM audit ORDER BY id")]
+
+    @staticmethod
+    def heads_of(rows):
+        """The last (id, hash) of each chain, in chain order, as the `head:` lines give them."""
+        last = {}
+        for id_, chain, digest in rows:
+            last[chain] = (id_, digest)
+        return [(chain, *last[chain]) for chain in sorted(last)]
+
+    @staticmethod
+    def head_lines(out):
+        """The (id, hash) of every `head: ID:HASH` line."""
+        heads = []
+        for line in out.splitlines():
+            if line.startswith("head: "):
+                id_, digest = line[len("head: "):].split(":")
+                heads.append((int(id_), digest))
+        return heads
+
+    @staticmethod
+    def anchors(heads):
+        return ",".join(f"{id_}:{digest}" for id_, digest in heads)
+
     def test_verify(self):
         # One method, in order: each step depends on the damage done by the one before.
         self.assertTrue(all(r["status"] == "accepted" for r in self.replies))
         total = self.h.sql_value("SELECT count(*) FROM audit")
         self.assertGreater(total, 1000)
+        rows = self.audit_rows()
+        expected = self.heads_of(rows)
+        head_id, head = self.h.sql("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")[0]
         out = self.ok("audit", "verify")
         self.assertIn(f"audit chain OK: {total} entries", out)
-        head = self.h.sql_value("SELECT hash FROM audit ORDER BY id DESC LIMIT 1")
-        self.assertIn(head, out)
-        self.assertEqual(self.ok_json("audit", "verify"),
-                         {"ok": True, "entries": total, "head_id": self.h.sql_value("SELECT max(id) FROM audit"),
-                          "head_hash": head})
-
-        # An anchor recorded earlier: found with its hash; a different hash or an entry past
-        # the end means the trail was rewritten or cut short.
-        head_id = self.h.sql_value("SELECT max(id) FROM audit")
+        heads = self.head_lines(out)
+        self.assertEqual(heads, [(id_, digest) for _, id_, digest in expected], out)
         self.assertIn(f"head: {head_id}:{head}", out)
-        self.ok("audit", "verify", "--anchor", f"{head_id}:{head}")
+        self.assertEqual(self.ok_json("audit", "verify"),
+                         {"ok": True, "entries": total, "head_id": head_id, "head_hash": head,
+                          "heads": [{"chain": c, "id": i, "hash": d} for c, i, d in expected]})
+
+        # Anchors recorded earlier, every head line: found with their hashes; a different hash
+        # or an entry past the end means the trail was rewritten or cut short.
+        self.ok("audit", "verify", "--anchor", self.anchors(heads))
         other = ("0" if head[0] != "0" else "1") + head[1:]
-        rc, out, err = self.fcrctl("audit", "verify", "--anchor", f"{head_id}:{other}")
+        changed = [(i, other if i == head_id else d) for i, d in heads]
+        rc, out, err = self.fcrctl("audit", "verify", "--anchor", self.anchors(changed))
         self.assertEqual(rc, 9, out + err)
         self.assertIn(f"entry {head_id}", out)
-        rc, out, err = self.fcrctl("audit", "verify", "--anchor", f"{head_id + 50}:{head}")
+        self.assertIn("anchor", out)
+        beyond = [(head_id + 50 if i == head_id else i, d) for i, d in heads]
+        rc, out, err = self.fcrctl("audit", "verify", "--anchor", self.anchors(beyond))
         self.assertEqual(rc, 9, out + err)
         self.assertIn("not in the trail", out)
 
-        ids = [r[0] for r in self.h.sql("SELECT id FROM audit ORDER BY id")]
+        ids = [r[0] for r in rows]
         # A changed row on the second page: the structured field no longer agrees with the
         # hashed text.
         changed = ids[-5]
@@ -351,15 +386,19 @@ class FcrctlVerifyTest(FcrctlCase):
         self.tamper("UPDATE audit SET actor = 'rules' WHERE id = %s", (changed,))
         self.ok("audit", "verify")
 
-        # A removed row: the next entry's link points at nothing shown.
-        removed = ids[500]
+        # A removed row: the next entry of its chain links to nothing shown. The row is the
+        # first from the 501st on whose chain goes on after it.
+        chain_of = {id_: chain for id_, chain, _ in rows}
+        removed, following = next((a, b) for k, a in enumerate(ids[500:], 500)
+                                  for b in ids[k + 1:] if chain_of[b] == chain_of[a])
         self.tamper("DELETE FROM audit WHERE id = %s", (removed,))
         rc, out, err = self.fcrctl("audit", "verify")
         self.assertEqual(rc, 9, out + err)
-        self.assertIn(f"entry {ids[501]}", out)
+        self.assertIn(f"entry {following}", out)
         self.assertIn("prev_hash", out)
+        self.assertIn(f"chain {chain_of[removed]}", out)
         body = json.loads(self.fcrctl("--json", "audit", "verify")[1])
-        self.assertEqual((body["ok"], body["bad_id"], body["entries"]), (False, ids[501], 500))
+        self.assertEqual((body["ok"], body["bad_id"], body["entries"]), (False, following, ids.index(following) - 1))
 
 
 if __name__ == "__main__":

@@ -138,7 +138,7 @@ class TwoInstancesTest(DaemonTestCase):
     def _race(self, first, second):
         """Sends `first` to this instance and, once its transaction waits for the audit head (held
         here), `second` to the peer; releases the head once both wait. Returns both replies."""
-        stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
+        stall = faultkit.LockStall(self.h, "SELECT hash FROM audit_head ORDER BY id FOR UPDATE")
         results = {}
 
         def send(d, ev, key):

@@ -29,7 +29,7 @@ class DrainTest(DaemonTestCase):
         """A transaction holding the audit head's lock; rollback() releases it."""
         conn = self.h.connect(autocommit=False)
         with conn.cursor() as cur:
-            cur.execute("SELECT hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            cur.execute("SELECT hash FROM audit_head ORDER BY id FOR UPDATE")
         return conn
 
     def wait_blocked(self, timeout=20):

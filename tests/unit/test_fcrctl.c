@@ -100,6 +100,9 @@ START_TEST(args_audit_forms)
     ck_assert_int_eq(parse(&a, NARGS(anchored), anchored, err, sizeof(err)), 0);
     ck_assert_int_eq(a.cmd, FCRCTL_CMD_AUDIT_VERIFY);
     ck_assert_str_eq(a.anchor, "7:abc");
+    char *anchors[] = {"fcrctl", "audit", "verify", "--anchor=7:abc,9:def"};
+    ck_assert_int_eq(parse(&a, NARGS(anchors), anchors, err, sizeof(err)), 0);
+    ck_assert_str_eq(a.anchor, "7:abc,9:def");
     char *anchor_list[] = {"fcrctl", "audit", "--crn", "C", "--anchor", "7:abc"};
     ck_assert_int_eq(parse(&a, NARGS(anchor_list), anchor_list, err, sizeof(err)), FCRCTL_EXIT_USAGE);
 
@@ -167,6 +170,7 @@ static const struct bad_args bad_args[] = {
     {4, {"fcrctl", "report", "--from", "2026-01-01"}, "--to"},
     {4, {"fcrctl", "pending", "--timeout", "99999"}, "timeout"},
     {4, {"fcrctl", "pending", "--token", "secret"}, "--token"},
+    {7, {"fcrctl", "audit", "verify", "--anchor", "1:a", "--anchor", "2:b"}, "comma"},
 };
 
 START_TEST(args_refused)
@@ -588,7 +592,14 @@ START_TEST(chain_good)
     ck_assert_msg(check_chain(items, &c, &bad, why, sizeof(why)) == -1, "good chain refused: %s", why);
     ck_assert_int_eq(c.count, 4);
     ck_assert_int_eq(c.last_id, 6);
-    ck_assert_str_eq(c.last_hash, json_string_value(json_object_get(json_array_get(items, 3), "hash")));
+    /* items without a chain member are chain 1, as a trail written before there were several */
+    ck_assert_int_eq(c.last_chain, 1);
+    ck_assert_int_eq(fcrctl_chain_head(&c, 1)->count, 4);
+    ck_assert_int_eq(fcrctl_chain_head(&c, 1)->last_id, 6);
+    ck_assert_str_eq(fcrctl_chain_head(&c, 1)->last_hash,
+                     json_string_value(json_object_get(json_array_get(items, 3), "hash")));
+    for (int n = 2; n <= FCRCTL_CHAIN_MAX; n++)
+        ck_assert_int_eq(fcrctl_chain_head(&c, n)->count, 0);
     json_decref(items);
 }
 END_TEST
@@ -598,7 +609,10 @@ START_TEST(chain_empty_is_good)
     struct fcrctl_chain c;
     fcrctl_chain_init(&c);
     ck_assert_int_eq(c.count, 0);
-    ck_assert_str_eq(c.last_hash, "");
+    for (int n = 1; n <= FCRCTL_CHAIN_MAX; n++)
+        ck_assert_str_eq(fcrctl_chain_head(&c, n)->last_hash, "");
+    ck_assert_ptr_null(fcrctl_chain_head(&c, 0));
+    ck_assert_ptr_null(fcrctl_chain_head(&c, FCRCTL_CHAIN_MAX + 1));
 }
 END_TEST
 
@@ -869,7 +883,7 @@ START_TEST(chain_anchor)
     /* the recorded entry is still there with its hash */
     ck_assert_int_eq(check_chain(items, &c, &bad, why, sizeof(why)), -1);
     fcrctl_chain_init(&c);
-    ck_assert_int_eq(fcrctl_chain_set_anchor(&c, anchor), 0);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchor, why, sizeof(why)), 0);
     for (size_t i = 0; i < json_array_size(items); i++)
         ck_assert_msg(fcrctl_chain_add(&c, json_array_get(items, i), &bad, why, sizeof(why)) == 0, "%s", why);
     ck_assert_int_eq(fcrctl_chain_finish(&c, why, sizeof(why)), 0);
@@ -877,7 +891,7 @@ START_TEST(chain_anchor)
     /* a trail rebuilt from scratch: consistent in itself, but entry 5 has another hash */
     fcrctl_chain_init(&c);
     anchor[2] = anchor[2] == '0' ? '1' : '0';
-    ck_assert_int_eq(fcrctl_chain_set_anchor(&c, anchor), 0);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchor, why, sizeof(why)), 0);
     ck_assert_int_eq(fcrctl_chain_add(&c, json_array_get(items, 0), &bad, why, sizeof(why)), 0);
     ck_assert_int_eq(fcrctl_chain_add(&c, json_array_get(items, 1), &bad, why, sizeof(why)), 0);
     ck_assert_int_eq(fcrctl_chain_add(&c, json_array_get(items, 2), &bad, why, sizeof(why)), -1);
@@ -886,7 +900,7 @@ START_TEST(chain_anchor)
 
     /* a trail cut short before the anchored entry */
     fcrctl_chain_init(&c);
-    ck_assert_int_eq(fcrctl_chain_set_anchor(&c, "9:" FIRST_HASH), 0);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "9:" FIRST_HASH, why, sizeof(why)), 0);
     for (size_t i = 0; i < json_array_size(items); i++)
         ck_assert_int_eq(fcrctl_chain_add(&c, json_array_get(items, i), &bad, why, sizeof(why)), 0);
     ck_assert_int_eq(fcrctl_chain_finish(&c, why, sizeof(why)), -1);
@@ -894,7 +908,7 @@ START_TEST(chain_anchor)
 
     /* the anchored entry gone from the middle (ids 1, 2, 5, 6: there is no 3) */
     fcrctl_chain_init(&c);
-    ck_assert_int_eq(fcrctl_chain_set_anchor(&c, "3:" FIRST_HASH), 0);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "3:" FIRST_HASH, why, sizeof(why)), 0);
     ck_assert_int_eq(check_chain_from(items, &c, &bad, why, sizeof(why)), 2);
     ck_assert_int_eq(bad, 5);
     json_decref(items);
@@ -903,20 +917,264 @@ END_TEST
 
 START_TEST(chain_anchor_forms)
 {
-    static const char *const bad_forms[] = {"", "5", "5:", ":" FIRST_HASH, "x:" FIRST_HASH, "5:abc",
-                                            "5:" FIRST_HASH "0", "-5:" FIRST_HASH, "5 :" FIRST_HASH, NULL};
+#define H FIRST_HASH
+    static const char *const bad_forms[] = {"", "5", "5:", ":" H, "x:" H, "5:abc", "5:" H "0", "-5:" H, "5 :" H,
+                                            "5:" H ",", "," "5:" H, "5:" H ",,6:" H, "5:" H ", 6:" H,
+                                            "5:" H ",6:abc", "5:" H ",5:" H, NULL};
     struct fcrctl_chain c;
+    char why[256];
     for (size_t i = 0; bad_forms[i]; i++) {
         fcrctl_chain_init(&c);
-        ck_assert_msg(fcrctl_chain_set_anchor(&c, bad_forms[i]) == -1, "accepted '%s'", bad_forms[i]);
-        ck_assert(!c.has_anchor);
+        ck_assert_msg(fcrctl_chain_set_anchors(&c, bad_forms[i], why, sizeof(why)) == -1, "accepted '%s'",
+                      bad_forms[i]);
+        ck_assert_int_eq(c.n_anchors, 0);
     }
     fcrctl_chain_init(&c);
-    ck_assert_int_eq(fcrctl_chain_set_anchor(&c, "1083:" FIRST_HASH), 0);
-    ck_assert_int_eq(c.anchor_id, 1083);
-    ck_assert_str_eq(c.anchor_hash, FIRST_HASH);
-    char why[64];
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "5:" H ",5:" H, why, sizeof(why)), -1);
+    ck_assert_msg(strstr(why, "twice") != NULL, "%s", why);
+
+    fcrctl_chain_init(&c);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "1083:" H, why, sizeof(why)), 0);
+    ck_assert_int_eq(c.n_anchors, 1);
+    ck_assert_int_eq(c.anchors[0].id, 1083);
+    ck_assert_str_eq(c.anchors[0].hash, H);
     ck_assert_int_eq(fcrctl_chain_finish(&c, why, sizeof(why)), -1);
+
+    /* a list, added to what is set; a refused list adds nothing */
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "7:" H ",1090:" FIRST_AGAIN_HASH, why, sizeof(why)), 0);
+    ck_assert_int_eq(c.n_anchors, 3);
+    ck_assert_int_eq(c.anchors[1].id, 7);
+    ck_assert_int_eq(c.anchors[2].id, 1090);
+    ck_assert_str_eq(c.anchors[2].hash, FIRST_AGAIN_HASH);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, "8:" H ",1083:" H, why, sizeof(why)), -1);
+    ck_assert_int_eq(c.n_anchors, 3);
+
+    /* at most FCRCTL_CHAIN_ANCHORS_MAX */
+    char list[FCRCTL_CHAIN_ANCHORS_MAX * 80 + 80] = "";
+    for (int i = 1; i <= FCRCTL_CHAIN_ANCHORS_MAX; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d:%s", i > 1 ? "," : "", i, H);
+    fcrctl_chain_init(&c);
+    ck_assert_msg(fcrctl_chain_set_anchors(&c, list, why, sizeof(why)) == 0, "%s", why);
+    ck_assert_int_eq(c.n_anchors, FCRCTL_CHAIN_ANCHORS_MAX);
+    fcrctl_chain_init(&c);
+    snprintf(list + strlen(list), sizeof(list) - strlen(list), ",%d:%s", FCRCTL_CHAIN_ANCHORS_MAX + 1, H);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, list, why, sizeof(why)), -1);
+    ck_assert_int_eq(c.n_anchors, 0);
+#undef H
+}
+END_TEST
+
+/* ---- several chains in one trail --------------------------------------------------------------- */
+
+/* make_item's item on chain n: the chain member is listed, not hashed. */
+static json_t *make_chain_item(long long id, int n, const char *prev, json_t *fields)
+{
+    json_t *item = make_item(id, prev, fields);
+    json_object_set_new(item, "chain", json_integer(n));
+    return item;
+}
+
+static json_t *fields_for(const char *event_id)
+{
+    json_t *f = first_fields();
+    json_object_set_new(f, "event_id", json_string(event_id));
+    return f;
+}
+
+static const char *hash_of(const json_t *items, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(items, i), "hash"));
+}
+
+/* Two chains interleaved by id, as two store connections write them: chain 1 holds ids 1, 3
+ * and 9, chain 2 holds 2, 4 and 7 (the gaps as rolled-back inserts leave them). */
+static json_t *two_chains(void)
+{
+    json_t *items = json_array();
+    json_array_append_new(items, make_chain_item(1, 1, "", fields_for("E-1")));
+    json_array_append_new(items, make_chain_item(2, 2, "", fields_for("E-2")));
+    json_array_append_new(items, make_chain_item(3, 1, hash_of(items, 0), fields_for("E-3")));
+    json_array_append_new(items, make_chain_item(4, 2, hash_of(items, 1), fields_for("E-4")));
+    json_array_append_new(items, make_chain_item(7, 2, hash_of(items, 3), fields_for("E-7")));
+    json_array_append_new(items, make_chain_item(9, 1, hash_of(items, 2), fields_for("E-9")));
+    return items;
+}
+
+/* items[i] rebuilt onto prev, consistent in itself (its own hash recomputed). */
+static void relink(json_t *items, size_t i, const char *prev)
+{
+    json_t *e = json_array_get(items, i);
+    const char *text = json_string_value(json_object_get(e, "entry"));
+    char hash[FCRCTL_CHAIN_HASH_HEX];
+    ck_assert_int_eq(fcrctl_chain_sha256_hex(prev, text, strlen(text), hash), 0);
+    json_object_set_new(e, "prev_hash", json_string(prev));
+    json_object_set_new(e, "hash", json_string(hash));
+}
+
+START_TEST(chains_interleaved_good)
+{
+    json_t *items = two_chains();
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256] = "";
+    ck_assert_msg(check_chain(items, &c, &bad, why, sizeof(why)) == -1, "good chains refused: %s", why);
+    ck_assert_int_eq(c.count, 6);
+    ck_assert_int_eq(c.last_id, 9);
+    ck_assert_int_eq(c.last_chain, 1);
+    const struct fcrctl_chain_head *h1 = fcrctl_chain_head(&c, 1), *h2 = fcrctl_chain_head(&c, 2);
+    ck_assert_int_eq(h1->count, 3);
+    ck_assert_int_eq(h1->last_id, 9);
+    ck_assert_str_eq(h1->last_hash, hash_of(items, 5));
+    ck_assert_int_eq(h2->count, 3);
+    ck_assert_int_eq(h2->last_id, 7);
+    ck_assert_str_eq(h2->last_hash, hash_of(items, 4));
+    for (int n = 3; n <= FCRCTL_CHAIN_MAX; n++)
+        ck_assert_int_eq(fcrctl_chain_head(&c, n)->count, 0);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_link_to_other_chain_refused)
+{
+    /* entry 4 of chain 2 rebuilt onto the last hash of chain 1: a link in the wrong chain */
+    json_t *items = two_chains();
+    relink(items, 3, hash_of(items, 2));
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256];
+    ck_assert_int_eq(check_chain(items, &c, &bad, why, sizeof(why)), 3);
+    ck_assert_int_eq(bad, 4);
+    ck_assert_msg(strstr(why, "previous entry of chain 2 (id 2)") != NULL, "%s", why);
+    ck_assert_int_eq(c.count, 3);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_moved_entry_refused)
+{
+    /* entry 3 listed as chain 2's: it no longer links, and neither would chain 1's next */
+    json_t *items = two_chains();
+    json_object_set_new(json_array_get(items, 2), "chain", json_integer(2));
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256];
+    ck_assert_int_eq(check_chain(items, &c, &bad, why, sizeof(why)), 2);
+    ck_assert_int_eq(bad, 3);
+    ck_assert_msg(strstr(why, "chain 2") != NULL, "%s", why);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_first_entry_with_prev_refused)
+{
+    /* chain 2's first entry linked onto chain 1's: chain 2 does not begin there */
+    json_t *items = two_chains();
+    relink(items, 1, hash_of(items, 0));
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256];
+    ck_assert_int_eq(check_chain(items, &c, &bad, why, sizeof(why)), 1);
+    ck_assert_int_eq(bad, 2);
+    ck_assert_msg(strstr(why, "first entry of chain 2 has a non-empty prev_hash") != NULL, "%s", why);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_number_refused)
+{
+    json_t *const values[] = {json_integer(0), json_integer(17),  json_string("2"), json_real(1.5),
+                              json_real(2.0),  json_integer(-1), json_null(),      json_true()};
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        json_t *items = two_chains();
+        json_object_set(json_array_get(items, 1), "chain", values[i]);
+        struct fcrctl_chain c;
+        long long bad;
+        char why[256];
+        ck_assert_msg(check_chain(items, &c, &bad, why, sizeof(why)) == 1, "value %zu accepted", i);
+        ck_assert_int_eq(bad, 2);
+        ck_assert_msg(strstr(why, "'chain'") != NULL, "%s", why);
+        ck_assert_int_eq(c.count, 1);
+        json_decref(items);
+        json_decref(values[i]);
+    }
+    /* the bounds themselves are chains */
+    json_t *items = two_chains();
+    json_object_set_new(json_array_get(items, 1), "chain", json_integer(FCRCTL_CHAIN_MAX));
+    json_object_set_new(json_array_get(items, 3), "chain", json_integer(FCRCTL_CHAIN_MAX));
+    json_object_set_new(json_array_get(items, 4), "chain", json_integer(FCRCTL_CHAIN_MAX));
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256] = "";
+    ck_assert_msg(check_chain(items, &c, &bad, why, sizeof(why)) == -1, "%s", why);
+    ck_assert_int_eq(fcrctl_chain_head(&c, FCRCTL_CHAIN_MAX)->count, 3);
+    ck_assert_int_eq(fcrctl_chain_head(&c, 2)->count, 0);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_missing_number_is_chain_1)
+{
+    json_t *items = two_chains();
+    json_object_del(json_array_get(items, 0), "chain");
+    json_object_del(json_array_get(items, 5), "chain");
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256] = "";
+    ck_assert_msg(check_chain(items, &c, &bad, why, sizeof(why)) == -1, "%s", why);
+    ck_assert_int_eq(fcrctl_chain_head(&c, 1)->count, 3);
+    ck_assert_int_eq(fcrctl_chain_head(&c, 2)->count, 3);
+    /* not "any chain": an entry of chain 2 without the member is checked as chain 1's */
+    json_object_del(json_array_get(items, 3), "chain");
+    ck_assert_int_eq(check_chain(items, &c, &bad, why, sizeof(why)), 3);
+    ck_assert_int_eq(bad, 4);
+    ck_assert_msg(strstr(why, "chain 1 (id 3)") != NULL, "%s", why);
+    json_decref(items);
+}
+END_TEST
+
+START_TEST(chains_several_anchors)
+{
+    json_t *items = two_chains();
+    struct fcrctl_chain c;
+    long long bad;
+    char why[256] = "";
+    char anchors[512];
+
+    /* each chain's head from an earlier run, both still there */
+    snprintf(anchors, sizeof(anchors), "7:%s,9:%s", hash_of(items, 4), hash_of(items, 5));
+    fcrctl_chain_init(&c);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchors, why, sizeof(why)), 0);
+    ck_assert_msg(check_chain_from(items, &c, &bad, why, sizeof(why)) == -1, "%s", why);
+    ck_assert_msg(fcrctl_chain_finish(&c, why, sizeof(why)) == 0, "%s", why);
+
+    /* one of them with another hash: refused at that entry */
+    snprintf(anchors, sizeof(anchors), "3:%s,7:%s", hash_of(items, 2), hash_of(items, 3));
+    fcrctl_chain_init(&c);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchors, why, sizeof(why)), 0);
+    ck_assert_int_eq(check_chain_from(items, &c, &bad, why, sizeof(why)), 4);
+    ck_assert_int_eq(bad, 7);
+    ck_assert_msg(strstr(why, "anchor") != NULL, "%s", why);
+
+    /* chain 2 cut short after its entry 4: entry 9 of chain 1 comes, 7 never did */
+    json_t *cut = json_deep_copy(items);
+    json_array_remove(cut, 4);
+    snprintf(anchors, sizeof(anchors), "7:%s,9:%s", hash_of(items, 4), hash_of(items, 5));
+    fcrctl_chain_init(&c);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchors, why, sizeof(why)), 0);
+    ck_assert_int_eq(check_chain_from(cut, &c, &bad, why, sizeof(why)), 4);
+    ck_assert_int_eq(bad, 9);
+    ck_assert_msg(strstr(why, "anchored entry 7 is missing") != NULL, "%s", why);
+    json_decref(cut);
+
+    /* anchors past the end: finish names the first never seen */
+    snprintf(anchors, sizeof(anchors), "12:%s,9:%s,11:%s", hash_of(items, 5), hash_of(items, 5),
+             hash_of(items, 4));
+    fcrctl_chain_init(&c);
+    ck_assert_int_eq(fcrctl_chain_set_anchors(&c, anchors, why, sizeof(why)), 0);
+    ck_assert_msg(check_chain_from(items, &c, &bad, why, sizeof(why)) == -1, "%s", why);
+    ck_assert_int_eq(fcrctl_chain_finish(&c, why, sizeof(why)), -1);
+    ck_assert_msg(strstr(why, "anchored entry 11 is not in the trail") != NULL, "%s", why);
+    json_decref(items);
 }
 END_TEST
 
@@ -972,6 +1230,16 @@ static Suite *fcrctl_suite(void)
     tcase_add_test(tc, chain_extra_hashed_field_checked);
     tcase_add_test(tc, chain_anchor);
     tcase_add_test(tc, chain_anchor_forms);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("chains");
+    tcase_add_test(tc, chains_interleaved_good);
+    tcase_add_test(tc, chains_link_to_other_chain_refused);
+    tcase_add_test(tc, chains_moved_entry_refused);
+    tcase_add_test(tc, chains_first_entry_with_prev_refused);
+    tcase_add_test(tc, chains_number_refused);
+    tcase_add_test(tc, chains_missing_number_is_chain_1);
+    tcase_add_test(tc, chains_several_anchors);
     suite_add_tcase(s, tc);
     return s;
 }
