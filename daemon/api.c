@@ -26,6 +26,7 @@
 struct api_query {
     struct api *api;
     struct evhttp_request *req; /* NULL once the client has gone */
+    const char *pre;            /* a statement run first, in the same pipeline (or NULL) */
     const char *sql;
     int nparams;
     char *params[API_MAX_PARAMS];
@@ -125,11 +126,12 @@ static void api_query_done(void *arg, PGresult **res, int n, const char *error, 
         evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
         struct evhttp_request *req = q->req;
         q->req = NULL;
-        if (error || n < 1 || !pgconn_result_ok(res[0]))
+        int want = q->pre ? 2 : 1;
+        if (error || n < want || !pgconn_result_ok(res[0]) || !pgconn_result_ok(res[want - 1]))
             api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
         else {
             q->finished = true;
-            q->finish(req, res[0], q->arg);
+            q->finish(req, res[want - 1], q->arg);
         }
     }
     api_query_free(q);
@@ -147,9 +149,9 @@ static void api_pump(struct api *a)
             api_query_free(q);
             continue;
         }
-        struct pg_query pq = {q->sql, q->nparams, (const char *const *)q->params};
+        struct pg_query pq[2] = {{q->pre, 0, NULL}, {q->sql, q->nparams, (const char *const *)q->params}};
         a->inflight = q;
-        if (pgconn_send(a->db, &pq, 1, api_query_done, a) != 0) {
+        if (pgconn_send(a->db, q->pre ? pq : pq + 1, q->pre ? 2 : 1, api_query_done, a) != 0) {
             a->inflight = NULL;
             api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
             api_query_free(q);
@@ -180,8 +182,8 @@ void api_read(struct api *a, struct evhttp_request *req, const char *sql, int np
     api_read_owned(a, req, sql, nparams, params, finish, arg, NULL);
 }
 
-void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
-                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+static void api_enqueue(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                        const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
 {
     if (!pgconn_up(a->db)) {
         api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
@@ -200,6 +202,7 @@ void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, 
     q->arg_free = arg_free;
     q->api = a;
     q->req = req;
+    q->pre = pre;
     q->sql = sql;
     q->finish = finish;
     q->arg = arg;
@@ -219,6 +222,18 @@ void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, 
         a->head = q;
     a->tail = q;
     api_pump(a);
+}
+
+void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+{
+    api_enqueue(a, req, NULL, sql, nparams, params, finish, arg, arg_free);
+}
+
+void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg)
+{
+    api_enqueue(a, req, pre, sql, nparams, params, finish, arg, NULL);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */

@@ -42,6 +42,11 @@ void api_read(struct api *a, struct evhttp_request *req, const char *sql, int np
 /* api_read_owned: as api_read, and arg_free(arg) is called whenever finish will not be. */
 void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *));
+/* api_read_after: as api_read, with pre (no parameters) run first in the same pipeline: sql
+ * then runs with a snapshot taken after pre's (the connection reads committed data), and may
+ * read what pre set with set_config. finish gets sql's result. */
+void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg);
 
 /* State the routes need. */
 struct ingest *api_ingest(const struct api *a);

@@ -242,10 +242,27 @@ static void handle_crime(struct api *a, struct evhttp_request *req, const char *
 
 /* ---- audit ---------------------------------------------------------------------------------- */
 
+/* Entries are listed in id order, but ids are not drawn in commit order: a transaction appending
+ * to one chain may commit after another chain's entries with higher ids. A page must not show an
+ * entry while one with a lower id may still commit, or a reader paging with `after` would skip
+ * that one for good. Every transaction appending to the trail holds, from before it draws its
+ * ids until it ends, a shared advisory lock keyed by the sequence's last value at that moment, a
+ * bound below its ids (sql/0007_audit_chains.sql). So, first, the horizon: the lowest such key
+ * held now, or failing that the highest id committed; then, in a later snapshot, the page lists
+ * nothing above the horizon. An id not committed by then belongs to a transaction that either
+ * held its lock when the horizon was read (so the horizon is below the id), or took it
+ * afterwards (so the id is above every id committed when the horizon was read). */
+#define SQL_AUDIT_HORIZON                                                                                    \
+    "SELECT set_config('fcrd.audit_horizon', least((SELECT coalesce(max(id), 0) FROM audit),"                \
+    " (SELECT min((l.classid::bigint << 32) | l.objid::bigint) FROM pg_locks l"                              \
+    "  WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.mode = 'ShareLock'"                            \
+    "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))::text, false)"
+
 #define SQL_AUDIT                                                                                            \
     "SELECT " SQL_AUDIT_ITEM "::text, a.id::text FROM audit a"                                               \
     " WHERE ($1::text IS NULL OR a.incident_id = $1) AND ($2::text IS NULL OR a.crn = $2)"                   \
-    " AND a.id > $3::bigint ORDER BY a.id LIMIT $4::int + 1"
+    " AND a.id > $3::bigint AND a.id <= current_setting('fcrd.audit_horizon')::bigint"                       \
+    " ORDER BY a.id LIMIT $4::int + 1"
 
 static void audit_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
@@ -277,7 +294,7 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
         char lim[24];
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
-        api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+        api_read_after(a, req, SQL_AUDIT_HORIZON, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
     }
     json_decref(params);
 }

@@ -9,6 +9,10 @@
 -- this migration belongs to chain 1, which simply goes on. The hashed text does not hold the
 -- chain number: an entry moved to another chain breaks the links of both.
 --
+-- Ids are still drawn from one sequence, but no longer in commit order across chains; how the API
+-- lists the trail in id order without skipping an entry that commits late is described in
+-- audit_append below.
+--
 -- Quick on a trail of any size: the new column's value for existing rows is kept in the catalog
 -- (no rewrite), and its check is not run over them (NOT VALID: they are all 1).
 ALTER TABLE audit ADD COLUMN chain smallint NOT NULL DEFAULT 1;
@@ -36,6 +40,11 @@ BEGIN
         RETURN 0;
     END IF;
     SELECT h.hash INTO STRICT head FROM audit_head h WHERE h.id = audit_append.chain FOR UPDATE;
+    -- The entries' ids come from audit_id_seq, after every id drawn so far. Until this
+    -- transaction ends, a shared advisory lock keyed by the last id drawn so far tells readers
+    -- that ids above that key may still commit (the API lists no entry above the lowest such
+    -- key: daemon/api_routes.c, SQL_AUDIT_HORIZON).
+    PERFORM pg_advisory_xact_lock_shared(coalesce(pg_sequence_last_value('audit_id_seq'), 0));
     FOR i IN 1 .. cardinality(entries) LOOP
         prevs[i] := head;
         head := encode(sha256(convert_to(head || split_part(entries[i], E'\t', 1), 'UTF8')), 'hex');

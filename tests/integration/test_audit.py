@@ -113,6 +113,35 @@ class AuditTest(DaemonTestCase):
         self.assertEqual(chains, {first: 1, second: 2}, "each batch's entries are in its lane's chain")
         self.assertEqual(faultkit.audit_chain_problems(self.h), [])
 
+    def test_listing_waits_for_an_entry_not_yet_committed(self):
+        """Ids are not drawn in commit order across chains. While an append on chain 3 (from
+        another session) is not committed, entries committed since on other chains, with higher
+        ids, are not listed yet, so a reader paging with `after` cannot skip the late one."""
+        top = self.h.sql_value("SELECT max(id) FROM audit")
+        text = json.dumps({"action": "test.late", "actor": "someone", "at": "2026-01-02T03:04:05.000Z",
+                           "role": "auditor"}, sort_keys=True, separators=(",", ":"))
+        conn = self.h.connect(user="postgres", autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT audit_append(%s, 3)", (text + "\n",))
+                cur.execute("SELECT max(id) FROM audit")
+                late = cur.fetchone()[0]
+            incident = uid("AFT")
+            with self.h.feed() as feed:
+                self.assertStatus(feed.request(assault_opened(incident)), "accepted")
+            later = [r[0] for r in self.h.sql("SELECT id FROM audit WHERE incident_id = %s ORDER BY id", (incident,))]
+            self.assertTrue(later and later[0] > late, "the committed entries have higher ids than the late one")
+            status, page = self.h.api.get(f"/v1/audit?after={top}", role="auditor")
+            self.assertEqual(status, 200, page)
+            self.assertEqual([e["id"] for e in page["items"]], [], "nothing above the uncommitted id is listed")
+            conn.commit()
+        finally:
+            conn.rollback()
+            conn.close()
+        status, page = self.h.api.get(f"/v1/audit?after={top}", role="auditor")
+        self.assertEqual(status, 200, page)
+        self.assertEqual([e["id"] for e in page["items"]], [late] + later, "once committed, all in id order")
+
     COLUMNS = ("at", "incident_id", "crn", "pending_id", "allegation", "event_id", "actor", "role", "action",
                "before", "after", "rules", "ruleset")
 
