@@ -242,11 +242,20 @@ static void handle_crime(struct api *a, struct evhttp_request *req, const char *
 
 /* ---- audit ---------------------------------------------------------------------------------- */
 
-/* Entries are listed in id order, but ids are not drawn in commit order: a transaction appending
- * to one chain may commit after another chain's entries with higher ids. A page must not show an
- * entry while one with a lower id may still commit, or a reader paging with `after` would skip
- * that one for good. Every transaction appending to the trail holds, from before it draws its
- * ids until it ends, a shared advisory lock keyed by the sequence's last value at that moment, a
+#define SQL_AUDIT_SELECT                                                                                     \
+    "SELECT " SQL_AUDIT_ITEM "::text, a.id::text FROM audit a"                                               \
+    " WHERE ($1::text IS NULL OR a.incident_id = $1) AND ($2::text IS NULL OR a.crn = $2)"                   \
+    " AND a.id > $3::bigint"
+
+/* One incident's entries (and so one crime's) are committed in id order: the batches that write
+ * them hold the incident in turn, each until its COMMIT. */
+#define SQL_AUDIT SQL_AUDIT_SELECT " ORDER BY a.id LIMIT $4::int + 1"
+
+/* The whole trail is listed in id order too, but across chains ids are not drawn in commit order:
+ * an append to one chain may commit after another chain's entries with higher ids. A page must
+ * not show an entry while one with a lower id may still commit, or a reader paging with `after`
+ * would skip that one for good. Every append holds, from before it draws its ids until its
+ * transaction ends, a shared advisory lock keyed by the sequence's last value at that moment, a
  * bound below its ids (sql/0007_audit_chains.sql). So, first, the horizon: the lowest such key
  * held now, or failing that the highest id committed; then, in a later snapshot, the page lists
  * nothing above the horizon. An id not committed by then belongs to a transaction that either
@@ -258,11 +267,8 @@ static void handle_crime(struct api *a, struct evhttp_request *req, const char *
     "  WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.mode = 'ShareLock'"                            \
     "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))::text, false)"
 
-#define SQL_AUDIT                                                                                            \
-    "SELECT " SQL_AUDIT_ITEM "::text, a.id::text FROM audit a"                                               \
-    " WHERE ($1::text IS NULL OR a.incident_id = $1) AND ($2::text IS NULL OR a.crn = $2)"                   \
-    " AND a.id > $3::bigint AND a.id <= current_setting('fcrd.audit_horizon')::bigint"                       \
-    " ORDER BY a.id LIMIT $4::int + 1"
+#define SQL_AUDIT_ALL                                                                                        \
+    SQL_AUDIT_SELECT " AND a.id <= current_setting('fcrd.audit_horizon')::bigint ORDER BY a.id LIMIT $4::int + 1"
 
 static void audit_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
@@ -294,7 +300,10 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
         char lim[24];
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
-        api_read_after(a, req, SQL_AUDIT_HORIZON, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+        if (p[0] || p[1])
+            api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+        else
+            api_read_after(a, req, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_finish, (void *)(intptr_t)limit);
     }
     json_decref(params);
 }
