@@ -23,7 +23,6 @@ ALTER TABLE audit_head DROP CONSTRAINT audit_head_id_check;
 ALTER TABLE audit_head ADD CONSTRAINT audit_head_id_check CHECK (id BETWEEN 1 AND 16);
 INSERT INTO audit_head (id, hash) SELECT g, '' FROM generate_series(2, 16) AS g;
 
-DROP FUNCTION audit_append(text);
 
 -- lines as in 0005_audit_columns.sql; chain: which chain to append them to (1 to 16).
 CREATE FUNCTION audit_append(lines text, chain int) RETURNS integer
@@ -76,3 +75,8 @@ BEGIN
     RETURN cardinality(entries);
 END
 $$;
+
+-- The one-argument form, as an fcrd instance of the previous version calls it while others are
+-- already upgraded: it appends to chain 1, under the same lock and with the same guarantees.
+CREATE OR REPLACE FUNCTION audit_append(lines text) RETURNS integer
+LANGUAGE sql AS $$ SELECT audit_append(lines, 1) $$;

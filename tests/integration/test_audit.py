@@ -279,6 +279,11 @@ class AuditUpgradeTest(DaemonTestCase):
                                (before[-1][0],))
         self.assertEqual(first_new, [(before[-1][1],)], "chain 1 goes on from the old trail's last hash")
         self.assertGreater(self.h.sql_value("SELECT count(DISTINCT chain) FROM audit"), 1)
+        # An instance still on the previous version calls the one-argument form: chain 1.
+        head = self.h.sql_value("SELECT hash FROM audit_head WHERE id = 1")
+        self.h.sql("SELECT audit_append(%s)", (texts[0].replace("test.old", "test.old_caller") + "\n",))
+        self.assertEqual(self.h.sql("SELECT chain, prev_hash FROM audit WHERE action = 'test.old_caller'"),
+                         [(1, head)])
         self.assertEqual(faultkit.audit_chain_problems(self.h), [])
 
 
