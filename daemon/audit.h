@@ -14,11 +14,12 @@ extern const char *const audit_fields[];
  * milliseconds) when absent and "rules" to [] when not an array, and write one line: its
  * canonical text (a compact JSON object of audit_fields, absent ones as null, keys sorted), then,
  * tab-separated, the table's columns at, incident_id, crn, pending_id, allegation, event_id,
- * actor, role, action (as they are, empty for null), before, after, rules (compact JSON) and
- * ruleset, so that the database need not parse the text. When a text column is not a non-empty
+ * actor, role, action (as they are, empty for null), before, after (compact JSON), rules (a
+ * PostgreSQL array literal, or compact JSON when a rule is not a string free of control
+ * characters) and ruleset, so that the database need not parse the text. When a text column is not a non-empty
  * string free of control characters, the line holds the canonical text alone and the database
  * reads the columns from it. The database chains the texts in the order given (audit_append in
- * sql/0005_audit_columns.sql): hash = sha256(prev_hash || text), hex. Malloc'd, caller frees;
+ * sql/0008_audit_append_lean.sql): hash = sha256(prev_hash || text), hex. Malloc'd, caller frees;
  * NULL when memory runs out. */
 char *audit_lines(json_t *entries, int64_t at_ms);
 

@@ -46,7 +46,8 @@
 #define AUDIT_CHAINS 16
 
 /* $1: the batch's audit entries, one canonical text per line, chained by the database in that
- * order under the head row lock of chain $2 (sql/0007_audit_chains.sql). Last in the transaction,
+ * order under the head row lock of chain $2 (sql/0007_audit_chains.sql; the function itself is
+ * sql/0008_audit_append_lean.sql's, the line format daemon/audit.h's). Last in the transaction,
  * so the lock is held only while the entries are hashed, inserted and committed. */
 #define SQL_AUDIT_APPEND "SELECT audit_append($1::text, $2::int)"
 

@@ -217,6 +217,49 @@ class AuditTest(DaemonTestCase):
             conn.rollback()
             conn.close()
 
+    def test_rules_column_both_forms(self):
+        """The rules column is read from a PostgreSQL array literal (what fcrd sends) and from a
+        JSON array (what an fcrd of the previous version sends) alike, awkward rule ids included."""
+        awkward = ["R1", "b c", 'q"uote', "back\\slash", "{,}", "NULL", ""]
+        def text(e):
+            return json.dumps(e, sort_keys=True, separators=(",", ":"))
+        def literal(rules):
+            return "{" + ",".join('"' + r.replace("\\", "\\\\").replace('"', '\\"') + '"' for r in rules) + "}"
+        def line(e, rules_column):
+            cols = []
+            for c in self.COLUMNS:
+                v = e[c]
+                if c == "rules":
+                    cols.append(rules_column)
+                elif c in ("before", "after"):
+                    cols.append(json.dumps(v, separators=(",", ":")))
+                else:
+                    cols.append("" if v is None else v)
+            return "\t".join([text(e)] + cols)
+        base = {"action": "test.lit", "actor": "someone", "after": {"n": 1}, "allegation": None,
+                "at": "2026-01-02T03:04:05.678Z", "before": None, "crn": None, "event_id": None,
+                "incident_id": self.incident, "pending_id": None, "role": "rules", "rules": awkward,
+                "ruleset": "rs-1"}
+        lit = dict(base)
+        empty = dict(base, action="test.lit_empty", rules=[])
+        js = dict(base, action="test.json")
+        lines = "\n".join([line(lit, literal(awkward)), line(empty, "{}"),
+                           line(js, json.dumps(awkward, separators=(",", ":")))]) + "\n"
+        conn = self.h.connect(user="postgres", autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT audit_append(%s, 4)", (lines,))
+                self.assertEqual(cur.fetchone()[0], 3)
+            rows = self.audit_dicts("action IN ('test.lit', 'test.lit_empty', 'test.json')", conn=conn)
+            self.assertEqual([r["action"] for r in rows], ["test.lit", "test.lit_empty", "test.json"])
+            self.assertEqual([r["rules"] for r in rows], [awkward, [], awkward])
+            self.assertEqual(rows[1]["prev_hash"], rows[0]["hash"])
+            self.assertEqual(rows[2]["prev_hash"], rows[1]["hash"])
+            self.columns_match_text(rows)
+        finally:
+            conn.rollback()
+            conn.close()
+
     def test_serving_role_refused_update_and_delete(self):
         for statement in ("UPDATE audit SET actor = 'someone' WHERE incident_id = %s",
                           "DELETE FROM audit WHERE incident_id = %s",

@@ -227,10 +227,11 @@ START_TEST(audit_text_is_the_sorted_dump)
     }
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     /* then the columns: at, incident_id, crn, pending_id, allegation, event_id, actor, role,
-     * action, before, after, rules, ruleset (text as it is, empty for null; JSON ones as JSON) */
+     * action, before, after, rules, ruleset (text as it is, empty for null; before and after as
+     * JSON; rules as an array literal) */
     char want[4096];
     const char *columns = "\t2026-01-01T00:00:00.000Z\t\tF/2026/000001\t\t\t\t\t\tcrime.recorded"
-                          "\tnull\t{\"z\":\"last\",\"a\":[1]}\t[\"R1\"]\t";
+                          "\tnull\t{\"z\":\"last\",\"a\":[1]}\t{\"R1\"}\t";
     snprintf(want, sizeof(want), "%s%s\n%s%s\n", text, columns, text, columns);
     json_t *entries = json_pack("[O, O]", e, e); /* "at" present, "rules" already an array */
     char *got = audit_lines(entries, 0);
@@ -255,6 +256,26 @@ START_TEST(audit_text_is_the_sorted_dump)
     }
     free(text);
     json_decref(o);
+    /* Rules go as a PostgreSQL array literal, each quoted with " and \ escaped; a rule holding a
+     * control character (a tab would end the field) sends the whole array as JSON instead. */
+    const struct {
+        const char *rules, *column;
+    } forms[] = {
+        {"[]", "\t{}\t"},
+        {"[\"a\", \"b c\", \"q\\\"uote\", \"back\\\\slash\", \"{,}\", \"NULL\", \"\"]",
+         "\t{\"a\",\"b c\",\"q\\\"uote\",\"back\\\\slash\",\"{,}\",\"NULL\",\"\"}\t"},
+        {"[\"tab\\there\", \"R2\"]", "\t[\"tab\\there\",\"R2\"]\t"},
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        json_t *r = json_deep_copy(e);
+        json_object_set_new(r, "rules", json_loads(forms[i].rules, 0, NULL));
+        json_t *one = json_pack("[o]", r);
+        got = audit_lines(one, 0);
+        ck_assert_msg(strstr(got, forms[i].column) != NULL, "rules %s: want %s in %s", forms[i].rules,
+                      forms[i].column, got);
+        free(got);
+        json_decref(one);
+    }
     /* An entry without a time or rules gets the batch's time (with milliseconds) and []. */
     json_t *bare = json_pack("[{s:s}]", "action", "pending.opened");
     got = audit_lines(bare, 1500);
