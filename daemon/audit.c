@@ -34,21 +34,6 @@ static bool audit_is_json_column(const char *name)
     return strcmp(name, "before") == 0 || strcmp(name, "after") == 0 || strcmp(name, "rules") == 0;
 }
 
-/* A text column that can go as it is: null, or a non-empty string free of control characters
- * (so of tabs and newlines) that cannot be mistaken for null. */
-static bool audit_plain(const json_t *v)
-{
-    if (!v || json_is_null(v))
-        return true;
-    if (!json_is_string(v) || json_string_length(v) == 0)
-        return false;
-    const char *s = json_string_value(v);
-    for (size_t i = 0, n = json_string_length(v); i < n; i++)
-        if ((unsigned char)s[i] < 0x20)
-            return false;
-    return true;
-}
-
 /* The rules as a PostgreSQL array literal, {"a","b"}, which the database reads without parsing
  * JSON (sql/0008_audit_append_lean.sql). Only when every rule is a string free of control
  * characters (so of tabs and newlines, which end a field or a line): otherwise false, and the
@@ -89,7 +74,7 @@ static bool audit_write_rules_literal(struct jsonx_buf *b, const json_t *rules)
 static void audit_write_columns(struct jsonx_buf *b, const json_t *entry)
 {
     for (size_t k = 0; audit_columns[k]; k++)
-        if (!audit_is_json_column(audit_columns[k]) && !audit_plain(json_object_get(entry, audit_columns[k])))
+        if (!audit_is_json_column(audit_columns[k]) && !jsonx_field_plain(json_object_get(entry, audit_columns[k])))
             return;
     for (size_t k = 0; audit_columns[k]; k++) {
         const json_t *v = json_object_get(entry, audit_columns[k]);

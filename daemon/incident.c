@@ -1,4 +1,5 @@
-/* incident.c: read-only views of an incident state document for the supervisor API and the store. */
+/* incident.c: read-only views of an incident state document for the supervisor API and the store,
+ * and its row as the write statement takes it. */
 #include "incident.h"
 #include "jsonx.h"
 
@@ -119,4 +120,41 @@ int64_t incident_last_seq(const json_t *state)
 {
     json_t *v = json_object_get(state, "last_seq");
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* The columns an incident's row copies from its state, after incident_id and last_seq. */
+static const char *const incident_copied[] = {"category", "opened_at", "closed_at"};
+
+void incident_row_line(struct jsonx_buf *b, const char *id, const json_t *st)
+{
+    bool plain = jsonx_text_plain(id, strlen(id));
+    for (size_t k = 0; plain && k < sizeof(incident_copied) / sizeof(incident_copied[0]); k++)
+        plain = jsonx_field_plain(json_object_get(st, incident_copied[k]));
+    if (plain) {
+        jsonx_raw(b, id, strlen(id));
+        jsonx_char(b, '\t');
+        jsonx_int(b, incident_last_seq(st));
+        for (size_t k = 0; k < sizeof(incident_copied) / sizeof(incident_copied[0]); k++) {
+            const json_t *v = json_object_get(st, incident_copied[k]);
+            jsonx_char(b, '\t');
+            if (json_is_string(v))
+                jsonx_raw(b, json_string_value(v), json_string_length(v));
+        }
+        jsonx_char(b, '\t');
+        jsonx_value(b, st, 0);
+    } else {
+        jsonx_char(b, '{');
+        jsonx_key(b, "incident_id");
+        jsonx_cstr(b, id);
+        jsonx_key(b, "last_seq");
+        jsonx_int(b, incident_last_seq(st));
+        for (size_t k = 0; k < sizeof(incident_copied) / sizeof(incident_copied[0]); k++) {
+            jsonx_key(b, incident_copied[k]);
+            jsonx_value(b, json_object_get(st, incident_copied[k]), 0);
+        }
+        jsonx_key(b, "state");
+        jsonx_value(b, st, 0);
+        jsonx_char(b, '}');
+    }
+    jsonx_char(b, '\n');
 }

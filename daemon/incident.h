@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
+struct jsonx_buf;
+
 /* incident_view: the incident as GET /v1/incidents/{id} shows it (supervisor API):
  * {incident_id, category, opened_at, closed_at?, crimes: [{crn, offence, victim, status, flags,
  * recorded_at, rules}], decisions: [latest decision per allegation], pending: [open items only],
@@ -28,5 +30,11 @@ const char *incident_person_ref(const json_t *state, const char *person_id);
 
 /* incident_last_seq: the state's last_seq, 0 when state is NULL. */
 int64_t incident_last_seq(const json_t *state);
+
+/* incident_row_line: the incident's row as one line for the write statement (SQL_WRITE in
+ * ingest_sql.h): incident_id, last_seq, category, opened_at, closed_at (empty for null) and the
+ * state, tab-separated; or, when a column cannot go as a field (a control character, an empty
+ * string, not a string), the row as one JSON object with those members. Ends with a newline. */
+void incident_row_line(struct jsonx_buf *b, const char *id, const json_t *state);
 
 #endif

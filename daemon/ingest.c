@@ -470,10 +470,10 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 
 /* ---- deciding a batch ----------------------------------------------------------------------- */
 
-/* The batch's rows, written straight into the write statement's parameters: events as lines of
- * tab-separated fields (no field holds a tab or a newline: ids hold no control characters and
- * compact JSON escapes them), incidents, crimes and pending decisions as JSON arrays. Audit
- * entries stay values until the end: they wait for the hash chain. */
+/* The batch's rows, written straight into the write statement's parameters: events and
+ * incidents as lines of tab-separated fields (no field holds a tab or a newline: ids hold no
+ * control characters and compact JSON escapes them), crimes and pending decisions as JSON arrays.
+ * Audit entries stay values until the end: they wait for the hash chain. */
 struct writes {
     struct jsonx_buf events, incidents, new_incidents, crimes, pending;
     json_t *audit;
@@ -483,8 +483,6 @@ struct writes {
 static void writes_init(struct writes *w)
 {
     memset(w, 0, sizeof(*w));
-    jsonx_char(&w->incidents, '[');
-    jsonx_char(&w->new_incidents, '[');
     jsonx_char(&w->crimes, '[');
     jsonx_char(&w->pending, '[');
     w->audit = json_array();
@@ -585,21 +583,7 @@ static void writes_incidents(struct writes *w, json_t *states, const json_t *exi
     json_object_foreach(w->touched, id, unused)
     {
         json_t *st = json_object_get(states, id);
-        struct jsonx_buf *b = json_object_get(existing, id) ? &w->incidents : &w->new_incidents;
-        jsonx_sep(b);
-        jsonx_char(b, '{');
-        jsonx_key(b, "incident_id");
-        jsonx_cstr(b, id);
-        jsonx_key(b, "last_seq");
-        jsonx_int(b, incident_last_seq(st));
-        static const char *const copied[] = {"category", "opened_at", "closed_at"};
-        for (size_t k = 0; k < sizeof(copied) / sizeof(copied[0]); k++) {
-            jsonx_key(b, copied[k]);
-            jsonx_value(b, json_object_get(st, copied[k]), 0);
-        }
-        jsonx_key(b, "state");
-        jsonx_value(b, st, 0);
-        jsonx_char(b, '}');
+        incident_row_line(json_object_get(existing, id) ? &w->incidents : &w->new_incidents, id, st);
         size_t i;
         json_t *c;
         json_array_foreach(json_object_get(st, "crimes"), i, c)
@@ -790,8 +774,6 @@ static void batch_send_writes(struct lane *ln, struct writes *w, json_t *states,
     gettimeofday(&now, NULL);
     /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
     char *p[6];
-    jsonx_char(&w->incidents, ']');
-    jsonx_char(&w->new_incidents, ']');
     jsonx_char(&w->crimes, ']');
     jsonx_char(&w->pending, ']');
     p[0] = jsonx_take(&w->events, NULL);

@@ -53,10 +53,13 @@
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
  * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
- * them, $5 incidents that had none (new ones), $3 crimes, $4 pending: JSON arrays (a row's JSON
- * array of strings becomes its text[] column directly). Persons and allegations are kept once, in
- * the incident's state (sql/0006_persons_in_state.sql); a crime row carries its victim's
- * command-and-control `ref` for the API's same-victim lookup.
+ * them, $5 incidents that had none (new ones): one line each, as incident_row_line (incident.h)
+ * writes it, tab-separated fields or the row as one JSON object; $3 crimes, $4 pending: JSON
+ * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
+ * because json_to_recordset over their states cost about four times what validating the states as
+ * json does. Persons and allegations are kept once, in the incident's state
+ * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
+ * the API's same-victim lookup.
  *
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
@@ -68,18 +71,27 @@
     " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                            \
     " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
     " WHERE l <> '' RETURNING 1),"                                                                           \
+    " ix AS MATERIALIZED ("                                                                                  \
+    " SELECT y.new, CASE WHEN y.f THEN y.a[1] ELSE y.j->>'incident_id' END AS incident_id,"                  \
+    "  (CASE WHEN y.f THEN y.a[2] ELSE y.j->>'last_seq' END)::bigint AS last_seq,"                           \
+    "  CASE WHEN y.f THEN y.a[3] ELSE y.j->>'category' END AS category,"                                     \
+    "  (CASE WHEN y.f THEN y.a[4] ELSE y.j->>'opened_at' END)::timestamptz AS opened_at,"                    \
+    "  (CASE WHEN y.f THEN y.a[5] ELSE y.j->>'closed_at' END)::timestamptz AS closed_at,"                    \
+    "  CASE WHEN y.f THEN y.a[6]::json ELSE y.j->'state' END AS state"                                       \
+    " FROM (SELECT x.new, x.a, x.f, CASE WHEN NOT x.f THEN x.a[1]::json END AS j"                            \
+    "  FROM (SELECT t.new, s.a, cardinality(s.a) = 6 AS f"                                                   \
+    "   FROM (SELECT l, false AS new FROM string_to_table($2::text, E'\\n') AS l"                             \
+    "    UNION ALL SELECT l, true FROM string_to_table($5::text, E'\\n') AS l) AS t,"                         \
+    "   string_to_array(t.l, E'\\t', '') AS s(a) WHERE t.l <> '') AS x) AS y),"                              \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
     "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
-    " FROM json_to_recordset($2::json) AS x(incident_id text, last_seq bigint, category text,"               \
-    "  opened_at timestamptz, closed_at timestamptz, state json)"                                            \
-    " WHERE i.incident_id = x.incident_id RETURNING 1),"                                                     \
+    " FROM ix AS x WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING 1),"                          \
     " ni AS ("                                                                                               \
     " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state)"                  \
     " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state"                       \
-    " FROM json_to_recordset($5::json) AS x(incident_id text, last_seq bigint, category text,"               \
-    "  opened_at timestamptz, closed_at timestamptz, state json) ORDER BY x.incident_id RETURNING 1),"       \
-    " cr AS ("                                                                                               \
+    " FROM ix AS x WHERE x.new ORDER BY x.incident_id RETURNING 1),"                                         \
+    " cr AS ("                                                                                             \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
     "  ruleset)"                                                                                             \
     " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \

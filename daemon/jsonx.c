@@ -287,3 +287,20 @@ json_t *jsonx_copy(const json_t *v)
         return json_incref((json_t *)v); /* true, false, null: singletons */
     }
 }
+
+bool jsonx_text_plain(const char *s, size_t n)
+{
+    if (!s || n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20)
+            return false;
+    return true;
+}
+
+bool jsonx_field_plain(const json_t *v)
+{
+    if (!v || json_is_null(v))
+        return true;
+    return json_is_string(v) && jsonx_text_plain(json_string_value(v), json_string_length(v));
+}

@@ -43,6 +43,11 @@ void jsonx_sep(struct jsonx_buf *b);
 /* Any value (NULL writes null). */
 void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags);
 
+/* A value that can go as a field of a tab-separated line, as it is: null (an empty field), or a
+ * non-empty string free of control characters (so of tabs and newlines). */
+bool jsonx_field_plain(const json_t *v);
+bool jsonx_text_plain(const char *s, size_t n); /* non-empty, no control characters */
+
 /* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (flags & JSONX_SORT ? JSON_SORT_KEYS : 0)). */
 char *jsonx_dumps(const json_t *v, unsigned flags);
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """test_accept.py: an accepted event is committed everywhere before its reply, and the supervisor
 API shows it to the right roles only."""
+import json
+import os
+import re
+
 import harness
-from harness import DaemonTestCase, event, uid
+from harness import SOURCE_ROOT, DaemonTestCase, assault_opened, event, uid
 
 
 def two_allegations(incident_id):
@@ -154,6 +158,82 @@ class AcceptTest(DaemonTestCase):
         self.assertStatus(r, "accepted")
         self.assertIn("not_opened", [w.get("code") for w in r.get("warnings") or []], r)
         self.assertEqual(self.h.sql("SELECT last_seq FROM incidents WHERE incident_id = %s", (inc,)), [(3,)])
+
+
+def write_statement():
+    """The write statement's text, read from daemon/ingest_sql.h (the C string literals of
+    SQL_WRITE joined), so that it is tested as fcrd sends it."""
+    with open(os.path.join(SOURCE_ROOT, "daemon", "ingest_sql.h"), encoding="utf-8") as f:
+        text = f.read()
+    body = text[text.index("#define SQL_WRITE"):]
+    body = body[:body.index("\n\n")]
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
+    return "".join(parts).encode().decode("unicode_escape")
+
+
+class IncidentRowsTest(DaemonTestCase):
+    """An incident's row holds the columns of its state as the last event left it, whether the
+    batch inserted the row (an opening) or updated it, and whichever form its line took."""
+
+    def columns(self, inc):
+        rows = self.h.sql("SELECT last_seq, category, opened_at IS NOT NULL, closed_at IS NOT NULL,"
+                          " state->>'category', (state->>'last_seq')::bigint FROM incidents WHERE incident_id = %s",
+                          (inc,))
+        self.assertEqual(len(rows), 1, rows)
+        return rows[0]
+
+    def test_opened_updated_closed(self):
+        inc = uid("ROW")
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(assault_opened(inc)), "accepted")
+            self.assertEqual(self.columns(inc), (1, "crime", True, False, "crime", 1))
+            self.assertStatus(feed.request(event(inc, 2, "incident.updated", "2026-03-02T10:05:00Z",
+                                                 narrative="More detail.")), "accepted")
+            self.assertEqual(self.columns(inc), (2, "crime", True, False, "crime", 2))
+            self.assertStatus(feed.request(event(inc, 3, "incident.closed", "2026-03-02T12:00:00Z",
+                                                 closing_category="crime")), "accepted")
+            self.assertEqual(self.columns(inc), (3, "crime", True, True, "crime", 3))
+
+    def test_statement_reads_both_line_forms(self):
+        """A line of tab-separated fields and a line holding the row as one JSON object (what fcrd
+        sends when a column cannot go as a field) give the same columns, for new and existing rows."""
+        old_plain, old_json, new_plain, new_json = (uid("SQL") for _ in range(4))
+        def state(inc, seq, closed):
+            return {"incident_id": inc, "category": "crime", "opened_at": "2026-03-02T10:00:00Z",
+                    "closed_at": "2026-03-02T12:00:00Z" if closed else None, "last_seq": seq, "crimes": [],
+                    "pending": []}
+        def plain(inc, seq, closed):
+            st = state(inc, seq, closed)
+            return "\t".join([inc, str(seq), "crime", st["opened_at"], st["closed_at"] or "",
+                              json.dumps(st, separators=(",", ":"))])
+        def as_json(inc, seq, closed):
+            st = state(inc, seq, closed)
+            return json.dumps({"incident_id": inc, "last_seq": seq, "category": "crime",
+                               "opened_at": st["opened_at"], "closed_at": st["closed_at"], "state": st},
+                              separators=(",", ":"))
+        conn = self.h.connect(user="fcrd", autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("INSERT INTO incidents (incident_id) VALUES (%s), (%s)", (old_plain, old_json))
+                cur.execute("PREPARE write_rows (text, text, text, text, text) AS " + write_statement())
+                cur.execute("EXECUTE write_rows (%s, %s, %s, %s, %s)", (
+                    "",
+                    "\n".join([plain(old_plain, 4, True), as_json(old_json, 5, True)]) + "\n",
+                    "[]", "[]",
+                    "\n".join([as_json(new_json, 2, False), plain(new_plain, 3, False)]) + "\n"))
+                cur.execute("SELECT incident_id, last_seq, category, opened_at, closed_at, state->>'incident_id'"
+                            " FROM incidents WHERE incident_id IN (%s, %s, %s, %s) ORDER BY last_seq",
+                            (old_plain, old_json, new_plain, new_json))
+                rows = cur.fetchall()
+        finally:
+            conn.rollback()
+            conn.close()
+        self.assertEqual([(r[0], r[1], r[2], r[5]) for r in rows],
+                         [(new_json, 2, "crime", new_json), (new_plain, 3, "crime", new_plain),
+                          (old_plain, 4, "crime", old_plain), (old_json, 5, "crime", old_json)])
+        self.assertTrue(all(r[3] is not None for r in rows), "opened_at read in both forms")
+        self.assertEqual([r[4] is not None for r in rows], [False, False, True, True],
+                         "closed_at empty or null is null, and read when set, in both forms")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 
 #include "check_run.h"
 #include "audit.h"
+#include "incident.h"
 #include "jsonx.h"
 
 /* Compares jsonx with jansson for one value, both key orders, and checks the copy. */
@@ -287,11 +288,52 @@ START_TEST(audit_text_is_the_sorted_dump)
 }
 END_TEST
 
+/* An incident's row for the write statement: tab-separated fields when every column can go as one,
+ * else the row as one JSON object; either way one line. */
+START_TEST(incident_row_forms)
+{
+    json_t *st = json_pack("{s:s, s:s, s:s, s:n, s:I, s:[]}", "incident_id", "INC-1", "category", "crime",
+                           "opened_at", "2026-01-01T00:00:00Z", "closed_at", "last_seq", (json_int_t)7, "crimes");
+    struct jsonx_buf b = {0};
+    incident_row_line(&b, "INC-1", st);
+    char *got = jsonx_take(&b, NULL);
+    char *state = json_dumps(st, JSON_COMPACT);
+    char want[1024];
+    snprintf(want, sizeof(want), "INC-1\t7\tcrime\t2026-01-01T00:00:00Z\t\t%s\n", state);
+    ck_assert_str_eq(got, want);
+    free(got);
+    free(state);
+    /* a category with a tab, an empty one, a number: the JSON form, which keeps every value */
+    json_t *odd[] = {json_string("cr\time"), json_string(""), json_integer(3)};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        json_object_set_new(st, "category", odd[i]);
+        incident_row_line(&b, "INC-1", st);
+        got = jsonx_take(&b, NULL);
+        size_t n = strlen(got);
+        ck_assert_int_gt(n, 1);
+        ck_assert_int_eq(got[n - 1], '\n');
+        ck_assert_ptr_null(memchr(got, '\t', n));
+        got[n - 1] = '\0';
+        json_t *row = json_loads(got, 0, NULL);
+        ck_assert_ptr_nonnull(row);
+        ck_assert_str_eq(json_string_value(json_object_get(row, "incident_id")), "INC-1");
+        ck_assert_int_eq(json_integer_value(json_object_get(row, "last_seq")), 7);
+        ck_assert(json_equal(json_object_get(row, "category"), odd[i]));
+        ck_assert(json_is_null(json_object_get(row, "closed_at")));
+        ck_assert(json_equal(json_object_get(row, "state"), st));
+        json_decref(row);
+        free(got);
+    }
+    json_decref(st);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jsonx");
     TCase *tc = tcase_create("jsonx");
     tcase_add_test(tc, corpus_documents);
+    tcase_add_test(tc, incident_row_forms);
     tcase_add_test(tc, awkward_strings);
     tcase_add_test(tc, numbers_and_singletons);
     tcase_add_test(tc, key_order);
