@@ -12,26 +12,20 @@
 const char *const audit_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn", "event_id",
                                     "incident_id", "pending_id", "role", "rules", "ruleset", NULL};
 
-/* audit_fields is in byte order, so writing the fields in turn gives the sorted-keys text. */
-static void audit_write(struct jsonx_buf *b, const json_t *entry)
-{
-    jsonx_char(b, '{');
-    for (size_t k = 0; audit_fields[k]; k++) {
-        jsonx_key(b, audit_fields[k]);
-        jsonx_value(b, json_object_get(entry, audit_fields[k]), JSONX_SORT);
-    }
-    jsonx_char(b, '}');
-}
+enum audit_field {
+    AF_ACTION, AF_ACTOR, AF_AFTER, AF_ALLEGATION, AF_AT, AF_BEFORE, AF_CRN, AF_EVENT_ID,
+    AF_INCIDENT_ID, AF_PENDING_ID, AF_ROLE, AF_RULES, AF_RULESET, AF_COUNT
+};
 
 /* The columns a line carries after its text, in audit_append's order: text columns as they are
  * (empty for null), the JSON ones (before, after, rules) as compact JSON. */
-static const char *const audit_columns[] = {"at",       "incident_id", "crn",  "pending_id", "allegation",
-                                            "event_id", "actor",       "role", "action",     "before",
-                                            "after",    "rules",       "ruleset", NULL};
+static const enum audit_field audit_columns[] = {AF_AT,       AF_INCIDENT_ID, AF_CRN,   AF_PENDING_ID, AF_ALLEGATION,
+                                                 AF_EVENT_ID, AF_ACTOR,       AF_ROLE,  AF_ACTION,     AF_BEFORE,
+                                                 AF_AFTER,    AF_RULES,       AF_RULESET};
 
-static bool audit_is_json_column(const char *name)
+static bool audit_is_json_column(enum audit_field f)
 {
-    return strcmp(name, "before") == 0 || strcmp(name, "after") == 0 || strcmp(name, "rules") == 0;
+    return f == AF_BEFORE || f == AF_AFTER || f == AF_RULES;
 }
 
 /* The rules as a PostgreSQL array literal, {"a","b"}, which the database reads without parsing
@@ -69,46 +63,90 @@ static bool audit_write_rules_literal(struct jsonx_buf *b, const json_t *rules)
     return true;
 }
 
-/* The columns after the text, or nothing when a text column is not plain: the database then
- * reads every column from the text itself. */
-static void audit_write_columns(struct jsonx_buf *b, const json_t *entry)
+/* One field's value: an override (a C string) or the entry's member. */
+struct audit_value {
+    const char *str;  /* the override, when not NULL */
+    const json_t *v;  /* else this (NULL: absent, written as null) */
+};
+
+static bool audit_value_plain(const struct audit_value *x)
 {
-    for (size_t k = 0; audit_columns[k]; k++)
-        if (!audit_is_json_column(audit_columns[k]) && !jsonx_field_plain(json_object_get(entry, audit_columns[k])))
-            return;
-    for (size_t k = 0; audit_columns[k]; k++) {
-        const json_t *v = json_object_get(entry, audit_columns[k]);
-        jsonx_char(b, '\t');
-        if (strcmp(audit_columns[k], "rules") == 0 && json_is_array(v) && audit_write_rules_literal(b, v))
-            continue;
-        if (audit_is_json_column(audit_columns[k]))
-            jsonx_value(b, v, 0);
-        else if (json_is_string(v))
-            jsonx_raw(b, json_string_value(v), json_string_length(v));
+    return x->str ? jsonx_text_plain(x->str, strlen(x->str)) : jsonx_field_plain(x->v);
+}
+
+void audit_line(struct jsonx_buf *b, const json_t *entry, const struct audit_override *o, const char *at)
+{
+    struct audit_value x[AF_COUNT];
+    for (size_t k = 0; k < AF_COUNT; k++)
+        x[k] = (struct audit_value){NULL, json_object_get(entry, audit_fields[k])};
+    if (o) {
+        x[AF_INCIDENT_ID].str = o->incident_id;
+        x[AF_EVENT_ID].str = o->event_id;
+        x[AF_ACTOR].str = o->actor;
+        x[AF_ROLE].str = o->role;
+        x[AF_RULESET].str = o->ruleset;
     }
+    if (!x[AF_AT].v)
+        x[AF_AT].str = at;
+    if (!json_is_array(x[AF_RULES].v))
+        x[AF_RULES].v = NULL; /* written as [] (and {} as a column) */
+
+    /* The canonical text: audit_fields is in byte order, so writing them in turn gives sorted
+     * keys. Where the JSON values start and end, so that their columns copy the same text. */
+    size_t from[AF_COUNT] = {0}, to[AF_COUNT] = {0};
+    jsonx_char(b, '{');
+    for (size_t k = 0; k < AF_COUNT; k++) {
+        jsonx_key(b, audit_fields[k]);
+        from[k] = b->len;
+        if (x[k].str)
+            jsonx_cstr(b, x[k].str);
+        else if (k == AF_RULES && !x[k].v)
+            jsonx_raw(b, "[]", 2);
+        else
+            jsonx_value(b, x[k].v, JSONX_SORT);
+        to[k] = b->len;
+    }
+    jsonx_char(b, '}');
+
+    /* The columns, or nothing when a text column is not plain: the database then reads every
+     * column from the text itself. before and after go as the text's JSON (sorted keys, which
+     * jsonb does not keep anyway). */
+    bool plain = !b->oom;
+    for (size_t k = 0; plain && k < sizeof(audit_columns) / sizeof(audit_columns[0]); k++)
+        plain = audit_is_json_column(audit_columns[k]) || audit_value_plain(&x[audit_columns[k]]);
+    for (size_t k = 0; plain && k < sizeof(audit_columns) / sizeof(audit_columns[0]); k++) {
+        enum audit_field f = audit_columns[k];
+        jsonx_char(b, '\t');
+        if (f == AF_RULES && audit_write_rules_literal(b, x[f].v))
+            continue;
+        if (audit_is_json_column(f))
+            jsonx_again(b, from[f], to[f] - from[f]);
+        else if (x[f].str)
+            jsonx_raw(b, x[f].str, strlen(x[f].str));
+        else if (json_is_string(x[f].v))
+            jsonx_raw(b, json_string_value(x[f].v), json_string_length(x[f].v));
+    }
+    jsonx_char(b, '\n');
+}
+
+void audit_at(int64_t at_ms, char at[AUDIT_AT_SIZE])
+{
+    /* Always with milliseconds, as the API prints audit times, so that the texts compare equal. */
+    time_t secs = (time_t)(at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    snprintf(at, AUDIT_AT_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(at_ms % 1000));
 }
 
 char *audit_lines(json_t *entries, int64_t at_ms)
 {
-    /* Always with milliseconds, as the API prints audit times, so that the texts compare equal. */
-    char at[96];
-    time_t secs = (time_t)(at_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(at_ms % 1000));
+    char at[AUDIT_AT_SIZE];
+    audit_at(at_ms, at);
     struct jsonx_buf b = {0};
     size_t i;
     json_t *e;
     json_array_foreach(entries, i, e)
-    {
-        if (!json_object_get(e, "at"))
-            json_object_set_new(e, "at", json_string(at));
-        if (!json_is_array(json_object_get(e, "rules")))
-            json_object_set_new(e, "rules", json_array());
-        audit_write(&b, e);
-        audit_write_columns(&b, e);
-        jsonx_char(&b, '\n');
-    }
+        audit_line(&b, e, NULL, at);
     return jsonx_take(&b, NULL);
 }

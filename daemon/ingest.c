@@ -473,10 +473,11 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 /* The batch's rows, written straight into the write statement's parameters: events and
  * incidents as lines of tab-separated fields (no field holds a tab or a newline: ids hold no
  * control characters and compact JSON escapes them), crimes and pending decisions as JSON arrays.
- * Audit entries stay values until the end: they wait for the hash chain. */
+ * Audit entries as lines too (audit_line), which the database hashes into the chain; those with no
+ * time of their own get the batch's. */
 struct writes {
-    struct jsonx_buf events, incidents, new_incidents, crimes, pending;
-    json_t *audit;
+    struct jsonx_buf events, incidents, new_incidents, crimes, pending, audit;
+    char at[AUDIT_AT_SIZE];
     json_t *touched; /* incident id -> true */
 };
 
@@ -485,7 +486,9 @@ static void writes_init(struct writes *w)
     memset(w, 0, sizeof(*w));
     jsonx_char(&w->crimes, '[');
     jsonx_char(&w->pending, '[');
-    w->audit = json_array();
+    struct timeval now;
+    gettimeofday(&now, NULL);
+    audit_at((int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, w->at);
     w->touched = json_object();
 }
 
@@ -496,7 +499,7 @@ static void writes_clear(struct writes *w)
     jsonx_buf_free(&w->new_incidents);
     jsonx_buf_free(&w->crimes);
     jsonx_buf_free(&w->pending);
-    json_decref(w->audit);
+    jsonx_buf_free(&w->audit);
     json_decref(w->touched);
 }
 
@@ -558,19 +561,11 @@ static void writes_event(struct writes *w, const struct item *it, const json_t *
     jsonx_char(b, '\n');
     size_t i;
     json_t *v;
-    const char *ruleset = json_string_value(json_object_get(outcome, "rules"));
+    /* the rules' entries, with their incident, event, actor and rule set */
+    const struct audit_override o = {ev->incident_id, ev->event_id, "rules", "rules",
+                                     json_string_value(json_object_get(outcome, "rules"))};
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
-    {
-        json_t *e = json_object(); /* shares the entry's values: the chain only adds members */
-        json_object_update(e, v);
-        json_object_set_new(e, "incident_id", json_string(ev->incident_id));
-        json_object_set_new(e, "event_id", json_string(ev->event_id));
-        json_object_set_new(e, "actor", json_string("rules"));
-        json_object_set_new(e, "role", json_string("rules"));
-        if (ruleset)
-            json_object_set_new(e, "ruleset", json_string(ruleset));
-        json_array_append_new(w->audit, e);
-    }
+        audit_line(&w->audit, v, &o, w->at);
     json_object_set_new(w->touched, ev->incident_id, json_true());
 }
 
@@ -688,7 +683,8 @@ static bool decide_action(struct lane *ln, struct item *it, json_t *states, json
             json_object_set_new(e, "role", json_string(req.role));
         if (!json_object_get(e, "ruleset"))
             json_object_set_new(e, "ruleset", json_string(ruleset_version(ing->rs)));
-        json_array_append_new(w->audit, e);
+        audit_line(&w->audit, e, NULL, w->at);
+        json_decref(e);
     }
     json_object_set_new(w->touched, incident_id, json_true());
     json_object_set_new(states, incident_id, new_state);
@@ -770,8 +766,6 @@ static void batch_send_writes(struct lane *ln, struct writes *w, json_t *states,
                               size_t refill)
 {
     writes_incidents(w, states, existing);
-    struct timeval now;
-    gettimeofday(&now, NULL);
     /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
     char *p[6];
     jsonx_char(&w->crimes, ']');
@@ -781,7 +775,7 @@ static void batch_send_writes(struct lane *ln, struct writes *w, json_t *states,
     p[2] = jsonx_take(&w->crimes, NULL);
     p[3] = jsonx_take(&w->pending, NULL);
     p[4] = jsonx_take(&w->new_incidents, NULL);
-    p[5] = audit_lines(w->audit, (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000);
+    p[5] = jsonx_take(&w->audit, NULL);
     writes_clear(w);
     int rc = -1;
     bool complete = true;

@@ -47,6 +47,14 @@ char *jsonx_take(struct jsonx_buf *b, size_t *len)
     return s;
 }
 
+void jsonx_again(struct jsonx_buf *b, size_t from, size_t n)
+{
+    if (n == 0 || from + n > b->len || !jsonx_grow(b, n))
+        return;
+    memcpy(b->buf + b->len, b->buf + from, n); /* after the growth: the buffer may have moved */
+    b->len += n;
+}
+
 void jsonx_raw(struct jsonx_buf *b, const char *s, size_t n)
 {
     if (n == 0 || !jsonx_grow(b, n))

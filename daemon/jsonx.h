@@ -32,6 +32,8 @@ char *jsonx_take(struct jsonx_buf *b, size_t *len);
 
 void jsonx_raw(struct jsonx_buf *b, const char *s, size_t n);
 void jsonx_char(struct jsonx_buf *b, char c);
+/* n bytes already written, from offset `from`, written again at the end. */
+void jsonx_again(struct jsonx_buf *b, size_t from, size_t n);
 /* A JSON string: quoted and escaped as jansson escapes (s must be UTF-8). */
 void jsonx_str(struct jsonx_buf *b, const char *s, size_t n);
 void jsonx_cstr(struct jsonx_buf *b, const char *s); /* NULL writes null */

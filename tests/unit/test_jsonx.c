@@ -229,10 +229,10 @@ START_TEST(audit_text_is_the_sorted_dump)
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     /* then the columns: at, incident_id, crn, pending_id, allegation, event_id, actor, role,
      * action, before, after, rules, ruleset (text as it is, empty for null; before and after as
-     * JSON; rules as an array literal) */
+     * the text's JSON, keys sorted; rules as an array literal) */
     char want[4096];
     const char *columns = "\t2026-01-01T00:00:00.000Z\t\tF/2026/000001\t\t\t\t\t\tcrime.recorded"
-                          "\tnull\t{\"z\":\"last\",\"a\":[1]}\t{\"R1\"}\t";
+                          "\tnull\t{\"a\":[1],\"z\":\"last\"}\t{\"R1\"}\t";
     snprintf(want, sizeof(want), "%s%s\n%s%s\n", text, columns, text, columns);
     json_t *entries = json_pack("[O, O]", e, e); /* "at" present, "rules" already an array */
     char *got = audit_lines(entries, 0);
@@ -288,6 +288,47 @@ START_TEST(audit_text_is_the_sorted_dump)
 }
 END_TEST
 
+/* audit_line with overrides writes what audit_lines writes for the entry with those members
+ * replaced, and leaves the entry as it was. */
+START_TEST(audit_line_overrides)
+{
+    json_t *e = json_pack("{s:s, s:s, s:s, s:{s:i}, s:[s]}", "action", "crime.recorded", "actor", "someone",
+                          "incident_id", "OLD", "after", "n", 1, "rules", "R1");
+    char *before = json_dumps(e, JSON_SORT_KEYS);
+    const struct audit_override o = {"INC-9", "EV-9", "rules", "rules", "rs-1"};
+    struct jsonx_buf b = {0};
+    audit_line(&b, e, &o, "2026-01-01T00:00:00.500Z");
+    char *got = jsonx_take(&b, NULL);
+    char *now = json_dumps(e, JSON_SORT_KEYS);
+    ck_assert_str_eq(now, before);
+    json_t *merged = json_deep_copy(e);
+    json_object_set_new(merged, "incident_id", json_string("INC-9"));
+    json_object_set_new(merged, "event_id", json_string("EV-9"));
+    json_object_set_new(merged, "actor", json_string("rules"));
+    json_object_set_new(merged, "role", json_string("rules"));
+    json_object_set_new(merged, "ruleset", json_string("rs-1"));
+    json_t *one = json_pack("[o]", merged);
+    char *want = audit_lines(one, 1767225600500LL); /* 2026-01-01T00:00:00.500Z */
+    ck_assert_str_eq(got, want);
+    ck_assert_ptr_nonnull(strstr(got, "\"at\":\"2026-01-01T00:00:00.500Z\""));
+    ck_assert_ptr_nonnull(strstr(got, "\tINC-9\t"));
+    ck_assert_ptr_null(strstr(got, "OLD"));
+    /* a NULL override leaves the entry's member */
+    const struct audit_override keep = {NULL, NULL, NULL, NULL, NULL};
+    audit_line(&b, e, &keep, "2026-01-01T00:00:00.500Z");
+    char *kept = jsonx_take(&b, NULL);
+    ck_assert_ptr_nonnull(strstr(kept, "\"actor\":\"someone\""));
+    ck_assert_ptr_nonnull(strstr(kept, "\"incident_id\":\"OLD\""));
+    free(kept);
+    free(want);
+    free(got);
+    free(now);
+    free(before);
+    json_decref(one);
+    json_decref(e);
+}
+END_TEST
+
 /* An incident's row for the write statement: tab-separated fields when every column can go as one,
  * else the row as one JSON object; either way one line. */
 START_TEST(incident_row_forms)
@@ -334,6 +375,7 @@ int main(void)
     TCase *tc = tcase_create("jsonx");
     tcase_add_test(tc, corpus_documents);
     tcase_add_test(tc, incident_row_forms);
+    tcase_add_test(tc, audit_line_overrides);
     tcase_add_test(tc, awkward_strings);
     tcase_add_test(tc, numbers_and_singletons);
     tcase_add_test(tc, key_order);
