@@ -71,7 +71,8 @@ void rules_warn(struct rules_ctx *c, const char *code, const char *field, const 
 void rules_audit(struct rules_ctx *c, const char *action, const char *crn, const char *pending_id,
                  const char *allegation, json_t *before, json_t *after, json_t *rules)
 {
-    json_t *e = json_pack("{s:s}", "action", action);
+    json_t *e = json_object();
+    json_object_set_new(e, "action", json_string(action));
     if (crn)
         json_object_set_new(e, "crn", json_string(crn));
     if (pending_id)
@@ -88,9 +89,17 @@ void rules_audit(struct rules_ctx *c, const char *action, const char *crn, const
 
 static json_t *rules_new_state(const struct rules_ctx *c)
 {
-    return json_pack("{s:s, s:I, s:n, s:s, s:[], s:[], s:[], s:[], s:[], s:[], s:{}, s:[]}", "incident_id",
-                     c->ev->incident_id, "last_seq", (json_int_t)0, "category", "opened_at", c->at, "qualifiers",
-                     "links", "persons", "allegations", "crimes", "pending", "decisions", "indicators");
+    json_t *s = json_object();
+    json_object_set_new(s, "incident_id", json_string(c->ev->incident_id));
+    json_object_set_new(s, "last_seq", json_integer(0));
+    json_object_set_new(s, "category", json_null());
+    json_object_set_new(s, "opened_at", json_string(c->at));
+    static const char *const arrays[] = {"qualifiers", "links", "persons", "allegations", "crimes", "pending"};
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        json_object_set_new(s, arrays[i], json_array());
+    json_object_set_new(s, "decisions", json_object());
+    json_object_set_new(s, "indicators", json_array());
+    return s;
 }
 
 /* Entries keyed by id: a known id is replaced whole where it stands, a new one is appended. */

@@ -223,12 +223,23 @@ static int rules_new_crime(struct rules_ctx *c, struct rules_unit *u)
     char crn[96];
     int64_t serial = c->env->next_serial(c->env->serial_arg);
     snprintf(crn, sizeof crn, "%s/%d/%06lld", c->env->force, timefmt_year(c->at_ms), (long long)serial);
-    json_t *crime = json_pack("{s:s, s:s, s:o, s:s, s:O, s:s, s:O, s:s, s:o, s:s}", "crn", crn, "offence",
-                              p->off->code, "victim", p->victim_id ? json_string(p->victim_id) : json_null(), "status",
-                              "recorded", "flags", u->flags, "recorded_at", c->at, "rules", u->rules, "ruleset",
-                              ruleset_version(c->rs), "allegations", rules_unit_allegations(c, u), "principal", p->id);
+    json_t *crime = json_object();
     if (!crime)
         return -1;
+    json_object_set_new(crime, "crn", json_string(crn));
+    json_object_set_new(crime, "offence", json_string(p->off->code));
+    json_object_set_new(crime, "victim", p->victim_id ? json_string(p->victim_id) : json_null());
+    json_object_set_new(crime, "status", json_string("recorded"));
+    json_object_set(crime, "flags", u->flags);
+    json_object_set_new(crime, "recorded_at", json_string(c->at));
+    json_object_set(crime, "rules", u->rules);
+    json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(crime, "allegations", rules_unit_allegations(c, u));
+    json_object_set_new(crime, "principal", json_string(p->id));
+    if (json_object_size(crime) != 10) { /* a member was missing or out of memory, as json_pack fails */
+        json_decref(crime);
+        return -1;
+    }
     json_t *crimes = json_object_get(c->state, "crimes");
     json_array_append_new(crimes, crime);
     u->crime = (int)json_array_size(crimes) - 1;
