@@ -45,10 +45,10 @@ json_t *reply_outcome(const char *status, const char *event_id, const char *inci
     json_object_set_new(r, "incident_id", str_or_null(incident_id));
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         json_t *v = json_object_get(body, keys[i]);
-        json_object_set_new(r, keys[i], json_is_array(v) ? jsonx_copy(v) : json_array());
+        json_object_set_new(r, keys[i], json_is_array(v) ? json_incref(v) : json_array());
     }
     json_t *rules = json_object_get(body, "rules");
-    json_object_set_new(r, "rules", rules ? jsonx_copy(rules) : json_null());
+    json_object_set_new(r, "rules", rules ? json_incref(rules) : json_null());
     return r;
 }
 

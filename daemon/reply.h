@@ -15,7 +15,8 @@ json_t *reply_error(const char *status, const char *event_id, const char *incide
 json_t *reply_from_error(const struct event_error *err);
 
 /* reply_outcome: {v, event_id, status, incident_id, crimes, decisions, pending, warnings, rules}
- * from a stored or fresh outcome body (fields copied from `body`). New reference. */
+ * from a stored or fresh outcome body. The arrays and rules are shared with `body` (referenced, not
+ * copied): neither is changed once built. New reference. */
 json_t *reply_outcome(const char *status, const char *event_id, const char *incident_id, const json_t *body);
 
 /* reply_line: compact serialisation ended by '\n'; malloc'd, caller frees; *len set. */
