@@ -194,6 +194,29 @@ class IncidentRowsTest(DaemonTestCase):
                                                  closing_category="crime")), "accepted")
             self.assertEqual(self.columns(inc), (3, "crime", True, True, "crime", 3))
 
+    def test_updates_stay_on_their_page(self):
+        """Updates of incidents find room on the row's own page (heap-only updates: no new key
+        entry), because the table's pages keep space free for them. Counted within one transaction,
+        so the figure is exact."""
+        conn = self.h.connect(user="postgres", autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                prefix = uid("HOT")
+                cur.execute("INSERT INTO incidents (incident_id, last_seq, state)"
+                            " SELECT %s || '-' || g, 1, json_build_object('pad', repeat('x', 300))"
+                            " FROM generate_series(1, 300) AS g", (prefix,))
+                cur.execute("UPDATE incidents SET last_seq = 2, state = json_build_object('pad', repeat('y', 300))"
+                            " WHERE incident_id IN (SELECT %s || '-' || g FROM generate_series(5, 300, 5) AS g)",
+                            (prefix,))
+                cur.execute("SELECT pg_stat_get_xact_tuples_updated('incidents'::regclass),"
+                            " pg_stat_get_xact_tuples_hot_updated('incidents'::regclass)")
+                updated, hot = cur.fetchone()
+        finally:
+            conn.rollback()
+            conn.close()
+        self.assertEqual(updated, 60)
+        self.assertEqual(hot, 60, "every update stayed on its page")
+
     def test_statement_reads_both_line_forms(self):
         """A line of tab-separated fields and a line holding the row as one JSON object (what fcrd
         sends when a column cannot go as a field) give the same columns, for new and existing rows."""
