@@ -18,7 +18,7 @@ enum audit_field {
 };
 
 /* The columns a line carries after its text, in audit_append's order: text columns as they are
- * (empty for null), the JSON ones (before, after, rules) as compact JSON. */
+ * (empty for null), before and after as JSON, rules as an array literal (or JSON). */
 static const enum audit_field audit_columns[] = {AF_AT,       AF_INCIDENT_ID, AF_CRN,   AF_PENDING_ID, AF_ALLEGATION,
                                                  AF_EVENT_ID, AF_ACTOR,       AF_ROLE,  AF_ACTION,     AF_BEFORE,
                                                  AF_AFTER,    AF_RULES,       AF_RULESET};
