@@ -38,26 +38,16 @@ static bool audit_write_rules_literal(struct jsonx_buf *b, const json_t *rules)
     const json_t *r;
     json_array_foreach((json_t *)rules, i, r)
     {
-        if (!json_is_string(r))
-            return false;
-        const char *s = json_string_value(r);
-        for (size_t k = 0, n = json_string_length(r); k < n; k++)
-            if ((unsigned char)s[k] < 0x20)
-                return false;
+        size_t n = json_string_length(r);
+        if (!json_is_string(r) || (n > 0 && !jsonx_text_plain(json_string_value(r), n)))
+            return false; /* an empty rule is fine inside quotes */
     }
     jsonx_char(b, '{');
     json_array_foreach((json_t *)rules, i, r)
     {
         if (i > 0)
             jsonx_char(b, ',');
-        jsonx_char(b, '"');
-        const char *s = json_string_value(r);
-        for (size_t k = 0, n = json_string_length(r); k < n; k++) {
-            if (s[k] == '"' || s[k] == '\\')
-                jsonx_char(b, '\\');
-            jsonx_char(b, s[k]);
-        }
-        jsonx_char(b, '"');
+        jsonx_pg_quoted(b, json_string_value(r), json_string_length(r));
     }
     jsonx_char(b, '}');
     return true;

@@ -33,9 +33,9 @@ void audit_line(struct jsonx_buf *b, const json_t *entry, const struct audit_ove
  * PostgreSQL array literal, or compact JSON when a rule is not a string free of control
  * characters) and ruleset, so that the database need not parse the text. When a text column is
  * not a non-empty string free of control characters, the line holds the canonical text alone and
- * the database reads the columns from it. The database chains the texts in the order given (audit_append in
- * sql/0008_audit_append_lean.sql): hash = sha256(prev_hash || text), hex. Malloc'd, caller frees;
- * NULL when memory runs out. */
+ * the database reads the columns from it. The database chains the texts in the order given
+ * (audit_append in sql/0008_audit_append_lean.sql): hash = sha256(prev_hash || text), hex.
+ * Malloc'd, caller frees; NULL when memory runs out. */
 char *audit_lines(json_t *entries, int64_t at_ms);
 
 #endif

@@ -882,20 +882,13 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_decref(existing);
 }
 
-/* One element of a PostgreSQL text[] literal: quoted, with " and \ escaped (ids hold no control
- * characters, and any other character is literal inside the quotes). */
+/* One element of a PostgreSQL text[] literal (ids hold no control characters). */
 static void text_array_add(struct jsonx_buf *b, const char *v)
 {
     if (!v)
         return;
     jsonx_char(b, b->len == 0 ? '{' : ',');
-    jsonx_char(b, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            jsonx_char(b, '\\');
-        jsonx_char(b, *p);
-    }
-    jsonx_char(b, '"');
+    jsonx_pg_quoted(b, v, strlen(v));
 }
 
 static char *text_array_end(struct jsonx_buf *b)

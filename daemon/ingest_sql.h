@@ -15,7 +15,7 @@
  * its incident is inserted whole by the write statement, which fails if another transaction
  * created the incident meanwhile (see SQL_WRITE). A batch with nothing to create skips this. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
-    "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"      \
+    "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"       \
     " ON CONFLICT (incident_id) DO NOTHING"
 
 /* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
@@ -80,8 +80,8 @@
     "  CASE WHEN y.f THEN y.a[6]::json ELSE y.j->'state' END AS state"                                       \
     " FROM (SELECT x.new, x.a, x.f, CASE WHEN NOT x.f THEN x.a[1]::json END AS j"                            \
     "  FROM (SELECT t.new, s.a, cardinality(s.a) = 6 AS f"                                                   \
-    "   FROM (SELECT l, false AS new FROM string_to_table($2::text, E'\\n') AS l"                             \
-    "    UNION ALL SELECT l, true FROM string_to_table($5::text, E'\\n') AS l) AS t,"                         \
+    "   FROM (SELECT l, false AS new FROM string_to_table($2::text, E'\\n') AS l"                            \
+    "    UNION ALL SELECT l, true FROM string_to_table($5::text, E'\\n') AS l) AS t,"                        \
     "   string_to_array(t.l, E'\\t', '') AS s(a) WHERE t.l <> '') AS x) AS y),"                              \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
@@ -91,7 +91,7 @@
     " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state)"                  \
     " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state"                       \
     " FROM ix AS x WHERE x.new ORDER BY x.incident_id RETURNING 1),"                                         \
-    " cr AS ("                                                                                             \
+    " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
     "  ruleset)"                                                                                             \
     " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \

@@ -296,6 +296,17 @@ json_t *jsonx_copy(const json_t *v)
     }
 }
 
+void jsonx_pg_quoted(struct jsonx_buf *b, const char *s, size_t n)
+{
+    jsonx_char(b, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            jsonx_char(b, '\\');
+        jsonx_char(b, s[i]);
+    }
+    jsonx_char(b, '"');
+}
+
 bool jsonx_text_plain(const char *s, size_t n)
 {
     if (!s || n == 0)

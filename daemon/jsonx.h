@@ -45,6 +45,10 @@ void jsonx_sep(struct jsonx_buf *b);
 /* Any value (NULL writes null). */
 void jsonx_value(struct jsonx_buf *b, const json_t *v, unsigned flags);
 
+/* One element of a PostgreSQL array literal: s quoted, with " and \ escaped (any other character
+ * is literal inside the quotes). */
+void jsonx_pg_quoted(struct jsonx_buf *b, const char *s, size_t n);
+
 /* A value that can go as a field of a tab-separated line, as it is: null (an empty field), or a
  * non-empty string free of control characters (so of tabs and newlines). */
 bool jsonx_field_plain(const json_t *v);
