@@ -8,6 +8,7 @@
 
 #include "timefmt.h"
 #include "utf8.h"
+#include "jsonr.h"
 #include "jsonx.h"
 
 #define EV_PATH_LEN 256
@@ -660,7 +661,7 @@ int event_parse(const char *line, size_t len, const struct event_limits *lim, st
         return -1;
     }
     json_error_t je;
-    json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = jsonr_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
         if (json_error_code(&je) == json_error_out_of_memory) {
             event_error_set(err, "overloaded", "", "out of memory while parsing the line");

@@ -35,6 +35,7 @@
 #include "reply.h"
 #include "rules.h"
 #include "rules_act.h"
+#include "jsonr.h"
 #include "jsonx.h"
 
 #define MAX_ATTEMPTS 3
@@ -611,7 +612,8 @@ static json_t *rows_to_object(const PGresult *r, json_t *existing)
 {
     json_t *o = json_object();
     for (int i = 0; r && i < PQntuples(r); i++) {
-        json_t *st = PQgetisnull(r, i, 1) ? json_null() : json_loads(PQgetvalue(r, i, 1), 0, NULL);
+        json_t *st = PQgetisnull(r, i, 1) ? json_null()
+                                           : jsonr_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0, NULL);
         json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
         json_object_set_new(existing, PQgetvalue(r, i, 0), json_true());
     }
