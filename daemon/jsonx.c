@@ -177,7 +177,17 @@ static void jsonx_object(struct jsonx_buf *b, const json_t *v, unsigned flags)
             keys[k].len = json_object_iter_key_len(it);
             keys[k].value = json_object_iter_value(it);
         }
-        qsort(keys, k, sizeof(*keys), jsonx_key_cmp);
+        if (k <= 16) { /* the usual object: an insertion sort beats qsort's calls through a pointer */
+            for (size_t i = 1; i < k; i++) {
+                struct jsonx_key x = keys[i];
+                size_t j = i;
+                for (; j > 0 && jsonx_key_cmp(&keys[j - 1], &x) > 0; j--)
+                    keys[j] = keys[j - 1];
+                keys[j] = x;
+            }
+        } else {
+            qsort(keys, k, sizeof(*keys), jsonx_key_cmp);
+        }
         for (size_t i = 0; i < k; i++) {
             if (i)
                 jsonx_char(b, ',');
