@@ -2,6 +2,7 @@
  * Ownership: jsonr_loadb and jsonr_fast return a new reference; the reader's scratch buffer is its
  * own and freed before they return. */
 #include "jsonr.h"
+#include "jsonx.h"
 
 #include <errno.h>
 #include <math.h>
@@ -142,6 +143,8 @@ static bool jsonr_unicode(struct jsonr *r, size_t *len)
 static bool jsonr_string(struct jsonr *r, const char **s, size_t *n)
 {
     const unsigned char *start = r->p;
+    while (r->end - r->p >= 8 && !jsonx_word_special((const char *)r->p, true))
+        r->p += 8; /* eight plain ASCII bytes at a time */
     while (r->p < r->end && *r->p != '"' && *r->p != '\\' && *r->p >= 0x20 && *r->p < 0x80)
         r->p++;
     if (r->p < r->end && *r->p == '"') {

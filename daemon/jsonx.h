@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A growable text buffer. Owns buf. After an allocation failure it stops growing and `oom` is set;
  * jsonx_take then returns NULL. */
@@ -31,9 +32,31 @@ void jsonx_buf_free(struct jsonx_buf *b);
 char *jsonx_take(struct jsonx_buf *b, size_t *len);
 
 void jsonx_raw(struct jsonx_buf *b, const char *s, size_t n);
-void jsonx_char(struct jsonx_buf *b, char c);
+void jsonx_char_slow(struct jsonx_buf *b, char c);
+/* One character; inline, as the separators between values are most of the calls. */
+static inline void jsonx_char(struct jsonx_buf *b, char c)
+{
+    if (!b->oom && b->len + 2 <= b->cap)
+        b->buf[b->len++] = c;
+    else
+        jsonx_char_slow(b, c);
+}
 /* n bytes already written, from offset `from`, written again at the end. */
 void jsonx_again(struct jsonx_buf *b, size_t from, size_t n);
+/* Whether any of the eight bytes at p is one a JSON string escapes (below 0x20, '"', '\\'), or,
+ * with `high`, one of 0x80 or above. The usual word-at-a-time test: (v - k) & ~v leaves a byte's
+ * high bit set only where a byte of v is below k or follows such a byte (a borrow), so the word
+ * as a whole is never misjudged. For scanning runs of plain text eight bytes at a time. */
+static inline bool jsonx_word_special(const char *p, bool high)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+    uint64_t hit = ((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return ((high ? hit | v : hit) & highs) != 0;
+}
+
 /* A JSON string: quoted and escaped as jansson escapes (s must be UTF-8). */
 void jsonx_str(struct jsonx_buf *b, const char *s, size_t n);
 void jsonx_cstr(struct jsonx_buf *b, const char *s); /* NULL writes null */

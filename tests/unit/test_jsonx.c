@@ -100,6 +100,36 @@ START_TEST(awkward_strings)
 }
 END_TEST
 
+/* Strings are written eight bytes at a time while no byte needs escaping: every character that
+ * does (and a few that do not), at every offset of strings from 0 to 40 bytes, in every string of
+ * a run of plain text, with plain text on either side. */
+START_TEST(escapes_at_every_offset)
+{
+    static const char *const specials[] = {"\x01", "\x1f", "\"", "\\", "\n", "\x7f", " ", "\xc3\xa9",
+                                           "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x20\x21\x5b\x5d"};
+    char text[64];
+    for (size_t k = 0; k < sizeof specials / sizeof specials[0]; k++) {
+        size_t sl = strlen(specials[k]);
+        for (size_t len = 0; len + sl <= 40; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                memset(text, 'a' + (int)(at % 26), len);
+                memcpy(text + at, specials[k], sl);
+                memset(text + at + sl, 'Q', len - at);
+                json_t *v = json_stringn(text, len + sl);
+                ck_assert_ptr_nonnull(v);
+                char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                char *got = jsonx_dumps(v, 0);
+                if (!want || !got || strcmp(want, got) != 0)
+                    ck_abort_msg("special %zu at %zu of %zu:\n jansson %s\n jsonx   %s", k, at, len, want, got);
+                free(want);
+                free(got);
+                json_decref(v);
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(numbers_and_singletons)
 {
     json_t *a = json_pack("[I, I, I, I, f, f, f, f, b, b, n]", (json_int_t)0, (json_int_t)-1, (json_int_t)INT64_MAX,
@@ -377,6 +407,7 @@ int main(void)
     tcase_add_test(tc, incident_row_forms);
     tcase_add_test(tc, audit_line_overrides);
     tcase_add_test(tc, awkward_strings);
+    tcase_add_test(tc, escapes_at_every_offset);
     tcase_add_test(tc, numbers_and_singletons);
     tcase_add_test(tc, key_order);
     tcase_add_test(tc, random_values);
