@@ -3,6 +3,7 @@
  * own and freed before they return. */
 #include "jsonr.h"
 #include "jsonx.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -30,40 +31,6 @@ static void jsonr_ws(struct jsonr *r)
 {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
-}
-
-/* The length of the valid UTF-8 sequence at p (2 to 4 bytes; the first byte is 0x80 or above), or
- * 0: the rules of jansson's utf8_check_first and utf8_check_full, no overlong forms, no surrogates,
- * nothing above U+10FFFF. */
-static size_t jsonr_utf8(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char u = p[0];
-    size_t size;
-    int32_t value;
-    if (u >= 0xC2 && u <= 0xDF) {
-        size = 2;
-        value = u & 0x1F;
-    } else if (u >= 0xE0 && u <= 0xEF) {
-        size = 3;
-        value = u & 0x0F;
-    } else if (u >= 0xF0 && u <= 0xF4) {
-        size = 4;
-        value = u & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < size)
-        return 0;
-    for (size_t i = 1; i < size; i++) {
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-        value = (value << 6) + (p[i] & 0x3F);
-    }
-    if (value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
-        return 0;
-    if ((size == 3 && value < 0x800) || (size == 4 && value < 0x10000))
-        return 0;
-    return size;
 }
 
 static bool jsonr_room(struct jsonr *r, size_t len, size_t more)
@@ -169,7 +136,7 @@ static bool jsonr_string(struct jsonr *r, const char **s, size_t *n)
             return false;
         size_t take = 1;
         if (c >= 0x80) {
-            take = jsonr_utf8(r->p, r->end);
+            take = utf8_seq(r->p, (size_t)(r->end - r->p)); /* jansson's rules exactly */
             if (take == 0)
                 return false;
         } else if (c == '\\') {

@@ -5,6 +5,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* utf8_seq: the length of the well-formed UTF-8 sequence at p (1 for ASCII, 2 to 4 otherwise),
+ * reading at most avail bytes, or 0 when there is none: an overlong form, a surrogate, a code
+ * point past U+10FFFF, a stray or missing continuation byte. */
+size_t utf8_seq(const unsigned char *p, size_t avail);
 /* utf8_valid: well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF). */
 bool utf8_valid(const char *s);
 

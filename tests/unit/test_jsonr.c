@@ -10,6 +10,7 @@
 
 #include "check_run.h"
 #include "jsonr.h"
+#include "utf8.h"
 
 static const size_t flag_sets[2] = {0, JSON_REJECT_DUPLICATES};
 
@@ -283,6 +284,58 @@ START_TEST(random_texts)
 }
 END_TEST
 
+/* utf8_seq (which the reader uses for every byte of 0x80 or above) judges text as jansson does:
+ * every one- and two-byte text, and three- and four-byte texts over every lead and second byte
+ * with the bytes after it drawn from the edges of the continuation range. */
+static bool seq_walk(const unsigned char *s, size_t k)
+{
+    for (size_t i = 0; i < k;) {
+        size_t n = utf8_seq(s + i, k - i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+static void seq_same(const unsigned char *s, size_t k)
+{
+    json_t *j = json_stringn((const char *)s, k); /* NULL when jansson finds the text not UTF-8 */
+    if (seq_walk(s, k) != (j != NULL))
+        ck_abort_msg("utf8_seq and jansson differ on %zu bytes %02x %02x %02x %02x", k, s[0], k > 1 ? s[1] : 0,
+                     k > 2 ? s[2] : 0, k > 3 ? s[3] : 0);
+    json_decref(j);
+}
+
+START_TEST(utf8_sequences)
+{
+    static const unsigned char edges[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+    unsigned char s[4];
+    for (unsigned a = 0; a < 256; a++) {
+        s[0] = (unsigned char)a;
+        seq_same(s, 1);
+        for (unsigned b = 0; b < 256; b++) {
+            s[1] = (unsigned char)b;
+            seq_same(s, 2);
+            if (a < 0xc0)
+                continue;
+            for (size_t c = 0; c < sizeof edges; c++) {
+                s[2] = edges[c];
+                seq_same(s, 3);
+                for (size_t d = 0; a >= 0xf0 && d < sizeof edges; d++) {
+                    s[3] = edges[d];
+                    seq_same(s, 4);
+                }
+            }
+        }
+    }
+    /* utf8_valid over a NUL-terminated text: the same judgement. */
+    ck_assert(utf8_valid("caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    ck_assert(!utf8_valid("\xed\xa0\x80"));
+    ck_assert(!utf8_valid("\xe2\x82"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("jsonr");
@@ -292,6 +345,7 @@ int main(void)
     tcase_add_test(tc, leaves_the_rest_to_jansson);
     tcase_add_test(tc, corpus_and_cases);
     tcase_add_test(tc, random_texts);
+    tcase_add_test(tc, utf8_sequences);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
