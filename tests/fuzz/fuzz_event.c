@@ -16,15 +16,8 @@
 #include "event.h"
 #include "reply.h"
 
-#define FUZZ_CHECK(cond, ...)                                                                                \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "fuzz_event: check failed: %s: ", #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
+#define FUZZ_NAME "fuzz_event"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

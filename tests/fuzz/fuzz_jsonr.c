@@ -12,15 +12,8 @@
 
 #include "jsonr.h"
 
-#define FUZZ_CHECK(cond, ...)                                                                                \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "fuzz_jsonr: check failed: %s: ", #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
+#define FUZZ_NAME "fuzz_jsonr"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -28,15 +28,8 @@
 
 #define FUZZ_MAX_LINES 48
 
-#define FUZZ_CHECK(cond, ...)                                                                                \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "fuzz_rules: check failed: %s: ", #cond);                                      \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
+#define FUZZ_NAME "fuzz_rules"
+#include "fuzz_check.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
