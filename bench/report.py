@@ -5,7 +5,8 @@
     report.py --one FILE.json  one line for one fcr-loadgen result
 
 Reads what bench/run left there: ref-cN.txt (pgbench's output) with .batch/.secs/.pgcpu beside
-it, ref-again-cN.txt (the best client count run again after the throughput step), and fcr-loadgen's JSON results (tp-*, lat-*, replay, read-*) with the PostgreSQL server's
+it, ref-again-cN.txt (the best client count run again after the throughput step), and
+fcr-loadgen's JSON results (tp-*, lat-*, replay, read-*) with the PostgreSQL server's
 CPU seconds in NAME.pgcpu. Standard library only.
 """
 import glob

@@ -12,6 +12,8 @@ import collections
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import unittest
 
 import harness
@@ -121,6 +123,41 @@ class LoadgenTest(DaemonTestCase):
         crimes = self.count("crimes", prefix)
         self.assertGreaterEqual(crimes, mix["opened"] - mix["unconfirmed"])
         self.assertLessEqual(crimes, mix["opened"])
+
+    def test_bench_summary_judges_against_the_best_reference(self):
+        """bench/report.py on a real closed-loop report and two reference runs of set speeds: the
+        ratio is judged against the faster of the reference's runs, whichever ran first."""
+        prefix = harness.uid("br")
+        _, rep, _ = loadgen("--json", "--closed", "20", "-n", "60", "--prefix", prefix, "--pid",
+                            str(self.h.proc.pid), self.feed_addr())
+        self.assertTrue(rep["completed"], rep)
+        fcrd = rep["throughput"]
+        report = os.path.join(harness.SOURCE_ROOT, "bench", "report.py")
+
+        def summary(first, again):
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, "tp-c1-w1000.json"), "w", encoding="utf-8") as f:
+                    f.write(json.dumps(rep) + "\n")
+                runs = [("ref-c2", first)] + ([("ref-again-c2", again)] if again else [])
+                for name, eps in runs:  # pgbench's lines the summary reads; one event per transaction
+                    with open(os.path.join(d, name + ".txt"), "w", encoding="utf-8") as f:
+                        f.write(f"latency average = 10.0 ms\ntps = {eps:.6f} (without initial connection time)\n")
+                    for ext, value in (("batch", 1), ("secs", 1)):
+                        with open(os.path.join(d, f"{name}.{ext}"), "w", encoding="utf-8") as f:
+                            f.write(f"{value}\n")
+                r = subprocess.run([sys.executable, report, d], capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                return r.stdout
+
+        out = summary(fcrd * 2, fcrd * 4)  # the reference ran faster the second time
+        self.assertIn("NOT MET  throughput >= 80% of the reference: 25%", out)
+        self.assertIn("again after fcrd's throughput step, 2 client(s)", out)
+        self.assertIn("the best reference before fcrd ran", out)
+        out = summary(fcrd * 4, fcrd * 2)  # ... or the first time
+        self.assertIn("NOT MET  throughput >= 80% of the reference: 25%", out)
+        out = summary(fcrd, None)  # a run without the second reference
+        self.assertIn("met      throughput >= 80% of the reference: 100%", out)
+        self.assertNotIn("again after", out)
 
     def test_resending_the_same_run_is_all_duplicate(self):
         prefix = harness.uid("rs")
