@@ -118,8 +118,16 @@ class DirectBatchTest(DaemonTestCase):
     def test_lone_opening_goes_direct_and_an_update_reads(self):
         inc = uid("D")
         with self.h.feed() as feed:
-            # the lane may hold no spare serials yet: the first opening of a session reads
-            feed.request(assault_opened(uid("W")))
+            # A lane holds no spare serials until its first opening, which reads; and lanes finish
+            # connecting one by one, so the first openings may each land on a lane of their own.
+            # Warm up until one goes direct: from then on the same (first idle) lane takes each
+            # lone event, and it holds serials.
+            for _ in range(8):
+                _, warm_direct, _ = self.request_counted(feed, assault_opened(uid("W")))
+                if warm_direct:
+                    break
+            else:
+                self.fail("no lone opening went direct")
             reply, direct, missed = self.request_counted(feed, assault_opened(inc))
             self.assertStatus(reply, "accepted")
             self.assertEqual(len(reply["crimes"]), 1, reply)
