@@ -12,6 +12,8 @@
 #include "jsonx.h"
 
 #define EV_PATH_LEN 256
+/* The most fields any object of the contract has (the event itself). */
+#define EV_MAX_FIELDS 24
 /* Unknown keys are echoed in warnings; a hostile line could carry thousands of them or one
  * of 60 KB, so both the number of such warnings and the length of a key shown are bounded. */
 #define EV_KEY_SHOWN 128
@@ -260,8 +262,17 @@ static int ev_check_array(struct ev_ctx *c, json_t *v, const char *path, size_t 
     size_t i;
     json_t *e;
     json_array_foreach(v, i, e) {
-        char p[EV_PATH_LEN];
-        snprintf(p, sizeof p, "%s[%zu]", path, i); /* once per item, not per field: printf will do */
+        char p[EV_PATH_LEN], num[24];
+        size_t k = sizeof num;
+        num[--k] = '\0';
+        num[--k] = ']';
+        size_t n = i;
+        do {
+            num[--k] = (char)('0' + n % 10);
+            n /= 10;
+        } while (n);
+        num[--k] = '[';
+        ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, 0, path), num + k);
         if (item(c, e, p) < 0)
             return -1;
     }
@@ -444,6 +455,14 @@ static const struct ev_field ev_event_fields[] = {
     {"closing_reason", EV_ENUM, EV_OPTIONAL, 0, 0, ev_closing_reasons, NULL},
 };
 
+#define EV_FITS(table) _Static_assert(sizeof table / sizeof table[0] <= EV_MAX_FIELDS, #table " has too many fields")
+EV_FITS(ev_event_fields);
+EV_FITS(ev_person_fields);
+EV_FITS(ev_allegation_fields);
+EV_FITS(ev_location_fields);
+EV_FITS(ev_relationship_fields);
+EV_FITS(ev_link_fields);
+
 /* ---- the generic object walk ---- */
 
 static int ev_check_value(struct ev_ctx *c, const struct ev_field *f, json_t *v, const char *path)
@@ -495,18 +514,24 @@ static bool ev_needed(const struct ev_ctx *c, enum ev_need need)
            (need == EV_REQUIRED_CLOSED && c->type == EVENT_CLOSED);
 }
 
+/* The field of the table that `key` names, or n_fields. (Keys hold no NUL: the parser refuses
+ * \u0000.) */
+static size_t ev_field_index(const struct ev_field *fields, size_t n_fields, const char *key)
+{
+    for (size_t i = 0; i < n_fields; i++)
+        if (fields[i].name[0] == key[0] && strcmp(fields[i].name, key) == 0)
+            return i;
+    return n_fields;
+}
+
 /* Unknown fields are reported, not rejected: a newer sender may add fields before fcrd knows
  * them, and a report must never be lost for that. The field stays in the stored document. */
 static void ev_report_unknown(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
                               size_t n_fields)
 {
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        bool known = false;
-        for (size_t i = 0; i < n_fields && !known; i++)
-            known = strcmp(fields[i].name, key) == 0;
-        if (known)
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+        const char *key = json_object_iter_key(it);
+        if (ev_field_index(fields, n_fields, key) < n_fields)
             continue;
         c->unknown_seen++;
         if (c->unknown_seen > EVENT_MAX_UNKNOWN_WARNINGS)
@@ -522,35 +547,47 @@ static void ev_report_unknown(struct ev_ctx *c, json_t *obj, const char *path, c
     }
 }
 
+/* The object's keys are read once and matched against the table; the fields are then checked in
+ * the table's order, so that the first error reported does not depend on the sender's key order.
+ * A path is built only for a field that is there or is missing when required. */
 static int ev_check_object(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
                            size_t n_fields)
 {
     if (!json_is_object(obj))
         return ev_fail(c, *path ? path : "event", "must be an object");
+    json_t *vals[EV_MAX_FIELDS] = {NULL};
+    bool unknown = false;
+    for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+        size_t i = ev_field_index(fields, n_fields, json_object_iter_key(it));
+        if (i < n_fields)
+            vals[i] = json_object_iter_value(it);
+        else
+            unknown = true;
+    }
     for (size_t i = 0; i < n_fields; i++) {
         const struct ev_field *f = &fields[i];
-        char p[EV_PATH_LEN];
-        ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, 0, path), *path ? "." : ""),
-                    f->name);
-        json_t *v = json_object_get(obj, f->name);
+        json_t *v = vals[i];
         /* An optional field sent as null means the same as leaving it out; dropping it here
          * spares every reader of the document a second way of saying "absent". */
         if (v && json_is_null(v) && f->kind != EV_TRISTATE) {
             json_object_del(obj, f->name);
             v = NULL;
         }
-        if (!v) {
-            if (ev_needed(c, f->need))
-                return ev_fail(c, p, "is required%s",
-                               f->need == EV_REQUIRED_OPENED   ? " when type is incident.opened"
-                               : f->need == EV_REQUIRED_CLOSED ? " when type is incident.closed"
-                                                               : "");
+        if (!v && !ev_needed(c, f->need))
             continue;
-        }
+        char p[EV_PATH_LEN];
+        ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, ev_path_add(p, sizeof p, 0, path), *path ? "." : ""),
+                    f->name);
+        if (!v)
+            return ev_fail(c, p, "is required%s",
+                           f->need == EV_REQUIRED_OPENED   ? " when type is incident.opened"
+                           : f->need == EV_REQUIRED_CLOSED ? " when type is incident.closed"
+                                                           : "");
         if (ev_check_value(c, f, v, p) < 0)
             return -1;
     }
-    ev_report_unknown(c, obj, path, fields, n_fields);
+    if (unknown)
+        ev_report_unknown(c, obj, path, fields, n_fields);
     return 0;
 }
 

@@ -202,10 +202,17 @@ __attribute__((format(printf, 4, 5))) static void rules_error(struct event_error
     va_end(ap);
 }
 
-static int rules_ref(struct rules_ctx *c, const json_t *v, const char *field)
+/* The field's name is printf'd from fmt only when the reference does not resolve. */
+__attribute__((format(printf, 3, 4))) static int rules_ref(struct rules_ctx *c, const json_t *v, const char *fmt,
+                                                           ...)
 {
     if (!json_is_string(v) || rules_person(c, json_string_value(v)))
         return 0;
+    char field[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(field, sizeof field, fmt, ap);
+    va_end(ap);
     rules_error(c->err, "unknown_person", field, "%s names person \"%s\", who is not in this incident", field,
                 json_string_value(v));
     return 1;
@@ -222,19 +229,16 @@ static int rules_check_refs(struct rules_ctx *c)
         return 1;
     json_array_foreach(json_object_get(d, "persons"), i, p) {
         json_array_foreach(json_object_get(p, "relationships"), j, r) {
-            snprintf(field, sizeof field, "persons[%zu].relationships[%zu].to", i, j);
-            if (rules_ref(c, json_object_get(r, "to"), field))
+            if (rules_ref(c, json_object_get(r, "to"), "persons[%zu].relationships[%zu].to", i, j))
                 return 1;
         }
     }
     json_t *all = json_object_get(c->state, "allegations");
     json_array_foreach(json_object_get(d, "allegations"), i, a) {
-        snprintf(field, sizeof field, "allegations[%zu].victim", i);
-        if (rules_ref(c, json_object_get(a, "victim"), field))
+        if (rules_ref(c, json_object_get(a, "victim"), "allegations[%zu].victim", i))
             return 1;
         json_array_foreach(json_object_get(a, "suspects"), j, r) {
-            snprintf(field, sizeof field, "allegations[%zu].suspects[%zu]", i, j);
-            if (rules_ref(c, r, field))
+            if (rules_ref(c, r, "allegations[%zu].suspects[%zu]", i, j))
                 return 1;
         }
         const char *ico = rules_str(a, "in_course_of");

@@ -421,6 +421,59 @@ START_TEST(field_case)
 }
 END_TEST
 
+/* The fields are checked in the contract's order, not the sender's: the same two mistakes give
+ * the same error whichever key comes first on the line. */
+START_TEST(first_error_whatever_the_key_order)
+{
+    static const char *const lines[] = {
+        "{\"v\":1,\"event_id\":\"e\",\"incident_id\":\"I\",\"type\":\"incident.opened\",\"seq\":0,"
+        "\"at\":\"2026-04-02T22:00:00Z\",\"category\":\"weather\"}",
+        "{\"category\":\"weather\",\"at\":\"2026-04-02T22:00:00Z\",\"seq\":0,\"type\":\"incident.opened\","
+        "\"incident_id\":\"I\",\"event_id\":\"e\",\"v\":1}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct event ev;
+        struct event_error err;
+        ck_assert_int_eq(parse_text(lines[i], &ev, &err), -1);
+        ck_assert_str_eq(err.field, "seq");
+        event_error_clear(&err);
+    }
+    static const char *const persons[] = {"[{\"id\":\"\",\"role\":\"king\"}]", "[{\"role\":\"king\",\"id\":\"\"}]"};
+    for (size_t i = 0; i < 2; i++) {
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"v\":1,\"event_id\":\"e\",\"incident_id\":\"I\",\"type\":\"incident.updated\",\"seq\":1,"
+                 "\"at\":\"2026-04-02T22:00:00Z\",\"persons\":%s}",
+                 persons[i]);
+        struct event ev;
+        struct event_error err;
+        ck_assert_int_eq(parse_text(line, &ev, &err), -1);
+        ck_assert_str_eq(err.field, "persons[0].id");
+        event_error_clear(&err);
+    }
+}
+END_TEST
+
+/* Array paths count past one digit: the twelfth person is persons[11]. */
+START_TEST(array_paths_count_past_one_digit)
+{
+    char line[4096];
+    size_t n = (size_t)snprintf(line, sizeof line,
+                                "{\"v\":1,\"event_id\":\"e\",\"incident_id\":\"I\",\"type\":\"incident.updated\","
+                                "\"seq\":1,\"at\":\"2026-04-02T22:00:00Z\",\"persons\":[");
+    for (int i = 0; i < 12; i++)
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s{\"id\":\"p%d\",\"role\":\"%s\"}", i ? "," : "", i,
+                              i == 11 ? "king" : "witness");
+    snprintf(line + n, sizeof line - n, "]}");
+    struct event ev;
+    struct event_error err;
+    ck_assert_int_eq(parse_text(line, &ev, &err), -1);
+    ck_assert_str_eq(err.field, "persons[11].role");
+    ck_assert_ptr_nonnull(strstr(err.message, "persons[11].role"));
+    event_error_clear(&err);
+}
+END_TEST
+
 /* ---- the valid event and what it yields ---- */
 
 START_TEST(base_event_parses)
@@ -1046,6 +1099,8 @@ int main(void)
     Suite *s = suite_create("event");
     TCase *tc = tcase_create("fields");
     tcase_add_loop_test(tc, field_case, 0, (int)(sizeof field_cases / sizeof field_cases[0]));
+    tcase_add_test(tc, first_error_whatever_the_key_order);
+    tcase_add_test(tc, array_paths_count_past_one_digit);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("core");

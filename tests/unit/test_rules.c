@@ -880,6 +880,13 @@ START_TEST(feed_references_checked)
                                        "v1", "")),
                      1);
     ck_assert_str_eq(f.err.field, "persons[0].relationships[0].to");
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM, "v1",
+                                       "{'id':'a1','victim':'v1','conduct':'theft.other'},"
+                                       "{'id':'a2','victim':'v2','conduct':'theft.other'}")),
+                     1);
+    ck_assert_str_eq(f.err.code, "unknown_person");
+    ck_assert_str_eq(f.err.field, "allegations[1].victim");
+    ck_assert_ptr_nonnull(strstr(f.err.message, "allegations[1].victim names person \"v2\""));
     ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM, "v1", "{'id':'a1','victim':'v1','conduct':'theft.other','in_course_of':'a7'}")), 1);
     ck_assert_str_eq(f.err.code, "bad_field");
     ck_assert_str_eq(f.err.field, "allegations[0].in_course_of");

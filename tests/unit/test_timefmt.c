@@ -2,7 +2,9 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "timefmt.h"
 #include "check_run.h"
@@ -142,6 +144,34 @@ START_TEST(format_extremes_fit)
 }
 END_TEST
 
+/* The digits fcrd writes itself agree with the C library's calendar and printf, from year 0 to
+ * past 9999 (where formatting goes back to printf), at every millisecond remainder's width. */
+START_TEST(format_matches_the_c_library)
+{
+    char buf[TIMEFMT_LEN], want[64];
+    const int64_t first = -62167219200000LL;  /* 0000-01-01T00:00:00Z */
+    const int64_t last = 253433923200000LL;   /* 10001-01-01T00:00:00Z */
+    const int64_t step = 2962962963LL; /* 34 days and an odd time: lands all over every field */
+    int checked = 0;
+    for (int64_t ms = first; ms <= last; ms += step, checked++) {
+        for (int64_t extra = 0; extra < 1000; extra += 333) {
+            int64_t t = ms + extra;
+            time_t secs = (time_t)(t >= 0 ? t / 1000 : (t - 999) / 1000);
+            int frac = (int)(t - (int64_t)secs * 1000);
+            struct tm tm;
+            ck_assert_ptr_nonnull(gmtime_r(&secs, &tm));
+            int n = snprintf(want, sizeof want, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)tm.tm_year + 1900,
+                             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+            snprintf(want + n, sizeof want - (size_t)n, frac ? ".%03dZ" : "Z", frac);
+            timefmt_format(t, buf);
+            if (strcmp(buf, want) != 0)
+                ck_abort_msg("%lld: %s, want %s", (long long)t, buf, want);
+        }
+    }
+    ck_assert_int_gt(checked, 100000);
+}
+END_TEST
+
 START_TEST(round_trip)
 {
     /* Every day across several leap cycles, at an odd time of day, survives format -> parse. */
@@ -190,6 +220,7 @@ int main(void)
     tcase_add_test(tc, parse_embedded_nul);
     tcase_add_test(tc, format_whole_and_fraction);
     tcase_add_test(tc, format_extremes_fit);
+    tcase_add_test(tc, format_matches_the_c_library);
     tcase_add_test(tc, round_trip);
     tcase_add_test(tc, year_of);
     tcase_add_test(tc, hour_constant);
