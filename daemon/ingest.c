@@ -84,6 +84,7 @@ struct lane {
     int64_t *serials;
     size_t nserials, serial_pos, serial_cap;
     bool serial_short; /* the batch needed more than it had: decided again with more */
+    bool state_lost;   /* memory ran out while an incident's state was being changed in place */
     bool direct;       /* the batch in flight was decided without a read round trip (batch_direct) */
     bool refill;       /* ... and its write round trip fetches serials for later batches */
     char chain[4];     /* the audit chain this lane appends to: its number, 1 to 16 (lanes <= 16) */
@@ -277,6 +278,7 @@ static void batch_reset(struct lane *ln)
     ln->nbatch = 0;
     ln->phase = BATCH_IDLE;
     ln->serial_short = false;
+    ln->state_lost = false;
     ln->direct = ln->refill = false;
     ln->commit_sent = 0;
     batch_timer_stop(ln);
@@ -728,7 +730,17 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
     struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ln};
     json_t *new_state = NULL, *outcome = NULL;
     struct event_error err = {0};
-    int rc = rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
+    /* The state is updated where it stands unless something else holds it too (a linked
+     * incidents' object, when the incident links to itself): then the rules work on a copy. */
+    bool in_place = state && state->refcount == 1;
+    int rc = in_place ? rules_update(&env, state, linked, ev, &new_state, &outcome, &err)
+                      : rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
+    if (rc < 0 && in_place) {
+        /* Memory ran out half-way through changing the state: the batch cannot be trusted. */
+        ln->state_lost = true;
+        event_error_clear(&err);
+        return false;
+    }
     if (rc != 0) {
         it->reply = rejected(it, err.code ? err.code : "bad_field", err.field, err.message);
         event_error_clear(&err);
@@ -742,7 +754,8 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
     json_object_set_new_nocheck(seen_entry, "body", json_stringn_nocheck(ev->canon, strlen(ev->canon)));
     json_object_set_new_nocheck(seen_entry, "reply", body);
     json_object_set_new(batch_seen, ev->event_id, seen_entry);
-    json_object_set_new(states, ev->incident_id, new_state);
+    if (!in_place)
+        json_object_set_new(states, ev->incident_id, new_state);
     json_decref(outcome);
     return true;
 }
@@ -754,7 +767,7 @@ static size_t batch_decide(struct lane *ln, json_t *states, json_t *seen, struct
 {
     json_t *batch_seen = json_object();
     size_t accepted = 0;
-    for (size_t i = 0; i < ln->nbatch; i++) {
+    for (size_t i = 0; i < ln->nbatch && !ln->state_lost; i++) {
         json_t *item_linked = linked_for(ln->batch[i], states);
         if (decide_one(ln, ln->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
                        batch_seen, w))
@@ -849,6 +862,14 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     size_t accepted = batch_decide(ln, states, seen, &w);
     json_decref(seen);
 
+    if (ln->state_lost) {
+        json_decref(states);
+        json_decref(existing);
+        writes_clear(&w);
+        ln->state_lost = false;
+        batch_rollback(ln, "out of memory while applying the rules");
+        return;
+    }
     if (ln->serial_short) {
         /* Some item needed more numbers than the batch fetched: decide it again with more. */
         json_decref(states);
@@ -1036,6 +1057,7 @@ static bool batch_direct(struct lane *ln, size_t need)
             ln->batch[i]->reply = NULL;
         }
         ln->serial_short = false;
+        ln->state_lost = false; /* (cannot be set here: a direct batch has no stored state) */
         writes_clear(&w);
         json_decref(states);
         json_decref(existing);

@@ -202,11 +202,32 @@ __attribute__((format(printf, 4, 5))) static void rules_error(struct event_error
     va_end(ap);
 }
 
+/* The entry of the array whose "id" is id, or NULL. */
+static json_t *rules_find_by_id(const json_t *arr, const char *id)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e) {
+        const char *eid = rules_str(e, "id");
+        if (eid && strcmp(eid, id) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* The entry with this id in `key` ("persons", "allegations") as it will be once the event is
+ * merged: the event's own when it sends one (it replaces the state's), else the state's. */
+static json_t *rules_merged_entry(const struct rules_ctx *c, const char *key, const char *id)
+{
+    json_t *e = rules_find_by_id(json_object_get(c->ev->doc, key), id);
+    return e ? e : rules_find_by_id(json_object_get(c->base, key), id);
+}
+
 /* The field's name is printf'd from fmt only when the reference does not resolve. */
 __attribute__((format(printf, 3, 4))) static int rules_ref(struct rules_ctx *c, const json_t *v, const char *fmt,
                                                            ...)
 {
-    if (!json_is_string(v) || rules_person(c, json_string_value(v)))
+    if (!json_is_string(v) || rules_merged_entry(c, "persons", json_string_value(v)))
         return 0;
     char field[160];
     va_list ap;
@@ -218,6 +239,8 @@ __attribute__((format(printf, 3, 4))) static int rules_ref(struct rules_ctx *c, 
     return 1;
 }
 
+/* Runs before anything changes (c->base is the state as given, or NULL): every reference of the
+ * event must resolve in the state as the event will leave it. */
 static int rules_check_refs(struct rules_ctx *c)
 {
     const json_t *d = c->ev->doc;
@@ -233,7 +256,9 @@ static int rules_check_refs(struct rules_ctx *c)
                 return 1;
         }
     }
-    json_t *all = json_object_get(c->state, "allegations");
+    /* a chain longer than all the allegations there can be has come back on itself */
+    size_t most = json_array_size(json_object_get(c->base, "allegations")) +
+                  json_array_size(json_object_get(d, "allegations"));
     json_array_foreach(json_object_get(d, "allegations"), i, a) {
         if (rules_ref(c, json_object_get(a, "victim"), "allegations[%zu].victim", i))
             return 1;
@@ -250,21 +275,13 @@ static int rules_check_refs(struct rules_ctx *c)
         const char *next = ico;
         size_t steps = 0;
         while (next) {
-            json_t *found = NULL, *x;
-            size_t k;
-            json_array_foreach(all, k, x) {
-                const char *xid = rules_str(x, "id");
-                if (xid && strcmp(xid, next) == 0) {
-                    found = x;
-                    break;
-                }
-            }
+            json_t *found = rules_merged_entry(c, "allegations", next);
             if (!found) {
                 rules_error(c->err, "bad_field", field, "in_course_of names \"%s\", no allegation of this incident",
-                                next);
+                            next);
                 return 1;
             }
-            if (strcmp(next, cur) == 0 || ++steps > json_array_size(all)) {
+            if (strcmp(next, cur) == 0 || ++steps > most) {
                 rules_error(c->err, "bad_field", field, "in_course_of of \"%s\" comes back to itself", cur);
                 return 1;
             }
@@ -361,7 +378,8 @@ static void rules_ctx_free(struct rules_ctx *c)
     json_decref(c->audit);
     json_decref(c->crime_actions);
     json_decref(c->orphans);
-    json_decref(c->state);
+    if (c->new_incident)
+        json_decref(c->state);
 }
 
 /* ---- the outcome ---- */
@@ -427,8 +445,8 @@ static json_t *rules_outcome(struct rules_ctx *c)
     return out;
 }
 
-int rules_apply(const struct rules_env *env, const json_t *state, const json_t *linked,
-                const struct event *ev, json_t **new_state, json_t **outcome, struct event_error *err)
+int rules_update(const struct rules_env *env, json_t *state, const json_t *linked, const struct event *ev,
+                 json_t **new_state, json_t **outcome, struct event_error *err)
 {
     struct rules_ctx c = {0};
     *new_state = NULL;
@@ -440,17 +458,20 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
     c.err = err;
     c.at_ms = ev->at_ms;
     timefmt_format(ev->at_ms, c.at);
+    c.base = state;
+    if (rules_check_refs(&c))
+        return 1;
+
     c.warnings = json_array();
     c.audit = json_array();
     c.crime_actions = json_object();
     c.orphans = json_array();
-
     c.new_incident = state == NULL;
-    c.state = state ? jsonx_copy(state) : rules_new_state(&c);
-    if (!c.state) {
-        rules_error(err, "bad_field", "", "incident state could not be built");
+    c.state = state ? state : rules_new_state(&c);
+    if (!c.state || !c.warnings || !c.audit || !c.crime_actions || !c.orphans) {
+        rules_error(err, "bad_field", "", "out of memory while applying the rules");
         rules_ctx_free(&c);
-        return 1;
+        return -1;
     }
     /* A state written by an older engine may lack a container: every one is there from here on. */
     static const char *const arrays[] = {"qualifiers", "links", "persons", "allegations", "crimes", "pending",
@@ -468,10 +489,6 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
 
     rules_merge(&c);
     rules_index_persons(&c);
-    if (rules_check_refs(&c)) {
-        rules_ctx_free(&c);
-        return 1;
-    }
     if (c.new_incident)
         rules_audit(&c, "incident.opened", NULL, NULL, NULL, NULL,
                     json_pack("{s:O, s:O, s:s}", "incident_id", json_object_get(c.state, "incident_id"), "category",
@@ -486,11 +503,29 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
     if (rules_build_allegations(&c) < 0 || rules_count(&c) < 0 || rules_record(&c) < 0) {
         rules_error(err, "bad_field", "", "out of memory while applying the rules");
         rules_ctx_free(&c);
-        return 1;
+        return -1;
     }
     *outcome = rules_outcome(&c);
     *new_state = c.state;
-    c.state = NULL;
+    c.new_incident = false; /* the state is the caller's now */
     rules_ctx_free(&c);
+    return 0;
+}
+
+int rules_apply(const struct rules_env *env, const json_t *state, const json_t *linked,
+                const struct event *ev, json_t **new_state, json_t **outcome, struct event_error *err)
+{
+    json_t *copy = NULL;
+    *new_state = NULL;
+    *outcome = NULL;
+    if (state && !(copy = jsonx_copy(state))) {
+        rules_error(err, "bad_field", "", "incident state could not be built");
+        return 1;
+    }
+    int rc = rules_update(env, copy, linked, ev, new_state, outcome, err);
+    if (rc != 0) {
+        json_decref(copy);
+        return 1;
+    }
     return 0;
 }

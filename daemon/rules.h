@@ -71,4 +71,13 @@ struct rules_env {
 int rules_apply(const struct rules_env *env, const json_t *state, const json_t *linked,
                 const struct event *ev, json_t **new_state, json_t **outcome, struct event_error *err);
 
+/* rules_update: rules_apply on a state the caller gives up for the time of the call, to spare
+ * copying it. state is changed in place and, on success, *new_state is state itself (the caller's
+ * reference now holds the new state); with state NULL, *new_state is a new document, the caller's.
+ * Nothing else may hold a reference to state, linked included.
+ * Returns 0 on success; 1 when the event is rejected, with state untouched; -1 when memory ran out
+ * part-way, err filled: state may be half changed and must be thrown away. */
+int rules_update(const struct rules_env *env, json_t *state, const json_t *linked, const struct event *ev,
+                 json_t **new_state, json_t **outcome, struct event_error *err);
+
 #endif

@@ -73,7 +73,8 @@ struct rules_ctx {
     const struct ruleset *rs;
     const struct event *ev;
     const json_t *linked;
-    json_t *state;          /* the new state, owned until handed out */
+    const json_t *base;     /* the state as given (NULL for a new incident), before any change */
+    json_t *state;          /* the state being updated: owned only when new_incident */
     json_t *persons_by_id;  /* id -> person entry (references) */
     json_t *mentioned_persons; /* ids of persons in the event */
     json_t *reporter;       /* borrowed, may be NULL */

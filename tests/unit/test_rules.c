@@ -49,6 +49,48 @@ static void fx_free(struct fx *f)
     ruleset_free(f->rs);
 }
 
+/* rules_update, on a copy of the same state with the same serial numbers, does what rules_apply
+ * did: the same new state and outcome, or the same refusal with its state left as it was. */
+static void fx_check_update(struct fx *f, const struct event *ev, int64_t serial, const char *before,
+                            const json_t *ns, const json_t *out)
+{
+    int64_t after_apply = f->serial;
+    f->serial = serial;
+    json_t *mine = f->state ? json_deep_copy(f->state) : NULL, *ns2 = NULL, *out2 = NULL;
+    struct event_error err = {0};
+    int rc = rules_update(&f->env, mine, f->linked, ev, &ns2, &out2, &err);
+    ck_assert_int_eq(rc, f->rc);
+    ck_assert_int_eq(f->serial, after_apply);
+    if (rc == 0) {
+        if (mine)
+            ck_assert_ptr_eq(ns2, mine); /* changed where it stood */
+        char *a = json_dumps(ns, JSON_SORT_KEYS), *b = json_dumps(ns2, JSON_SORT_KEYS);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        a = json_dumps(out, JSON_SORT_KEYS);
+        b = json_dumps(out2, JSON_SORT_KEYS);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        if (!mine)
+            json_decref(ns2);
+        json_decref(out2);
+    } else {
+        ck_assert_ptr_null(ns2);
+        ck_assert_ptr_null(out2);
+        ck_assert_str_eq(err.code, f->err.code);
+        ck_assert_str_eq(err.field, f->err.field);
+        ck_assert_str_eq(err.message, f->err.message);
+        if (mine) {
+            char *b = json_dumps(mine, JSON_SORT_KEYS);
+            ck_assert_str_eq(before, b); /* a refused event leaves the state as it was */
+            free(b);
+        }
+    }
+    json_decref(mine);
+}
+
 /* Applies an event written as JSON with single quotes for double ones. Returns rules_apply's code. */
 __attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const char *fmt, ...)
 {
@@ -77,6 +119,7 @@ __attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const ch
 
     json_t *ns = NULL, *out = NULL;
     char *before = f->state ? json_dumps(f->state, JSON_SORT_KEYS) : NULL;
+    int64_t serial = f->serial;
     memset(&f->err, 0, sizeof f->err);
     f->rc = rules_apply(&f->env, f->state, f->linked, &ev, &ns, &out, &f->err);
     if (before) {
@@ -84,8 +127,9 @@ __attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const ch
         char *after = json_dumps(f->state, JSON_SORT_KEYS);
         ck_assert_str_eq(before, after);
         free(after);
-        free(before);
     }
+    fx_check_update(f, &ev, serial, before, ns, out);
+    free(before);
     if (f->rc == 0) {
         ck_assert_ptr_nonnull(ns);
         ck_assert_ptr_nonnull(out);
@@ -900,6 +944,22 @@ START_TEST(feed_references_checked)
     ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", "")), 0);
     ck_assert_int_eq(fx_apply(&f, UPDATE(2, "'allegations':[" A1("") "]")), 0);
     expect_decision(&f, "a1", "recorded", NULL, NULL, "105A", NULL);
+    /* References are judged against the incident as the event leaves it: an allegation of an
+     * earlier event may be followed, and one the event sends again is read as the event has it. */
+    ck_assert_int_eq(fx_apply(&f, UPDATE(3, "'allegations':[{'id':'a2','victim':'v1','conduct':'theft.other',"
+                                            "'in_course_of':'a1'}]")),
+                     0);
+    ck_assert_int_eq(fx_apply(&f, UPDATE(4, "'allegations':[{'id':'a1','victim':'v1','conduct':'theft.other',"
+                                            "'in_course_of':'a2'}]")),
+                     1);
+    ck_assert_str_eq(f.err.field, "allegations[0].in_course_of");
+    ck_assert_ptr_nonnull(strstr(f.err.message, "comes back to itself"));
+    ck_assert_int_eq(fx_apply(&f, UPDATE(4, "'allegations':[{'id':'a2','victim':'v1','conduct':'theft.other'},"
+                                            "{'id':'a1','victim':'v1','conduct':'theft.other','in_course_of':'a2'}]")),
+                     0);
+    ck_assert_int_eq(fx_apply(&f, UPDATE(5, "'persons':[{'id':'v9','role':'victim'}],'reported_by':'v9'")), 0);
+    ck_assert_int_eq(fx_apply(&f, UPDATE(6, "'reported_by':'v8'")), 1);
+    ck_assert_str_eq(f.err.field, "reported_by");
     fx_free(&f);
 }
 END_TEST
@@ -957,6 +1017,30 @@ START_TEST(nsir_hidden_crime)
     fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
                  "','category':'public_safety','narrative':'Loud argument, no assault and nothing damaged.'}");
     ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* Which phrases a narrative holds: each phrase where a word starts, not inside a word, not just
+ * after a denial, found once however often it occurs, listed in the rule set's order. */
+START_TEST(nsir_phrases_found)
+{
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,"
+                                  "'at':'" AT "','category':'asb','narrative':'Nothing stolen. He ROBBED her; then "
+                                  "threat to kill. Not raped, no injuries; later the man raped her. Unkicked, "
+                                  "re-assaulted? Knife'}"),
+                     0);
+    const char *want[] = {"assault", "knife", "rape", "raped", "threat to kill", "robbed"};
+    json_t *found = json_object_get(f.state, "indicators");
+    char *text = json_dumps(found, 0);
+    size_t k = 0;
+    for (; k < sizeof want / sizeof want[0]; k++)
+        ck_assert_msg(k < json_array_size(found) && strcmp(json_string_value(json_array_get(found, k)), want[k]) == 0,
+                      "indicators %s: want %s at %zu", text, want[k], k);
+    ck_assert_msg(k == json_array_size(found), "indicators %s: more than wanted", text);
+    free(text);
     fx_free(&f);
 }
 END_TEST
@@ -1168,6 +1252,7 @@ int main(void)
     tcase_add_test(tc, feed_merge_by_id);
     tcase_add_test(tc, nsir_crime_without_allegation);
     tcase_add_test(tc, nsir_hidden_crime);
+    tcase_add_test(tc, nsir_phrases_found);
     tcase_add_test(tc, nsir_closure);
     tcase_add_test(tc, flag_domestic_abuse);
     tcase_add_test(tc, flag_others);
