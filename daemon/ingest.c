@@ -730,8 +730,9 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
     struct rules_env env = {ing->rs, ing->force, ingest_next_serial, ln};
     json_t *new_state = NULL, *outcome = NULL;
     struct event_error err = {0};
-    /* The state is updated where it stands unless something else holds it too (a linked
-     * incidents' object, when the incident links to itself): then the rules work on a copy. */
+    /* The state is updated where it stands unless something else holds it too: then the rules
+     * work on a copy. (Nothing does today: the linked incidents' object leaves the incident's
+     * own state out.) */
     bool in_place = state && state->refcount == 1;
     int rc = in_place ? rules_update(&env, state, linked, ev, &new_state, &outcome, &err)
                       : rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);

@@ -73,7 +73,8 @@ struct rules_ctx {
     const struct ruleset *rs;
     const struct event *ev;
     const json_t *linked;
-    const json_t *base;     /* the state as given (NULL for a new incident), before any change */
+    const json_t *base;     /* the state as given (NULL for a new incident), read only by the
+                             * reference checks, before anything changes */
     json_t *state;          /* the state being updated: owned only when new_incident */
     json_t *persons_by_id;  /* id -> person entry (references) */
     json_t *mentioned_persons; /* ids of persons in the event */
