@@ -8,12 +8,10 @@
 
 /* ---- the buffer ----------------------------------------------------------------------------- */
 
-static bool jsonx_grow(struct jsonx_buf *b, size_t more)
+static bool jsonx_grow_slow(struct jsonx_buf *b, size_t more)
 {
     if (b->oom)
         return false;
-    if (b->len + more + 1 <= b->cap)
-        return true;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + more + 1)
         cap *= 2;
@@ -25,6 +23,13 @@ static bool jsonx_grow(struct jsonx_buf *b, size_t more)
     b->buf = p;
     b->cap = cap;
     return true;
+}
+
+/* Room for `more` bytes and a NUL; false once memory has run out. The common case, room already
+ * there, stays inline: every string and separator written asks. */
+static inline bool jsonx_grow(struct jsonx_buf *b, size_t more)
+{
+    return (!b->oom && b->len + more + 1 <= b->cap) || jsonx_grow_slow(b, more);
 }
 
 void jsonx_buf_free(struct jsonx_buf *b)
@@ -303,14 +308,10 @@ json_t *jsonx_copy(const json_t *v)
         }
         return a;
     }
-    case JSON_STRING:
-        return json_stringn_nocheck(json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return json_integer(json_integer_value(v));
-    case JSON_REAL:
-        return json_real(json_real_value(v));
     default:
-        return json_incref((json_t *)v); /* true, false, null: singletons */
+        /* A scalar is shared, not copied: nothing in fcrd changes a string or a number in place
+         * (json_string_set and the like are never called; a test keeps it so). */
+        return json_incref((json_t *)v);
     }
 }
 

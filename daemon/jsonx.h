@@ -80,8 +80,10 @@ bool jsonx_text_plain(const char *s, size_t n); /* non-empty, no control charact
 /* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (flags & JSONX_SORT ? JSON_SORT_KEYS : 0)). */
 char *jsonx_dumps(const json_t *v, unsigned flags);
 
-/* A deep copy, as json_deep_copy (true, false and null are shared singletons). NULL on NULL or
- * when memory runs out. */
+/* A copy of every object and array in v, as json_deep_copy makes; strings and numbers are shared
+ * with v instead of copied, which is safe because nothing in fcrd changes one in place (no
+ * json_string_set, json_integer_set or json_real_set anywhere: test_jsonx checks the sources).
+ * NULL on NULL or when memory runs out. */
 json_t *jsonx_copy(const json_t *v);
 
 #endif

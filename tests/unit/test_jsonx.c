@@ -244,6 +244,66 @@ START_TEST(copy_is_independent)
 }
 END_TEST
 
+/* jsonx_copy shares strings and numbers: that is only safe while nothing changes one in place.
+ * The copy's containers are new, its scalars are the original's, and no source file of the
+ * daemon or the tools calls a jansson setter of a scalar. */
+START_TEST(copy_shares_scalars_only_while_none_is_changed)
+{
+    json_t *v = json_pack("{s:s, s:i, s:f, s:[s, {s:s}]}", "crn", "X/1", "n", 7, "r", 0.5, "list", "a", "k", "b");
+    json_t *c = jsonx_copy(v);
+    ck_assert_ptr_ne(c, v);
+    ck_assert_ptr_ne(json_object_get(c, "list"), json_object_get(v, "list"));
+    ck_assert_ptr_eq(json_object_get(c, "crn"), json_object_get(v, "crn"));
+    ck_assert_ptr_eq(json_object_get(c, "n"), json_object_get(v, "n"));
+    ck_assert_ptr_eq(json_object_get(c, "r"), json_object_get(v, "r"));
+    ck_assert(json_equal(c, v));
+    json_decref(v);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "crn")), "X/1"); /* still held by the copy */
+    json_decref(c);
+
+    static const char *const setters[] = {"json_string_set", "json_integer_set", "json_real_set"};
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    const char *dirs[] = {"daemon", "tools"};
+    int files = 0;
+    for (size_t d = 0; d < 2; d++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", root ? root : ".", dirs[d]);
+        DIR *dir = opendir(path);
+        ck_assert_msg(dir != NULL, "cannot read %s", path);
+        struct dirent *de;
+        while ((de = readdir(dir))) {
+            size_t n = strlen(de->d_name);
+            if (n < 3 || (strcmp(de->d_name + n - 2, ".c") != 0 && strcmp(de->d_name + n - 2, ".h") != 0))
+                continue;
+            char file[4096 + 256];
+            snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+            FILE *f = fopen(file, "r");
+            ck_assert_msg(f != NULL, "cannot read %s", file);
+            char line[4096];
+            int no = 0;
+            while (fgets(line, sizeof line, f)) {
+                no++;
+                for (size_t k = 0; k < sizeof setters / sizeof setters[0]; k++) {
+                    /* a call: the name, any suffix (json_string_setn_nocheck...), then "(" */
+                    for (const char *p = strstr(line, setters[k]); p; p = strstr(p + 1, setters[k])) {
+                        const char *q = p + strlen(setters[k]);
+                        while ((*q >= 'a' && *q <= 'z') || *q == '_')
+                            q++;
+                        if (*q == '(')
+                            ck_abort_msg("%s:%d calls %s: jsonx_copy shares scalars, so none may change", file,
+                                         no, setters[k]);
+                    }
+                }
+            }
+            fclose(f);
+            files++;
+        }
+        closedir(dir);
+    }
+    ck_assert_int_gt(files, 20);
+}
+END_TEST
+
 /* The audit entry text is hashed: writing its fields in table order must equal jansson's sorted dump
  * of the same fields (missing ones as null). */
 START_TEST(audit_text_is_the_sorted_dump)
@@ -413,6 +473,7 @@ int main(void)
     tcase_add_test(tc, random_values);
     tcase_add_test(tc, writer_calls);
     tcase_add_test(tc, copy_is_independent);
+    tcase_add_test(tc, copy_shares_scalars_only_while_none_is_changed);
     tcase_add_test(tc, audit_text_is_the_sorted_dump);
     suite_add_tcase(s, tc);
     return check_run(s);
