@@ -1,6 +1,7 @@
 /* rules_assess.c: one allegation through the recording decision flow (classify, evidence, referral,
  * who reported, location, Schools Protocol), plus crime flags and narrative indicators. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,6 +450,37 @@ static bool rules_negated(const char *text, const char *pos, const char *const *
     return false;
 }
 
+/* The pairs of adjacent bytes a text holds, as a 4,096-bit filter: a phrase with a pair the text
+ * lacks cannot be in it, and most phrases of the rule set are in no given narrative, so the
+ * filter spares most of the searches. */
+struct rules_pairs {
+    uint64_t bits[64];
+};
+
+static unsigned rules_pair(unsigned char a, unsigned char b)
+{
+    return ((unsigned)a * 67u + b) & 4095u;
+}
+
+static void rules_pairs_of(struct rules_pairs *p, const char *s)
+{
+    memset(p, 0, sizeof *p);
+    for (; s[0] && s[1]; s++) {
+        unsigned k = rules_pair((unsigned char)s[0], (unsigned char)s[1]);
+        p->bits[k >> 6] |= (uint64_t)1 << (k & 63);
+    }
+}
+
+static bool rules_pairs_may_hold(const struct rules_pairs *p, const char *phrase)
+{
+    for (; phrase[0] && phrase[1]; phrase++) {
+        unsigned k = rules_pair((unsigned char)phrase[0], (unsigned char)phrase[1]);
+        if (!(p->bits[k >> 6] & ((uint64_t)1 << (k & 63))))
+            return false;
+    }
+    return true;
+}
+
 void rules_assess_narrative(struct rules_ctx *c, const char *narrative)
 {
     const struct ruleset_simple *ind = ruleset_indicators(c->rs);
@@ -464,8 +496,12 @@ void rules_assess_narrative(struct rules_ctx *c, const char *narrative)
         return;
     for (char *p = low; *p; p++)
         *p = (char)tolower((unsigned char)*p);
+    struct rules_pairs pairs;
+    rules_pairs_of(&pairs, low);
     for (size_t i = 0; ind->items[i]; i++) {
         const char *phrase = ind->items[i];
+        if (!rules_pairs_may_hold(&pairs, phrase))
+            continue;
         /* A phrase must start a word ("kill" is not found in "skill"); its end may run on
          * ("harass" finds "harassment"); a denial just before it ("no injuries") does not count. */
         for (const char *hit = strstr(low, phrase); hit; hit = strstr(hit + 1, phrase)) {
