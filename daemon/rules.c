@@ -473,13 +473,14 @@ int rules_update(const struct rules_env *env, json_t *state, const json_t *linke
         rules_ctx_free(&c);
         return -1;
     }
-    /* A state written by an older engine may lack a container: every one is there from here on. */
+    /* A state written by an older engine may lack a container: every one is there from here on.
+     * (A new state is made with all of them.) */
     static const char *const arrays[] = {"qualifiers", "links", "persons", "allegations", "crimes", "pending",
                                          "indicators"};
-    for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++)
+    for (size_t i = 0; !c.new_incident && i < sizeof arrays / sizeof *arrays; i++)
         if (!json_is_array(json_object_get(c.state, arrays[i])))
             json_object_set_new(c.state, arrays[i], json_array());
-    if (!json_is_object(json_object_get(c.state, "decisions")))
+    if (!c.new_incident && !json_is_object(json_object_get(c.state, "decisions")))
         json_object_set_new(c.state, "decisions", json_object());
     if (!timefmt_parse(rules_str(c.state, "opened_at"), &c.opened_ms))
         c.opened_ms = ev->at_ms;

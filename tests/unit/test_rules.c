@@ -964,6 +964,24 @@ START_TEST(feed_references_checked)
 }
 END_TEST
 
+/* A state written by an older engine may lack containers: an update fills every one in. */
+START_TEST(feed_old_state_completed)
+{
+    struct fx f;
+    fx_init(&f);
+    ck_assert_int_eq(fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", A1(""))), 0);
+    static const char *const gone[] = {"qualifiers", "links", "indicators", "pending", "decisions"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        ck_assert_int_eq(json_object_del(f.state, gone[i]), 0);
+    ck_assert_int_eq(fx_apply(&f, UPDATE(2, "'narrative':'He punched her.'")), 0);
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        ck_assert_msg(json_object_get(f.state, gone[i]) != NULL, "%s not filled in", gone[i]);
+    ck_assert(json_is_object(json_object_get(f.state, "decisions")));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(feed_merge_by_id)
 {
     struct fx f;
@@ -1249,6 +1267,7 @@ int main(void)
     tcase_add_test(tc, feed_no_victim);
     tcase_add_test(tc, feed_not_opened);
     tcase_add_test(tc, feed_references_checked);
+    tcase_add_test(tc, feed_old_state_completed);
     tcase_add_test(tc, feed_merge_by_id);
     tcase_add_test(tc, nsir_crime_without_allegation);
     tcase_add_test(tc, nsir_hidden_crime);
