@@ -736,8 +736,9 @@ static bool decide_one(struct lane *ln, struct item *it, json_t *states, json_t 
     bool in_place = state && state->refcount == 1;
     int rc = in_place ? rules_update(&env, state, linked, ev, &new_state, &outcome, &err)
                       : rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
-    if (rc < 0 && in_place) {
-        /* Memory ran out half-way through changing the state: the batch cannot be trusted. */
+    if (rc < 0) {
+        /* (only rules_update says -1) Memory ran out half-way through changing the state in
+         * place: the batch cannot be trusted. */
         ln->state_lost = true;
         event_error_clear(&err);
         return false;
@@ -1058,7 +1059,6 @@ static bool batch_direct(struct lane *ln, size_t need)
             ln->batch[i]->reply = NULL;
         }
         ln->serial_short = false;
-        ln->state_lost = false; /* (cannot be set here: a direct batch has no stored state) */
         writes_clear(&w);
         json_decref(states);
         json_decref(existing);
