@@ -6,19 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "api_int.h"
-#include "config.h"
-#include "feed.h"
-#include "ingest.h"
-#include "log.h"
-#include "metrics.h"
-#include "metrics_db.h"
-#include "migrate.h"
-#include "notify.h"
-#include "ruleset.h"
-#include "tls.h"
-#include "tokens.h"
+#include "api/api.h"
+#include "api/api_int.h"
+#include "service/config.h"
+#include "feed/feed.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "service/metrics.h"
+#include "service/metrics_db.h"
+#include "store/migrate.h"
+#include "service/notify.h"
+#include "rules/ruleset.h"
+#include "service/tls.h"
+#include "api/tokens.h"
 
 /* Everything the running daemon owns. One instance, passed around; no globals. */
 struct fcrd {
@@ -31,7 +31,7 @@ struct fcrd {
     struct metrics *metrics;
     struct metrics_db *mdb;
     struct notify *notify;
-    struct ingest *ing;
+    struct store *st;
     struct feed *feed;
     struct api *api;
     struct event *sig_int, *sig_term, *sig_hup;
@@ -126,7 +126,7 @@ static void apply_log_settings(const struct config *cfg)
 static void status_text(const struct fcrd *d, const char *state, char *buf, size_t len)
 {
     snprintf(buf, len, "%s: %zu feed connection(s), %zu event(s) in flight, database %s", state,
-             feed_connections(d->feed), ingest_backlog(d->ing), ingest_db_up(d->ing) ? "up" : "down");
+             feed_connections(d->feed), store_backlog(d->st), store_db_up(d->st) ? "up" : "down");
 }
 
 /* fcrd_status: send the summary when it has changed. */
@@ -154,7 +154,7 @@ static void status_cb(evutil_socket_t fd, short what, void *arg)
 static bool fcrd_progress(void *arg)
 {
     struct fcrd *d = arg;
-    return ingest_batch_age(d->ing) < 3.0 * UNIT_TIMEOUT_MS / 1000.0;
+    return store_batch_age(d->st) < 3.0 * UNIT_TIMEOUT_MS / 1000.0;
 }
 
 static void fcrd_sample(void *arg, struct metrics_sample *s)
@@ -162,10 +162,10 @@ static void fcrd_sample(void *arg, struct metrics_sample *s)
     struct fcrd *d = arg;
     s->feed_connections = feed_connections(d->feed);
     s->feed_inflight = feed_inflight(d->feed);
-    s->store_backlog = ingest_backlog(d->ing);
-    s->db_up_store = ingest_db_up(d->ing);
+    s->store_backlog = store_backlog(d->st);
+    s->db_up_store = store_db_up(d->st);
     s->db_up_api = api_db_up(d->api);
-    s->reconnects_store = ingest_db_reconnects(d->ing);
+    s->reconnects_store = store_db_reconnects(d->st);
     s->reconnects_api = api_db_reconnects(d->api);
     s->draining = d->draining;
     s->ruleset = ruleset_version(d->rs);
@@ -236,7 +236,7 @@ static void fcrd_reload(struct fcrd *d)
     /* Swap. Batches decide synchronously, so nothing holds the old rule set after this callback. */
     if (strcmp(ruleset_version(d->rs), ruleset_version(l.rs)) != 0)
         log_info("reload: rule set %s -> %s", ruleset_version(d->rs), ruleset_version(l.rs));
-    ingest_set_ruleset(d->ing, l.rs);
+    store_set_ruleset(d->st, l.rs);
     api_set_ruleset(d->api, l.rs);
     metrics_db_set_ruleset(d->mdb, l.rs);
     ruleset_free(d->rs);
@@ -259,7 +259,7 @@ static void fcrd_reload(struct fcrd *d)
     };
     feed_set_limits(d->feed, &fp);
     api_set_max_body(d->api, next->api_max_body);
-    ingest_set_batch_max(d->ing, next->batch_max);
+    store_set_batch_max(d->st, next->batch_max);
     metrics_db_set_interval(d->mdb, next->api_metrics_refresh_ms);
     apply_log_settings(next);
     config_free(d->cfg);
@@ -284,7 +284,7 @@ static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     double limit = d->cfg->drain_timeout_ms / 1000.0;
     double waited = metrics_clock() - d->drain_started;
-    if (ingest_idle(d->ing) && feed_inflight(d->feed) == 0 && feed_unsent(d->feed) == 0) {
+    if (store_idle(d->st) && feed_inflight(d->feed) == 0 && feed_unsent(d->feed) == 0) {
         log_info("drain: everything in flight was answered after %.0f ms", waited * 1000);
         event_base_loopexit(d->base, NULL);
         return;
@@ -295,14 +295,14 @@ static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
     double margin = limit / 4 < 1.0 ? limit / 4 : 1.0;
     if (!d->drain_failed_queued && waited >= limit - margin) {
         d->drain_failed_queued = true;
-        size_t queued = ingest_backlog(d->ing);
-        ingest_fail_queued(d->ing, "shutting_down", "fcrd is stopping; reconnect and send the event again");
+        size_t queued = store_backlog(d->st);
+        store_fail_queued(d->st, "shutting_down", "fcrd is stopping; reconnect and send the event again");
         log_warn("drain: %zu event(s) still waiting; the queued ones were answered retry/shutting_down", queued);
     }
     if (waited >= limit) {
         log_warn("drain: %zu event(s) still in flight after %d ms; stopping without their replies "
                  "(their senders resend them)",
-                 ingest_backlog(d->ing), d->cfg->drain_timeout_ms);
+                 store_backlog(d->st), d->cfg->drain_timeout_ms);
         event_base_loopexit(d->base, NULL);
         return;
     }
@@ -322,9 +322,9 @@ static void fcrd_drain(struct fcrd *d)
     d->draining = true;
     d->drain_started = metrics_clock();
     char status[128];
-    snprintf(status, sizeof(status), "stopping: finishing %zu event(s) in flight", ingest_backlog(d->ing));
+    snprintf(status, sizeof(status), "stopping: finishing %zu event(s) in flight", store_backlog(d->st));
     notify_stopping(d->notify, status);
-    log_info("stopping: no new connections; finishing %zu event(s) in flight within %d ms", ingest_backlog(d->ing),
+    log_info("stopping: no new connections; finishing %zu event(s) in flight within %d ms", store_backlog(d->st),
              d->cfg->drain_timeout_ms);
     feed_stop_listening(d->feed);
     feed_set_draining(d->feed);
@@ -365,7 +365,7 @@ static int fcrd_start(struct fcrd *d)
     d->metrics = metrics_new();
     if (!d->base || !d->metrics)
         return -1;
-    struct ingest_params ip = {
+    struct store_params ip = {
         .conninfo = d->cfg->db_conninfo,
         .force = d->cfg->force_code,
         .batch_max = d->cfg->batch_max,
@@ -379,8 +379,8 @@ static int fcrd_start(struct fcrd *d)
         .connect_timeout_ms = d->cfg->db_connect_timeout_ms,
         .metrics = d->metrics,
     };
-    d->ing = ingest_new(d->base, &ip, d->rs);
-    if (!d->ing)
+    d->st = store_new(d->base, &ip, d->rs);
+    if (!d->st)
         return -1;
     struct feed_params fp = {
         .max_line = d->cfg->feed_max_line,
@@ -389,8 +389,8 @@ static int fcrd_start(struct fcrd *d)
         .metrics = d->metrics,
         .tls = d->tls_feed,
     };
-    event_limits_default(&fp.limits);
-    d->feed = feed_new(d->base, &fp, d->cfg->feed_listen, d->cfg->n_feed_listen, d->ing, err, sizeof(err));
+    feed_event_limits_default(&fp.limits);
+    d->feed = feed_new(d->base, &fp, d->cfg->feed_listen, d->cfg->n_feed_listen, d->st, err, sizeof(err));
     if (!d->feed) {
         log_error("%s", err);
         return -1;
@@ -405,7 +405,7 @@ static int fcrd_start(struct fcrd *d)
         .metrics = d->metrics,
         .tls = d->tls_api,
     };
-    d->api = api_new(d->base, &ap, d->tokens, d->rs, d->ing, err, sizeof(err));
+    d->api = api_new(d->base, &ap, d->tokens, d->rs, d->st, err, sizeof(err));
     if (!d->api) {
         log_error("%s", err);
         return -1;
@@ -450,7 +450,7 @@ static int fcrd_start(struct fcrd *d)
 static void fcrd_stop(struct fcrd *d)
 {
     /* The store first: it drops the replies it still owes, then the feed frees their lines. */
-    d->ing = ingest_free(d->ing);
+    d->st = store_free(d->st);
     d->feed = feed_free(d->feed);
     d->mdb = metrics_db_free(d->mdb);
     d->api = api_free(d->api);

@@ -1,4 +1,4 @@
-/* fuzz_event.c: libFuzzer target for one feed line: parsing and validation (event_parse) and the
+/* fuzz_event.c: libFuzzer target for one feed line: parsing and validation (feed_event_parse) and the
  * reply built from its outcome. No I/O.
  *
  * Besides "no crash, no sanitizer report", it checks what the feed relies on:
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "reply.h"
+#include "feed/feed_event.h"
+#include "feed/feed_reply.h"
 
 #define FUZZ_NAME "fuzz_event"
 #include "fuzz_check.h"
@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_event_check_reply(const json_t *reply, const char *want_status)
 {
     size_t len = 0;
-    char *line = reply_line(reply, &len);
-    FUZZ_CHECK(line != NULL, "reply_line failed");
+    char *line = feed_reply_line(reply, &len);
+    FUZZ_CHECK(line != NULL, "feed_reply_line failed");
     FUZZ_CHECK(len > 1 && line[len - 1] == '\n' && memchr(line, '\n', len - 1) == NULL, "not one line");
     json_error_t je;
     json_t *back = json_loadb(line, len - 1, JSON_REJECT_DUPLICATES, &je);
@@ -52,40 +52,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(line, data, size);
     line[size] = '\0';
 
-    struct event ev;
-    struct event_error err;
-    if (event_parse(line, size, NULL, &ev, &err) != 0) {
+    struct feed_event ev;
+    struct feed_event_error err;
+    if (feed_event_parse(line, size, NULL, &ev, &err) != 0) {
         FUZZ_CHECK(err.code != NULL, "rejection without a code");
-        json_t *r = reply_from_error(&err);
+        json_t *r = feed_reply_from_error(&err);
         FUZZ_CHECK(r != NULL, "no reply for %s", err.code);
         fuzz_event_check_reply(r, strcmp(err.code, "overloaded") == 0 ? "retry" : "rejected");
         json_decref(r);
-        event_error_clear(&err);
+        feed_event_error_clear(&err);
         free(line);
         return 0;
     }
     FUZZ_CHECK(ev.event_id && *ev.event_id && ev.incident_id && *ev.incident_id, "accepted without ids");
     FUZZ_CHECK(ev.seq >= 1 && ev.seq <= 9007199254740992LL, "seq %lld out of range", (long long)ev.seq);
-    FUZZ_CHECK(ev.type >= EVENT_OPENED && ev.type <= EVENT_CLOSED, "type %d", (int)ev.type);
+    FUZZ_CHECK(ev.type >= FEED_EVENT_OPENED && ev.type <= FEED_EVENT_CLOSED, "type %d", (int)ev.type);
     FUZZ_CHECK(ev.canon != NULL && json_is_object(ev.doc) && json_is_array(ev.warnings), "incomplete event");
 
-    struct event again;
-    struct event_error err2;
-    int rc = event_parse(ev.canon, strlen(ev.canon), NULL, &again, &err2);
+    struct feed_event again;
+    struct feed_event_error err2;
+    int rc = feed_event_parse(ev.canon, strlen(ev.canon), NULL, &again, &err2);
     FUZZ_CHECK(rc == 0, "the canonical text is rejected: %s %s %s", err2.code, err2.field, err2.message);
     FUZZ_CHECK(strcmp(again.canon, ev.canon) == 0, "canonical text is not a fixed point:\n%s\n%s", ev.canon,
                again.canon);
     FUZZ_CHECK(strcmp(again.event_id, ev.event_id) == 0 && again.seq == ev.seq && again.at_ms == ev.at_ms,
                "the canonical text means something else");
-    event_clear(&again);
+    feed_event_clear(&again);
 
     json_t *body = json_pack("{s:[], s:[], s:[], s:O, s:s}", "crimes", "decisions", "pending", "warnings",
                              ev.warnings, "rules", "fuzz");
-    json_t *r = reply_outcome("accepted", ev.event_id, ev.incident_id, body);
+    json_t *r = feed_reply_outcome("accepted", ev.event_id, ev.incident_id, body);
     fuzz_event_check_reply(r, "accepted");
     json_decref(r);
     json_decref(body);
-    event_clear(&ev);
+    feed_event_clear(&ev);
     free(line);
     return 0;
 }

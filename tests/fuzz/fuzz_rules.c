@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "incident.h"
-#include "reply.h"
-#include "rules.h"
-#include "rules_act.h"
-#include "ruleset.h"
+#include "feed/feed_event.h"
+#include "store/incident.h"
+#include "feed/feed_reply.h"
+#include "rules/rules.h"
+#include "rules/rules_act.h"
+#include "rules/ruleset.h"
 
 #define FUZZ_MAX_LINES 48
 
@@ -128,7 +128,7 @@ static void fuzz_rules_check_state(struct fuzz_rules_run *r, const char *inciden
     free(text);
 }
 
-static void fuzz_rules_check_outcome(const json_t *out, const json_t *now, const struct event *ev)
+static void fuzz_rules_check_outcome(const json_t *out, const json_t *now, const struct feed_event *ev)
 {
     static const char *const arrays[] = {"crimes", "decisions", "pending", "audit"};
     for (size_t k = 0; k < sizeof arrays / sizeof arrays[0]; k++)
@@ -146,9 +146,9 @@ static void fuzz_rules_check_outcome(const json_t *out, const json_t *now, const
     }
     json_array_foreach(json_object_get(out, "audit"), i, e)
         FUZZ_CHECK(fuzz_rules_str(e, "action") != NULL, "an audit entry without an action");
-    json_t *reply = reply_outcome("accepted", ev->event_id, ev->incident_id, out);
+    json_t *reply = feed_reply_outcome("accepted", ev->event_id, ev->incident_id, out);
     size_t len;
-    char *line = reply_line(reply, &len);
+    char *line = feed_reply_line(reply, &len);
     FUZZ_CHECK(line != NULL, "the reply does not serialise");
     free(line);
     json_decref(reply);
@@ -156,17 +156,17 @@ static void fuzz_rules_check_outcome(const json_t *out, const json_t *now, const
 
 static void fuzz_rules_event_line(struct fuzz_rules_run *r, const char *line, size_t len)
 {
-    struct event ev;
-    struct event_error err;
-    if (event_parse(line, len, NULL, &ev, &err) != 0) {
-        event_error_clear(&err);
+    struct feed_event ev;
+    struct feed_event_error err;
+    if (feed_event_parse(line, len, NULL, &ev, &err) != 0) {
+        feed_event_error_clear(&err);
         return;
     }
     const char *canon = fuzz_rules_str(r->seen, ev.event_id);
     json_t *state = json_object_get(r->states, ev.incident_id);
     int64_t last = json_integer_value(json_object_get(state, "last_seq"));
     if (canon || (state && ev.seq <= last)) { /* the store answers duplicate / conflict */
-        event_clear(&ev);
+        feed_event_clear(&ev);
         return;
     }
     json_t *linked = incident_linked(r->states, ev.doc, state, ev.incident_id); /* as the store does */
@@ -179,12 +179,12 @@ static void fuzz_rules_event_line(struct fuzz_rules_run *r, const char *line, si
     if (rc == 1) {
         FUZZ_CHECK(err.code != NULL, "a rejection without a code");
         FUZZ_CHECK(ns == NULL && out == NULL, "a rejection allocated a state");
-        json_t *rep = reply_error("rejected", ev.event_id, ev.incident_id, err.code, err.message, err.field);
+        json_t *rep = feed_reply_error("rejected", ev.event_id, ev.incident_id, err.code, err.message, err.field);
         FUZZ_CHECK(json_is_object(json_object_get(rep, "error")), "the rejection's text is not valid UTF-8: %s",
                    err.message);
         json_decref(rep);
-        event_error_clear(&err);
-        event_clear(&ev);
+        feed_event_error_clear(&err);
+        feed_event_clear(&ev);
         return;
     }
     FUZZ_CHECK(json_integer_value(json_object_get(ns, "last_seq")) == ev.seq, "last_seq is not the event's seq");
@@ -193,7 +193,7 @@ static void fuzz_rules_event_line(struct fuzz_rules_run *r, const char *line, si
     json_object_set_new(r->seen, ev.event_id, json_string(ev.canon));
     json_object_set_new(r->states, ev.incident_id, ns);
     json_decref(out);
-    event_clear(&ev);
+    feed_event_clear(&ev);
 }
 
 /* Keep what the API's field tables let through: the listed keys, as non-empty strings. */
@@ -251,14 +251,14 @@ static void fuzz_rules_act_line(struct fuzz_rules_run *r, const char *line, size
     struct rules_env env = {fuzz_rules_rs, "FZ", fuzz_rules_next_serial, r};
     struct rules_act_request req = {action, target, body, "fuzz.user", role, 1800000000000LL};
     json_t *ns = NULL, *out = NULL;
-    struct event_error err = {0};
+    struct feed_event_error err = {0};
     int rc = rules_act(&env, state, linked, &req, &ns, &out, &err);
     json_decref(linked);
     if (rc != 0) {
         FUZZ_CHECK(rc == 400 || rc == 403 || rc == 404 || rc == 409 || rc == 422, "rules_act returned %d", rc);
         FUZZ_CHECK(err.code != NULL, "a refusal without a code");
         FUZZ_CHECK(ns == NULL && out == NULL, "a refusal allocated a state");
-        event_error_clear(&err);
+        feed_event_error_clear(&err);
     } else {
         char *copy = strdup(incident);
         fuzz_rules_check_state(r, copy, state, ns, false);

@@ -161,9 +161,9 @@ class AcceptTest(DaemonTestCase):
 
 
 def write_statement():
-    """The write statement's text, read from daemon/ingest_sql.h (the C string literals of
+    """The write statement's text, read from daemon/store/store_sql.h (the C string literals of
     SQL_WRITE joined), so that it is tested as fcrd sends it."""
-    with open(os.path.join(SOURCE_ROOT, "daemon", "ingest_sql.h"), encoding="utf-8") as f:
+    with open(os.path.join(SOURCE_ROOT, "daemon", "store", "store_sql.h"), encoding="utf-8") as f:
         text = f.read()
     body = text[text.index("#define SQL_WRITE"):]
     body = body[:body.index("\n\n")]

@@ -277,7 +277,7 @@ class ApiTest(DaemonTestCase):
             if m and path:
                 documented.add((m.group(1).upper(), path))
         self.assertTrue(documented, "paths read from the OpenAPI document")
-        with open(os.path.join(harness.SOURCE_ROOT, "daemon", "api_routes.c"), encoding="utf-8") as f:
+        with open(os.path.join(harness.SOURCE_ROOT, "daemon", "api", "api_routes.c"), encoding="utf-8") as f:
             served = set(re.findall(r'\{EVHTTP_REQ_(GET|POST), "([^"]+)"', f.read()))
         served = {(m, p) for m, p in served if p.startswith("/v1") or p in ("/healthz", "/readyz", "/metrics")}
 

@@ -106,7 +106,7 @@ class PrivilegeTest(DaemonTestCase):
         sql_word = re.compile(r"\b(SELECT|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|WHERE|VALUES)\b")
         call = re.compile(r"\b(v?s?n?printf|asprintf|strn?cat|evbuffer_add_printf)\s*\(([^;]*)", re.S)
         offenders = []
-        for path in sorted(glob.glob(os.path.join(harness.SOURCE_ROOT, "daemon", "*.c"))):
+        for path in sorted(glob.glob(os.path.join(harness.SOURCE_ROOT, "daemon", "**", "*.c"), recursive=True)):
             with open(path, encoding="utf-8") as f:
                 text = f.read()
             for m in call.finditer(text):

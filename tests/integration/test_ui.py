@@ -114,7 +114,7 @@ class UiServedTest(DaemonTestCase):
     def test_the_page_is_the_file_in_the_tree(self):
         for name in ("index.html", "app.js", "app.css"):
             with self.subTest(name=name):
-                with open(os.path.join(harness.SOURCE_ROOT, "daemon", "ui", name), "rb") as f:
+                with open(os.path.join(harness.SOURCE_ROOT, "daemon", "api", "ui", name), "rb") as f:
                     self.assertEqual(self.get(f"/ui/{name}")[2], f.read())
 
     def test_unchanged_file_is_not_sent_again(self):

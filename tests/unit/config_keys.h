@@ -6,7 +6,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "config.h"
+#include "service/config.h"
 
 static inline size_t key_index(const char *want)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "service/config.h"
 #include "check_run.h"
 #include "config_keys.h"
 

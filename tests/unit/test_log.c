@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "util/log.h"
 #include "check_run.h"
 
 static const struct timeval when = {1767323045, 678901}; /* 2026-01-02T03:04:05.678Z */

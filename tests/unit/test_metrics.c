@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
+#include "service/metrics.h"
 #include "check_run.h"
 
 /* render: the exposition text of m (malloc'd). */

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "service/notify.h"
 #include "check_run.h"
 
 /* A listening datagram socket standing in for systemd. Each test runs in its own process. */

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "incident.h"
-#include "rules.h"
-#include "ruleset.h"
-#include "timefmt.h"
+#include "feed/feed_event.h"
+#include "store/incident.h"
+#include "rules/rules.h"
+#include "rules/ruleset.h"
+#include "util/timefmt.h"
 #include "check_run.h"
 
 /* One test's world: the rule set, a serial counter, an incident's state and the last outcome. */
@@ -22,7 +22,7 @@ struct fx {
     json_t *state;
     json_t *linked;
     json_t *out;
-    struct event_error err;
+    struct feed_event_error err;
     int rc;
 };
 
@@ -51,13 +51,13 @@ static void fx_free(struct fx *f)
 
 /* rules_update, on a copy of the same state with the same serial numbers, does what rules_apply
  * did: the same new state and outcome, or the same refusal with its state left as it was. */
-static void fx_check_update(struct fx *f, const struct event *ev, int64_t serial, const char *before,
+static void fx_check_update(struct fx *f, const struct feed_event *ev, int64_t serial, const char *before,
                             const json_t *ns, const json_t *out)
 {
     int64_t after_apply = f->serial;
     f->serial = serial;
     json_t *mine = f->state ? json_deep_copy(f->state) : NULL, *ns2 = NULL, *out2 = NULL;
-    struct event_error err = {0};
+    struct feed_event_error err = {0};
     int rc = rules_update(&f->env, mine, f->linked, ev, &ns2, &out2, &err);
     ck_assert_int_eq(rc, f->rc);
     ck_assert_int_eq(f->serial, after_apply);
@@ -105,11 +105,11 @@ __attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const ch
     json_error_t je;
     json_t *doc = json_loads(text, 0, &je);
     ck_assert_msg(doc != NULL, "test event is not JSON: %s: %s", je.text, text);
-    struct event ev = {0};
+    struct feed_event ev = {0};
     const char *type = json_string_value(json_object_get(doc, "type"));
-    ev.type = strcmp(type, "incident.opened") == 0 ? EVENT_OPENED
-              : strcmp(type, "incident.closed") == 0 ? EVENT_CLOSED
-                                                      : EVENT_UPDATED;
+    ev.type = strcmp(type, "incident.opened") == 0 ? FEED_EVENT_OPENED
+              : strcmp(type, "incident.closed") == 0 ? FEED_EVENT_CLOSED
+                                                      : FEED_EVENT_UPDATED;
     ev.event_id = (char *)json_string_value(json_object_get(doc, "event_id"));
     ev.incident_id = (char *)json_string_value(json_object_get(doc, "incident_id"));
     ev.seq = json_integer_value(json_object_get(doc, "seq"));

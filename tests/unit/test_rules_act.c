@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "rules.h"
-#include "rules_act.h"
-#include "ruleset.h"
+#include "feed/feed_event.h"
+#include "rules/rules.h"
+#include "rules/rules_act.h"
+#include "rules/ruleset.h"
 #include "check_run.h"
 
 static struct ruleset *rs;
@@ -47,17 +47,17 @@ static void teardown(void)
 /* Apply one feed event (JSON text) to state; returns the new state (state is released). */
 static json_t *feed(json_t *state, const json_t *linked, const char *line)
 {
-    struct event ev;
-    struct event_error err = {0};
-    struct event_limits lim;
-    event_limits_default(&lim);
-    ck_assert_msg(event_parse(line, strlen(line), &lim, &ev, &err) == 0, "%s %s", err.field, err.message);
+    struct feed_event ev;
+    struct feed_event_error err = {0};
+    struct feed_event_limits lim;
+    feed_event_limits_default(&lim);
+    ck_assert_msg(feed_event_parse(line, strlen(line), &lim, &ev, &err) == 0, "%s %s", err.field, err.message);
     struct rules_env e = the_env();
     json_t *ns = NULL, *out = NULL;
     ck_assert_int_eq(rules_apply(&e, state, linked, &ev, &ns, &out, &err), 0);
     json_decref(out);
     json_decref(state);
-    event_clear(&ev);
+    feed_event_clear(&ev);
     return ns;
 }
 
@@ -99,7 +99,7 @@ static const char *first_pending(const json_t *state)
 struct result {
     int rc;
     json_t *state, *out;
-    struct event_error err;
+    struct feed_event_error err;
 };
 
 static struct result act(const json_t *state, const json_t *linked, const char *action, const char *target,
@@ -119,7 +119,7 @@ static void result_clear(struct result *r)
 {
     json_decref(r->state);
     json_decref(r->out);
-    event_error_clear(&r->err);
+    feed_event_error_clear(&r->err);
 }
 
 static void assert_refused(struct result *r, int status, const char *code)

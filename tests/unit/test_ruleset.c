@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ruleset.h"
+#include "rules/ruleset.h"
 #include "check_run.h"
 
 static char shipped_path[4096];

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "incident.h"
-#include "rules.h"
-#include "rules_act.h"
-#include "ruleset.h"
+#include "feed/feed_event.h"
+#include "store/incident.h"
+#include "rules/rules.h"
+#include "rules/rules_act.h"
+#include "rules/ruleset.h"
 
 #define SKIP_EXIT 77
 
@@ -69,12 +69,12 @@ static bool value_matches(const json_t *expected, const json_t *actual)
 }
 
 /* Each event goes through the feed's own validation, as the daemon would see it. */
-static bool event_from_json(const json_t *doc, struct event *ev, struct event_error *err)
+static bool event_from_json(const json_t *doc, struct feed_event *ev, struct feed_event_error *err)
 {
     char *line = json_dumps(doc, JSON_COMPACT);
     memset(ev, 0, sizeof *ev);
     memset(err, 0, sizeof *err);
-    int rc = line ? event_parse(line, strlen(line), NULL, ev, err) : -1;
+    int rc = line ? feed_event_parse(line, strlen(line), NULL, ev, err) : -1;
     free(line);
     return rc == 0;
 }
@@ -454,7 +454,7 @@ static void run_action(struct run *r, const struct rules_env *env, const json_t 
         struct rules_act_request req = {action, target, json_object_get(a, "body"), "scenario.user", roles[level],
                                         (int64_t)1800000000000LL};
         json_t *ns = NULL, *out = NULL;
-        struct event_error err = {0};
+        struct feed_event_error err = {0};
         status = rules_act(env, json_object_get(r->states, incident), linked, &req, &ns, &out, &err);
         json_decref(linked);
         if (status == 0) {
@@ -465,7 +465,7 @@ static void run_action(struct run *r, const struct rules_env *env, const json_t 
             failf(r, "action %zu: %s %s -> %d %s %s (%s)", n, action, target, status, err.code ? err.code : "",
                   err.field, err.message);
         }
-        event_error_clear(&err);
+        feed_event_error_clear(&err);
     }
     if (want && want != status)
         failf(r, "action %zu: %s %s answered %d, expected %lld", n, action, target, status, (long long)want);
@@ -487,23 +487,23 @@ static void run_case(const struct ruleset *rs, const json_t *kase, int *pass, in
 
     for (size_t k = 0; k < limit; k++) {
         json_t *doc = json_array_get(events, k);
-        struct event ev;
-        struct event_error perr;
+        struct feed_event ev;
+        struct feed_event_error perr;
         if (!event_from_json(doc, &ev, &perr)) {
             failf(&r, "event %zu rejected by validation: %s %s %s", k + 1, perr.code ? perr.code : "?", perr.field,
                   perr.message);
-            event_error_clear(&perr);
+            feed_event_error_clear(&perr);
             break;
         }
         json_t *state = json_object_get(r.states, ev.incident_id);
         json_t *linked = incident_linked(r.states, doc, state, ev.incident_id); /* as the store does */
         json_t *ns = NULL, *out = NULL;
-        struct event_error err = {0};
+        struct feed_event_error err = {0};
         int rc = rules_apply(&env, state, linked, &ev, &ns, &out, &err);
         json_decref(linked);
         if (rc != 0) {
             failf(&r, "event %zu rejected: %s %s %s", k + 1, err.code ? err.code : "?", err.field, err.message);
-            event_clear(&ev);
+            feed_event_clear(&ev);
             break;
         }
         json_object_set_new(r.states, ev.incident_id, ns);
@@ -514,7 +514,7 @@ static void run_case(const struct ruleset *rs, const json_t *kase, int *pass, in
                 json_object_set_new(r.crn_first, str(c, "crn"), json_integer((json_int_t)k + 1));
         }
         json_array_append_new(r.replies, out);
-        event_clear(&ev);
+        feed_event_clear(&ev);
 
         json_t *cp;
         json_array_foreach(json_object_get(expect, "checkpoints"), i, cp) {

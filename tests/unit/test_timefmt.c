@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "timefmt.h"
+#include "util/timefmt.h"
 #include "check_run.h"
 
 struct good_case {

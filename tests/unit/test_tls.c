@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tls.h"
+#include "service/tls.h"
 #include "check_run.h"
 
 /* ---- certificates ---- */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tokens.h"
+#include "api/tokens.h"
 #include "check_run.h"
 
 static void tmp_write(char *path, size_t pathlen, const char *text, size_t len)

@@ -1,0 +1,475 @@
+/* api.c: HTTP routes of the supervisor API: authentication, role checks, and asynchronous reads. */
+#include "api/api.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "api/api_int.h"
+#include "util/jsonwrite.h"
+#include "util/log.h"
+#include "store/pgconn.h"
+#include "util/utf8.h"
+#include "service/tls.h"
+
+#define API_MAX_PARAMS 8
+
+/* A request waiting for the database. */
+struct api_query {
+    struct api *api;
+    struct evhttp_request *req; /* NULL once the client has gone */
+    const char *pre;            /* a statement run first, in the same pipeline (or NULL) */
+    const char *sql;
+    int nparams;
+    char *params[API_MAX_PARAMS];
+    api_finish_fn finish;
+    void *arg;
+    void (*arg_free)(void *); /* when finish is not called */
+    bool finished;
+    struct api_query *next;
+};
+
+struct api {
+    struct event_base *base;
+    struct evhttp *http;
+    struct api_params p;
+    char *conninfo;
+    const struct tokens *tokens;
+    const struct ruleset *rs;
+    struct store *st;
+    struct pgconn *db;
+    struct api_query *head, *tail, *inflight;
+    bool draining;
+    char describe[160];
+};
+
+/* ---- replies -------------------------------------------------------------------------------- */
+
+void api_send_json(struct evhttp_request *req, int status, json_t *body)
+{
+    char *s = jsonwrite_dumps(body, 0);
+    json_decref(body);
+    struct evbuffer *out = evbuffer_new();
+    if (s) {
+        evbuffer_add(out, s, strlen(s));
+        evbuffer_add(out, "\n", 1);
+        free(s);
+    }
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    const char *reason = status == 200   ? "OK"
+                         : status == 400 ? "Bad Request"
+                         : status == 401 ? "Unauthorized"
+                         : status == 403 ? "Forbidden"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 409 ? "Conflict"
+                         : status == 413 ? "Payload Too Large"
+                         : status == 422 ? "Unprocessable Entity"
+                         : status == 500 ? "Internal Server Error"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Error";
+    if (status == 401)
+        evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    evhttp_send_reply(req, status, reason, out);
+    evbuffer_free(out);
+}
+
+void api_error(struct evhttp_request *req, int status, const char *code, const char *message,
+                      const char *field)
+{
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    api_send_json(req, status, json_pack("{s:o}", "error", e));
+}
+
+/* ---- the database queue --------------------------------------------------------------------- */
+
+static void api_pump(struct api *a);
+
+static void api_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct api_query *q = arg;
+    (void)evcon;
+    q->req = NULL;
+}
+
+static void api_query_free(struct api_query *q)
+{
+    if (!q->finished && q->arg_free)
+        q->arg_free(q->arg);
+    if (q->req)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
+    for (int i = 0; i < q->nparams; i++)
+        free(q->params[i]);
+    free(q);
+}
+
+static void api_query_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
+{
+    struct api *a = arg;
+    struct api_query *q = a->inflight;
+    (void)sent_all;
+    a->inflight = NULL;
+    if (q->req) {
+        /* The finish callback may hand the request on (and watch its connection itself). */
+        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
+        struct evhttp_request *req = q->req;
+        q->req = NULL;
+        int want = q->pre ? 2 : 1;
+        if (error || n < want || !pgconn_result_ok(res[0]) || !pgconn_result_ok(res[want - 1]))
+            api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        else {
+            q->finished = true;
+            q->finish(req, res[want - 1], q->arg);
+        }
+    }
+    api_query_free(q);
+    api_pump(a);
+}
+
+static void api_pump(struct api *a)
+{
+    while (!a->inflight && a->head && pgconn_ready(a->db)) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        if (!a->head)
+            a->tail = NULL;
+        if (!q->req) {
+            api_query_free(q);
+            continue;
+        }
+        struct pg_query pq[2] = {{q->pre, 0, NULL}, {q->sql, q->nparams, (const char *const *)q->params}};
+        a->inflight = q;
+        if (pgconn_send(a->db, q->pre ? pq : pq + 1, q->pre ? 2 : 1, api_query_done, a) != 0) {
+            a->inflight = NULL;
+            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
+            api_query_free(q);
+        }
+    }
+}
+
+static void api_db_state(void *arg, bool up)
+{
+    struct api *a = arg;
+    if (up) {
+        api_pump(a);
+        return;
+    }
+    while (a->head) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        if (q->req)
+            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
+        api_query_free(q);
+    }
+    a->tail = NULL;
+}
+
+void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+              const char *const *params, api_finish_fn finish, void *arg)
+{
+    api_read_owned(a, req, sql, nparams, params, finish, arg, NULL);
+}
+
+static void api_enqueue(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                        const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+{
+    if (!pgconn_up(a->db)) {
+        api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        if (arg_free)
+            arg_free(arg);
+        return;
+    }
+    struct api_query *q = calloc(1, sizeof(*q));
+    if (!q || nparams > API_MAX_PARAMS) {
+        free(q);
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        if (arg_free)
+            arg_free(arg);
+        return;
+    }
+    q->arg_free = arg_free;
+    q->api = a;
+    q->req = req;
+    q->pre = pre;
+    q->sql = sql;
+    q->finish = finish;
+    q->arg = arg;
+    for (int i = 0; i < nparams; i++) {
+        q->params[i] = params[i] ? strdup(params[i]) : NULL;
+        q->nparams = i + 1;
+        if (params[i] && !q->params[i]) {
+            api_query_free(q);
+            api_error(req, 503, "overloaded", "out of memory", NULL);
+            return;
+        }
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, q);
+    if (a->tail)
+        a->tail->next = q;
+    else
+        a->head = q;
+    a->tail = q;
+    api_pump(a);
+}
+
+void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+{
+    api_enqueue(a, req, NULL, sql, nparams, params, finish, arg, arg_free);
+}
+
+void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg)
+{
+    api_enqueue(a, req, pre, sql, nparams, params, finish, arg, NULL);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------------- */
+
+/* The bearer token's role, or ROLE_NONE. */
+static enum role api_authenticate(const struct api *a, struct evhttp_request *req, const char **user)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !a->tokens)
+        return ROLE_NONE;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return tokens_lookup(a->tokens, h, user);
+}
+
+static void api_dispatch(struct evhttp_request *req, void *arg)
+{
+    struct api *a = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t dlen = 0;
+    char *path = raw ? evhttp_uridecode(raw, 0, &dlen) : NULL;
+    if (!path || dlen != strlen(path) || !utf8_valid(path)) {
+        free(path);
+        api_error(req, 400, "bad_path", "the request path cannot be decoded", NULL);
+        return;
+    }
+    const struct api_route *match = NULL;
+    bool path_known = false;
+    const char *rest = "";
+    for (size_t i = 0; i < api_nroutes; i++) {
+        const struct api_route *r = &api_routes[i];
+        size_t n = strlen(r->path);
+        bool prefix = n > 1 && r->path[n - 1] == '/'; /* "/" alone is exact */
+        bool hit = prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
+        if (!hit)
+            continue;
+        path_known = true;
+        if (r->method == evhttp_request_get_command(req)) {
+            match = r;
+            rest = prefix ? path + n : "";
+            break;
+        }
+    }
+    if (!match) {
+        if (path_known)
+            api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
+        else
+            api_error(req, 404, "not_found", "no such endpoint", NULL);
+        free(path);
+        return;
+    }
+    struct api_caller who = {NULL, ROLE_NONE};
+    if (match->role != ROLE_NONE) {
+        const char *user = NULL;
+        enum role role = api_authenticate(a, req, &user);
+        who.user = user;
+        who.role = role;
+        if (role == ROLE_NONE) {
+            api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+            free(path);
+            return;
+        }
+        /* ops may read metrics only; every other role has the rights of those below it. */
+        if (role < match->role || (role == ROLE_OPS && match->role != ROLE_OPS)) {
+            api_error(req, 403, "forbidden", "this role may not do this", NULL);
+            free(path);
+            return;
+        }
+    }
+    match->handler(a, req, rest, &who);
+    free(path);
+}
+
+struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
+                    const struct ruleset *rs, struct store *st, char *err, size_t errlen)
+{
+    struct api *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->base = base;
+    a->p = *p;
+    a->conninfo = strdup(p->conninfo);
+    a->p.conninfo = a->conninfo;
+    a->tokens = tokens;
+    a->rs = rs;
+    a->st = st;
+    a->http = evhttp_new(base);
+    if (!a->conninfo || !a->http) {
+        snprintf(err, errlen, "out of memory");
+        return api_free(a);
+    }
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)p->max_body);
+    evhttp_set_max_headers_size(a->http, 16384);
+    evhttp_set_timeout(a->http, 30);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(a->http, api_dispatch, a);
+    if (p->tls)
+        evhttp_set_bevcb(a->http, tls_http_bevcb, p->tls);
+    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, p->host, (ev_uint16_t)p->port);
+    if (!bs) {
+        snprintf(err, errlen, "api: cannot listen on %s:%d", p->host, p->port);
+        return api_free(a);
+    }
+    /* Accepted sockets inherit it: without it a reply written in two parts waits for the
+     * client's delayed acknowledgement (about 40 ms). */
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(bs), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[128] = "?", serv[16] = "?";
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) == 0)
+        getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV);
+    snprintf(a->describe, sizeof(a->describe), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
+    a->db = pgconn_new(base, a->conninfo, "api", api_db_state, a);
+    if (a->db)
+        pgconn_set_connect_timeout(a->db, p->connect_timeout_ms);
+    if (!a->db) {
+        snprintf(err, errlen, "out of memory");
+        return api_free(a);
+    }
+    return a;
+}
+
+struct api *api_free(struct api *a)
+{
+    if (!a)
+        return NULL;
+    while (a->head) {
+        struct api_query *q = a->head;
+        a->head = q->next;
+        api_query_free(q);
+    }
+    if (a->inflight)
+        api_query_free(a->inflight);
+    pgconn_free(a->db);
+    if (a->http)
+        evhttp_free(a->http);
+    free(a->conninfo);
+    free(a);
+    return NULL;
+}
+
+void api_set_ruleset(struct api *a, const struct ruleset *rs)
+{
+    a->rs = rs;
+}
+
+const struct ruleset *api_ruleset(const struct api *a)
+{
+    return a->rs;
+}
+
+struct store *api_store(const struct api *a)
+{
+    return a->st;
+}
+
+bool api_db_up(const struct api *a)
+{
+    return pgconn_up(a->db);
+}
+
+size_t api_ready_backlog(const struct api *a)
+{
+    return a->p.ready_backlog;
+}
+
+void api_set_draining(struct api *a, bool draining)
+{
+    a->draining = draining;
+}
+
+bool api_draining(const struct api *a)
+{
+    return a->draining;
+}
+
+struct metrics *api_metrics(const struct api *a)
+{
+    return a->p.metrics;
+}
+
+void api_set_max_body(struct api *a, size_t max_body)
+{
+    a->p.max_body = max_body;
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)max_body);
+}
+
+unsigned long api_db_reconnects(const struct api *a)
+{
+    return pgconn_reconnects(a->db);
+}
+
+json_t *api_query_params(struct evhttp_request *req, const char *const *allowed)
+{
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    json_t *out = json_object();
+    if (!qs)
+        return out;
+    struct evkeyvalq kv;
+    if (evhttp_parse_query_str(qs, &kv) != 0) {
+        json_decref(out);
+        api_error(req, 400, "bad_query", "the query string cannot be parsed", NULL);
+        return NULL;
+    }
+    for (struct evkeyval *e = kv.tqh_first; e; e = e->next.tqe_next) {
+        bool ok = false;
+        for (size_t i = 0; allowed[i]; i++)
+            if (strcmp(allowed[i], e->key) == 0)
+                ok = true;
+        bool repeated = ok && json_object_get(out, e->key) != NULL;
+        bool stored = ok && !repeated && json_object_set_new(out, e->key, json_string(e->value)) == 0;
+        if (!stored) {
+            api_error(req, 400, "bad_query",
+                      !ok ? "unknown parameter" : repeated ? "parameter given twice" : "parameter is not valid UTF-8",
+                      e->key);
+            evhttp_clear_headers(&kv);
+            json_decref(out);
+            return NULL;
+        }
+    }
+    evhttp_clear_headers(&kv);
+    return out;
+}
+
+void api_set_tokens(struct api *a, const struct tokens *t)
+{
+    a->tokens = t;
+}
+
+const char *api_describe(const struct api *a)
+{
+    return a->describe;
+}

@@ -1,0 +1,50 @@
+/* api.h: the supervisor HTTP API (proto/supervisor-api-v1.md) on libevent's evhttp. */
+#ifndef FCRD_API_H
+#define FCRD_API_H
+
+#include <event2/event.h>
+#include <stddef.h>
+
+#include "store/store.h"
+#include "rules/ruleset.h"
+#include "api/tokens.h"
+
+struct api;
+struct metrics;
+struct tls;
+
+struct api_params {
+    const char *host;
+    int port;             /* 0 = any free port */
+    size_t max_body;      /* request body bytes */
+    const char *conninfo; /* the API's own database connection (reads never queue behind writes) */
+    size_t ready_backlog; /* /readyz fails while more events than this await the database */
+    int connect_timeout_ms; /* of the API's database connection attempts */
+    struct metrics *metrics; /* served at GET /metrics (borrowed; may be NULL) */
+    struct tls *tls;         /* HTTPS when set (borrowed; a reload swaps its contents) */
+};
+
+/* api_new: tokens and st are borrowed (see api_set_tokens). NULL with err on bind failure. */
+struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
+                    const struct ruleset *rs, struct store *st, char *err, size_t errlen);
+struct api *api_free(struct api *a); /* NULL-safe */
+
+/* api_set_tokens: requests authenticated from now on use t (borrowed). */
+void api_set_tokens(struct api *a, const struct tokens *t);
+
+/* api_set_ruleset: the rule set reports use from now on (borrowed). */
+void api_set_ruleset(struct api *a, const struct ruleset *rs);
+
+/* api_set_draining: while set, /readyz answers 503 (fcrd is stopping). */
+void api_set_draining(struct api *a, bool draining);
+
+/* api_set_max_body: the request body limit from now on (a reload). */
+void api_set_max_body(struct api *a, size_t max_body);
+
+/* api_db_reconnects: how often the API's database connection was re-established. */
+unsigned long api_db_reconnects(const struct api *a);
+
+/* api_describe: "HOST:PORT" actually bound. */
+const char *api_describe(const struct api *a);
+
+#endif

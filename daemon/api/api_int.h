@@ -1,0 +1,63 @@
+/* api_int.h: what the API's route handlers (api_routes.c) share with its server core (api.c). */
+#ifndef FCRD_API_INT_H
+#define FCRD_API_INT_H
+
+#include <event2/http.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "api/api.h"
+#include "api/tokens.h"
+
+/* The authenticated caller of a request. */
+struct api_caller {
+    const char *user; /* borrowed from the tokens table, valid during the handler */
+    enum role role;
+};
+
+typedef void (*api_handler_fn)(struct api *a, struct evhttp_request *req, const char *rest,
+                               const struct api_caller *who);
+
+struct api_route {
+    enum evhttp_cmd_type method;
+    const char *path; /* exact path, or a prefix when it ends with '/' */
+    enum role role;   /* ROLE_NONE: no token needed */
+    api_handler_fn handler;
+};
+
+extern const struct api_route api_routes[];
+extern const size_t api_nroutes;
+
+/* Replies. api_send_json takes the reference to body. */
+void api_send_json(struct evhttp_request *req, int status, json_t *body);
+void api_error(struct evhttp_request *req, int status, const char *code, const char *message, const char *field);
+
+/* api_read: run one query with text parameters (NULL = SQL NULL; copied) on the API's own
+ * connection; finish gets the request and the result (only when the query succeeded; a failure
+ * is answered 503 here). The request may have been abandoned by its client: then finish is not
+ * called. arg is passed through. */
+typedef void (*api_finish_fn)(struct evhttp_request *req, const PGresult *res, void *arg);
+void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+              const char *const *params, api_finish_fn finish, void *arg);
+/* api_read_owned: as api_read, and arg_free(arg) is called whenever finish will not be. */
+void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *));
+/* api_read_after: as api_read, with pre (no parameters) run first in the same pipeline: sql
+ * then runs with a snapshot taken after pre's (the connection reads committed data), and may
+ * read what pre set with set_config. finish gets sql's result. */
+void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+                    const char *const *params, api_finish_fn finish, void *arg);
+
+/* State the routes need. */
+struct store *api_store(const struct api *a);
+const struct ruleset *api_ruleset(const struct api *a);
+bool api_db_up(const struct api *a);
+size_t api_ready_backlog(const struct api *a);
+bool api_draining(const struct api *a);
+struct metrics *api_metrics(const struct api *a);
+
+/* Query-string parameters of a request as a JSON object of strings; NULL (and a 400 sent) when a
+ * parameter is repeated or not in `allowed` (NULL-terminated). */
+json_t *api_query_params(struct evhttp_request *req, const char *const *allowed);
+
+#endif

@@ -1,0 +1,330 @@
+/* api_routes.c: the supervisor API's route table and its read handlers. Every handler validates
+ * its input before it touches the database and answers through the asynchronous queue. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_events.h"
+#include "api/api_int.h"
+#include "api/api_metrics.h"
+#include "api/api_report.h"
+#include "api/api_ui.h"
+#include "api/api_write.h"
+#include "store/incident.h"
+#include "store/store.h"
+#include "util/timefmt.h"
+
+/* RFC 3339 in UTC, as the feed writes times. */
+#define SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* Audit times keep milliseconds: they are part of the hashed entry text. */
+#define SQL_TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+#define SQL_AUDIT_ITEM                                                                                       \
+    "json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ", 'actor', a.actor, 'role', a.role,"          \
+    " 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn, 'pending_id', a.pending_id,"          \
+    " 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before, 'after', a.after,"            \
+    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'chain', a.chain, 'prev_hash', a.prev_hash,"         \
+    " 'hash', a.hash, 'entry', a.entry)"
+
+#define LIMIT_MAX 1000
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static const char *param(const json_t *params, const char *key)
+{
+    return json_string_value(json_object_get(params, key));
+}
+
+/* A positive integer parameter within [1, max], or def when absent; -1 (400 sent) when bad. */
+static long int_param(struct evhttp_request *req, const json_t *params, const char *key, long def, long max)
+{
+    const char *v = param(params, key);
+    if (!v)
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > max) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "must be a whole number from 1 to %ld", max);
+        api_error(req, 400, "bad_query", msg, key);
+        return -1;
+    }
+    return n;
+}
+
+static bool text_ok(struct evhttp_request *req, const char *v, const char *key, size_t max)
+{
+    if (!v)
+        return true;
+    if (*v && strlen(v) <= max)
+        return true;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "must be 1 to %zu characters", max);
+    api_error(req, 400, "bad_query", msg, key);
+    return false;
+}
+
+/* Rows of one JSON text column -> {items: [...], next}. cursor_col (or -1) holds each row's cursor;
+ * a row beyond `limit` means there is a next page. */
+static void send_page(struct evhttp_request *req, const PGresult *res, long limit, int cursor_col)
+{
+    json_t *items = json_array();
+    int n = PQntuples(res);
+    int shown = n > limit ? (int)limit : n;
+    for (int i = 0; i < shown; i++) {
+        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        if (it)
+            json_array_append_new(items, it);
+    }
+    json_t *next = json_null();
+    if (n > limit && shown > 0 && cursor_col >= 0)
+        next = json_string(PQgetvalue(res, shown - 1, cursor_col));
+    api_send_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
+}
+
+/* ---- health --------------------------------------------------------------------------------- */
+
+static void handle_healthz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)a;
+    (void)rest;
+    (void)who;
+    api_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void handle_readyz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)rest;
+    (void)who;
+    struct store *st = api_store(a);
+    bool ready = store_db_up(st) && api_db_up(a) && store_backlog(st) <= api_ready_backlog(a) &&
+                 !api_draining(a);
+    api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+}
+
+/* ---- incidents ------------------------------------------------------------------------------ */
+
+static void incident_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    (void)arg;
+    if (PQntuples(res) != 1) {
+        api_error(req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    if (!state) {
+        api_error(req, 500, "internal", "the stored incident state cannot be read", NULL);
+        return;
+    }
+    json_t *view = incident_view(state);
+    json_decref(state);
+    api_send_json(req, 200, view);
+}
+
+static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest,
+                            const struct api_caller *who)
+{
+    if (api_events_match(rest)) { /* GET /v1/incidents/{id}/events shares this prefix */
+        api_events_get(a, req, rest, who);
+        return;
+    }
+    (void)who;
+    if (!*rest || strlen(rest) > 64) {
+        api_error(req, 404, "not_found", "no such incident", NULL);
+        return;
+    }
+    const char *p[1] = {rest};
+    api_read(a, req, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", 1, p,
+             incident_finish, NULL);
+}
+
+/* ---- pending decisions ---------------------------------------------------------------------- */
+
+#define SQL_PENDING                                                                                          \
+    "SELECT json_build_object('id', id, 'incident_id', incident_id, 'reason', reason,"                       \
+    " 'opened_at', " SQL_TS("opened_at") ", 'due', " SQL_TS("due") ", 'overdue', due < now(),"               \
+    " 'flags', to_json(flags), 'victim', victim, 'candidate_offence', candidate_offence,"                    \
+    " 'allegation', allegation)::text,"                                                                      \
+    " to_char(due AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || id"                      \
+    " FROM pending_decisions WHERE status = 'open'"                                                          \
+    " AND ($1::text IS NULL OR reason = $1) AND ($2::text IS NULL OR $2 = ANY(flags))"                       \
+    " AND (NOT $3::boolean OR due < now())"                                                                  \
+    " AND ($4::timestamptz IS NULL OR (due, id) > ($4::timestamptz, $5::text))"                              \
+    " ORDER BY due, id LIMIT $6::int + 1"
+
+static void pending_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    send_page(req, res, (long)(intptr_t)arg, 1);
+}
+
+static void handle_pending(struct api *a, struct evhttp_request *req, const char *rest,
+                           const struct api_caller *who)
+{
+    (void)who;
+    if (*rest) {
+        api_error(req, 404, "not_found", "no such endpoint", NULL);
+        return;
+    }
+    static const char *const allowed[] = {"overdue", "flag", "reason", "limit", "after", NULL};
+    json_t *params = api_query_params(req, allowed);
+    if (!params)
+        return;
+    long limit = int_param(req, params, "limit", 100, LIMIT_MAX);
+    const char *overdue = param(params, "overdue");
+    const char *after = param(params, "after");
+    char due[64] = "", id[128] = "";
+    bool ok = limit > 0 && text_ok(req, param(params, "flag"), "flag", 64) &&
+              text_ok(req, param(params, "reason"), "reason", 64);
+    if (ok && overdue && strcmp(overdue, "true") != 0 && strcmp(overdue, "false") != 0) {
+        api_error(req, 400, "bad_query", "must be true or false", "overdue");
+        ok = false;
+    }
+    if (ok && after) {
+        const char *bar = strchr(after, '|');
+        if (!bar || bar == after || (size_t)(bar - after) >= sizeof(due) || strlen(bar + 1) >= sizeof(id) ||
+            !bar[1]) {
+            api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+            ok = false;
+        } else {
+            memcpy(due, after, (size_t)(bar - after));
+            snprintf(id, sizeof(id), "%s", bar + 1);
+            int64_t ms;
+            if (!timefmt_parse(due, &ms)) {
+                api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+                ok = false;
+            }
+        }
+    }
+    if (ok) {
+        char lim[24];
+        snprintf(lim, sizeof(lim), "%ld", limit);
+        const char *p[6] = {param(params, "reason"), param(params, "flag"),
+                            overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
+                            after ? due : NULL, after ? id : NULL, lim};
+        api_read(a, req, SQL_PENDING, 6, p, pending_finish, (void *)(intptr_t)limit);
+    }
+    json_decref(params);
+}
+
+/* ---- crimes --------------------------------------------------------------------------------- */
+
+#define SQL_CRIME                                                                                            \
+    "SELECT json_build_object('crn', c.crn, 'incident_id', c.incident_id, 'offence', c.offence,"             \
+    " 'victim', c.victim, 'status', c.status, 'flags', to_json(c.flags),"                                    \
+    " 'recorded_at', " SQL_TS("c.recorded_at") ", 'rules', to_json(c.rules), 'ruleset', c.ruleset,"          \
+    " 'history', (SELECT coalesce(json_agg(" SQL_AUDIT_ITEM " ORDER BY a.id), '[]'::json)"                   \
+    "  FROM audit a WHERE a.crn = c.crn))::text FROM crimes c WHERE c.crn = $1"
+
+static void crime_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    (void)arg;
+    if (PQntuples(res) != 1) {
+        api_error(req, 404, "not_found", "no such crime", NULL);
+        return;
+    }
+    json_t *c = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    api_send_json(req, c ? 200 : 500, c ? c : json_pack("{s:{s:s,s:s}}", "error", "code", "internal", "message", "bad row"));
+}
+
+static void handle_crime(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)who;
+    if (!*rest || strlen(rest) > 64) {
+        api_error(req, 404, "not_found", "no such crime", NULL);
+        return;
+    }
+    const char *p[1] = {rest};
+    api_read(a, req, SQL_CRIME, 1, p, crime_finish, NULL);
+}
+
+/* ---- audit ---------------------------------------------------------------------------------- */
+
+#define SQL_AUDIT_SELECT                                                                                     \
+    "SELECT " SQL_AUDIT_ITEM "::text, a.id::text FROM audit a"                                               \
+    " WHERE ($1::text IS NULL OR a.incident_id = $1) AND ($2::text IS NULL OR a.crn = $2)"                   \
+    " AND a.id > $3::bigint"
+
+/* One incident's entries (and so one crime's) are committed in id order: the batches that write
+ * them hold the incident in turn, each until its COMMIT. */
+#define SQL_AUDIT SQL_AUDIT_SELECT " ORDER BY a.id LIMIT $4::int + 1"
+
+/* The whole trail is listed in id order too, but across chains ids are not drawn in commit order:
+ * an append to one chain may commit after another chain's entries with higher ids. A page must
+ * not show an entry while one with a lower id may still commit, or a reader paging with `after`
+ * would skip that one for good. Every append holds, from before it draws its ids until its
+ * transaction ends, a shared advisory lock keyed by the sequence's last value at that moment, a
+ * bound below its ids (sql/0007_audit_chains.sql). So, first, the horizon: the lowest such key
+ * held now, or failing that the highest id committed; then, in a later snapshot, the page lists
+ * nothing above the horizon. An id not committed by then belongs to a transaction that either
+ * held its lock when the horizon was read (so the horizon is below the id), or took it
+ * afterwards (so the id is above every id committed when the horizon was read). */
+#define SQL_AUDIT_HORIZON                                                                                    \
+    "SELECT set_config('fcrd.audit_horizon', least((SELECT coalesce(max(id), 0) FROM audit),"                \
+    " (SELECT min((l.classid::bigint << 32) | l.objid::bigint) FROM pg_locks l"                              \
+    "  WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.mode = 'ShareLock'"                            \
+    "  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))::text, false)"
+
+#define SQL_AUDIT_ALL                                                                                        \
+    SQL_AUDIT_SELECT " AND a.id <= current_setting('fcrd.audit_horizon')::bigint ORDER BY a.id LIMIT $4::int + 1"
+
+static void audit_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+{
+    send_page(req, res, (long)(intptr_t)arg, 1);
+}
+
+static void handle_audit(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+{
+    (void)who;
+    (void)rest;
+    static const char *const allowed[] = {"incident_id", "crn", "after", "limit", NULL};
+    json_t *params = api_query_params(req, allowed);
+    if (!params)
+        return;
+    long limit = int_param(req, params, "limit", 100, LIMIT_MAX);
+    const char *after = param(params, "after");
+    bool ok = limit > 0 && text_ok(req, param(params, "incident_id"), "incident_id", 64) &&
+              text_ok(req, param(params, "crn"), "crn", 64);
+    if (ok && after) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(after, &end, 10);
+        if (!*after || *end || v < 0 || errno == ERANGE) {
+            api_error(req, 400, "bad_query", "not a cursor returned by this endpoint", "after");
+            ok = false;
+        }
+    }
+    if (ok) {
+        char lim[24];
+        snprintf(lim, sizeof(lim), "%ld", limit);
+        const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
+        if (p[0] || p[1])
+            api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+        else
+            api_read_after(a, req, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_finish, (void *)(intptr_t)limit);
+    }
+    json_decref(params);
+}
+
+/* ---- the table ------------------------------------------------------------------------------ */
+
+const struct api_route api_routes[] = {
+    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
+    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
+    {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics},
+    {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
+    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
+    {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit},
+    {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi},
+    {EVHTTP_REQ_POST, "/v1/pending/", ROLE_SUPERVISOR, api_post_pending},
+    {EVHTTP_REQ_POST, "/v1/crimes/", ROLE_DDM, api_post_crime},
+    /* The supervisor's page: "/" (exact) and its files under /ui/. */
+    {EVHTTP_REQ_GET, "/ui/", ROLE_NONE, api_ui_get},
+    {EVHTTP_REQ_HEAD, "/ui/", ROLE_NONE, api_ui_get},
+    {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root},
+    {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root},
+};
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

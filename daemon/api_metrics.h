@@ -1,9 +1,0 @@
-/* api_metrics.h: GET /metrics, the Prometheus exposition of the daemon's metrics. */
-#ifndef FCRD_API_METRICS_H
-#define FCRD_API_METRICS_H
-
-#include "api_int.h"
-
-void api_get_metrics(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
-
-#endif

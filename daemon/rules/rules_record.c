@@ -1,0 +1,605 @@
+/* rules_record.c: reconciles the derived crimes, decisions and pending items with what the state
+ * already holds: CRNs are kept, a changed code is a reclassification, nothing recorded is dropped. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rules/rules_int.h"
+#include "util/jsonwrite.h"
+
+static const char *rules_unit_code(const struct rules_ctx *c, const struct rules_unit *u)
+{
+    return c->al[u->principal].off->code;
+}
+
+/* Why a member other than the principal is counted in the crime. */
+static const char *rules_member_rule(const struct rules_ctx *c, const struct rules_unit *u, const struct rules_alleg *m)
+{
+    const struct rules_alleg *p = &c->al[u->principal];
+    const struct ruleset_exception *x = ruleset_exception_for(c->rs, p->off->code, m->off->code);
+    if (x)
+        return x->id;
+    if (m->absorb_rule)
+        return m->absorb_rule;
+    return u->course ? RULE_COURSE_OF_CONDUCT : RULE_PRINCIPAL;
+}
+
+static int rules_finish_units(struct rules_ctx *c)
+{
+    for (size_t i = 0; i < c->nunits; i++) {
+        struct rules_unit *u = &c->units[i];
+        if (u->dead || u->n == 0)
+            continue;
+        struct rules_alleg *p = &c->al[u->principal];
+        u->rules = jsonwrite_copy(p->rules);
+        if (u->course)
+            rules_add_rule(u->rules, RULE_COURSE_OF_CONDUCT);
+        else
+            rules_add_rule(u->rules, p->state_based ? RULE_PER_OFFENDER : RULE_ONE_PER_VICTIM);
+        for (size_t m = 0; m < u->n; m++) {
+            if (u->members[m] == u->principal)
+                continue;
+            if (!u->course)
+                rules_add_rule(u->rules, RULE_FINISHED_INCIDENT);
+            rules_add_rule(u->rules, rules_member_rule(c, u, &c->al[u->members[m]]));
+        }
+        /* Another crime for the same victim in this incident: separate occasions. */
+        for (size_t j = 0; j < c->nunits && !u->course && p->victim_id; j++) {
+            const struct rules_unit *o = &c->units[j];
+            if (j != i && !o->dead && o->n && !o->course && c->al[o->principal].victim_id &&
+                strcmp(c->al[o->principal].victim_id, p->victim_id) == 0)
+                rules_add_rule(u->rules, RULE_SEPARATE_OCCASIONS);
+        }
+        const struct rules_alleg **als = calloc(u->n, sizeof *als);
+        if (!als)
+            return -1;
+        for (size_t m = 0; m < u->n; m++)
+            als[m] = &c->al[u->members[m]];
+        u->flags = rules_assess_flags(c, p->victim, als, u->n, p->off, u->rules);
+        free(als);
+    }
+    return 0;
+}
+
+static bool rules_json_str_eq(const json_t *v, const char *s)
+{
+    if (!s)
+        return !v || json_is_null(v);
+    return json_is_string(v) && strcmp(json_string_value(v), s) == 0;
+}
+
+static bool rules_crime_live(const json_t *crime)
+{
+    const char *st = rules_str(crime, "status");
+    return st && strcmp(st, "recorded") == 0;
+}
+
+static bool rules_unit_has(const struct rules_ctx *c, const struct rules_unit *u, const char *id)
+{
+    for (size_t m = 0; id && m < u->n; m++)
+        if (strcmp(c->al[u->members[m]].id, id) == 0)
+            return true;
+    return false;
+}
+
+/* A crime for this unit that the state already holds: the one standing on the same principal,
+ * else (same victim) on a member, else sharing any allegation. */
+static void rules_match_crimes(struct rules_ctx *c, bool *claimed, const bool *frozen)
+{
+    json_t *crimes = json_object_get(c->state, "crimes");
+    for (size_t i = 0; i < c->nunits; i++) {
+        struct rules_unit *u = &c->units[i];
+        if (u->dead || u->n == 0)
+            continue;
+        const struct rules_alleg *p = &c->al[u->principal];
+        int best = -1, tier = 9;
+        size_t k;
+        json_t *crime;
+        json_array_foreach(crimes, k, crime) {
+            if (claimed[k] || frozen[k] || !rules_crime_live(crime))
+                continue;
+            const char *cp = rules_str(crime, "principal");
+            bool same_victim = rules_json_str_eq(json_object_get(crime, "victim"), p->victim_id);
+            int t = 9;
+            if (cp && strcmp(cp, p->id) == 0)
+                t = 0; /* the same allegation, even if its victim was corrected */
+            else if (!same_victim)
+                continue;
+            else if (rules_unit_has(c, u, cp))
+                t = 1;
+            else {
+                size_t j;
+                json_t *aid;
+                json_array_foreach(json_object_get(crime, "allegations"), j, aid) {
+                    if (rules_unit_has(c, u, json_string_value(aid)))
+                        t = 2;
+                }
+            }
+            if (t < tier) {
+                tier = t;
+                best = (int)k;
+            }
+        }
+        if (best >= 0) {
+            u->crime = best;
+            claimed[best] = true;
+        }
+    }
+}
+
+static json_t *rules_unit_allegations(const struct rules_ctx *c, const struct rules_unit *u)
+{
+    json_t *ids = json_array();
+    for (size_t m = 0; m < u->n; m++)
+        json_array_append_new(ids, json_string(c->al[u->members[m]].id));
+    return ids;
+}
+
+static json_t *rules_crime_summary(const json_t *crime)
+{
+    json_t *victim = json_object_get(crime, "victim");
+    json_t *summary = json_pack("{s:O, s:O, s:O, s:O}", "offence", json_object_get(crime, "offence"), "victim",
+                                victim ? victim : json_null(), "flags", json_object_get(crime, "flags"), "rules",
+                                json_object_get(crime, "rules"));
+    /* A snapshot: the crime's own values change after this. */
+    json_t *copy = jsonwrite_copy(summary);
+    json_decref(summary);
+    return copy;
+}
+
+static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
+{
+    json_t *crime = json_array_get(json_object_get(c->state, "crimes"), (size_t)u->crime);
+    const char *crn = rules_str(crime, "crn");
+    const char *code = rules_unit_code(c, u);
+    const char *victim = c->al[u->principal].victim_id;
+    bool recode = !rules_json_str_eq(json_object_get(crime, "offence"), code);
+    bool reflag = !json_equal(json_object_get(crime, "flags"), u->flags);
+    bool revictim = !rules_json_str_eq(json_object_get(crime, "victim"), victim);
+
+    json_object_set_new(crime, "allegations", rules_unit_allegations(c, u));
+    json_object_set_new(crime, "principal", json_string(c->al[u->principal].id));
+    if (!recode && !reflag && !revictim)
+        return;
+    json_t *before = rules_crime_summary(crime);
+    json_object_set_new(crime, "victim", victim ? json_string(victim) : json_null());
+    json_t *rules = jsonwrite_copy(u->rules);
+    if (recode)
+        rules_add_rule(rules, RULE_RECLASSIFICATION);
+    json_object_set_new(crime, "offence", json_string(code));
+    json_object_set(crime, "flags", u->flags);
+    json_object_set_new(crime, "rules", rules);
+    json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(c->crime_actions, crn, json_string(recode ? "reclassified" : "unchanged"));
+    rules_audit(c, recode ? "crime.reclassified" : "crime.updated", crn, NULL, c->al[u->principal].id, before,
+                rules_crime_summary(crime), jsonwrite_copy(rules));
+}
+
+static bool rules_same_person(const json_t *x, const json_t *y)
+{
+    const char *rx = rules_str(x, "ref"), *ry = rules_str(y, "ref");
+    if (rx && ry)
+        return strcmp(rx, ry) == 0;
+    const char *nx = rules_str(x, "name"), *ny = rules_str(y, "name");
+    return nx && ny && strcasecmp(nx, ny) == 0;
+}
+
+/* Another call about the same matter (a same_report link) whose incident already recorded the
+ * crime for this victim: this report is counted in it, never a second crime. */
+static void rules_match_linked(struct rules_ctx *c, struct rules_unit *u)
+{
+    const struct rules_alleg *p = &c->al[u->principal];
+    size_t i, k, j;
+    json_t *link, *crime, *person;
+    if (!c->linked || !p->victim)
+        return;
+    json_array_foreach(json_object_get(c->state, "links"), i, link) {
+        if (!rules_json_str_eq(json_object_get(link, "relation"), "same_report"))
+            continue;
+        const json_t *other = json_object_get(c->linked, rules_str(link, "incident_id"));
+        if (!json_is_object(other))
+            continue;
+        json_array_foreach(json_object_get(other, "crimes"), k, crime) {
+            const char *vid = rules_str(crime, "victim");
+            const struct ruleset_offence *o = ruleset_offence(c->rs, rules_str(crime, "offence"));
+            if (!rules_crime_live(crime) || !vid || !o)
+                continue;
+            if (strcmp(o->code, p->off->code) != 0 && strcmp(o->category, p->off->category) != 0)
+                continue;
+            json_array_foreach(json_object_get(other, "persons"), j, person) {
+                if (rules_json_str_eq(json_object_get(person, "id"), vid) && rules_same_person(person, p->victim)) {
+                    u->linked_crn = rules_str(crime, "crn");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+static int rules_new_crime(struct rules_ctx *c, struct rules_unit *u)
+{
+    const struct rules_alleg *p = &c->al[u->principal];
+    char crn[96];
+    int64_t serial = c->env->next_serial(c->env->serial_arg);
+    snprintf(crn, sizeof crn, "%s/%d/%06lld", c->env->force, timefmt_year(c->at_ms), (long long)serial);
+    json_t *crime = json_object();
+    if (!crime)
+        return -1;
+    json_object_set_new(crime, "crn", json_string(crn));
+    json_object_set_new(crime, "offence", json_string(p->off->code));
+    json_object_set_new(crime, "victim", p->victim_id ? json_string(p->victim_id) : json_null());
+    json_object_set_new(crime, "status", json_string("recorded"));
+    json_object_set(crime, "flags", u->flags);
+    json_object_set_new(crime, "recorded_at", json_string(c->at));
+    json_object_set(crime, "rules", u->rules);
+    json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(crime, "allegations", rules_unit_allegations(c, u));
+    json_object_set_new(crime, "principal", json_string(p->id));
+    if (json_object_size(crime) != 10) { /* a member was missing or out of memory, as json_pack fails */
+        json_decref(crime);
+        return -1;
+    }
+    json_t *crimes = json_object_get(c->state, "crimes");
+    json_array_append_new(crimes, crime);
+    u->crime = (int)json_array_size(crimes) - 1;
+    json_object_set_new(c->crime_actions, crn, json_string("recorded"));
+    rules_audit(c, "crime.recorded", crn, NULL, p->id, NULL, jsonwrite_copy(crime), jsonwrite_copy(u->rules));
+    return 0;
+}
+
+/* ---- decisions ---- */
+
+static json_t *rules_decision(const char *allegation, const char *outcome)
+{
+    return json_pack("{s:s, s:s}", "allegation", allegation, "outcome", outcome);
+}
+
+static void rules_decision_set(json_t *d, const char *key, const char *value)
+{
+    if (value)
+        json_object_set_new(d, key, json_string(value));
+}
+
+static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
+{
+    json_t *crimes = json_object_get(c->state, "crimes"), *d;
+    if (a->frozen_crime >= 0) {
+        json_t *crime = json_array_get(crimes, (size_t)a->frozen_crime);
+        if (!rules_crime_live(crime))
+            return NULL; /* what a person decided about a cancelled or transferred crime stands */
+        bool principal = rules_json_str_eq(json_object_get(crime, "principal"), a->id);
+        d = rules_decision(a->id, principal ? "recorded" : "counted_in");
+        rules_decision_set(d, "offence", principal ? rules_str(crime, "offence") : a->code);
+        rules_decision_set(d, "crn", rules_str(crime, "crn"));
+        json_t *rules = json_array();
+        if (principal && a->verdict != RULES_RECORDABLE)
+            rules_add_rule(rules, RULE_FEED_NEVER_CANCELS);
+        json_array_extend(rules, a->rules);
+        if (!principal)
+            rules_add_rule(rules, RULE_PRINCIPAL);
+        json_object_set_new(d, "rules", rules);
+        return d;
+    }
+    if (a->unit >= 0) {
+        struct rules_unit *u = &c->units[a->unit];
+        const char *crn = u->linked_crn ? u->linked_crn : rules_str(json_array_get(crimes, (size_t)u->crime), "crn");
+        if (u->linked_crn) {
+            d = rules_decision(a->id, "counted_in");
+            rules_decision_set(d, "offence", a->code);
+            rules_decision_set(d, "crn", crn);
+            json_t *rules = jsonwrite_copy(a->rules);
+            rules_add_rule(rules, RULE_SAME_REPORT);
+            json_object_set_new(d, "rules", rules);
+        } else if (u->principal == (int)a->idx) {
+            d = rules_decision(a->id, "recorded");
+            rules_decision_set(d, "offence", rules_unit_code(c, u));
+            rules_decision_set(d, "crn", crn);
+            /* What decided it now (a withdrawal shows), and whether the crime was ever reclassified. */
+            json_t *rules = jsonwrite_copy(u->rules);
+            json_t *crule;
+            size_t ri;
+            json_array_foreach(json_object_get(json_array_get(crimes, (size_t)u->crime), "rules"), ri, crule) {
+                if (strcmp(json_string_value(crule), RULE_RECLASSIFICATION) == 0)
+                    rules_add_rule(rules, RULE_RECLASSIFICATION);
+            }
+            json_object_set_new(d, "rules", rules);
+        } else {
+            d = rules_decision(a->id, "counted_in");
+            rules_decision_set(d, "offence", a->code);
+            rules_decision_set(d, "crn", crn);
+            json_t *rules = json_array();
+            rules_add_rule(rules, a->class_rule);
+            rules_add_rule(rules, rules_member_rule(c, u, a));
+            json_object_set_new(d, "rules", rules);
+        }
+        return d;
+    }
+    if (a->verdict == RULES_RECORDABLE) {
+        /* Counted in a crime that could not be placed (should not happen): leave it to a person. */
+        a->verdict = RULES_OUTCOME;
+        a->outcome = "pending";
+        a->reason = a->pending_reason = "insufficient_detail";
+    }
+    d = rules_decision(a->id, a->outcome);
+    rules_decision_set(d, "offence", a->code);
+    rules_decision_set(d, "reason", a->reason);
+    rules_decision_set(d, "code", a->hold_code);
+    json_object_set(d, "rules", a->rules);
+    return d;
+}
+
+static void rules_decide(struct rules_ctx *c)
+{
+    json_t *decisions = json_object_get(c->state, "decisions");
+    for (size_t i = 0; i < c->nal; i++) {
+        struct rules_alleg *a = &c->al[i];
+        if (a->verdict == RULES_SETTLED)
+            continue;
+        json_t *d = rules_derive_decision(c, a);
+        if (!d)
+            continue;
+        json_object_set_new(d, "ruleset", json_string(ruleset_version(c->rs)));
+        json_t *old = json_object_get(decisions, a->id);
+        if (old && json_equal(old, d)) {
+            json_decref(d);
+            continue;
+        }
+        rules_audit(c, "decision", rules_str(d, "crn"), NULL, a->id, old ? jsonwrite_copy(old) : NULL,
+                    jsonwrite_copy(d), jsonwrite_copy(json_object_get(d, "rules")));
+        json_object_set(decisions, a->id, d);
+        a->decision = d;
+    }
+}
+
+/* ---- pending decisions ---- */
+
+struct rules_want {
+    const char *reason;
+    const char *allegation;
+    const char *victim;
+    const char *candidate;
+    json_t *flags; /* owned */
+    json_t *rules; /* owned */
+};
+
+static void rules_want(struct rules_want *w, size_t *n, const char *reason, const struct rules_alleg *a,
+                       const char *candidate, json_t *flags, json_t *rules)
+{
+    struct rules_want *x = &w[(*n)++];
+    x->reason = reason;
+    x->allegation = a ? a->id : NULL;
+    x->victim = a ? a->victim_id : NULL;
+    x->candidate = candidate;
+    x->flags = flags ? flags : json_array();
+    x->rules = rules;
+}
+
+static bool rules_has_crime_ref(const struct rules_ctx *c)
+{
+    size_t i;
+    json_t *crime, *d;
+    const char *id;
+    json_array_foreach(json_object_get(c->state, "crimes"), i, crime) {
+        if (rules_crime_live(crime))
+            return true;
+    }
+    json_object_foreach(json_object_get(c->state, "decisions"), id, d) {
+        if (rules_json_str_eq(json_object_get(d, "outcome"), "counted_in") && rules_str(d, "crn"))
+            return true;
+    }
+    return false;
+}
+
+/* A non-crime incident whose narrative or allegations suggest crime that no decision yet covers. */
+static bool rules_hidden_crime(const struct rules_ctx *c)
+{
+    const struct ruleset_simple *ind = ruleset_indicators(c->rs);
+    if (!ind->rule || !rules_in_list(ind->items2, rules_str(c->state, "category")))
+        return false;
+    if (json_array_size(json_object_get(c->state, "indicators")) == 0 && c->nal == 0)
+        return false;
+    static const char *const covering[] = {"recorded", "counted_in", "pending", "held", "referred", "transfer", NULL};
+    const char *id;
+    json_t *d;
+    json_object_foreach(json_object_get(c->state, "decisions"), id, d) {
+        if (rules_in_list(covering, rules_str(d, "outcome")))
+            return false;
+    }
+    return true;
+}
+
+static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
+{
+    size_t n = 0;
+    json_t *crimes = json_object_get(c->state, "crimes");
+    for (size_t i = 0; i < c->nal; i++) {
+        struct rules_alleg *a = &c->al[i];
+        if (a->verdict == RULES_SETTLED)
+            continue;
+        json_t *crime = a->frozen_crime >= 0 ? json_array_get(crimes, (size_t)a->frozen_crime) : NULL;
+        if (crime && rules_crime_live(crime) && rules_json_str_eq(json_object_get(crime, "principal"), a->id) &&
+            a->verdict != RULES_RECORDABLE) {
+            const char *reason = a->review_reason ? a->review_reason
+                                 : a->pending_reason ? a->pending_reason
+                                 : a->reason       ? a->reason
+                                                   : "insufficient_detail";
+            json_t *rules = json_pack("[s]", RULE_FEED_NEVER_CANCELS);
+            json_array_extend(rules, a->rules);
+            rules_want(w, &n, reason, a, rules_str(crime, "offence"), jsonwrite_copy(json_object_get(crime, "flags")),
+                       rules);
+        } else if (!crime && a->verdict == RULES_OUTCOME && a->pending_reason) {
+            const struct rules_alleg *one[1] = {a};
+            json_t *flags = a->off ? rules_assess_flags(c, a->victim, one, 1, a->off, NULL) : NULL;
+            rules_want(w, &n, a->pending_reason, a, a->code, flags, jsonwrite_copy(a->rules));
+        }
+    }
+    size_t oi;
+    json_t *ok;
+    json_array_foreach(c->orphans, oi, ok) {
+        json_t *crime = json_array_get(crimes, (size_t)json_integer_value(ok));
+        const char *principal = rules_str(crime, "principal");
+        for (size_t i = 0; principal && i < c->nal; i++)
+            if (strcmp(c->al[i].id, principal) == 0 && c->al[i].verdict != RULES_SETTLED)
+                rules_want(w, &n, "insufficient_detail", &c->al[i], rules_str(crime, "offence"),
+                           jsonwrite_copy(json_object_get(crime, "flags")),
+                           json_pack("[s, s]", RULE_FEED_NEVER_CANCELS, RULE_PRINCIPAL));
+    }
+    const char *cat = rules_str(c->state, "category");
+    if (cat && strcmp(cat, "crime") == 0 && c->nal == 0)
+        rules_want(w, &n, "insufficient_detail", NULL, NULL, NULL, json_pack("[s]", RULE_CRIME_WITHOUT_ALLEGATION));
+    if (rules_hidden_crime(c))
+        rules_want(w, &n, "possible_crime", NULL, NULL, NULL, json_pack("[s]", ruleset_indicators(c->rs)->rule));
+    json_t *closing = json_object_get(c->state, "closing");
+    const char *ccat = rules_str(closing, "category");
+    bool closing_now = c->ev->type == FEED_EVENT_CLOSED;
+    if (ccat && strcmp(ccat, "crime") == 0 && !rules_has_crime_ref(c)) {
+        rules_want(w, &n, "closed_without_crime", NULL, NULL, NULL, json_pack("[s]", RULE_CLOSED_CRIME_WITHOUT_CRIME));
+        if (closing_now)
+            rules_warn(c, "closed_without_crime", "closing_category",
+                       "closed in the crime category but no crime is recorded for this incident");
+    } else if (ccat && strcmp(ccat, "crime_related") == 0 && !rules_str(closing, "reason")) {
+        rules_want(w, &n, "closed_without_crime", NULL, NULL, NULL, json_pack("[s]", RULE_CLOSED_CRI_WITHOUT_REASON));
+        if (closing_now)
+            rules_warn(c, "closing_reason_missing", "closing_reason",
+                       "closed as crime-related without a closing_reason: a person must record why there is no crime");
+    }
+    return n;
+}
+
+static bool rules_pending_key(const json_t *p, const char *reason, const char *allegation)
+{
+    return rules_json_str_eq(json_object_get(p, "reason"), reason) &&
+           rules_json_str_eq(json_object_get(p, "allegation"), allegation);
+}
+
+static const char *rules_resolution(const struct rules_ctx *c, const char *allegation)
+{
+    json_t *d = allegation ? json_object_get(json_object_get(c->state, "decisions"), allegation) : NULL;
+    const char *o = rules_str(d, "outcome");
+    return o ? o : "resolved";
+}
+
+static void rules_pending_fields(json_t *p, const struct rules_want *w)
+{
+    if (w->victim)
+        json_object_set_new(p, "victim", json_string(w->victim));
+    if (w->candidate)
+        json_object_set_new(p, "candidate_offence", json_string(w->candidate));
+    json_object_set(p, "flags", w->flags);
+    json_object_set(p, "rules", w->rules);
+}
+
+static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, size_t nw)
+{
+    json_t *pending = json_object_get(c->state, "pending");
+    size_t i;
+    json_t *p;
+    bool *kept = calloc(nw + 1, sizeof *kept);
+    if (!kept)
+        return;
+    json_array_foreach(pending, i, p) {
+        if (!rules_json_str_eq(json_object_get(p, "status"), "open"))
+            continue;
+        const char *allegation = rules_str(p, "allegation");
+        size_t k;
+        for (k = 0; k < nw; k++)
+            if (!kept[k] && rules_pending_key(p, w[k].reason, w[k].allegation))
+                break;
+        if (k < nw) {
+            kept[k] = true;
+            json_t *before = jsonwrite_copy(p);
+            rules_pending_fields(p, &w[k]);
+            if (!json_equal(before, p))
+                rules_audit(c, "pending.updated", NULL, rules_str(p, "id"), allegation, before, jsonwrite_copy(p),
+                            jsonwrite_copy(w[k].rules));
+            else
+                json_decref(before);
+            continue;
+        }
+        /* No longer needed: a later event resolved it. */
+        json_t *before = jsonwrite_copy(p);
+        json_object_set_new(p, "status", json_string("closed"));
+        json_object_set_new(p, "closed_at", json_string(c->at));
+        json_object_set_new(p, "resolution", json_pack("{s:s, s:s?, s:s}", "how", "rules", "event_id", c->ev->event_id,
+                                                       "outcome", rules_resolution(c, allegation)));
+        rules_audit(c, "pending.closed", NULL, rules_str(p, "id"), allegation, before, jsonwrite_copy(p),
+                    jsonwrite_copy(json_object_get(p, "rules")));
+    }
+    for (size_t k = 0; k < nw; k++) {
+        if (kept[k])
+            continue;
+        /* What a person closed stays closed: the rules do not reopen the same question. */
+        bool by_person = false;
+        json_array_foreach(pending, i, p) {
+            const char *how = rules_str(json_object_get(p, "resolution"), "how");
+            if (rules_pending_key(p, w[k].reason, w[k].allegation) && how && strcmp(how, "rules") != 0)
+                by_person = true;
+        }
+        if (by_person)
+            continue;
+        char id[48], due[TIMEFMT_LEN];
+        snprintf(id, sizeof id, "PD-%lld", (long long)c->env->next_serial(c->env->serial_arg));
+        timefmt_format(c->opened_ms + ruleset_deadline_ms(c->rs), due);
+        json_t *np = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "status", "open", "reason", w[k].reason,
+                               "opened_at", c->at, "due", due);
+        if (w[k].allegation)
+            json_object_set_new(np, "allegation", json_string(w[k].allegation));
+        rules_pending_fields(np, &w[k]);
+        rules_add_rule(json_object_get(np, "rules"), RULE_DEADLINE);
+        json_object_set_new(np, "ruleset", json_string(ruleset_version(c->rs)));
+        json_array_append_new(pending, np);
+        rules_audit(c, "pending.opened", NULL, id, w[k].allegation, NULL, jsonwrite_copy(np),
+                    jsonwrite_copy(json_object_get(np, "rules")));
+    }
+    free(kept);
+}
+
+int rules_record(struct rules_ctx *c)
+{
+    json_t *crimes = json_object_get(c->state, "crimes");
+    size_t ncrimes = json_array_size(crimes);
+    bool *claimed = calloc(ncrimes + 1, sizeof *claimed), *frozen = calloc(ncrimes + 1, sizeof *frozen);
+    if (!claimed || !frozen || rules_finish_units(c) < 0) {
+        free(claimed);
+        free(frozen);
+        return -1;
+    }
+    for (size_t i = 0; i < c->nal; i++)
+        if (c->al[i].frozen_crime >= 0)
+            frozen[c->al[i].frozen_crime] = true;
+    rules_match_crimes(c, claimed, frozen);
+    /* A live crime nothing claims (its allegations now count in another crime): it stays, and a
+     * person decides whether it is a duplicate to cancel. */
+    for (size_t k = 0; k < ncrimes; k++)
+        if (!claimed[k] && !frozen[k] && rules_crime_live(json_array_get(crimes, k)))
+            json_array_append_new(c->orphans, json_integer((json_int_t)k));
+    free(claimed);
+    free(frozen);
+    for (size_t i = 0; i < c->nunits; i++) {
+        struct rules_unit *u = &c->units[i];
+        if (u->dead || u->n == 0)
+            continue;
+        if (u->crime >= 0) {
+            rules_update_crime(c, u);
+            continue;
+        }
+        rules_match_linked(c, u);
+        if (!u->linked_crn && rules_new_crime(c, u) < 0)
+            return -1;
+    }
+    rules_decide(c);
+
+    /* At most one item per allegation, one per orphaned crime, and the incident's own four. */
+    struct rules_want *w = calloc(c->nal + json_array_size(c->orphans) + 5, sizeof *w);
+    if (!w)
+        return -1;
+    size_t nw = rules_collect_wants(c, w);
+    rules_reconcile_pending(c, w, nw);
+    for (size_t k = 0; k < nw; k++) {
+        json_decref(w[k].flags);
+        json_decref(w[k].rules);
+    }
+    free(w);
+    return 0;
+}

@@ -1,0 +1,478 @@
+/* pgconn.c: asynchronous libpq connection driven by libevent: connect, check, pipeline units,
+ * reconnect with backoff. The loop never waits on the database. */
+#include "store/pgconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+enum pgconn_phase {
+    PHASE_DOWN,       /* no connection; a reconnect timer is armed */
+    PHASE_CONNECTING, /* PQconnectPoll in progress */
+    PHASE_CHECKING,   /* connected; the session check unit is in flight */
+    PHASE_READY,      /* idle, accepts a unit */
+    PHASE_BUSY,       /* a unit is in flight */
+};
+
+struct pgconn {
+    struct event_base *base;
+    char *conninfo;
+    char *name;
+    PGconn *pg;
+    enum pgconn_phase phase;
+    struct event *io;      /* socket readiness, re-created for every connection */
+    short io_what;         /* what io waits for */
+    struct event *retry;   /* reconnect timer */
+    struct event *deadline; /* the connection attempt in progress gives up at this time */
+    int connect_timeout_ms;
+    int backoff_ms;
+    unsigned long reconnects;
+    bool was_up;
+    pgconn_state_fn on_state;
+    void *state_arg;
+    /* the unit in flight */
+    pgconn_done_fn done;
+    void *done_arg;
+    int nq;                /* queries in the unit */
+    int got;               /* index of the query whose results are being read */
+    bool got_any;          /* a result for query `got` has arrived */
+    bool flushed;          /* everything handed to the kernel */
+    PGresult *results[PGCONN_MAX_QUERIES];
+    /* statements prepared on every new session (pgconn_prepare); sent by name once prepared */
+    const char *prepared[PGCONN_MAX_PREPARED];
+    int nprepared;
+};
+
+#define BACKOFF_MIN_MS 100
+#define PGCONN_SESSION_PLANS                                                                                 \
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false),"                                   \
+    " set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),"            \
+    " set_config('enable_mergejoin', 'off', false)"
+#define BACKOFF_MAX_MS 5000
+
+static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
+static void pgconn_start(struct pgconn *c);
+
+bool pgconn_result_ok(const PGresult *r)
+{
+    ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+static void pgconn_clear_results(struct pgconn *c)
+{
+    for (int i = 0; i < PGCONN_MAX_QUERIES; i++) {
+        PQclear(c->results[i]);
+        c->results[i] = NULL;
+    }
+}
+
+static void pgconn_watch(struct pgconn *c, short what)
+{
+    c->io_what = what;
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    if (!c->pg || PQsocket(c->pg) < 0)
+        return;
+    c->io = event_new(c->base, PQsocket(c->pg), what, pgconn_io_cb, c);
+    event_add(c->io, NULL);
+}
+
+static void pgconn_set_up(struct pgconn *c, bool up)
+{
+    if (up == c->was_up)
+        return;
+    c->was_up = up;
+    if (c->on_state)
+        c->on_state(c->state_arg, up);
+}
+
+/* Tear the connection down, fail the unit in flight, schedule a reconnect. */
+static void pgconn_lost(struct pgconn *c, const char *why)
+{
+    bool unit = c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING;
+    pgconn_done_fn done = c->phase == PHASE_BUSY ? c->done : NULL;
+    void *done_arg = c->done_arg;
+    bool sent_all = c->flushed;
+
+    if (c->was_up)
+        log_warn("database %s: connection lost: %s", c->name, why);
+    else
+        log_debug("database %s: not connected: %s", c->name, why);
+    if (c->io) {
+        event_free(c->io);
+        c->io = NULL;
+    }
+    evtimer_del(c->deadline);
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    pgconn_clear_results(c);
+    c->phase = PHASE_DOWN;
+    c->done = NULL;
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    evtimer_add(c->retry, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    (void)unit;
+    if (done)
+        done(done_arg, NULL, 0, why, sent_all);
+    pgconn_set_up(c, false);
+}
+
+void pgconn_drop(struct pgconn *c, const char *why)
+{
+    if (c->phase != PHASE_DOWN)
+        pgconn_lost(c, why);
+}
+
+static void pgconn_arm_deadline(struct pgconn *c)
+{
+    struct timeval tv = {c->connect_timeout_ms / 1000, (c->connect_timeout_ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
+}
+
+static void pgconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+        pgconn_lost(c, "the connection attempt timed out");
+}
+
+void pgconn_set_connect_timeout(struct pgconn *c, int ms)
+{
+    c->connect_timeout_ms = ms > 0 ? ms : 5000;
+    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+        pgconn_arm_deadline(c);
+}
+
+static void pgconn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pgconn_start(arg);
+}
+
+static void pgconn_flush(struct pgconn *c)
+{
+    int r = PQflush(c->pg);
+    if (r < 0) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->flushed = r == 0;
+    /* An established connection keeps its socket: when the wait is unchanged (the usual case, a
+     * unit that went out whole), leave the registration alone rather than pay two epoll_ctl
+     * calls for every round trip. While connecting, libpq may replace the socket: pgconn_poll
+     * always registers afresh. */
+    short what = (short)(EV_READ | EV_PERSIST | (r == 1 ? EV_WRITE : 0));
+    if (c->io && c->io_what == what)
+        return;
+    pgconn_watch(c, what);
+}
+
+/* The name a registered statement is prepared under ("s0", "s1", ...), or NULL. */
+static bool pgconn_stmt_name(const struct pgconn *c, const char *sql, char name[16])
+{
+    for (int i = 0; i < c->nprepared; i++) {
+        if (c->prepared[i] == sql) {
+            snprintf(name, 16, "s%d", i);
+            return true;
+        }
+    }
+    return false;
+}
+
+static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        /* units go out only once the session check, which prepares them, has passed */
+        int ok = pgconn_stmt_name(c, q[i].sql, name)
+                     ? PQsendQueryPrepared(c->pg, name, q[i].nparams, q[i].params, NULL, NULL, 0)
+                     : PQsendQueryParams(c->pg, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0);
+        if (!ok)
+            return -1;
+    }
+    if (!PQpipelineSync(c->pg))
+        return -1;
+    c->nq = n;
+    c->got = 0;
+    c->got_any = false;
+    c->flushed = false;
+    return 0;
+}
+
+static void pgconn_check_done(struct pgconn *c)
+{
+    /* The recording standard's durability promise needs every commit flushed before the ack. */
+    const PGresult *r = c->results[0];
+    if (!pgconn_result_ok(r) || PQntuples(r) != 1) {
+        pgconn_lost(c, "session check failed");
+        return;
+    }
+    const char *sc = PQgetvalue(r, 0, 0);
+    if (strcmp(sc, "on") != 0) {
+        log_error("database %s: synchronous_commit is '%s' for this session; fcrd needs 'on' and will not use "
+                  "this connection",
+                  c->name, sc);
+        pgconn_lost(c, "synchronous_commit is not on");
+        return;
+    }
+    for (int i = 0; i < c->nprepared + (c->nprepared > 0); i++) {
+        if (!pgconn_result_ok(c->results[1 + i])) {
+            const PGresult *pr = c->results[1 + i];
+            log_error("database %s: cannot prepare a statement: %s", c->name,
+                      pr ? PQresultErrorMessage(pr) : "no result");
+            pgconn_lost(c, "a statement could not be prepared");
+            return;
+        }
+    }
+    pgconn_clear_results(c);
+    evtimer_del(c->deadline);
+    c->phase = PHASE_READY;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    if (c->reconnects++ > 0)
+        log_info("database %s: connected again", c->name);
+    else
+        log_info("database %s: connected", c->name);
+    pgconn_set_up(c, true);
+}
+
+static void pgconn_unit_done(struct pgconn *c)
+{
+    if (c->phase == PHASE_CHECKING) {
+        pgconn_check_done(c);
+        return;
+    }
+    pgconn_done_fn done = c->done;
+    void *arg = c->done_arg;
+    int n = c->nq;
+    PGresult *res[PGCONN_MAX_QUERIES];
+    memcpy(res, c->results, sizeof(res));
+    memset(c->results, 0, sizeof(c->results));
+    c->done = NULL;
+    c->phase = PHASE_READY;
+    /* The callback may send the next unit at once; our state is already idle. */
+    done(arg, res, n, NULL, true);
+    for (int i = 0; i < PGCONN_MAX_QUERIES; i++)
+        PQclear(res[i]);
+}
+
+static void pgconn_read(struct pgconn *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    while (c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING) {
+        if (PQisBusy(c->pg))
+            return;
+        PGresult *r = PQgetResult(c->pg);
+        if (r == NULL) {
+            /* A query's results are complete; ignore stray separators before its first result. */
+            if (c->got_any) {
+                c->got++;
+                c->got_any = false;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            pgconn_unit_done(c);
+            return;
+        }
+        if (c->got < PGCONN_MAX_QUERIES && !c->got_any)
+            c->results[c->got] = r;
+        else
+            PQclear(r);
+        c->got_any = true;
+    }
+    /* Idle: notice a server that closed the connection (e.g. terminated backend). */
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        pgconn_lost(c, PQerrorMessage(c->pg));
+    else {
+        PGresult *stray;
+        while (!PQisBusy(c->pg) && (stray = PQgetResult(c->pg)) != NULL)
+            PQclear(stray);
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            pgconn_lost(c, PQerrorMessage(c->pg));
+    }
+}
+
+static void pgconn_connected(struct pgconn *c)
+{
+    if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    /* One unit: the session check, then every registered statement prepared (results 1..n). */
+    c->phase = PHASE_CHECKING;
+    bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
+    /* Prepared statements are planned once per session (planning the write statement costs more
+     * than executing it for a few events). Every statement they hold looks rows up by key, so the
+     * session plans only index lookups joined by nested loops: a plan made while the tables were
+     * small (a hash join over a sequential scan) would otherwise stay for the session's life. */
+    if (ok && c->nprepared > 0)
+        ok = PQsendQueryParams(c->pg, PGCONN_SESSION_PLANS, 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = 0; ok && i < c->nprepared; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "s%d", i);
+        ok = PQsendPrepare(c->pg, name, c->prepared[i], 0, NULL);
+    }
+    if (!ok || !PQpipelineSync(c->pg)) {
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return;
+    }
+    c->nq = 1 + (c->nprepared > 0) + c->nprepared;
+    c->got = 0;
+    c->got_any = false;
+    c->flushed = false;
+    pgconn_flush(c);
+}
+
+static void pgconn_poll(struct pgconn *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        pgconn_watch(c, EV_READ);
+        break;
+    case PGRES_POLLING_WRITING:
+        pgconn_watch(c, EV_WRITE);
+        break;
+    case PGRES_POLLING_OK:
+        pgconn_connected(c);
+        break;
+    default: {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c->pg));
+        for (char *p = msg; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        pgconn_lost(c, msg);
+    }
+    }
+}
+
+static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pgconn *c = arg;
+    (void)fd;
+    if (c->phase == PHASE_CONNECTING) {
+        pgconn_poll(c);
+        return;
+    }
+    if (what & EV_WRITE) {
+        pgconn_flush(c);
+        if (c->phase == PHASE_DOWN)
+            return;
+    }
+    if (what & EV_READ)
+        pgconn_read(c);
+}
+
+/* Server notices (and errors sent outside a query) go to the log, not straight to stderr. */
+static void pgconn_notice(void *arg, const char *message)
+{
+    log_debug("database %s: %s", ((struct pgconn *)arg)->name, message);
+}
+
+static void pgconn_start(struct pgconn *c)
+{
+    c->pg = PQconnectStart(c->conninfo);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        c->phase = PHASE_CONNECTING; /* so that pgconn_lost logs */
+        pgconn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, pgconn_notice, c);
+    c->phase = PHASE_CONNECTING;
+    pgconn_arm_deadline(c);
+    pgconn_poll(c);
+}
+
+struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const char *name,
+                          pgconn_state_fn on_state, void *arg)
+{
+    struct pgconn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->base = base;
+    c->conninfo = strdup(conninfo);
+    c->name = strdup(name);
+    c->on_state = on_state;
+    c->state_arg = arg;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    c->retry = evtimer_new(base, pgconn_retry_cb, c);
+    c->deadline = evtimer_new(base, pgconn_deadline_cb, c);
+    c->connect_timeout_ms = 5000;
+    if (!c->conninfo || !c->name || !c->retry || !c->deadline)
+        return pgconn_free(c);
+    pgconn_start(c);
+    return c;
+}
+
+struct pgconn *pgconn_free(struct pgconn *c)
+{
+    if (!c)
+        return NULL;
+    if (c->io)
+        event_free(c->io);
+    if (c->retry)
+        event_free(c->retry);
+    if (c->deadline)
+        event_free(c->deadline);
+    if (c->pg)
+        PQfinish(c->pg);
+    pgconn_clear_results(c);
+    free(c->conninfo);
+    free(c->name);
+    free(c);
+    return NULL;
+}
+
+int pgconn_prepare(struct pgconn *c, const char *sql)
+{
+    if (c->nprepared >= PGCONN_MAX_PREPARED)
+        return -1;
+    c->prepared[c->nprepared++] = sql;
+    return 0;
+}
+
+bool pgconn_ready(const struct pgconn *c)
+{
+    return c->phase == PHASE_READY;
+}
+
+bool pgconn_up(const struct pgconn *c)
+{
+    return c->phase == PHASE_READY || c->phase == PHASE_BUSY;
+}
+
+unsigned long pgconn_reconnects(const struct pgconn *c)
+{
+    return c->reconnects > 0 ? c->reconnects - 1 : 0;
+}
+
+int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg)
+{
+    if (c->phase != PHASE_READY || n < 1 || n > PGCONN_MAX_QUERIES)
+        return -1;
+    c->phase = PHASE_BUSY;
+    c->done = done;
+    c->done_arg = arg;
+    if (pgconn_send_internal(c, q, n) != 0) {
+        c->done = NULL; /* contract: done is not called when sending fails */
+        pgconn_lost(c, PQerrorMessage(c->pg));
+        return -1;
+    }
+    pgconn_flush(c);
+    return 0;
+}

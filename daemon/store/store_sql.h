@@ -1,0 +1,124 @@
+/* store_sql.h: the SQL of the write path, one place to read it whole. Every parameter is JSON,
+ * so a batch of any size is a fixed number of statements with no string-built SQL. */
+#ifndef FCRD_STORE_SQL_H
+#define FCRD_STORE_SQL_H
+
+/* Id lists arrive as text[] literals, so that a prepared statement's generic plan looks them up
+ * by primary key. */
+
+/* $1: the incident ids the batch's events (or people's decisions) link to, and those of its
+ * items other than openings (updates, closings, decisions). Creates the missing ones as rows with
+ * no state so that they can be locked: an incident being opened by another transaction right now
+ * makes this wait for that transaction's end, so that the item is decided on what it committed. A
+ * linked id never opened stays a row with no state. Sorted, so that two fcrd instances lock in the
+ * same order. An opening needs no such row: it is decided on its own event (and on its links), and
+ * its incident is inserted whole by the write statement, which fails if another transaction
+ * created the incident meanwhile (see SQL_WRITE). A batch with nothing to create skips this. */
+#define SQL_INCIDENTS_CREATE                                                                                 \
+    "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"       \
+    " ON CONFLICT (incident_id) DO NOTHING"
+
+/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
+ * incidents their stored state links to, and reads their state. Reading linked incidents under
+ * the lock means a same_report link sees a crime another instance is committing. */
+#define SQL_INCIDENTS_LOCK                                                                                   \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
+    " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
+    "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
+    "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
+    " ORDER BY incident_id FOR UPDATE"
+
+/* $1: the batch's event ids. */
+#define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
+
+/* $1: how many serials (CRN and pending id numbers) to fetch: those the batch needs and spare ones
+ * that the lane keeps for later batches of the same session (a direct batch fetches them with its
+ * writes). nextval is not transactional, and its advance is made durable by the first commit that
+ * follows it in the log: any transaction that uses a number commits after it was fetched, so a
+ * committed number is never handed out again. Kept numbers are forgotten when the session ends:
+ * after a server crash, one fetched but never followed by a commit could be handed out again. A
+ * number fetched and never used is simply skipped. */
+#define SQL_SERIALS "SELECT nextval('serials') FROM generate_series(1, $1::int)"
+
+/* The audit trail is this many hash chains (sql/0007_audit_chains.sql); lane k appends to chain
+ * k % AUDIT_CHAINS + 1, so that lanes do not wait for each other's commits to append. Two fcrd
+ * instances' lanes of one number share a chain, which its head row's lock keeps in one order. */
+#define AUDIT_CHAINS 16
+
+/* $1: the batch's audit entries, one canonical text per line, chained by the database in that
+ * order under the head row lock of chain $2 (sql/0007_audit_chains.sql; the function itself is
+ * sql/0008_audit_append_lean.sql's, the line format daemon/audit.h's). Last in the transaction,
+ * so the lock is held only while the entries are hashed, inserted and committed. */
+#define SQL_AUDIT_APPEND "SELECT audit_append($1::text, $2::int)"
+
+/* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
+ * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
+ * them, $5 incidents that had none (new ones): one line each, as incident_row_line (incident.h)
+ * writes it, tab-separated fields or the row as one JSON object; $3 crimes, $4 pending: JSON
+ * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
+ * because json_to_recordset over their states cost about four times what validating the states as
+ * json does. Persons and allegations are kept once, in the incident's state
+ * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
+ * the API's same-victim lookup.
+ *
+ * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
+ * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
+ * for that transaction and then fails on the primary key, and the batch is rolled back and decided
+ * again with the incident's row locked. Sorted, so that two instances insert in the same order. */
+#define SQL_WRITE                                                                                            \
+    "WITH ev AS ("                                                                                           \
+    " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
+    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                            \
+    " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
+    " WHERE l <> '' RETURNING 1),"                                                                           \
+    " ix AS MATERIALIZED ("                                                                                  \
+    " SELECT y.new, CASE WHEN y.f THEN y.a[1] ELSE y.j->>'incident_id' END AS incident_id,"                  \
+    "  (CASE WHEN y.f THEN y.a[2] ELSE y.j->>'last_seq' END)::bigint AS last_seq,"                           \
+    "  CASE WHEN y.f THEN y.a[3] ELSE y.j->>'category' END AS category,"                                     \
+    "  (CASE WHEN y.f THEN y.a[4] ELSE y.j->>'opened_at' END)::timestamptz AS opened_at,"                    \
+    "  (CASE WHEN y.f THEN y.a[5] ELSE y.j->>'closed_at' END)::timestamptz AS closed_at,"                    \
+    "  CASE WHEN y.f THEN y.a[6]::json ELSE y.j->'state' END AS state"                                       \
+    " FROM (SELECT x.new, x.a, x.f, CASE WHEN NOT x.f THEN x.a[1]::json END AS j"                            \
+    "  FROM (SELECT t.new, s.a, cardinality(s.a) = 6 AS f"                                                   \
+    "   FROM (SELECT l, false AS new FROM string_to_table($2::text, E'\\n') AS l"                            \
+    "    UNION ALL SELECT l, true FROM string_to_table($5::text, E'\\n') AS l) AS t,"                        \
+    "   string_to_array(t.l, E'\\t', '') AS s(a) WHERE t.l <> '') AS x) AS y),"                              \
+    " inc AS ("                                                                                              \
+    " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
+    "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
+    " FROM ix AS x WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING 1),"                          \
+    " ni AS ("                                                                                               \
+    " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state)"                  \
+    " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state"                       \
+    " FROM ix AS x WHERE x.new ORDER BY x.incident_id RETURNING 1),"                                         \
+    " cr AS ("                                                                                               \
+    " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
+    "  ruleset)"                                                                                             \
+    " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \
+    "  x.flags, x.recorded_at, x.rules, x.ruleset"                                                           \
+    " FROM jsonb_to_recordset($3::jsonb) AS x(crn text, incident_id text, offence text, victim text,"        \
+    "  victim_ref text, status text, flags text[], recorded_at timestamptz, rules text[], ruleset text)"     \
+    " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
+    "  victim_ref = EXCLUDED.victim_ref, status = EXCLUDED.status, flags = EXCLUDED.flags,"                  \
+    "  rules = EXCLUDED.rules, ruleset = EXCLUDED.ruleset, updated_at = now()"                               \
+    "  WHERE crimes.incident_id = EXCLUDED.incident_id"                                                      \
+    "  AND (crimes.offence, crimes.victim, crimes.victim_ref, crimes.status, crimes.flags, crimes.rules)"    \
+    "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.victim_ref, EXCLUDED.status,"          \
+    "   EXCLUDED.flags, EXCLUDED.rules) RETURNING 1),"                                                       \
+    " pd AS ("                                                                                               \
+    " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
+    "  victim, candidate_offence, rules, ruleset, closed_at, resolution)"                                    \
+    " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
+    "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.closed_at, x.resolution"                \
+    " FROM jsonb_to_recordset($4::jsonb) AS x(id text, incident_id text, allegation text, reason text,"      \
+    "  opened_at timestamptz, due timestamptz, status text, flags text[], victim text,"                      \
+    "  candidate_offence text, rules text[], ruleset text, closed_at timestamptz, resolution jsonb)"         \
+    " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
+    "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
+    "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
+    "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"         \
+    "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
+    " RETURNING 1)"                                                                                          \
+    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+
+#endif
