@@ -1,0 +1,253 @@
+/* service.c: fcrd's start-up and wiring: the files the configuration names, migrations, the
+ * store, the feed listeners, the API, the metrics, systemd notification, the signal handlers
+ * (SIGHUP reloads, SIGTERM/SIGINT drain) and the status timer, on one event loop. */
+#include "service/service.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/api_int.h"
+#include "feed/feed.h"
+#include "rules/ruleset.h"
+#include "service/config.h"
+#include "service/metrics.h"
+#include "service/metrics_db.h"
+#include "service/notify.h"
+#include "service/service_int.h"
+#include "service/service_reload.h"
+#include "service/tls.h"
+#include "store/migrate.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#define QUEUE_MAX ((size_t)4096) /* events awaiting the store, all connections together (~5 KiB each) */
+#define STATUS_EVERY_S 5
+
+struct service *service_new(const char *config_path, char *err, size_t errlen)
+{
+    struct service *svc = calloc(1, sizeof(*svc));
+    if (!svc) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    svc->config_path = config_path;
+    if (config_load(config_path, &svc->cur.cfg, err, errlen) != 0)
+        return service_free(svc);
+    log_set_journal(log_stderr_is_journal());
+    service_state_apply_log(svc->cur.cfg);
+    if (service_state_load_files(&svc->cur, strcmp(svc->cur.cfg->feed_tls, "off") != 0,
+                                 strcmp(svc->cur.cfg->api_tls, "off") != 0, err, errlen) != 0)
+        return service_free(svc);
+    svc->notify = notify_new();
+    if (!svc->notify) {
+        snprintf(err, errlen, "out of memory");
+        return service_free(svc);
+    }
+    return svc;
+}
+
+const struct service_state *service_current(const struct service *svc)
+{
+    return &svc->cur;
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+/* status_text: a one-line summary for `systemctl status`. */
+static void status_text(const struct service *svc, const char *state, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: %zu feed connection(s), %zu event(s) in flight, database %s", state,
+             feed_connections(svc->feed), store_backlog(svc->st), store_db_up(svc->st) ? "up" : "down");
+}
+
+/* status_send: send the summary when it has changed. */
+static void status_send(struct service *svc, const char *state)
+{
+    char text[sizeof(svc->status)];
+    status_text(svc, state, text, sizeof(text));
+    if (strcmp(text, svc->status) == 0)
+        return;
+    snprintf(svc->status, sizeof(svc->status), "%s", text);
+    notify_status(svc->notify, text);
+}
+
+static void status_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct service *svc = arg;
+    (void)fd;
+    (void)what;
+    if (!svc->draining)
+        status_send(svc, "serving");
+}
+
+/* The watchdog is fed only while this holds: the loop turned (or this would not run) and the
+ * store is not wedged in a round trip far beyond its own deadline. */
+static bool progress(void *arg)
+{
+    struct service *svc = arg;
+    return store_batch_age(svc->st) < 3.0 * SERVICE_UNIT_TIMEOUT_MS / 1000.0;
+}
+
+static void sample(void *arg, struct metrics_sample *s)
+{
+    struct service *svc = arg;
+    s->feed_connections = feed_connections(svc->feed);
+    s->feed_inflight = feed_inflight(svc->feed);
+    s->store_backlog = store_backlog(svc->st);
+    s->db_up_store = store_db_up(svc->st);
+    s->db_up_api = api_db_up(svc->api);
+    s->reconnects_store = store_db_reconnects(svc->st);
+    s->reconnects_api = api_db_reconnects(svc->api);
+    s->draining = svc->draining;
+    s->ruleset = ruleset_version(svc->cur.rs);
+    s->tls_expiry = svc->cur.tls_feed  ? tls_not_after(svc->cur.tls_feed)
+                    : svc->cur.tls_api ? tls_not_after(svc->cur.tls_api)
+                                       : 0;
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    if (sig == SIGHUP)
+        service_reload(arg);
+    else
+        service_drain(arg);
+}
+
+/* ---- start, run and free -------------------------------------------------------------------- */
+
+int service_start(struct service *svc, const char *allocator)
+{
+    const struct config *cfg = svc->cur.cfg;
+    char err[1024];
+    signal(SIGPIPE, SIG_IGN);
+    notify_status(svc->notify, "applying schema migrations");
+    int applied = migrate_run(cfg->db_admin_conninfo, cfg->sql_dir, err, sizeof(err));
+    if (applied < 0) {
+        log_error("schema: %s", err);
+        return -1;
+    }
+    if (migrate_check_serving(cfg->db_conninfo, cfg->sql_dir, err, sizeof(err)) != 0) {
+        log_error("database: %s", err);
+        return -1;
+    }
+    svc->base = event_base_new();
+    svc->metrics = metrics_new();
+    if (!svc->base || !svc->metrics)
+        return -1;
+    struct store_params ip = {
+        .conninfo = cfg->db_conninfo,
+        .force = cfg->force_code,
+        .batch_max = cfg->batch_max,
+        .lanes = cfg->store_lanes,
+        /* Bounded memory: at most this many parsed events wait for the database, whatever the
+         * number of connections; beyond it lines are answered retry/overloaded. */
+        .queue_max = QUEUE_MAX < cfg->feed_max_inflight * cfg->feed_max_connections
+                         ? QUEUE_MAX
+                         : cfg->feed_max_inflight * cfg->feed_max_connections,
+        .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .metrics = svc->metrics,
+    };
+    svc->st = store_new(svc->base, &ip, svc->cur.rs);
+    if (!svc->st)
+        return -1;
+    struct feed_params fp = {
+        .max_line = cfg->feed_max_line,
+        .max_inflight = cfg->feed_max_inflight,
+        .max_connections = cfg->feed_max_connections,
+        .metrics = svc->metrics,
+        .tls = svc->cur.tls_feed,
+    };
+    feed_event_limits_default(&fp.limits);
+    svc->feed = feed_new(svc->base, &fp, cfg->feed_listen, cfg->n_feed_listen, svc->st, err, sizeof(err));
+    if (!svc->feed) {
+        log_error("%s", err);
+        return -1;
+    }
+    struct api_params ap = {
+        .host = cfg->api_listen.host,
+        .port = cfg->api_listen.port,
+        .max_body = cfg->api_max_body,
+        .conninfo = cfg->db_conninfo,
+        .ready_backlog = ip.queue_max / 2,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .metrics = svc->metrics,
+        .tls = svc->cur.tls_api,
+    };
+    svc->api = api_new(svc->base, &ap, svc->cur.tokens, svc->cur.rs, svc->st, err, sizeof(err));
+    if (!svc->api) {
+        log_error("%s", err);
+        return -1;
+    }
+    svc->mdb = metrics_db_new(svc->base, cfg->db_conninfo, cfg->db_connect_timeout_ms, cfg->api_metrics_refresh_ms,
+                              svc->metrics, svc->cur.rs);
+    if (!svc->mdb)
+        return -1;
+    metrics_set_sampler(svc->metrics, sample, svc);
+    svc->sig_int = evsignal_new(svc->base, SIGINT, signal_cb, svc);
+    svc->sig_term = evsignal_new(svc->base, SIGTERM, signal_cb, svc);
+    svc->sig_hup = evsignal_new(svc->base, SIGHUP, signal_cb, svc);
+    svc->status_timer = event_new(svc->base, -1, EV_PERSIST, status_cb, svc);
+    if (!svc->sig_int || !svc->sig_term || !svc->sig_hup || !svc->status_timer)
+        return -1;
+    evsignal_add(svc->sig_int, NULL);
+    evsignal_add(svc->sig_term, NULL);
+    evsignal_add(svc->sig_hup, NULL);
+    struct timeval every = {STATUS_EVERY_S, 0};
+    evtimer_add(svc->status_timer, &every);
+    svc->started = true;
+    log_info("fcrd %s: rule set %s, force %s, allocator %s", FCRD_VERSION, ruleset_version(svc->cur.rs),
+             cfg->force_code, allocator);
+    log_info("feed listening on %s%s", feed_describe(svc->feed),
+             svc->cur.tls_feed ? (strcmp(cfg->feed_tls, "mutual") == 0 ? " (TLS, client certificates required on tcp)"
+                                                                       : " (TLS on tcp)")
+                               : "");
+    log_info("api listening on %s://%s", svc->cur.tls_api ? "https" : "http", api_describe(svc->api));
+    if (svc->cur.tls_feed)
+        log_info("feed TLS: %s", tls_describe(svc->cur.tls_feed));
+    if (svc->cur.tls_api)
+        log_info("api TLS: %s", tls_describe(svc->cur.tls_api));
+    if (notify_enabled(svc->notify))
+        log_debug("systemd notification on; watchdog %s",
+                  notify_watchdog_usec(svc->notify) ? "on" : "off (WatchdogSec= not set)");
+    status_text(svc, "serving", svc->status, sizeof(svc->status));
+    notify_ready(svc->notify, svc->status);
+    if (notify_watchdog_start(svc->notify, svc->base, progress, svc) != 0)
+        return -1;
+    return 0;
+}
+
+int service_run(struct service *svc)
+{
+    event_base_dispatch(svc->base);
+    notify_stopping(svc->notify, "stopped");
+    log_info("stopped");
+    return 0;
+}
+
+struct service *service_free(struct service *svc)
+{
+    if (!svc)
+        return NULL;
+    /* The store first: it drops the replies it still owes, then the feed frees their lines. */
+    svc->st = store_free(svc->st);
+    svc->feed = feed_free(svc->feed);
+    svc->mdb = metrics_db_free(svc->mdb);
+    svc->api = api_free(svc->api);
+    struct event *evs[] = {svc->sig_int, svc->sig_term, svc->sig_hup, svc->drain_timer, svc->status_timer};
+    for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+        if (evs[i])
+            event_free(evs[i]);
+    svc->notify = notify_free(svc->notify); /* its watchdog timer lives on the base */
+    if (svc->base)
+        event_base_free(svc->base);
+    svc->metrics = metrics_free(svc->metrics);
+    service_state_clear(&svc->cur);
+    free(svc);
+    return NULL;
+}

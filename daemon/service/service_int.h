@@ -1,0 +1,36 @@
+/* service_int.h: what the service's start-up and wiring (service.c), its reload
+ * (service_reload.c) and its drain (service_drain.c) share. */
+#ifndef FCRD_SERVICE_INT_H
+#define FCRD_SERVICE_INT_H
+
+#include <event2/event.h>
+#include <stdbool.h>
+
+#include "service/service.h"
+#include "service/service_state.h"
+
+/* Everything the running daemon owns. One instance, passed around; no globals. The modules
+ * (st, feed, api, mdb, metrics, base) exist only once service_start has run (started). */
+struct service {
+    const char *config_path; /* borrowed */
+    struct service_state cur;
+    struct event_base *base;
+    struct metrics *metrics;
+    struct metrics_db *mdb;
+    struct notify *notify;
+    struct store *st;
+    struct feed *feed;
+    struct api *api;
+    struct event *sig_int, *sig_term, *sig_hup;
+    struct event *drain_timer, *status_timer;
+    bool started;             /* service_start succeeded: every module above exists */
+    bool draining;
+    bool drain_failed_queued; /* the queued events were answered retry/shutting_down */
+    double drain_started;     /* metrics_clock() */
+    char status[256];         /* the last STATUS= sent */
+};
+
+/* How long one store round trip may take; the watchdog allows three of them. */
+#define SERVICE_UNIT_TIMEOUT_MS 10000
+
+#endif

@@ -1,0 +1,166 @@
+/* service_reload.c: the reload of the configuration (SIGHUP). Parse -> validate -> load every
+ * named file -> swap, all or nothing: a broken file, rule set, tokens file or certificate
+ * changes nothing and says why. */
+#include "service/service_reload.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "feed/feed.h"
+#include "rules/ruleset.h"
+#include "service/config.h"
+#include "service/metrics.h"
+#include "service/metrics_db.h"
+#include "service/notify.h"
+#include "service/service_int.h"
+#include "service/tls.h"
+#include "store/store.h"
+#include "util/log.h"
+
+/* diff: every setting that differs between running and next, as the file has it (before
+ * config_keep_running puts the restart-only ones back). Returns 0 or -1 when out of memory. */
+static int diff(const struct config *running, const struct config *next, struct service_reload *r)
+{
+    size_t n = config_keys_count();
+    r->changes = calloc(n ? n : 1, sizeof(*r->changes));
+    if (!r->changes)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (config_key_equal(running, next, i))
+            continue;
+        struct service_reload_change *c = &r->changes[r->n_changes++];
+        bool reloadable;
+        config_key_render(running, i, &c->name, &reloadable, c->before, sizeof(c->before));
+        config_key_render(next, i, NULL, NULL, c->after, sizeof(c->after));
+        if (strcmp(c->before, c->after) == 0) /* only a masked secret differs */
+            snprintf(c->after, sizeof(c->after), "(a changed secret)");
+        c->restart = !reloadable;
+        r->n_restart += c->restart;
+    }
+    return 0;
+}
+
+int service_reload_prepare(const struct service_state *running, const char *config_path, struct service_reload *out,
+                           char *err, size_t errlen)
+{
+    *out = (struct service_reload){0};
+    if (config_load(config_path, &out->next.cfg, err, errlen) != 0)
+        return -1;
+    /* TLS is read for what runs with TLS: feed.tls and api.tls take effect only at a start. */
+    if (service_state_load_files(&out->next, running->tls_feed != NULL, running->tls_api != NULL, err, errlen) != 0)
+        goto fail;
+    if (diff(running->cfg, out->next.cfg, out) != 0 || config_keep_running(out->next.cfg, running->cfg) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    service_reload_discard(out);
+    return -1;
+}
+
+void service_reload_commit(struct service_state *running, struct service_reload *r)
+{
+    if (strcmp(ruleset_version(running->rs), ruleset_version(r->next.rs)) != 0)
+        log_info("reload: rule set %s -> %s", ruleset_version(running->rs), ruleset_version(r->next.rs));
+    ruleset_free(running->rs);
+    running->rs = r->next.rs;
+    r->next.rs = NULL;
+    tokens_free(running->tokens);
+    running->tokens = r->next.tokens;
+    r->next.tokens = NULL;
+    /* The live contexts stay: the listeners hold them. They take the fresh files' contents for
+     * the handshakes that start from now on. */
+    if (r->next.tls_feed) {
+        tls_adopt(running->tls_feed, r->next.tls_feed);
+        r->next.tls_feed = NULL;
+        log_info("reload: feed TLS: %s", tls_describe(running->tls_feed));
+    }
+    if (r->next.tls_api) {
+        tls_adopt(running->tls_api, r->next.tls_api);
+        r->next.tls_api = NULL;
+        log_info("reload: api TLS: %s", tls_describe(running->tls_api));
+    }
+    service_state_apply_log(r->next.cfg);
+    config_free(running->cfg);
+    running->cfg = r->next.cfg;
+    r->next.cfg = NULL;
+    service_reload_discard(r);
+}
+
+void service_reload_discard(struct service_reload *r)
+{
+    if (!r)
+        return;
+    service_state_clear(&r->next);
+    free(r->changes);
+    *r = (struct service_reload){0};
+}
+
+/* log_changes: one line per changed setting, saying whether it applies now or at the next start. */
+static void log_changes(const struct service_reload *r)
+{
+    for (size_t i = 0; i < r->n_changes; i++) {
+        const struct service_reload_change *c = &r->changes[i];
+        if (c->restart)
+            log_warn("reload: %s: %s -> %s needs a restart; still using %s", c->name, c->before, c->after, c->before);
+        else
+            log_info("reload: %s: %s -> %s", c->name, c->before, c->after);
+    }
+}
+
+/* hand_over: the started modules borrow the new rule set and tokens and take the new limits,
+ * before the commit frees the old ones. Batches decide synchronously, so nothing holds the old
+ * rule set after this callback. */
+static void hand_over(struct service *svc, const struct service_state *next)
+{
+    if (!svc->started)
+        return; /* the state alone holds its files */
+    store_set_ruleset(svc->st, next->rs);
+    api_set_ruleset(svc->api, next->rs);
+    metrics_db_set_ruleset(svc->mdb, next->rs);
+    api_set_tokens(svc->api, next->tokens);
+    struct feed_params fp = {
+        .max_line = next->cfg->feed_max_line,
+        .max_inflight = next->cfg->feed_max_inflight,
+        .max_connections = next->cfg->feed_max_connections,
+    };
+    feed_set_limits(svc->feed, &fp);
+    api_set_max_body(svc->api, next->cfg->api_max_body);
+    store_set_batch_max(svc->st, next->cfg->batch_max);
+    metrics_db_set_interval(svc->mdb, next->cfg->api_metrics_refresh_ms);
+}
+
+int service_reload(struct service *svc)
+{
+    if (svc->draining) {
+        log_warn("reload: ignored while stopping");
+        return -1;
+    }
+    notify_reloading(svc->notify, "reloading the configuration");
+    char err[1400];
+    struct service_reload r;
+    if (service_reload_prepare(&svc->cur, svc->config_path, &r, err, sizeof(err)) != 0) {
+        log_error("reload: %s; nothing was changed", err);
+        metrics_reload(svc->metrics, false);
+        svc->status[0] = '\0';
+        notify_ready(svc->notify, "serving; the last reload failed, see the log");
+        return -1;
+    }
+    log_changes(&r);
+    size_t changed = r.n_changes, restart = r.n_restart;
+    hand_over(svc, &r.next);
+    service_reload_commit(&svc->cur, &r);
+    if (changed == 0)
+        log_info("reload: done; no setting changed (rule set, tokens%s re-read)",
+                 svc->cur.tls_feed || svc->cur.tls_api ? ", certificates" : "");
+    else
+        log_info("reload: done; %zu setting(s) changed, %zu of them waiting for a restart", changed, restart);
+    metrics_reload(svc->metrics, true);
+    svc->status[0] = '\0';
+    notify_ready(svc->notify, "serving; configuration reloaded");
+    return changed > (size_t)INT_MAX ? INT_MAX : (int)changed;
+}
