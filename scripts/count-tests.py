@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """count-tests.py: turn meson test logs into per-suite counts and the final "N passed, M failed".
 
-Usage: count-tests.py [--extra-failed K] [--checks LABEL:PASSED:FAILED]... LABEL=PATH/testlog.json ...
+Usage: count-tests.py [--extra-failed K] [--checks LABEL:PASSED:FAILED]... [--skipped-fail]
+                      LABEL=PATH/testlog.json ...
 
 A test binary built with check prints "NN%: Checks: C, Failures: F, Errors: E"; the integration
 runner prints "fcrd-integration: P passed, F failed, S skipped". Those lines give the counts of
 individual cases. A test that printed neither counts as one case. A test whose meson result is a
 failure although its own count shows none (a crash or sanitizer report at exit, a timeout) adds
-one failure, so nothing that failed can be reported as passed. Exit status 1 if anything failed.
+one failure, so nothing that failed can be reported as passed. With --skipped-fail (scripts/test
+gives it when CI=true) a skipped case counts as failed: the only tests that skip are those whose
+shared worked cases are missing, and a CI run must not pass by leaving them out. Exit status 1 if
+anything failed.
 """
 import json
 import re
@@ -45,12 +49,15 @@ def count_one(entry):
 
 def main(argv):
     extra_failed = 0
+    skipped_fail = False
     groups, checks = [], []
     args = list(argv)
     while args:
         a = args.pop(0)
         if a == "--extra-failed":
             extra_failed = int(args.pop(0))
+        elif a == "--skipped-fail":
+            skipped_fail = True
         elif a == "--checks":
             label, p, f = args.pop(0).rsplit(":", 2)
             checks.append((label, int(p), int(f)))
@@ -74,6 +81,8 @@ def main(argv):
             continue
         for e in entries:
             p, fl, s = count_one(e)
+            if skipped_fail and s:
+                fl, s = fl + s, 0
             gp, gf, gs = gp + p, gf + fl, gs + s
             if fl:
                 bad.append(f"{e.get('name')} ({e.get('result')})")

@@ -12,10 +12,15 @@ are tied to this process with PR_SET_PDEATHSIG, so a killed test run leaves no s
 
 Environment: FCRD_BIN, FCRD_SOURCE_ROOT, FCRD_SHARED_DIR (see README.md), PG_BINDIR (server
 binaries; default the newest /usr/lib/postgresql/*/bin), FCRD_IT_KEEP=1 keeps the temporary
-folder for a post-mortem, FCRD_IT_LOG_LEVEL sets fcrd's log level (default info).
+folder for a post-mortem, FCRD_IT_LOG_LEVEL sets fcrd's log level (default info). With CI=true a
+test that needs the shared worked cases fails when they are missing instead of skipping.
+
+The feed's JSON schemas (proto/*.schema.json) are loaded here too, so every test file checks
+events and replies against the same validator (Debian: python3-jsonschema).
 """
 import atexit
 import ctypes
+import functools
 import glob
 import http.client
 import json
@@ -44,6 +49,8 @@ SOURCE_ROOT = os.environ.get("FCRD_SOURCE_ROOT") or os.path.dirname(os.path.dirn
 FCRD_BIN = os.environ.get("FCRD_BIN") or os.path.join(SOURCE_ROOT, "build", "daemon", "fcrd")
 SHARED_DIR = os.path.normpath(os.environ.get("FCRD_SHARED_DIR") or os.path.join(SOURCE_ROOT, "..", "shared"))
 
+PROTO_DIR = os.path.join(SOURCE_ROOT, "proto")
+
 ROLES = ("ops", "auditor", "supervisor", "ddm", "fcr")
 START_TIMEOUT = 90.0   # sanitized builds on two cores start slowly
 REPLY_TIMEOUT = 60.0   # longer than fcrd's database connect timeout
@@ -64,6 +71,58 @@ def _cleanup_all():
 
 
 atexit.register(_cleanup_all)
+
+
+def in_ci():
+    """CI=true marks the run that decides a merge: there, tests must not pass by skipping."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def shared_missing(test, path):
+    """For a test that needs `path` from the shared folder and does not find it: outside CI the
+    test skips, naming the path; with CI=true it fails. Never returns."""
+    if in_ci():
+        test.fail(f"{path} not found: CI=true needs the shared worked cases beside the checkout "
+                  f"(FCRD_SHARED_DIR, here {SHARED_DIR})")
+    test.skipTest(f"{path} not found (with CI=true this fails)")
+
+
+@functools.lru_cache(maxsize=None)
+def schema_validator(name):
+    """A validator for proto/NAME.schema.json, of the draft its $schema names, checked itself
+    against that draft's meta-schema first. Formats are checked where the jsonschema package
+    can check them (date-time needs a module Debian does not package; the schemas' own pattern
+    checks those). Raises RuntimeError when jsonschema is missing or does not know the draft."""
+    try:
+        import jsonschema
+        import jsonschema.validators
+    except ImportError:
+        raise RuntimeError("the schema checks need jsonschema (Debian: python3-jsonschema)") from None
+    path = os.path.join(PROTO_DIR, f"{name}.schema.json")
+    with open(path, encoding="utf-8") as f:
+        schema = json.load(f)
+    cls = jsonschema.validators.validator_for(schema, default=None)
+    if cls is None:
+        raise RuntimeError(f"{path}: jsonschema {_version('jsonschema')} does not know the draft "
+                           f"{schema.get('$schema')!r}")
+    cls.check_schema(schema)
+    checker = getattr(cls, "FORMAT_CHECKER", None) or jsonschema.FormatChecker()
+    return cls(schema, format_checker=checker)
+
+
+def _version(dist):
+    try:
+        from importlib import metadata
+        return metadata.version(dist)
+    except Exception:  # noqa: BLE001 -- only for a message
+        return "?"
+
+
+def schema_errors(name, doc):
+    """What is wrong with `doc` by proto/NAME.schema.json: one "path: message" per error,
+    empty when it is valid."""
+    errors = sorted(schema_validator(name).iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
 
 
 def uid(prefix="T"):
@@ -644,6 +703,11 @@ class DaemonTestCase(unittest.TestCase):
         cls.addClassCleanup(cls.h.stop)
         cls.h.start()
 
+    def assertSchema(self, name, doc, what=""):
+        """`doc` is valid by proto/NAME.schema.json (feed-event or feed-reply)."""
+        problems = schema_errors(name, doc)
+        self.assertEqual(problems, [], f"{what}: not a valid {name}: {json.dumps(doc)[:400]}")
+
     def assertStatus(self, reply, status, code=None):
         msg = json.dumps(reply)
         self.assertEqual(reply.get("status"), status, msg)
@@ -731,4 +795,5 @@ def main():
 
 
 __all__ = ["Harness", "FeedClient", "ApiClient", "Postgres", "DaemonTestCase", "event", "assault_opened",
-           "uid", "free_port", "main", "SOURCE_ROOT", "SHARED_DIR", "FCRD_BIN", "psycopg2"]
+           "uid", "free_port", "main", "in_ci", "shared_missing", "schema_validator", "schema_errors",
+           "SOURCE_ROOT", "SHARED_DIR", "PROTO_DIR", "FCRD_BIN", "psycopg2"]

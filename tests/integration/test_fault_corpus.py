@@ -8,7 +8,7 @@ listed) and the good event after it is accepted. The accepted corpus lines are s
 second pass over the Unix socket gets `duplicate` with the same crimes. Then what the corpus
 cannot hold: a 10 MB line, lines at and just past the length limit, references to persons the
 incident does not know (they need a state), and times the validator accepts but the database
-might not store.
+might not store. Every reply read is also checked against proto/feed-reply.schema.json.
 """
 import json
 import os
@@ -49,6 +49,8 @@ class HostileFeedTest(DaemonTestCase):
 
     def assertReply(self, r, status, code=None, field=None, what=""):
         msg = f"{what}: {json.dumps(r)[:400]}"
+        # every reply, whatever the line, is one the published reply schema allows
+        self.assertSchema("feed-reply", r, what)
         self.assertEqual(r.get("status"), status, msg)
         err = r.get("error") or {}
         if code:

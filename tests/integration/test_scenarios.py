@@ -8,6 +8,10 @@ FCRD_SCENARIO_ACTIONS=0 they are left out: such cases are then checked only up t
 action and reported as PARTIAL. One line per case goes to stdout: PASS, PARTIAL or FAIL with the
 problems found, printed together once all cases have run.
 
+Each event is checked against proto/feed-event.schema.json before it is sent, and each reply
+against proto/feed-reply.schema.json. Without cases.json the one test skips, or fails with CI=true;
+MissingCasesTest checks that, and the same of the unit test of the cases, on an empty folder.
+
 Cases normally run with their ids as written. Should two cases use the same incident or event
 id, the later case gets its ids prefixed consistently (events, links and expectations), so that
 one shared database cannot make cases interfere.
@@ -15,9 +19,13 @@ one shared database cannot make cases interfere.
 import json
 import os
 import re
+import subprocess
+import sys
+import tempfile
+import unittest
 
 import harness
-from harness import SHARED_DIR, DaemonTestCase
+from harness import SHARED_DIR, DaemonTestCase, schema_errors
 
 CASES_PATH = os.path.join(SHARED_DIR, "scenarios", "cases.json")
 # Supervisor actions go through the API's write endpoints. FCRD_SCENARIO_ACTIONS=0 leaves them
@@ -282,9 +290,13 @@ class ScenarioTest(DaemonTestCase):
 
         with self.h.feed() as feed:
             for k, ev in enumerate(events[:limit], 1):
+                for p in schema_errors("feed-event", ev):
+                    run.problem(f"event {k}", f"not a valid feed-event: {p}")
                 sent = run.event_as_sent(ev)
                 reply = feed.request(sent)
                 run.replies.append(reply)
+                for p in schema_errors("feed-reply", reply):
+                    run.problem(f"reply {k}", f"not a valid feed-reply: {p}")
                 if sent["incident_id"] not in run.incidents:
                     run.incidents.append(sent["incident_id"])
                 if reply.get("status") != "accepted":
@@ -335,8 +347,53 @@ if CASES is not None:
         setattr(ScenarioTest, _name, (lambda c: lambda self: self.run_case(c))(_case))
 else:
     def test_cases_present(self):
-        self.skipTest(f"no cases file at {CASES_PATH}")
+        harness.shared_missing(self, CASES_PATH)
     ScenarioTest.test_cases_present = test_cases_present
+
+
+class MissingCasesTest(unittest.TestCase):
+    """Without the worked cases both runners of them skip, naming the file they looked for; with
+    CI=true both fail instead, so a CI run cannot pass with the cases silently left out."""
+
+    def run_without_cases(self, argv, ci):
+        with tempfile.TemporaryDirectory(prefix="fcrd-no-shared-") as empty:
+            env = {k: v for k, v in os.environ.items() if k != "CI"}
+            env["FCRD_SHARED_DIR"] = empty
+            if ci:
+                env["CI"] = "true"
+            r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+            return r.returncode, r.stdout + r.stderr, os.path.join(empty, "scenarios", "cases.json")
+
+    def unit_binary(self):
+        path = os.environ.get("FCRD_UNIT_SCENARIOS") or os.path.join(
+            os.path.dirname(os.path.dirname(harness.FCRD_BIN)), "tests", "test_scenarios")
+        if not os.access(path, os.X_OK):
+            self.fail(f"no unit test binary at {path} (set FCRD_UNIT_SCENARIOS)")
+        return path
+
+    def test_unit_skips_outside_ci(self):
+        rc, out, path = self.run_without_cases([self.unit_binary()], ci=False)
+        self.assertEqual(rc, 77, out)  # meson's "skipped"
+        self.assertIn(path, out)
+
+    def test_unit_fails_in_ci(self):
+        rc, out, path = self.run_without_cases([self.unit_binary()], ci=True)
+        self.assertNotIn(rc, (0, 77), out)
+        self.assertIn(path, out)
+        self.assertIn("CI=true", out)
+
+    def test_integration_skips_outside_ci(self):
+        rc, out, path = self.run_without_cases([sys.executable, os.path.abspath(__file__), "ScenarioTest"], ci=False)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("fcrd-integration: 0 passed, 0 failed, 1 skipped", out)
+        self.assertIn(path, out)
+
+    def test_integration_fails_in_ci(self):
+        rc, out, path = self.run_without_cases([sys.executable, os.path.abspath(__file__), "ScenarioTest"], ci=True)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("fcrd-integration: 0 passed, 1 failed, 0 skipped", out)
+        self.assertIn(path, out)
+        self.assertIn("CI=true", out)
 
 
 if __name__ == "__main__":
