@@ -112,16 +112,17 @@ enum api_route_result api_route_match(const struct api_route *table, size_t n, c
         }
         return m->result = found ? API_ROUTE_FOUND : API_ROUTE_BAD_PARAM;
     }
-    if (other_method)
-        return m->result = API_ROUTE_BAD_METHOD;
+    /* Below a parameterised row of this method, the row answers even where another method's
+     * pattern fits (POST /v1/crimes/x is a cancellation without its action, not a GET). */
     for (size_t i = 0; i < n; i++)
         if (table[i].method == method && api_route_below(&table[i], m->path)) {
             m->route = &table[i];
             return m->result = API_ROUTE_NO_ENDPOINT;
         }
-    for (size_t i = 0; i < n; i++)
-        if (api_route_below(&table[i], m->path))
-            return m->result = API_ROUTE_BAD_METHOD;
+    for (size_t i = 0; i < n && !other_method; i++)
+        other_method = api_route_below(&table[i], m->path);
+    if (other_method)
+        return m->result = API_ROUTE_BAD_METHOD;
     return m->result = API_ROUTE_UNKNOWN;
 }
 
