@@ -49,12 +49,9 @@ class ApiErrorsTest(DaemonTestCase):
             time.sleep(0.05)
         lines = self.refused_lines(self.h.log_text()[len(before):])
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn(f"{method} {pattern}:", lines[0])
-        self.assertIn("SQLSTATE 42501", lines[0])
+        self.assertTrue(lines[0].endswith(f" api: {method} {pattern}: the database refused the query (SQLSTATE 42501)"),
+                        lines[0])
         self.assertNotIn("permission", lines[0])
-        self.assertNotIn(table, lines[0])
-        self.assertNotIn(self.crn, lines[0])
-        self.assertNotIn(self.inc, lines[0])
         # The connection was fine all along: with the grant back the endpoint reads again.
         if method == "GET":
             status, reply = self.h.api.request(method, path, role=role)
