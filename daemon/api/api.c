@@ -306,6 +306,10 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
         api_error(req, 404, "not_found", "no such endpoint", NULL);
         api_route_match_clear(&m);
         return;
+    case API_ROUTE_NO_MEMORY:
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        api_route_match_clear(&m);
+        return;
     case API_ROUTE_FOUND:
     case API_ROUTE_BAD_PARAM:
     case API_ROUTE_NO_ENDPOINT:

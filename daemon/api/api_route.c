@@ -15,7 +15,8 @@ struct api_route_span {
 };
 
 /* Does pat match the whole of path? Parameters are tried longest first, so the literal text
- * after a parameter is found at its last place in the path. */
+ * after a parameter is found at its last place in the path. One parameter costs a pass over the
+ * path; each further one multiplies by the path's length, so the daemon's rows keep to one. */
 static bool api_route_fit(const char *pat, const char *path, struct api_route_span *spans, size_t *nspans)
 {
     while (*pat && *pat != '{') {
@@ -107,7 +108,8 @@ enum api_route_result api_route_match(const struct api_route *table, size_t n, c
             m->values[j] = strndup(found_spans[j].at, found_spans[j].len);
             if (!m->values[j]) {
                 api_route_match_clear(m);
-                return m->result = API_ROUTE_BAD_PATH;
+                m->route = NULL;
+                return m->result = API_ROUTE_NO_MEMORY;
             }
         }
         return m->result = found ? API_ROUTE_FOUND : API_ROUTE_BAD_PARAM;

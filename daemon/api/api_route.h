@@ -46,6 +46,7 @@ enum api_route_result {
     API_ROUTE_BAD_METHOD,    /* the path is served, or lies below a served pattern, with other methods (405) */
     API_ROUTE_UNKNOWN,       /* 404 */
     API_ROUTE_BAD_PATH,      /* the path cannot be percent-decoded, decodes to a NUL or is not UTF-8 (400) */
+    API_ROUTE_NO_MEMORY,     /* the parameters could not be copied (503) */
 };
 
 /* The outcome of api_route_match. Owns its strings: release with api_route_match_clear. */

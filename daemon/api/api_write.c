@@ -186,7 +186,7 @@ static void preread_finish(struct evhttp_request *req, const PGresult *res, void
     store_submit_action(api_store(w->api), PQgetvalue(res, 0, 0), act, write_done, w);
 }
 
-/* The pre-read's own failure path answers 503 and never calls finish: free the context then. */
+/* The pre-read's own failure path answers (500 or 503) and never calls finish: free the context then. */
 static void write_start(struct api *a, const struct api_call *call, const char *action, const char *target,
                         json_t *body, const char *sql, const char *extra)
 {
