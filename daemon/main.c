@@ -12,9 +12,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: fcrd --config FILE [--check]\n"
                  "       fcrd --version\n"
+                 "       fcrd --routes\n"
                  "  --config FILE  configuration file (INI)\n"
                  "  --check        validate the configuration, the rule set, the tokens file and the TLS\n"
-                 "                 files, then exit\n");
+                 "                 files, then exit\n"
+                 "  --routes       list the API's routes (METHOD PATH ROLE), then exit\n");
 }
 
 int main(int argc, char **argv)
@@ -28,6 +30,9 @@ int main(int argc, char **argv)
             check = true;
         } else if (strcmp(argv[i], "--version") == 0) {
             printf("fcrd %s (allocator %s)\n", FCRD_VERSION, FCRD_ALLOCATOR);
+            return 0;
+        } else if (strcmp(argv[i], "--routes") == 0) {
+            api_routes_print(stdout);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

@@ -8,7 +8,7 @@
 # shellcheck shell=bash
 
 fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev libjemalloc-dev check clang valgrind
-              postgresql python3 python3-psycopg2 python3-jsonschema chromium fonts-dejavu-core
+              postgresql python3 python3-psycopg2 python3-jsonschema python3-yaml chromium fonts-dejavu-core
               openssl systemd groff-base)
 
 # Commands that may come from outside Debian's archive: NodeSource's nodejs, for one, carries its

@@ -17,7 +17,6 @@
 #include "util/jsonwrite.h"
 #include "util/log.h"
 #include "store/pgconn.h"
-#include "util/utf8.h"
 #include "service/tls.h"
 
 #define API_MAX_PARAMS 8
@@ -26,6 +25,7 @@
 struct api_query {
     struct api *api;
     struct evhttp_request *req; /* NULL once the client has gone */
+    const struct api_route *route; /* names the query in a log line (static table row) */
     const char *pre;            /* a statement run first, in the same pipeline (or NULL) */
     const char *sql;
     int nparams;
@@ -115,19 +115,49 @@ static void api_query_free(struct api_query *q)
     free(q);
 }
 
+/* The SQLSTATE of a refused query: the first result that is not OK, when it is the server's
+ * error on a connection that stays up. NULL when the failure is the connection's: no result, a
+ * client-side error (libpq's own results carry no SQLSTATE), or a server error of the classes
+ * that end or refuse the session (08 connection exception, 57P operator intervention). */
+static const char *api_refused_sqlstate(PGresult **res, int n, int want)
+{
+    if (n < want)
+        return NULL;
+    for (int i = 0; i < want; i++) {
+        if (pgconn_result_ok(res[i]))
+            continue;
+        if (!res[i] || PQresultStatus(res[i]) != PGRES_FATAL_ERROR)
+            return NULL;
+        const char *state = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
+        if (!state || strlen(state) != 5 || strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+            return NULL;
+        return state;
+    }
+    return NULL;
+}
+
 static void api_query_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
 {
     struct api *a = arg;
     struct api_query *q = a->inflight;
     (void)sent_all;
     a->inflight = NULL;
+    int want = q->pre ? 2 : 1;
+    bool ok = !error && n >= want && pgconn_result_ok(res[0]) && pgconn_result_ok(res[want - 1]);
+    const char *refused = ok || error ? NULL : api_refused_sqlstate(res, n, want);
+    /* Logged whether or not the client is still there: the query is wrong either way. Only the
+     * route's pattern and the SQLSTATE: the server's message, DETAIL and CONTEXT can quote rows. */
+    if (refused)
+        log_error("api: %s %s: the database refused the query (SQLSTATE %s)", api_route_method_name(q->route->method),
+                  q->route->pattern, refused);
     if (q->req) {
         /* The finish callback may hand the request on (and watch its connection itself). */
         evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
         struct evhttp_request *req = q->req;
         q->req = NULL;
-        int want = q->pre ? 2 : 1;
-        if (error || n < want || !pgconn_result_ok(res[0]) || !pgconn_result_ok(res[want - 1]))
+        if (refused)
+            api_error(req, 500, "internal", "the request could not be answered", NULL);
+        else if (!ok)
             api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
         else {
             q->finished = true;
@@ -176,15 +206,16 @@ static void api_db_state(void *arg, bool up)
     a->tail = NULL;
 }
 
-void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+void api_read(struct api *a, const struct api_call *call, const char *sql, int nparams,
               const char *const *params, api_finish_fn finish, void *arg)
 {
-    api_read_owned(a, req, sql, nparams, params, finish, arg, NULL);
+    api_read_owned(a, call, sql, nparams, params, finish, arg, NULL);
 }
 
-static void api_enqueue(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+static void api_enqueue(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                         const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
 {
+    struct evhttp_request *req = call->req;
     if (!pgconn_up(a->db)) {
         api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
         if (arg_free)
@@ -202,6 +233,7 @@ static void api_enqueue(struct api *a, struct evhttp_request *req, const char *p
     q->arg_free = arg_free;
     q->api = a;
     q->req = req;
+    q->route = call->route;
     q->pre = pre;
     q->sql = sql;
     q->finish = finish;
@@ -224,16 +256,16 @@ static void api_enqueue(struct api *a, struct evhttp_request *req, const char *p
     api_pump(a);
 }
 
-void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+void api_read_owned(struct api *a, const struct api_call *call, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
 {
-    api_enqueue(a, req, NULL, sql, nparams, params, finish, arg, arg_free);
+    api_enqueue(a, call, NULL, sql, nparams, params, finish, arg, arg_free);
 }
 
-void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg)
 {
-    api_enqueue(a, req, pre, sql, nparams, params, finish, arg, NULL);
+    api_enqueue(a, call, pre, sql, nparams, params, finish, arg, NULL);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -250,63 +282,66 @@ static enum role api_authenticate(const struct api *a, struct evhttp_request *re
     return tokens_lookup(a->tokens, h, user);
 }
 
+const char *api_call_param(const struct api_call *call, const char *name)
+{
+    return api_route_param(call->match, name);
+}
+
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
     struct api *a = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
-    size_t dlen = 0;
-    char *path = raw ? evhttp_uridecode(raw, 0, &dlen) : NULL;
-    if (!path || dlen != strlen(path) || !utf8_valid(path)) {
-        free(path);
+    struct api_route_match m;
+    switch (api_route_match(api_routes, api_nroutes, uri ? evhttp_uri_get_path(uri) : NULL,
+                            evhttp_request_get_command(req), &m)) {
+    case API_ROUTE_BAD_PATH:
         api_error(req, 400, "bad_path", "the request path cannot be decoded", NULL);
+        api_route_match_clear(&m);
         return;
-    }
-    const struct api_route *match = NULL;
-    bool path_known = false;
-    const char *rest = "";
-    for (size_t i = 0; i < api_nroutes; i++) {
-        const struct api_route *r = &api_routes[i];
-        size_t n = strlen(r->path);
-        bool prefix = n > 1 && r->path[n - 1] == '/'; /* "/" alone is exact */
-        bool hit = prefix ? strncmp(path, r->path, n) == 0 : strcmp(path, r->path) == 0;
-        if (!hit)
-            continue;
-        path_known = true;
-        if (r->method == evhttp_request_get_command(req)) {
-            match = r;
-            rest = prefix ? path + n : "";
-            break;
-        }
-    }
-    if (!match) {
-        if (path_known)
-            api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
-        else
-            api_error(req, 404, "not_found", "no such endpoint", NULL);
-        free(path);
+    case API_ROUTE_BAD_METHOD:
+        api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
+        api_route_match_clear(&m);
         return;
+    case API_ROUTE_UNKNOWN:
+        api_error(req, 404, "not_found", "no such endpoint", NULL);
+        api_route_match_clear(&m);
+        return;
+    case API_ROUTE_NO_MEMORY:
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        api_route_match_clear(&m);
+        return;
+    case API_ROUTE_FOUND:
+    case API_ROUTE_BAD_PARAM:
+    case API_ROUTE_NO_ENDPOINT:
+        break;
     }
-    struct api_caller who = {NULL, ROLE_NONE};
+    const struct api_route *match = m.route;
+    struct api_call call = {req, match, &m, {NULL, ROLE_NONE}};
     if (match->role != ROLE_NONE) {
         const char *user = NULL;
         enum role role = api_authenticate(a, req, &user);
-        who.user = user;
-        who.role = role;
+        call.who.user = user;
+        call.who.role = role;
         if (role == ROLE_NONE) {
             api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
-            free(path);
+            api_route_match_clear(&m);
             return;
         }
         /* ops may read metrics only; every other role has the rights of those below it. */
         if (role < match->role || (role == ROLE_OPS && match->role != ROLE_OPS)) {
             api_error(req, 403, "forbidden", "this role may not do this", NULL);
-            free(path);
+            api_route_match_clear(&m);
             return;
         }
     }
-    match->handler(a, req, rest, &who);
-    free(path);
+    /* Whether a parameter names nothing is said only to a caller who may ask. */
+    if (m.result == API_ROUTE_BAD_PARAM)
+        api_error(req, 404, "not_found", match->invalid ? match->invalid : "no such endpoint", NULL);
+    else if (m.result == API_ROUTE_NO_ENDPOINT)
+        api_error(req, 404, "not_found", "no such endpoint", NULL);
+    else
+        match->handler(a, &call);
+    api_route_match_clear(&m);
 }
 
 struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,

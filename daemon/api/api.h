@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "store/store.h"
 #include "rules/ruleset.h"
@@ -43,6 +44,10 @@ void api_set_max_body(struct api *a, size_t max_body);
 
 /* api_db_reconnects: how often the API's database connection was re-established. */
 unsigned long api_db_reconnects(const struct api *a);
+
+/* api_routes_print: the route table, one line per route: "METHOD PATTERN ROLE" (ROLE "none" when
+ * no token is needed), e.g. "POST /v1/pending/{id}/decision supervisor"; for `fcrd --routes`. */
+void api_routes_print(FILE *out);
 
 /* api_describe: "HOST:PORT" actually bound. */
 const char *api_describe(const struct api *a);

@@ -7,9 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENTS_SUFFIX "/events"
 #define EVENTS_LIMIT_MAX 1000
-#define EVENTS_ID_MAX 64
 
 /* One row for a known incident even when it has no events yet (then item is NULL), none for an
  * unknown one: that is what tells 404 from an empty list. `event` is the stored canonical body,
@@ -23,12 +21,6 @@
     " FROM raw_events r WHERE r.incident_id = i.incident_id AND r.seq > $2::bigint"                          \
     " ORDER BY r.seq, r.event_id LIMIT $3::int + 1) e ON true"                                               \
     " WHERE i.incident_id = $1 AND i.state IS NOT NULL ORDER BY e.seq"
-
-bool api_events_match(const char *rest)
-{
-    size_t n = strlen(rest), s = strlen(EVENTS_SUFFIX);
-    return n > s && strcmp(rest + n - s, EVENTS_SUFFIX) == 0;
-}
 
 static void api_events_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
@@ -59,24 +51,10 @@ static void api_events_finish(struct evhttp_request *req, const PGresult *res, v
     api_send_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
 }
 
-void api_events_get(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_events_get(struct api *a, const struct api_call *call)
 {
-    (void)who;
-    if (!api_events_match(rest)) {
-        api_error(req, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
-    size_t idlen = strlen(rest) - strlen(EVENTS_SUFFIX), chars = 0;
-    for (size_t i = 0; i < idlen; i++)
-        chars += ((unsigned char)rest[i] & 0xC0) != 0x80;
-    char id[EVENTS_ID_MAX * 4 + 1]; /* 64 characters of at most 4 bytes each */
-    if (idlen == 0 || chars > EVENTS_ID_MAX || idlen >= sizeof(id)) {
-        api_error(req, 404, "not_found", "no such incident", NULL);
-        return;
-    }
-    memcpy(id, rest, idlen);
-    id[idlen] = '\0';
-
+    struct evhttp_request *req = call->req;
+    const char *id = api_call_param(call, "incident_id");
     static const char *const allowed[] = {"after", "limit", NULL};
     json_t *params = api_query_params(req, allowed);
     if (!params)
@@ -109,5 +87,5 @@ void api_events_get(struct api *a, struct evhttp_request *req, const char *rest,
     char limtext[24];
     snprintf(limtext, sizeof(limtext), "%ld", limit);
     const char *p[3] = {id, cursor, limtext};
-    api_read(a, req, SQL_EVENTS, 3, p, api_events_finish, (void *)(intptr_t)limit);
+    api_read(a, call, SQL_EVENTS, 3, p, api_events_finish, (void *)(intptr_t)limit);
 }

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "api/api.h"
+#include "api/api_route.h"
 #include "api/tokens.h"
 
 /* The authenticated caller of a request. */
@@ -15,16 +16,20 @@ struct api_caller {
     enum role role;
 };
 
-typedef void (*api_handler_fn)(struct api *a, struct evhttp_request *req, const char *rest,
-                               const struct api_caller *who);
-
-struct api_route {
-    enum evhttp_cmd_type method;
-    const char *path; /* exact path, or a prefix when it ends with '/' */
-    enum role role;   /* ROLE_NONE: no token needed */
-    api_handler_fn handler;
+/* What a handler is given: the request, the table row it matched (row->pattern names the route in
+ * log lines), its decoded and checked path parameters, and the caller. Valid during the handler
+ * only; the api_read family copies what it keeps. */
+struct api_call {
+    struct evhttp_request *req;
+    const struct api_route *route;
+    const struct api_route_match *match;
+    struct api_caller who;
 };
 
+/* api_call_param: the path parameter `name` of the call (borrowed, valid during the handler). */
+const char *api_call_param(const struct api_call *call, const char *name);
+
+/* The table (api_routes.c). */
 extern const struct api_route api_routes[];
 extern const size_t api_nroutes;
 
@@ -33,19 +38,21 @@ void api_send_json(struct evhttp_request *req, int status, json_t *body);
 void api_error(struct evhttp_request *req, int status, const char *code, const char *message, const char *field);
 
 /* api_read: run one query with text parameters (NULL = SQL NULL; copied) on the API's own
- * connection; finish gets the request and the result (only when the query succeeded; a failure
- * is answered 503 here). The request may have been abandoned by its client: then finish is not
- * called. arg is passed through. */
+ * connection; finish gets the request and the result (only when the query succeeded). A failure
+ * is answered here: 503 db_unavailable when the connection is lost or absent, 500 internal_error
+ * when PostgreSQL refuses the query (logged once with the call's route pattern and the SQLSTATE,
+ * never the server's message, which can quote row data). The request may have been abandoned by
+ * its client: then finish is not called. arg is passed through. */
 typedef void (*api_finish_fn)(struct evhttp_request *req, const PGresult *res, void *arg);
-void api_read(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+void api_read(struct api *a, const struct api_call *call, const char *sql, int nparams,
               const char *const *params, api_finish_fn finish, void *arg);
 /* api_read_owned: as api_read, and arg_free(arg) is called whenever finish will not be. */
-void api_read_owned(struct api *a, struct evhttp_request *req, const char *sql, int nparams,
+void api_read_owned(struct api *a, const struct api_call *call, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *));
 /* api_read_after: as api_read, with pre (no parameters) run first in the same pipeline: sql
  * then runs with a snapshot taken after pre's (the connection reads committed data), and may
  * read what pre set with set_config. finish gets sql's result. */
-void api_read_after(struct api *a, struct evhttp_request *req, const char *pre, const char *sql, int nparams,
+void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg);
 
 /* State the routes need. */

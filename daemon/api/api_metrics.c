@@ -6,10 +6,9 @@
 
 #include "service/metrics.h"
 
-void api_get_metrics(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_get_metrics(struct api *a, const struct api_call *call)
 {
-    (void)rest;
-    (void)who;
+    struct evhttp_request *req = call->req;
     struct evbuffer *out = evbuffer_new();
     if (!out || metrics_render(api_metrics(a), out) != 0) {
         if (out)

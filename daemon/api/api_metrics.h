@@ -4,6 +4,6 @@
 
 #include "api/api_int.h"
 
-void api_get_metrics(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
+void api_get_metrics(struct api *a, const struct api_call *call);
 
 #endif

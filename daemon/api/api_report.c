@@ -139,10 +139,9 @@ static bool period_bound(const char *text, bool end, int64_t *ms)
     return text && timefmt_parse(text, ms);
 }
 
-void api_get_cdi(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_get_cdi(struct api *a, const struct api_call *call)
 {
-    (void)who;
-    (void)rest;
+    struct evhttp_request *req = call->req;
     static const char *const allowed[] = {"from", "to", NULL};
     json_t *params = api_query_params(req, allowed);
     if (!params)
@@ -173,6 +172,6 @@ void api_get_cdi(struct api *a, struct evhttp_request *req, const char *rest, co
     json_decref(cats);
     json_t *period = json_pack("{s:s, s:s, s:s?}", "from", f, "to", t, "ruleset", rs ? ruleset_version(rs) : NULL);
     const char *p[3] = {f, t, catjson};
-    api_read_owned(a, req, SQL_CDI, 3, p, cdi_finish, period, period_free);
+    api_read_owned(a, call, SQL_CDI, 3, p, cdi_finish, period, period_free);
     free(catjson);
 }

@@ -5,6 +5,6 @@
 #include "api/api_int.h"
 
 /* GET /v1/reports/cdi?from=&to= */
-void api_get_cdi(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
+void api_get_cdi(struct api *a, const struct api_call *call);
 
 #endif

@@ -87,22 +87,18 @@ static void send_page(struct evhttp_request *req, const PGresult *res, long limi
 
 /* ---- health --------------------------------------------------------------------------------- */
 
-static void handle_healthz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+static void handle_healthz(struct api *a, const struct api_call *call)
 {
     (void)a;
-    (void)rest;
-    (void)who;
-    api_send_json(req, 200, json_pack("{s:s}", "status", "ok"));
+    api_send_json(call->req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static void handle_readyz(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+static void handle_readyz(struct api *a, const struct api_call *call)
 {
-    (void)rest;
-    (void)who;
     struct store *st = api_store(a);
     bool ready = store_db_up(st) && api_db_up(a) && store_backlog(st) <= api_ready_backlog(a) &&
                  !api_draining(a);
-    api_send_json(req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+    api_send_json(call->req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
 }
 
 /* ---- incidents ------------------------------------------------------------------------------ */
@@ -124,20 +120,10 @@ static void incident_finish(struct evhttp_request *req, const PGresult *res, voi
     api_send_json(req, 200, view);
 }
 
-static void handle_incident(struct api *a, struct evhttp_request *req, const char *rest,
-                            const struct api_caller *who)
+static void handle_incident(struct api *a, const struct api_call *call)
 {
-    if (api_events_match(rest)) { /* GET /v1/incidents/{id}/events shares this prefix */
-        api_events_get(a, req, rest, who);
-        return;
-    }
-    (void)who;
-    if (!*rest || strlen(rest) > 64) {
-        api_error(req, 404, "not_found", "no such incident", NULL);
-        return;
-    }
-    const char *p[1] = {rest};
-    api_read(a, req, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", 1, p,
+    const char *p[1] = {api_call_param(call, "incident_id")};
+    api_read(a, call, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", 1, p,
              incident_finish, NULL);
 }
 
@@ -160,14 +146,9 @@ static void pending_finish(struct evhttp_request *req, const PGresult *res, void
     send_page(req, res, (long)(intptr_t)arg, 1);
 }
 
-static void handle_pending(struct api *a, struct evhttp_request *req, const char *rest,
-                           const struct api_caller *who)
+static void handle_pending(struct api *a, const struct api_call *call)
 {
-    (void)who;
-    if (*rest) {
-        api_error(req, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
+    struct evhttp_request *req = call->req;
     static const char *const allowed[] = {"overdue", "flag", "reason", "limit", "after", NULL};
     json_t *params = api_query_params(req, allowed);
     if (!params)
@@ -204,7 +185,7 @@ static void handle_pending(struct api *a, struct evhttp_request *req, const char
         const char *p[6] = {param(params, "reason"), param(params, "flag"),
                             overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
                             after ? due : NULL, after ? id : NULL, lim};
-        api_read(a, req, SQL_PENDING, 6, p, pending_finish, (void *)(intptr_t)limit);
+        api_read(a, call, SQL_PENDING, 6, p, pending_finish, (void *)(intptr_t)limit);
     }
     json_decref(params);
 }
@@ -229,15 +210,10 @@ static void crime_finish(struct evhttp_request *req, const PGresult *res, void *
     api_send_json(req, c ? 200 : 500, c ? c : json_pack("{s:{s:s,s:s}}", "error", "code", "internal", "message", "bad row"));
 }
 
-static void handle_crime(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+static void handle_crime(struct api *a, const struct api_call *call)
 {
-    (void)who;
-    if (!*rest || strlen(rest) > 64) {
-        api_error(req, 404, "not_found", "no such crime", NULL);
-        return;
-    }
-    const char *p[1] = {rest};
-    api_read(a, req, SQL_CRIME, 1, p, crime_finish, NULL);
+    const char *p[1] = {api_call_param(call, "crn")};
+    api_read(a, call, SQL_CRIME, 1, p, crime_finish, NULL);
 }
 
 /* ---- audit ---------------------------------------------------------------------------------- */
@@ -275,10 +251,9 @@ static void audit_finish(struct evhttp_request *req, const PGresult *res, void *
     send_page(req, res, (long)(intptr_t)arg, 1);
 }
 
-static void handle_audit(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+static void handle_audit(struct api *a, const struct api_call *call)
 {
-    (void)who;
-    (void)rest;
+    struct evhttp_request *req = call->req;
     static const char *const allowed[] = {"incident_id", "crn", "after", "limit", NULL};
     json_t *params = api_query_params(req, allowed);
     if (!params)
@@ -301,30 +276,45 @@ static void handle_audit(struct api *a, struct evhttp_request *req, const char *
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
         if (p[0] || p[1])
-            api_read(a, req, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+            api_read(a, call, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
         else
-            api_read_after(a, req, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_finish, (void *)(intptr_t)limit);
+            api_read_after(a, call, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_finish, (void *)(intptr_t)limit);
     }
     json_decref(params);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
+/* Path parameters are ids of the feed (at most 64 characters; the incident's events were always
+ * counted in characters, the others in bytes). Incident ids and CRNs may hold '/' unencoded;
+ * pending ids and file names may not. A row listed earlier wins: an incident's events before the
+ * incident. proto/openapi.yaml lists the same rows (tests/integration/test_api.py compares). */
 const struct api_route api_routes[] = {
-    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz},
-    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz},
-    {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics},
-    {EVHTTP_REQ_GET, "/v1/incidents/", ROLE_AUDITOR, handle_incident},
-    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending},
-    {EVHTTP_REQ_GET, "/v1/crimes/", ROLE_AUDITOR, handle_crime},
-    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit},
-    {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi},
-    {EVHTTP_REQ_POST, "/v1/pending/", ROLE_SUPERVISOR, api_post_pending},
-    {EVHTTP_REQ_POST, "/v1/crimes/", ROLE_DDM, api_post_crime},
-    /* The supervisor's page: "/" (exact) and its files under /ui/. */
-    {EVHTTP_REQ_GET, "/ui/", ROLE_NONE, api_ui_get},
-    {EVHTTP_REQ_HEAD, "/ui/", ROLE_NONE, api_ui_get},
-    {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root},
-    {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root},
+    {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}/events", ROLE_AUDITOR, api_events_get, 64, API_ROUTE_CHARS,
+     "no such incident"},
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}", ROLE_AUDITOR, handle_incident, 64, 0, "no such incident"},
+    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, 0, "no such crime"},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi, 0, 0, NULL},
+    {EVHTTP_REQ_POST, "/v1/pending/{id}/decision", ROLE_SUPERVISOR, api_post_decision, 64, API_ROUTE_ONE_SEGMENT,
+     "no such endpoint"},
+    {EVHTTP_REQ_POST, "/v1/crimes/{crn}/cancel", ROLE_DDM, api_post_cancel, 64, 0, "no such endpoint"},
+    {EVHTTP_REQ_POST, "/v1/crimes/{crn}/reclassify", ROLE_DDM, api_post_reclassify, 64, 0, "no such endpoint"},
+    /* The supervisor's page: "/" and its files under /ui/. */
+    {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},
+    {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/ui/{file}", ROLE_NONE, api_ui_get, 123, API_ROUTE_ONE_SEGMENT, "no such file"},
+    {EVHTTP_REQ_HEAD, "/ui/{file}", ROLE_NONE, api_ui_get, 123, API_ROUTE_ONE_SEGMENT, "no such file"},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+void api_routes_print(FILE *out)
+{
+    for (size_t i = 0; i < api_nroutes; i++)
+        fprintf(out, "%s %s %s\n", api_route_method_name(api_routes[i].method), api_routes[i].pattern,
+                role_name(api_routes[i].role));
+}

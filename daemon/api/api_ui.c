@@ -3,6 +3,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The page loads only its own files and talks only to this API. No inline script or style can
@@ -79,57 +80,29 @@ static void api_ui_send(struct evhttp_request *req, const struct api_ui_asset *a
     evbuffer_free(out);
 }
 
-void api_ui_get(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_ui_get(struct api *a, const struct api_call *call)
 {
     (void)a;
-    (void)who;
     char path[128];
+    const char *file = api_call_param(call, "file");
     const struct api_ui_asset *as = NULL;
-    if (*rest && !strchr(rest, '/') && strlen(rest) < sizeof(path) - 4) {
-        memcpy(path, "/ui/", 4);
-        memcpy(path + 4, rest, strlen(rest) + 1);
+    if (file && strlen(file) < sizeof(path) - 4) {
+        snprintf(path, sizeof(path), "/ui/%s", file);
         as = api_ui_find(path);
     }
     if (!as) {
-        api_error(req, 404, "not_found", "no such file", NULL);
+        api_error(call->req, 404, "not_found", "no such file", NULL);
         return;
     }
-    api_ui_send(req, as);
+    api_ui_send(call->req, as);
 }
 
-/* Would a route other than the catch-all on "/" take the path "/" + rest (with some method)?
- * The dispatcher's matching (api.c), minus the leading '/' every route path has. */
-static bool api_ui_path_routed(const char *rest)
-{
-    for (size_t i = 0; i < api_nroutes; i++) {
-        const char *rp = api_routes[i].path + 1;
-        size_t n = strlen(rp);
-        if (n == 0)
-            continue;
-        if (rp[n - 1] == '/' ? strncmp(rest, rp, n) == 0 : strcmp(rest, rp) == 0)
-            return true;
-    }
-    return false;
-}
-
-void api_ui_root(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_ui_root(struct api *a, const struct api_call *call)
 {
     (void)a;
-    (void)who;
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    if (*rest == '\0') {
-        const struct api_ui_asset *index = api_ui_find("/ui/index.html");
-        if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) && index)
-            api_ui_send(req, index);
-        else if (!index)
-            api_error(req, 404, "not_found", "no such endpoint", NULL);
-        else
-            api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
-        return;
-    }
-    /* rest is the decoded path without its leading '/': answer as the dispatcher would have. */
-    if (api_ui_path_routed(rest))
-        api_error(req, 405, "method_not_allowed", "this method is not allowed on this path", NULL);
+    const struct api_ui_asset *index = api_ui_find("/ui/index.html");
+    if (index)
+        api_ui_send(call->req, index);
     else
-        api_error(req, 404, "not_found", "no such endpoint", NULL);
+        api_error(call->req, 404, "not_found", "no such endpoint", NULL);
 }

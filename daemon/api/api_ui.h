@@ -24,12 +24,9 @@ const struct api_ui_asset *api_ui_find(const char *path);
 
 /* GET|HEAD /ui/{file}: one asset, with its security and caching headers; 304 when the
  * client's If-None-Match already names it. */
-void api_ui_get(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
+void api_ui_get(struct api *a, const struct api_call *call);
 
-/* Routes on "/" must come last in the table: the route table treats a path ending in '/' as a
- * prefix, so "/" catches every path no earlier route took. This handler serves the page at
- * exactly "/" (GET, HEAD), and answers anything else as the API does: 405 for a path some
- * route serves with another method, 404 otherwise. */
-void api_ui_root(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
+/* GET|HEAD /: the page itself (/ui/index.html). */
+void api_ui_root(struct api *a, const struct api_call *call);
 
 #endif

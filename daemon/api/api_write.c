@@ -186,10 +186,12 @@ static void preread_finish(struct evhttp_request *req, const PGresult *res, void
     store_submit_action(api_store(w->api), PQgetvalue(res, 0, 0), act, write_done, w);
 }
 
-/* The pre-read's own failure path answers 503 and never calls finish: free the context then. */
-static void write_start(struct api *a, struct evhttp_request *req, const struct api_caller *who,
-                        const char *action, const char *target, json_t *body, const char *sql, const char *extra)
+/* The pre-read's own failure path answers (500 or 503) and never calls finish: free the context then. */
+static void write_start(struct api *a, const struct api_call *call, const char *action, const char *target,
+                        json_t *body, const char *sql, const char *extra)
 {
+    struct evhttp_request *req = call->req;
+    const struct api_caller *who = &call->who;
     struct write_ctx *w = calloc(1, sizeof(*w));
     if (!w) {
         json_decref(body);
@@ -200,39 +202,23 @@ static void write_start(struct api *a, struct evhttp_request *req, const struct 
     w->act = json_pack("{s:s, s:s, s:o, s:s, s:s, s:[]}", "action", action, "target", target, "body", body, "user",
                        who->user ? who->user : "", "role", role_name(who->role), "links");
     const char *p[2] = {target, extra};
-    api_read_owned(a, req, sql, extra ? 2 : 1, p, preread_finish, w, (void (*)(void *))write_ctx_free);
+    api_read_owned(a, call, sql, extra ? 2 : 1, p, preread_finish, w, (void (*)(void *))write_ctx_free);
 }
 
-void api_post_pending(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+void api_post_decision(struct api *a, const struct api_call *call)
 {
-    const char *slash = strchr(rest, '/');
-    if (!slash || slash == rest || strcmp(slash, "/decision") != 0 || (size_t)(slash - rest) > 64) {
-        api_error(req, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
-    char id[80];
-    snprintf(id, sizeof(id), "%.*s", (int)(slash - rest), rest);
-    json_t *body = body_parse(req, decide_fields);
+    json_t *body = body_parse(call->req, decide_fields);
     if (!body)
         return;
-    write_start(a, req, who, "decide", id, body, "SELECT incident_id FROM pending_decisions WHERE id = $1", NULL);
+    write_start(a, call, "decide", api_call_param(call, "id"), body,
+                "SELECT incident_id FROM pending_decisions WHERE id = $1", NULL);
 }
 
-void api_post_crime(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who)
+/* A cancellation or a reclassification of the crime the path names. */
+static void api_post_crime(struct api *a, const struct api_call *call, const char *action,
+                           const struct field_spec *fields)
 {
-    const char *slash = strrchr(rest, '/');
-    const char *action = NULL;
-    if (slash && strcmp(slash, "/cancel") == 0)
-        action = "cancel";
-    else if (slash && strcmp(slash, "/reclassify") == 0)
-        action = "reclassify";
-    if (!action || slash == rest || (size_t)(slash - rest) > 64) {
-        api_error(req, 404, "not_found", "no such endpoint", NULL);
-        return;
-    }
-    char crn[80];
-    snprintf(crn, sizeof(crn), "%.*s", (int)(slash - rest), rest);
-    json_t *body = body_parse(req, strcmp(action, "cancel") == 0 ? cancel_fields : reclassify_fields);
+    json_t *body = body_parse(call->req, fields);
     if (!body)
         return;
     const char *dup = json_string_value(json_object_get(body, "duplicate_of"));
@@ -243,5 +229,15 @@ void api_post_crime(struct api *a, struct evhttp_request *req, const char *rest,
     const char *sql = dup ? SQL_CRIME_AND_NAMED
                       : reason && strcmp(reason, "C3") == 0 ? SQL_CRIME_AND_SAME_VICTIM
                                                             : "SELECT incident_id FROM crimes WHERE crn = $1";
-    write_start(a, req, who, action, crn, body, sql, dup ? dupbuf : NULL);
+    write_start(a, call, action, api_call_param(call, "crn"), body, sql, dup ? dupbuf : NULL);
+}
+
+void api_post_cancel(struct api *a, const struct api_call *call)
+{
+    api_post_crime(a, call, "cancel", cancel_fields);
+}
+
+void api_post_reclassify(struct api *a, const struct api_call *call)
+{
+    api_post_crime(a, call, "reclassify", reclassify_fields);
 }

@@ -5,8 +5,10 @@
 #include "api/api_int.h"
 
 /* POST /v1/pending/{id}/decision */
-void api_post_pending(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
-/* POST /v1/crimes/{crn}/cancel and /v1/crimes/{crn}/reclassify */
-void api_post_crime(struct api *a, struct evhttp_request *req, const char *rest, const struct api_caller *who);
+void api_post_decision(struct api *a, const struct api_call *call);
+/* POST /v1/crimes/{crn}/cancel */
+void api_post_cancel(struct api *a, const struct api_call *call);
+/* POST /v1/crimes/{crn}/reclassify */
+void api_post_reclassify(struct api *a, const struct api_call *call);
 
 #endif
