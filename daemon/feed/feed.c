@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/errbuf.h"
 #include "util/log.h"
 #include "service/metrics.h"
 #include "feed/feed_conn.h"
@@ -495,7 +496,7 @@ static int feed_bind_tcp(struct feed *f, const struct listen_addr *a, struct lis
     hints.ai_flags = AI_PASSIVE;
     int rc = getaddrinfo(a->host, port, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "feed: cannot resolve %s: %s", a->host, gai_strerror(rc));
+        errbuf_set(err, errlen, "feed: cannot resolve %s: %s", a->host, gai_strerror(rc));
         return -1;
     }
     l->lev = evconnlistener_new_bind(f->base, feed_accept_cb, f,
@@ -503,7 +504,7 @@ static int feed_bind_tcp(struct feed *f, const struct listen_addr *a, struct lis
                                      res->ai_addr, (int)res->ai_addrlen);
     freeaddrinfo(res);
     if (!l->lev) {
-        snprintf(err, errlen, "feed: cannot listen on tcp:%s:%d: %s", a->host, a->port, strerror(errno));
+        errbuf_set(err, errlen, "feed: cannot listen on tcp:%s:%d: %s", a->host, a->port, strerror(errno));
         return -1;
     }
     struct sockaddr_storage ss;
@@ -528,7 +529,7 @@ static int feed_bind_unix(struct feed *f, const struct listen_addr *a, struct li
     struct sockaddr_un sun = {0};
     sun.sun_family = AF_UNIX;
     if (strlen(a->path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen, "feed: unix socket path too long: %s", a->path);
+        errbuf_set(err, errlen, "feed: unix socket path too long: %s", a->path);
         return -1;
     }
     strcpy(sun.sun_path, a->path);
@@ -538,7 +539,7 @@ static int feed_bind_unix(struct feed *f, const struct listen_addr *a, struct li
     l->lev = evconnlistener_new_bind(f->base, feed_accept_cb, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                      -1, (struct sockaddr *)&sun, (int)sizeof(sun));
     if (!l->lev) {
-        snprintf(err, errlen, "feed: cannot listen on unix:%s: %s", a->path, strerror(errno));
+        errbuf_set(err, errlen, "feed: cannot listen on unix:%s: %s", a->path, strerror(errno));
         return -1;
     }
     l->unix_path = strdup(a->path);
@@ -553,7 +554,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
 {
     struct feed *f = calloc(1, sizeof(*f));
     if (!f) {
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     f->base = base;
@@ -564,7 +565,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
     f->reaper = event_new(base, -1, 0, feed_reap_cb, f);
     f->listeners = calloc(naddrs ? naddrs : 1, sizeof(*f->listeners));
     if (!f->reaper || !f->listeners) {
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return feed_free(f);
     }
     for (size_t i = 0; i < naddrs; i++) {
