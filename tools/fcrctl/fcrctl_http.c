@@ -262,6 +262,8 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
 
 void fcrctl_http_reply_clear(struct fcrctl_http_reply *reply)
 {
+    if (!reply)
+        return;
     free(reply->body);
     memset(reply, 0, sizeof(*reply));
 }
