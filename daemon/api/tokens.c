@@ -2,12 +2,13 @@
 #include "api/tokens.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/errbuf.h"
 
 struct token_entry {
     unsigned char token[TOKENS_MAX_LEN]; /* zero-padded, so every comparison covers the same bytes */
@@ -28,18 +29,6 @@ static const char *const role_names[] = {
 };
 
 #define N_ROLES (sizeof role_names / sizeof role_names[0])
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 static bool is_alnum(char c)
@@ -99,7 +88,7 @@ static int parse_line(struct tokens *t, const char *path, size_t lineno, char *l
         if (!*p || *p == '#')
             break;
         if (ncol == 3)
-            return fail(err, errlen, "%s:%zu: extra column after TOKEN USER-ID ROLE", path, lineno);
+            return errbuf_set(err, errlen, "%s:%zu: extra column after TOKEN USER-ID ROLE", path, lineno);
         col[ncol] = p;
         while (*p && !is_blank(*p))
             p++;
@@ -109,41 +98,41 @@ static int parse_line(struct tokens *t, const char *path, size_t lineno, char *l
     if (ncol == 0) /* blank or comment */
         return 0;
     if (ncol < 3)
-        return fail(err, errlen, "%s:%zu: expected TOKEN USER-ID ROLE, found %zu column%s", path,
-                    lineno, ncol, ncol == 1 ? "" : "s");
+        return errbuf_set(err, errlen, "%s:%zu: expected TOKEN USER-ID ROLE, found %zu column%s", path,
+                          lineno, ncol, ncol == 1 ? "" : "s");
     for (size_t i = 0; i < 3; i++)
         col[i][len[i]] = '\0';
 
     /* Messages never quote the token: the error may end up in a log. */
     if (len[0] < TOKENS_MIN_LEN)
-        return fail(err, errlen, "%s:%zu: token shorter than %d characters", path, lineno,
-                    TOKENS_MIN_LEN);
+        return errbuf_set(err, errlen, "%s:%zu: token shorter than %d characters", path, lineno,
+                          TOKENS_MIN_LEN);
     if (len[0] > TOKENS_MAX_LEN)
-        return fail(err, errlen, "%s:%zu: token longer than %d characters", path, lineno,
-                    TOKENS_MAX_LEN);
+        return errbuf_set(err, errlen, "%s:%zu: token longer than %d characters", path, lineno,
+                          TOKENS_MAX_LEN);
     if (!valid_token(col[0], len[0]))
-        return fail(err, errlen,
-                    "%s:%zu: token may hold only A-Z a-z 0-9 - . _ ~ + / and trailing =", path,
-                    lineno);
+        return errbuf_set(err, errlen,
+                          "%s:%zu: token may hold only A-Z a-z 0-9 - . _ ~ + / and trailing =", path,
+                          lineno);
     if (!valid_user(col[1], len[1]))
-        return fail(err, errlen,
-                    "%s:%zu: user id must be 1 to %d characters of A-Z a-z 0-9 - . _ @", path,
-                    lineno, TOKENS_USER_MAX_LEN);
+        return errbuf_set(err, errlen,
+                          "%s:%zu: user id must be 1 to %d characters of A-Z a-z 0-9 - . _ @", path,
+                          lineno, TOKENS_USER_MAX_LEN);
     int role = role_parse(col[2]);
     if (role < 0)
-        return fail(err, errlen,
-                    "%s:%zu: unknown role '%s' (expected ops, auditor, supervisor, ddm or fcr)",
-                    path, lineno, col[2]);
+        return errbuf_set(err, errlen,
+                          "%s:%zu: unknown role '%s' (expected ops, auditor, supervisor, ddm or fcr)",
+                          path, lineno, col[2]);
     for (size_t i = 0; i < t->n; i++)
         if (t->v[i].len == len[0] && memcmp(t->v[i].token, col[0], len[0]) == 0)
-            return fail(err, errlen, "%s:%zu: duplicate token (first on line %zu)", path, lineno,
-                        t->v[i].line);
+            return errbuf_set(err, errlen, "%s:%zu: duplicate token (first on line %zu)", path, lineno,
+                              t->v[i].line);
 
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         struct token_entry *v = realloc(t->v, cap * sizeof *v);
         if (!v)
-            return fail(err, errlen, "%s:%zu: out of memory", path, lineno);
+            return errbuf_set(err, errlen, "%s:%zu: out of memory", path, lineno);
         t->v = v;
         t->cap = cap;
     }
@@ -153,7 +142,7 @@ static int parse_line(struct tokens *t, const char *path, size_t lineno, char *l
     e->user = strdup(col[1]);
     if (!e->user) {
         explicit_bzero(e->token, sizeof e->token);
-        return fail(err, errlen, "%s:%zu: out of memory", path, lineno);
+        return errbuf_set(err, errlen, "%s:%zu: out of memory", path, lineno);
     }
     t->n++;
     return 0;
@@ -164,11 +153,11 @@ int tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
     *out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct tokens *t = calloc(1, sizeof *t);
     if (!t) {
         fclose(fp);
-        return fail(err, errlen, "%s: out of memory", path);
+        return errbuf_set(err, errlen, "%s: out of memory", path);
     }
     char *line = NULL;
     size_t cap = 0, lineno = 0;
@@ -182,12 +171,12 @@ int tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';
         if (strlen(line) != len)
-            rc = fail(err, errlen, "%s:%zu: line contains a NUL byte", path, lineno);
+            rc = errbuf_set(err, errlen, "%s:%zu: line contains a NUL byte", path, lineno);
         else
             rc = parse_line(t, path, lineno, line, err, errlen);
     }
     if (rc == 0 && ferror(fp))
-        rc = fail(err, errlen, "%s: read error: %s", path, strerror(errno));
+        rc = errbuf_set(err, errlen, "%s: read error: %s", path, strerror(errno));
     if (line)
         explicit_bzero(line, cap);
     free(line);

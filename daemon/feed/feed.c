@@ -17,8 +17,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/errbuf.h"
 #include "util/log.h"
 #include "service/metrics.h"
+#include "feed/feed_conn.h"
 #include "feed/feed_reply.h"
 #include "service/tls.h"
 
@@ -49,12 +51,10 @@ struct conn {
     struct slot *head, *tail;
     size_t inflight;
     unsigned long id;
-    bool discarding; /* inside an over-long line: drop bytes up to its newline */
-    bool paused;
-    bool eof;        /* the peer has finished sending */
-    bool dead;       /* closed; freed by the reaper */
-    bool tls;        /* a TLS connection */
-    bool handshaken; /* its handshake has completed */
+    enum feed_conn_state state; /* changed only through feed_conn_set_state */
+    /* Inside an over-long line: drop bytes up to its newline. A field, not a state: the line
+     * spans reads, so it may straddle a pause and the peer's EOF (see feed_conn.h). */
+    bool discarding;
     struct conn *prev, *next;
 };
 
@@ -91,11 +91,11 @@ static void slot_free(struct slot *s)
 
 static void conn_close(struct conn *c, const char *why)
 {
-    if (c->dead)
+    if (c->state == FEED_CONN_CLOSED)
         return;
     struct feed *f = c->feed;
     log_debug("feed: connection %lu closed: %s", c->id, why);
-    c->dead = true;
+    feed_conn_set_state(&c->state, FEED_CONN_CLOSED, c->id); /* allowed from every other state */
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
     if (c->prev)
         c->prev->next = c->next;
@@ -162,6 +162,12 @@ static bool conn_may_read(const struct conn *c)
     return c->inflight < c->feed->p.max_inflight && conn_output(c) < c->feed->p.max_output;
 }
 
+/* Whether framing has work left: buffered bytes, or the too_long reply of an over-long line. */
+static bool conn_has_input(const struct conn *c)
+{
+    return c->discarding || evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
+}
+
 /* Write every ready reply at the head, in order; resume reading or finish when possible. */
 static void conn_flush(struct conn *c)
 {
@@ -175,9 +181,12 @@ static void conn_flush(struct conn *c)
         c->inflight--;
         slot_free(s);
     }
-    if (c->paused && conn_may_read(c))
+    /* A closing connection reads no more, so it never pauses: it frames what it still holds
+     * whenever there is room. */
+    bool waiting = c->state == FEED_CONN_PAUSED || (c->state == FEED_CONN_CLOSING && conn_has_input(c));
+    if (waiting && conn_may_read(c))
         event_active(c->resume, EV_TIMEOUT, 0);
-    if (c->eof && !c->head && conn_output(c) == 0)
+    if (c->state == FEED_CONN_CLOSING && !c->head && conn_output(c) == 0)
         conn_close(c, "peer finished");
 }
 
@@ -291,13 +300,12 @@ static void conn_process(struct conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     size_t max = c->feed->p.max_line + 1; /* room for a '\r' before the newline */
-    while (!c->dead) {
+    while (c->state != FEED_CONN_CLOSED) {
         if (!conn_may_read(c)) {
-            if (!c->paused) {
-                c->paused = true;
+            if (c->state != FEED_CONN_PAUSED && c->state != FEED_CONN_CLOSING &&
+                feed_conn_set_state(&c->state, FEED_CONN_PAUSED, c->id) == 0)
                 bufferevent_disable(c->bev, EV_READ);
-            }
-            return;
+            return; /* paused: conn_flush resumes; closing: conn_flush goes on when there is room */
         }
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -321,7 +329,7 @@ static void conn_process(struct conn *c)
                 evbuffer_drain(in, avail);
                 continue;
             }
-            if (!c->eof)
+            if (c->state != FEED_CONN_CLOSING)
                 break;
             nl.pos = (ev_off_t)avail; /* the peer closed after an unterminated last line */
         }
@@ -345,15 +353,13 @@ static void conn_process(struct conn *c)
         conn_line(c, line, len);
         free(line);
     }
-    if (c->eof && c->discarding && !c->dead) {
+    if (c->state == FEED_CONN_CLOSING && c->discarding) {
         c->discarding = false; /* the peer closed inside an over-long line: it still gets its reply */
         conn_reply_error(c, "too_long", "line longer than the limit");
     }
-    if (c->paused && !c->dead && !c->eof) {
-        c->paused = false;
+    if (c->state == FEED_CONN_PAUSED && feed_conn_set_state(&c->state, FEED_CONN_READING, c->id) == 0)
         bufferevent_enable(c->bev, EV_READ);
-    }
-    if (c->eof && !c->dead)
+    if (c->state == FEED_CONN_CLOSING)
         conn_flush(c);
 }
 
@@ -380,26 +386,29 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct conn *c = arg;
+    if (c->state == FEED_CONN_CLOSED)
+        return;
     if (what & BEV_EVENT_CONNECTED) { /* a TLS handshake completed */
-        c->handshaken = true;
+        if (feed_conn_set_state(&c->state, FEED_CONN_READING, c->id) != 0)
+            return;
         bufferevent_set_timeouts(bev, NULL, NULL);
         char subject[512];
         tls_peer_subject(bev, subject, sizeof(subject));
         log_debug("feed: connection %lu: TLS established%s%s", c->id, subject[0] ? ", client " : "", subject);
         return;
     }
-    if (c->tls && !c->handshaken && (what & BEV_EVENT_EOF)) {
+    if (c->state == FEED_CONN_HANDSHAKE && (what & BEV_EVENT_EOF)) {
         /* a port probe, or a client that gave up: nothing was refused */
         conn_close(c, "closed before the TLS handshake completed");
         return;
     }
-    if (c->tls && !c->handshaken && (what & BEV_EVENT_TIMEOUT)) {
+    if (c->state == FEED_CONN_HANDSHAKE && (what & BEV_EVENT_TIMEOUT)) {
         log_info("feed: connection %lu: TLS handshake not completed within %d s", c->id, TLS_HANDSHAKE_TIMEOUT_S);
         metrics_feed_tls_failure(c->feed->p.metrics);
         conn_close(c, "TLS handshake timed out");
         return;
     }
-    if (c->tls && !c->handshaken && (what & BEV_EVENT_ERROR)) {
+    if (c->state == FEED_CONN_HANDSHAKE && (what & BEV_EVENT_ERROR)) {
         char why[768];
         tls_failure(bev, why, sizeof(why));
         log_info("feed: connection %lu: TLS handshake failed: %s", c->id, why);
@@ -408,8 +417,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & BEV_EVENT_EOF) {
-        c->eof = true;
-        conn_process(c);
+        if (feed_conn_set_state(&c->state, FEED_CONN_CLOSING, c->id) == 0)
+            conn_process(c);
         return;
     }
     if (what & BEV_EVENT_ERROR)
@@ -443,21 +452,22 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
     c->feed = f;
     c->id = ++f->next_id;
     /* TLS guards the network; a unix socket is guarded by its file permissions. */
-    c->tls = tcp && f->p.tls;
-    if (c->tls)
+    bool tls = tcp && f->p.tls;
+    c->state = tls ? FEED_CONN_HANDSHAKE : FEED_CONN_READING; /* where it starts, not a transition */
+    if (tls)
         c->bev = tls_accept(f->p.tls, f->base, fd, 0); /* closes fd when it fails */
     else
         c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->resume = event_new(f->base, -1, 0, conn_resume_cb, c);
     if (!c->bev || !c->resume) {
-        if (!c->bev && !c->tls)
+        if (!c->bev && !tls)
             evutil_closesocket(fd);
         conn_free(c);
         return;
     }
     metrics_feed_connection(f->p.metrics, true);
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    if (c->tls) {
+    if (tls) {
         struct timeval handshake = {TLS_HANDSHAKE_TIMEOUT_S, 0};
         bufferevent_set_timeouts(c->bev, &handshake, NULL);
     }
@@ -486,7 +496,7 @@ static int feed_bind_tcp(struct feed *f, const struct listen_addr *a, struct lis
     hints.ai_flags = AI_PASSIVE;
     int rc = getaddrinfo(a->host, port, &hints, &res);
     if (rc != 0) {
-        snprintf(err, errlen, "feed: cannot resolve %s: %s", a->host, gai_strerror(rc));
+        errbuf_set(err, errlen, "feed: cannot resolve %s: %s", a->host, gai_strerror(rc));
         return -1;
     }
     l->lev = evconnlistener_new_bind(f->base, feed_accept_cb, f,
@@ -494,7 +504,7 @@ static int feed_bind_tcp(struct feed *f, const struct listen_addr *a, struct lis
                                      res->ai_addr, (int)res->ai_addrlen);
     freeaddrinfo(res);
     if (!l->lev) {
-        snprintf(err, errlen, "feed: cannot listen on tcp:%s:%d: %s", a->host, a->port, strerror(errno));
+        errbuf_set(err, errlen, "feed: cannot listen on tcp:%s:%d: %s", a->host, a->port, strerror(errno));
         return -1;
     }
     struct sockaddr_storage ss;
@@ -519,7 +529,7 @@ static int feed_bind_unix(struct feed *f, const struct listen_addr *a, struct li
     struct sockaddr_un sun = {0};
     sun.sun_family = AF_UNIX;
     if (strlen(a->path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errlen, "feed: unix socket path too long: %s", a->path);
+        errbuf_set(err, errlen, "feed: unix socket path too long: %s", a->path);
         return -1;
     }
     strcpy(sun.sun_path, a->path);
@@ -529,7 +539,7 @@ static int feed_bind_unix(struct feed *f, const struct listen_addr *a, struct li
     l->lev = evconnlistener_new_bind(f->base, feed_accept_cb, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
                                      -1, (struct sockaddr *)&sun, (int)sizeof(sun));
     if (!l->lev) {
-        snprintf(err, errlen, "feed: cannot listen on unix:%s: %s", a->path, strerror(errno));
+        errbuf_set(err, errlen, "feed: cannot listen on unix:%s: %s", a->path, strerror(errno));
         return -1;
     }
     l->unix_path = strdup(a->path);
@@ -544,7 +554,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
 {
     struct feed *f = calloc(1, sizeof(*f));
     if (!f) {
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     f->base = base;
@@ -555,7 +565,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
     f->reaper = event_new(base, -1, 0, feed_reap_cb, f);
     f->listeners = calloc(naddrs ? naddrs : 1, sizeof(*f->listeners));
     if (!f->reaper || !f->listeners) {
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return feed_free(f);
     }
     for (size_t i = 0; i < naddrs; i++) {

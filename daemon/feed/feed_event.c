@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errbuf.h"
 #include "util/timefmt.h"
 #include "util/utf8.h"
 #include "util/jsonparse.h"
@@ -80,8 +81,9 @@ static const char *const ev_relations[] = {"same_report", "related", NULL};
 
 /* ---- errors and warnings ---- */
 
-/* Length of s[0..len) cut back so that it does not end inside a UTF-8 sequence: messages and
- * paths end up in JSON replies, and jansson refuses strings that are not valid UTF-8. */
+/* Length of s[0..len) cut back so that it does not end inside a UTF-8 sequence: fields and keys
+ * end up in JSON replies, and jansson refuses strings that are not valid UTF-8 (messages are cut
+ * the same way by errbuf). */
 static size_t ev_utf8_cut(const char *s, size_t len)
 {
     size_t i = len;
@@ -109,10 +111,8 @@ void feed_event_error_set(struct feed_event_error *err, const char *code, const 
     ev_copy_cut(err->field, sizeof err->field, field ? field : "");
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
+    errbuf_vset(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
-    if (n >= (int)sizeof err->message)
-        err->message[ev_utf8_cut(err->message, sizeof err->message - 1)] = '\0';
 }
 
 void feed_event_error_clear(struct feed_event_error *err)
@@ -133,7 +133,7 @@ static int ev_fail(struct ev_ctx *c, const char *path, const char *fmt, ...)
     char what[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    errbuf_vset(what, sizeof what, fmt, ap);
     va_end(ap);
     feed_event_error_set(c->err, "bad_field", path, "%s %s", path, what);
     return -1;

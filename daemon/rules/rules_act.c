@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rules/ruleset.h"
+#include "util/errbuf.h"
 #include "util/timefmt.h"
 #include "store/incident.h"
 #include "util/jsonwrite.h"
@@ -33,7 +34,7 @@ static int act_fail(struct act *a, int status, const char *code, const char *fie
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    errbuf_vset(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     feed_event_error_set(a->err, code, field ? field : "", "%s", msg);
     return status;

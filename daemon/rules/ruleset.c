@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errbuf.h"
+
 #define LIFE_DAYS 36525
 
 struct ruleset_lex_entry {
@@ -104,11 +106,9 @@ __attribute__((format(printf, 3, 4))) static int ruleset_fail(struct ruleset_loa
     char msg[384];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    errbuf_vset(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (ld->err && ld->errlen)
-        snprintf(ld->err, ld->errlen, "%s: %s%s%s", ld->origin, path, *path ? ": " : "", msg);
-    return -1;
+    return errbuf_set(ld->err, ld->errlen, "%s: %s%s%s", ld->origin, path, *path ? ": " : "", msg);
 }
 
 const char *const *ruleset_engine_rule_ids(void)
@@ -748,7 +748,7 @@ static int ruleset_from_json(json_t *root, const char *origin, struct ruleset **
     struct ruleset *rs = calloc(1, sizeof *rs);
     if (!rs) {
         json_decref(root);
-        snprintf(err, errlen, "%s: out of memory", origin);
+        errbuf_set(err, errlen, "%s: out of memory", origin);
         return -1;
     }
     rs->root = root;
@@ -782,7 +782,7 @@ int ruleset_load(const char *path, struct ruleset **out, char *err, size_t errle
     *out = NULL;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
+        errbuf_set(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
         return -1;
     }
     return ruleset_from_json(root, path, out, err, errlen);
@@ -795,7 +795,7 @@ int ruleset_load_text(const char *text, size_t len, const char *origin, struct r
     *out = NULL;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, errlen, "%s: line %d column %d: %s", origin, je.line, je.column, je.text);
+        errbuf_set(err, errlen, "%s: line %d column %d: %s", origin, je.line, je.column, je.text);
         return -1;
     }
     return ruleset_from_json(root, origin, out, err, errlen);

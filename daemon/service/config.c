@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include "util/errbuf.h"
+
 enum key_type {
     KT_CONNINFO,    /* libpq connection string (keyword=value list or URI), checked by libpq */
     KT_PATH,        /* file or folder; relative paths are left relative to the working directory */
@@ -128,18 +130,6 @@ static const char *const log_levels[] = { "debug", "info", "warn", "error" };
 
 /* ---- small helpers ---- */
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 static bool is_alnum(char c)
@@ -221,8 +211,8 @@ static int parse_number(const struct key_def *d, const char *text, long long *ou
     const char *p;
     if (parse_uint(text, &v, &p) < 0) {
         if (d->type == KT_BYTES)
-            return fail(why, whylen, "%s", bytes_syntax);
-        return fail(why, whylen, "must be a whole number from %lld to %lld", d->min, d->max);
+            return errbuf_set(why, whylen, "%s", bytes_syntax);
+        return errbuf_set(why, whylen, "must be a whole number from %lld to %lld", d->min, d->max);
     }
     if (d->type == KT_BYTES) {
         static const struct { const char *suffix; unsigned shift; } units[] = {
@@ -236,17 +226,17 @@ static int parse_number(const struct key_def *d, const char *text, long long *ou
                 if (strcmp(p, units[u].suffix) == 0)
                     break;
             if (u == sizeof units / sizeof units[0])
-                return fail(why, whylen, "%s", bytes_syntax);
+                return errbuf_set(why, whylen, "%s", bytes_syntax);
             if (v > (ULLONG_MAX >> units[u].shift))
                 v = ULLONG_MAX;
             else
                 v <<= units[u].shift;
         }
     } else if (*p) {
-        return fail(why, whylen, "must be a whole number from %lld to %lld", d->min, d->max);
+        return errbuf_set(why, whylen, "must be a whole number from %lld to %lld", d->min, d->max);
     }
     if (v < (unsigned long long)d->min || v > (unsigned long long)d->max)
-        return fail(why, whylen, "must be between %lld and %lld", d->min, d->max);
+        return errbuf_set(why, whylen, "must be between %lld and %lld", d->min, d->max);
     *out = (long long)v;
     return 0;
 }
@@ -302,34 +292,34 @@ static int parse_hostport(const char *item, const char *s, struct listen_addr *o
     if (*s == '[') {
         const char *close = strchr(s, ']');
         if (!close)
-            return fail(why, whylen, "'%s': missing ']' after IPv6 address", item);
+            return errbuf_set(why, whylen, "'%s': missing ']' after IPv6 address", item);
         host = s + 1;
         hlen = (size_t)(close - host);
         if (close[1] != ':')
-            return fail(why, whylen, "'%s': expected :PORT after ']'", item);
+            return errbuf_set(why, whylen, "'%s': expected :PORT after ']'", item);
         colon = close + 1;
         v6 = true;
     } else {
         colon = strrchr(s, ':');
         if (!colon)
-            return fail(why, whylen, "'%s': expected HOST:PORT", item);
+            return errbuf_set(why, whylen, "'%s': expected HOST:PORT", item);
         host = s;
         hlen = (size_t)(colon - s);
         if (memchr(host, ':', hlen))
-            return fail(why, whylen, "'%s': write an IPv6 address in brackets, e.g. [::1]:%s", item,
-                        colon + 1);
+            return errbuf_set(why, whylen, "'%s': write an IPv6 address in brackets, e.g. [::1]:%s", item,
+                              colon + 1);
     }
     char *h = strndup(host, hlen);
     if (!h)
-        return fail(why, whylen, "out of memory");
+        return errbuf_set(why, whylen, "out of memory");
     if (v6 ? !valid_ipv6(h) : !valid_hostname(h)) {
         free(h);
-        return fail(why, whylen, "'%s': bad host", item);
+        return errbuf_set(why, whylen, "'%s': bad host", item);
     }
     int port;
     if (parse_port(colon + 1, &port) < 0) {
         free(h);
-        return fail(why, whylen, "'%s': port must be a number from 0 to 65535", item);
+        return errbuf_set(why, whylen, "'%s': port must be a number from 0 to 65535", item);
     }
     *out = (struct listen_addr){ .kind = LISTEN_TCP, .host = h, .port = port };
     return 0;
@@ -340,27 +330,27 @@ static int parse_listen(const char *s, bool api, struct listen_addr *out, char *
 {
     *out = (struct listen_addr){ 0 };
     if (has_control(s))
-        return fail(why, whylen, "contains a control character");
+        return errbuf_set(why, whylen, "contains a control character");
     if (strncmp(s, "tcp:", 4) == 0)
         return parse_hostport(s, s + 4, out, why, whylen);
     if (strncmp(s, "unix:", 5) == 0) {
         if (api)
-            return fail(why, whylen, "'%s': the API listens on TCP only (HOST:PORT)", s);
+            return errbuf_set(why, whylen, "'%s': the API listens on TCP only (HOST:PORT)", s);
         const char *path = s + 5;
         if (!*path)
-            return fail(why, whylen, "'%s': empty socket path", s);
+            return errbuf_set(why, whylen, "'%s': empty socket path", s);
         if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
-            return fail(why, whylen, "'%s': socket path longer than %zu bytes", s,
-                        sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return errbuf_set(why, whylen, "'%s': socket path longer than %zu bytes", s,
+                              sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         char *p = strdup(path);
         if (!p)
-            return fail(why, whylen, "out of memory");
+            return errbuf_set(why, whylen, "out of memory");
         *out = (struct listen_addr){ .kind = LISTEN_UNIX, .path = p };
         return 0;
     }
     if (api)
         return parse_hostport(s, s, out, why, whylen);
-    return fail(why, whylen, "'%s': expected tcp:HOST:PORT or unix:PATH", s);
+    return errbuf_set(why, whylen, "'%s': expected tcp:HOST:PORT or unix:PATH", s);
 }
 
 static bool listen_equal(const struct listen_addr *a, const struct listen_addr *b)
@@ -387,7 +377,7 @@ static int parse_listen_list(char *text, struct listen_addr **out, size_t *n_out
         cap += *p == ',';
     struct listen_addr *list = calloc(cap, sizeof *list);
     if (!list)
-        return fail(why, whylen, "out of memory");
+        return errbuf_set(why, whylen, "out of memory");
     size_t n = 0;
     char *item = text;
     for (;;) {
@@ -396,7 +386,7 @@ static int parse_listen_list(char *text, struct listen_addr **out, size_t *n_out
         char *t = trim(item, ilen);
         if (!*t) {
             free_listen_list(list, n);
-            return fail(why, whylen, "empty item in the list");
+            return errbuf_set(why, whylen, "empty item in the list");
         }
         if (parse_listen(t, false, &list[n], why, whylen) < 0) {
             free_listen_list(list, n);
@@ -405,7 +395,7 @@ static int parse_listen_list(char *text, struct listen_addr **out, size_t *n_out
         for (size_t j = 0; j < n; j++) {
             if (listen_equal(&list[j], &list[n])) {
                 free_listen_list(list, n + 1);
-                return fail(why, whylen, "'%s' is listed twice", t);
+                return errbuf_set(why, whylen, "'%s' is listed twice", t);
             }
         }
         n++;
@@ -427,11 +417,11 @@ static int check_conninfo(const char *s, char *why, size_t whylen)
         return 0;
     }
     if (!msg)
-        return fail(why, whylen, "not a valid connection string");
+        return errbuf_set(why, whylen, "not a valid connection string");
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
-    fail(why, whylen, "not a valid connection string: %s", msg);
+    errbuf_set(why, whylen, "not a valid connection string: %s", msg);
     PQfreemem(msg);
     return -1;
 }
@@ -440,9 +430,9 @@ static int check_conninfo(const char *s, char *why, size_t whylen)
 static int key_set(struct config *cfg, const struct key_def *d, char *text, char *why, size_t whylen)
 {
     if (!*text)
-        return fail(why, whylen, "value is empty");
+        return errbuf_set(why, whylen, "value is empty");
     if (d->type != KT_LISTEN_LIST && d->type != KT_LISTEN_TCP && has_control(text))
-        return fail(why, whylen, "value contains a control character");
+        return errbuf_set(why, whylen, "value contains a control character");
     void *f = field(cfg, d->offset);
     long long v;
     switch (d->type) {
@@ -453,7 +443,7 @@ static int key_set(struct config *cfg, const struct key_def *d, char *text, char
     case KT_PATH: {
         char *s = strdup(text);
         if (!s)
-            return fail(why, whylen, "out of memory");
+            return errbuf_set(why, whylen, "out of memory");
         *(char **)f = s;
         return 0;
     }
@@ -478,22 +468,22 @@ static int key_set(struct config *cfg, const struct key_def *d, char *text, char
             if (strcmp(text, log_levels[i]) == 0) {
                 char *s = strdup(text);
                 if (!s)
-                    return fail(why, whylen, "out of memory");
+                    return errbuf_set(why, whylen, "out of memory");
                 *(char **)f = s;
                 return 0;
             }
         }
-        return fail(why, whylen, "'%s': must be debug, info, warn or error", text);
+        return errbuf_set(why, whylen, "'%s': must be debug, info, warn or error", text);
     case KT_FORCE: {
         size_t n = strlen(text);
         bool ok = n >= 1 && n <= 8;
         for (size_t i = 0; ok && i < n; i++)
             ok = is_digit(text[i]) || (text[i] >= 'A' && text[i] <= 'Z');
         if (!ok)
-            return fail(why, whylen, "'%s': must be 1 to 8 characters, each A-Z or 0-9", text);
+            return errbuf_set(why, whylen, "'%s': must be 1 to 8 characters, each A-Z or 0-9", text);
         char *s = strdup(text);
         if (!s)
-            return fail(why, whylen, "out of memory");
+            return errbuf_set(why, whylen, "out of memory");
         *(char **)f = s;
         return 0;
     }
@@ -502,7 +492,7 @@ static int key_set(struct config *cfg, const struct key_def *d, char *text, char
             if (strcmp(text, d->words[i]) == 0) {
                 char *s = strdup(text);
                 if (!s)
-                    return fail(why, whylen, "out of memory");
+                    return errbuf_set(why, whylen, "out of memory");
                 *(char **)f = s;
                 return 0;
             }
@@ -513,17 +503,17 @@ static int key_set(struct config *cfg, const struct key_def *d, char *text, char
             snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : d->words[i + 1] ? ", " : " or ",
                      d->words[i]);
         }
-        return fail(why, whylen, "'%s': must be %s", text, list);
+        return errbuf_set(why, whylen, "'%s': must be %s", text, list);
     }
     case KT_TEXT: {
         char *s = strdup(text);
         if (!s)
-            return fail(why, whylen, "out of memory");
+            return errbuf_set(why, whylen, "out of memory");
         *(char **)f = s;
         return 0;
     }
     }
-    return fail(why, whylen, "internal error: unknown key type");
+    return errbuf_set(why, whylen, "internal error: unknown key type");
 }
 
 /* ---- rendering and comparison, for the reload diff ---- */
@@ -714,12 +704,12 @@ static int load_line(struct loader *ld, char *line, size_t lineno, const char **
         while (after && is_blank(*after))
             after++;
         if (!close || *after)
-            return fail(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
-                        lineno);
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
+                              lineno);
         char *name = trim(p + 1, (size_t)(close - p - 1));
         long s = section_find(name);
         if (s < 0)
-            return fail(ld->err, ld->errlen, "%s:%zu: [%s]: unknown section", ld->path, lineno, name);
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s]: unknown section", ld->path, lineno, name);
         if (!ld->section_line[s])
             ld->section_line[s] = lineno;
         *section = keys[s].section;
@@ -728,29 +718,29 @@ static int load_line(struct loader *ld, char *line, size_t lineno, const char **
 
     char *eq = strchr(p, '=');
     if (!eq)
-        return fail(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
-                    lineno);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
+                          lineno);
     char *value = trim(eq + 1, strlen(eq + 1));
     char *key = trim(p, (size_t)(eq - p));
     if (!valid_key_name(key))
-        return fail(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
-                    lineno);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
+                          lineno);
     if (!*section)
-        return fail(ld->err, ld->errlen, "%s:%zu: %s: key outside any [section]", ld->path, lineno,
-                    key);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: %s: key outside any [section]", ld->path, lineno,
+                          key);
     const struct key_def *d = key_find(*section, key);
     if (!d)
-        return fail(ld->err, ld->errlen, "%s:%zu: [%s] %s: unknown key", ld->path, lineno, *section,
-                    key);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s] %s: unknown key", ld->path, lineno, *section,
+                          key);
     size_t i = (size_t)(d - keys);
     if (ld->key_line[i])
-        return fail(ld->err, ld->errlen, "%s:%zu: [%s] %s: duplicate key (first set on line %zu)",
-                    ld->path, lineno, d->section, d->key, ld->key_line[i]);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s] %s: duplicate key (first set on line %zu)",
+                          ld->path, lineno, d->section, d->key, ld->key_line[i]);
     ld->key_line[i] = lineno;
     char why[512];
     if (key_set(ld->cfg, d, value, why, sizeof why) < 0)
-        return fail(ld->err, ld->errlen, "%s:%zu: [%s] %s: %s", ld->path, lineno, d->section, d->key,
-                    why);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s] %s: %s", ld->path, lineno, d->section, d->key,
+                          why);
     return 0;
 }
 
@@ -765,10 +755,10 @@ static int load_finish(struct loader *ld)
         if (d->flags & KF_REQUIRED) {
             size_t s = (size_t)section_find(d->section);
             if (ld->section_line[s])
-                return fail(ld->err, ld->errlen, "%s:%zu: [%s] %s: required key is missing",
-                            ld->path, ld->section_line[s], d->section, d->key);
-            return fail(ld->err, ld->errlen, "%s: [%s] %s: required key is missing", ld->path,
-                        d->section, d->key);
+                return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s] %s: required key is missing",
+                                  ld->path, ld->section_line[s], d->section, d->key);
+            return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: required key is missing", ld->path,
+                              d->section, d->key);
         }
         const char *dflt = d->dflt;
         if (d->inherit) {
@@ -777,12 +767,12 @@ static int load_finish(struct loader *ld)
         }
         char *text = dflt ? strdup(dflt) : NULL;
         if (!text)
-            return fail(ld->err, ld->errlen, "%s: [%s] %s: no default", ld->path, d->section, d->key);
+            return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: no default", ld->path, d->section, d->key);
         int rc = key_set(ld->cfg, d, text, why, sizeof why);
         free(text);
         if (rc < 0)
-            return fail(ld->err, ld->errlen, "%s: [%s] %s: bad default: %s", ld->path, d->section,
-                        d->key, why);
+            return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: bad default: %s", ld->path, d->section,
+                              d->key, why);
     }
 
     /* Two listeners on one address would fail at bind time with a vaguer message. */
@@ -790,8 +780,8 @@ static int load_finish(struct loader *ld)
     for (size_t i = 0; i < ld->cfg->n_feed_listen; i++) {
         if (api->port != 0 && listen_equal(api, &ld->cfg->feed_listen[i])) {
             size_t s = (size_t)(key_find("api", "listen") - keys);
-            return fail(ld->err, ld->errlen, "%s:%zu: [api] listen: also a [feed] listen address",
-                        ld->path, ld->key_line[s]);
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [api] listen: also a [feed] listen address",
+                              ld->path, ld->key_line[s]);
         }
     }
     return 0;
@@ -802,12 +792,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     *out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp)
-        return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     struct loader ld = { .path = path, .err = err, .errlen = errlen };
     ld.cfg = calloc(1, sizeof *ld.cfg);
     if (!ld.cfg) {
         fclose(fp);
-        return fail(err, errlen, "%s: out of memory", path);
+        return errbuf_set(err, errlen, "%s: out of memory", path);
     }
 
     char *line = NULL;
@@ -823,7 +813,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         if (len && line[len - 1] == '\r')
             line[--len] = '\0';
         if (strlen(line) != len) {
-            rc = fail(err, errlen, "%s:%zu: line contains a NUL byte", path, lineno);
+            rc = errbuf_set(err, errlen, "%s:%zu: line contains a NUL byte", path, lineno);
             break;
         }
         char *text = line;
@@ -832,7 +822,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
         rc = load_line(&ld, text, lineno, &section);
     }
     if (rc == 0 && ferror(fp))
-        rc = fail(err, errlen, "%s: read error: %s", path, strerror(errno));
+        rc = errbuf_set(err, errlen, "%s: read error: %s", path, strerror(errno));
     if (line) /* conninfo lines may carry passwords */
         explicit_bzero(line, cap);
     free(line);

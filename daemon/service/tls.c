@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/errbuf.h"
+
 /* One live context. The struct outlives every connection (the daemon frees its listeners
  * first), so each SSL points back to it and the certificate check reads the subject list in
  * force when the handshake happens. */
@@ -46,12 +48,12 @@ static void ssl_reason(char *buf, size_t len)
         snprintf(buf, len, "unknown error");
 }
 
+/* fail: what could not be loaded from path, with OpenSSL's reasons. */
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
     char why[512];
     ssl_reason(why, sizeof(why));
-    snprintf(err, errlen, "%s %s: %s", what, path, why);
-    return -1;
+    return errbuf_set(err, errlen, "%s %s: %s", what, path, why);
 }
 
 /* ---- subjects ------------------------------------------------------------------------------- */
@@ -73,7 +75,7 @@ static int subjects_parse(struct tls *t, const char *text, char *err, size_t err
     char *item = malloc(strlen(text) + 1);
     if (!t->subjects || !item) {
         free(item);
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     const char *p = text;
@@ -97,7 +99,7 @@ static int subjects_parse(struct tls *t, const char *text, char *err, size_t err
             t->subjects[t->nsubjects] = strdup(s);
             if (!t->subjects[t->nsubjects]) {
                 free(item);
-                snprintf(err, errlen, "out of memory");
+                errbuf_set(err, errlen, "out of memory");
                 return -1;
             }
             t->nsubjects++;
@@ -108,7 +110,7 @@ static int subjects_parse(struct tls *t, const char *text, char *err, size_t err
     }
     free(item);
     if (!t->any_subject && t->nsubjects == 0) {
-        snprintf(err, errlen, "no client certificate subject is allowed (give the subjects, or * for any)");
+        errbuf_set(err, errlen, "no client certificate subject is allowed (give the subjects, or * for any)");
         return -1;
     }
     return 0;
@@ -174,7 +176,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
     ERR_clear_error();
     struct tls *t = calloc(1, sizeof(*t));
     if (!t) {
-        snprintf(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     t->ctx = SSL_CTX_new(TLS_server_method());
@@ -188,7 +190,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
     SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                     SSL_OP_IGNORE_UNEXPECTED_EOF);
     if (access(p->cert, R_OK) != 0) {
-        snprintf(err, errlen, "certificate %s: cannot read it", p->cert);
+        errbuf_set(err, errlen, "certificate %s: cannot read it", p->cert);
         goto refuse;
     }
     if (SSL_CTX_use_certificate_chain_file(t->ctx, p->cert) != 1) {
@@ -196,13 +198,13 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
         goto refuse;
     }
     if (access(p->key, R_OK) != 0) {
-        snprintf(err, errlen, "private key %s: cannot read it", p->key);
+        errbuf_set(err, errlen, "private key %s: cannot read it", p->key);
         goto refuse;
     }
     if (SSL_CTX_use_PrivateKey_file(t->ctx, p->key, SSL_FILETYPE_PEM) != 1) {
         if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
             ERR_clear_error();
-            snprintf(err, errlen, "private key %s does not match the certificate %s", p->key, p->cert);
+            errbuf_set(err, errlen, "private key %s does not match the certificate %s", p->key, p->cert);
         } else {
             fail(err, errlen, "private key", p->key);
         }
@@ -214,7 +216,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
     }
     if (p->client_ca) {
         if (access(p->client_ca, R_OK) != 0) {
-            snprintf(err, errlen, "client CA file %s: cannot read it", p->client_ca);
+            errbuf_set(err, errlen, "client CA file %s: cannot read it", p->client_ca);
             goto refuse;
         }
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p->client_ca);

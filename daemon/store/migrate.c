@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/errbuf.h"
 #include "util/log.h"
 
 /* Any constant will do, as long as every fcrd instance uses the same one. */
@@ -28,7 +29,7 @@ static int migrate_list(const char *dir, struct migration **out, char *err, size
 {
     DIR *d = opendir(dir);
     if (!d) {
-        snprintf(err, errlen, "cannot open migrations folder %s", dir);
+        errbuf_set(err, errlen, "cannot open migrations folder %s", dir);
         return -1;
     }
     struct migration *list = NULL;
@@ -46,7 +47,7 @@ static int migrate_list(const char *dir, struct migration **out, char *err, size
         if (!l) {
             free(list);
             closedir(d);
-            snprintf(err, errlen, "out of memory");
+            errbuf_set(err, errlen, "out of memory");
             return -1;
         }
         list = l;
@@ -59,8 +60,8 @@ static int migrate_list(const char *dir, struct migration **out, char *err, size
         qsort(list, (size_t)n, sizeof(*list), migration_cmp);
     for (int i = 1; i < n; i++) {
         if (list[i].version == list[i - 1].version) {
-            snprintf(err, errlen, "two migrations share number %d: %s and %s", list[i].version, list[i - 1].name,
-                     list[i].name);
+            errbuf_set(err, errlen, "two migrations share number %d: %s and %s", list[i].version, list[i - 1].name,
+                       list[i].name);
             free(list);
             return -1;
         }
@@ -94,7 +95,7 @@ static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen)
     ExecStatusType st = PQresultStatus(r);
     int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok)
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
+        errbuf_set(err, errlen, "%s", PQerrorMessage(pg));
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -112,7 +113,7 @@ static int migrate_apply(PGconn *pg, const char *dir, const struct migration *m,
     snprintf(path, sizeof(path), "%s/%s", dir, m->name);
     char *sql = read_file(path);
     if (!sql) {
-        snprintf(err, errlen, "cannot read %s", path);
+        errbuf_set(err, errlen, "cannot read %s", path);
         return -1;
     }
     char msg[1024];
@@ -137,7 +138,7 @@ static int migrate_apply(PGconn *pg, const char *dir, const struct migration *m,
     if (rc != 0) {
         PQclear(PQexec(pg, "ROLLBACK"));
         trim(msg);
-        snprintf(err, errlen, "migration %s failed: %s", m->name, msg);
+        errbuf_set(err, errlen, "migration %s failed: %s", m->name, msg);
     }
     return rc;
 }
@@ -149,7 +150,7 @@ static PGconn *connect_checked(const char *conninfo, const char *what, char *err
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
         trim(msg);
-        snprintf(err, errlen, "cannot connect to the database (%s): %s", what, msg);
+        errbuf_set(err, errlen, "cannot connect to the database (%s): %s", what, msg);
         PQfinish(pg);
         return NULL;
     }
@@ -176,7 +177,7 @@ int migrate_run(const char *conninfo, const char *dir, char *err, size_t errlen)
                 "applied_at timestamptz NOT NULL DEFAULT now())",
                 msg, sizeof(msg)) != 0) {
         trim(msg);
-        snprintf(err, errlen, "cannot prepare migrations: %s", msg);
+        errbuf_set(err, errlen, "cannot prepare migrations: %s", msg);
         applied = -1;
     }
     for (int i = 0; applied >= 0 && i < n; i++) {
@@ -222,17 +223,17 @@ int migrate_check_serving(const char *conninfo, const char *dir, char *err, size
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
         trim(msg);
-        snprintf(err, errlen, "cannot check the serving connection: %s", msg);
+        errbuf_set(err, errlen, "cannot check the serving connection: %s", msg);
         rc = -1;
     } else if (strcmp(PQgetvalue(r, 0, 0), "on") != 0) {
-        snprintf(err, errlen,
-                 "synchronous_commit is '%s' for the serving connection; fcrd acknowledges events only after a "
-                 "durable commit and refuses to run without synchronous_commit = on",
-                 PQgetvalue(r, 0, 0));
+        errbuf_set(err, errlen,
+                   "synchronous_commit is '%s' for the serving connection; fcrd acknowledges events only after a "
+                   "durable commit and refuses to run without synchronous_commit = on",
+                   PQgetvalue(r, 0, 0));
         rc = -1;
     } else if (atoi(PQgetvalue(r, 0, 1)) != latest) {
-        snprintf(err, errlen, "the schema is at migration %s but %s holds migration %d", PQgetvalue(r, 0, 1), dir,
-                 latest);
+        errbuf_set(err, errlen, "the schema is at migration %s but %s holds migration %d", PQgetvalue(r, 0, 1), dir,
+                   latest);
         rc = -1;
     }
     PQclear(r);

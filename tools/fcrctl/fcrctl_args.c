@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fcrctl.h"
+#include "util/errbuf.h"
 
 #define CMD(c) (1u << (c))
 #define ALL_CMDS (~0u)
@@ -74,7 +75,7 @@ static int fcrctl_args_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    errbuf_vset(err, errlen, fmt, ap);
     va_end(ap);
     return FCRCTL_EXIT_USAGE;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fcrctl.h"
+#include "util/errbuf.h"
 
 /* The largest reply accepted: a page of 1,000 audit entries is a few megabytes; this only
  * stops a confused server from filling the memory. */
@@ -38,7 +39,7 @@ struct fcrctl_http_call {
 
 static int fcrctl_http_fail(char *err, size_t errlen, int code, const char *msg, const char *detail)
 {
-    snprintf(err, errlen, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
+    errbuf_set(err, errlen, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
     return code;
 }
 
@@ -261,6 +262,8 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
 
 void fcrctl_http_reply_clear(struct fcrctl_http_reply *reply)
 {
+    if (!reply)
+        return;
     free(reply->body);
     memset(reply, 0, sizeof(*reply));
 }
