@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "rules/ruleset.h"
 #include "service/service.h"
 #include "service/service_state.h"
