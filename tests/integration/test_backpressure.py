@@ -30,7 +30,7 @@ if "ASAN_OPTIONS" not in os.environ:
 
 MAX_INFLIGHT = 32
 MAX_CONNECTIONS = 8
-QUEUE_MAX = MAX_INFLIGHT * MAX_CONNECTIONS  # as main.c derives it
+QUEUE_MAX = MAX_INFLIGHT * MAX_CONNECTIONS  # as service/service.c derives it
 PAD = 16 * 1024                             # bytes of padding per event line
 FLOODS = 6                                  # 6 * 32 = 192 queued > QUEUE_MAX / 2
 

@@ -227,11 +227,9 @@ class HostileApiTest(DaemonTestCase):
                 status, body = self.h.api.get(q, role="auditor")
                 self.assertFalse(status >= 500, f"{q}: {status} {str(body)[:200]}")
 
-    # Bug (reported to the lead): some input is checked only loosely before it becomes a query
-    # parameter -- cursors for their characters, path ids not for UTF-8, report dates not for the
-    # years PostgreSQL can hold -- so PostgreSQL refuses the value (bigint or timestamptz out of
-    # range, invalid byte sequence for UTF8) and the client's bad input is answered 503
-    # db_unavailable instead of 400 or 404. (It also makes the API's error count look like an outage.)
+    # Input PostgreSQL would refuse (cursors out of bigint range, ids that are not UTF-8, report dates
+    # past the years timestamptz holds) is checked before it becomes a query parameter, so it is a
+    # client error (400 or 404). Were one to reach PostgreSQL, the refusal would be 500 internal.
     def test_input_postgresql_refuses_is_a_client_error(self):
         bad = []
         for q in ["/v1/audit?after=9223372036854775808", "/v1/audit?after=99999999999999999999",

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "check_run.h"
 #include "feed/feed_event.h"
 #include "store/incident.h"
 #include "rules/rules.h"
@@ -592,20 +593,13 @@ START_TEST(scenarios_all)
 }
 END_TEST
 
-/* CI=true: the run is the one that decides a merge, so the worked cases must be there. */
-static bool in_ci(void)
-{
-    const char *ci = getenv("CI");
-    return ci && strcasecmp(ci, "true") == 0;
-}
-
 int main(void)
 {
     char *path = cases_path();
     FILE *f = fopen(path, "r");
     if (!f) {
         /* A checkout without the shared folder beside it may skip; CI must not pass by skipping. */
-        bool ci = in_ci();
+        bool ci = check_in_ci();
         printf("scenarios: %s not found%s\n", path,
                ci ? ": CI=true needs the worked cases (FCRD_SHARED_DIR/scenarios/cases.json), failing"
                   : ", skipped");
