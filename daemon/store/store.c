@@ -37,6 +37,7 @@
 #include "rules/rules_act.h"
 #include "util/jsonparse.h"
 #include "util/jsonwrite.h"
+#include "util/pgtext.h"
 
 #define MAX_ATTEMPTS 3
 
@@ -913,7 +914,7 @@ static void text_array_add(struct jsonwrite_buf *b, const char *v)
     if (!v)
         return;
     jsonwrite_char(b, b->len == 0 ? '{' : ',');
-    jsonwrite_pg_quoted(b, v, strlen(v));
+    pgtext_array_elem(b, v, strlen(v));
 }
 
 static char *text_array_end(struct jsonwrite_buf *b)
