@@ -18,12 +18,15 @@
 
 /* ---- items and the queue -------------------------------------------------------------------- */
 
-void store_item_free(struct store_item *it)
+struct store_item *store_item_free(struct store_item *it)
 {
+    if (!it)
+        return NULL;
     feed_event_clear(&it->ev);
     json_decref(it->act);
     json_decref(it->reply);
     free(it);
+    return NULL;
 }
 
 void store_deliver(struct store_item *it, json_t *reply)

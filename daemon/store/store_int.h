@@ -67,7 +67,7 @@ struct store {
 };
 
 /* ---- store.c: items and the queue ---- */
-void store_item_free(struct store_item *it);
+struct store_item *store_item_free(struct store_item *it); /* NULL-safe; the reply is not sent */
 /* store_deliver: hands `reply` (taken) to the item's sender, then frees the item. */
 void store_deliver(struct store_item *it, json_t *reply);
 /* store_action_reply: a person's decision's error reply (new reference). */
@@ -105,7 +105,7 @@ struct store_decision {
  * `seen` (event id -> {body, reply}). Sets each item's reply and fills w. */
 struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen,
                                          struct store_write *w);
-/* store_batch_all_openings: every item opens an incident on its own (see batch_direct). */
+/* store_batch_all_openings: every item opens an incident on its own (see batch_direct in store_lane.c). */
 bool store_batch_all_openings(struct store_item *const *b, size_t n);
 /* store_batch_serials_needed: the serials an item usually consumes. */
 size_t store_batch_serials_needed(const struct store_item *it);

@@ -20,6 +20,7 @@
  * to the head of the queue and are looked up again once the database is back. */
 #include "store/store_lane.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
