@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "util/jsonwrite.h"
+#include "util/pgtext.h"
 
 const char *const audit_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn", "event_id",
                                     "incident_id", "pending_id", "role", "rules", "ruleset", NULL};
@@ -39,7 +40,7 @@ static bool audit_write_rules_literal(struct jsonwrite_buf *b, const json_t *rul
     json_array_foreach((json_t *)rules, i, r)
     {
         size_t n = json_string_length(r);
-        if (!json_is_string(r) || (n > 0 && !jsonwrite_text_plain(json_string_value(r), n)))
+        if (!json_is_string(r) || (n > 0 && !pgtext_plain(json_string_value(r), n)))
             return false; /* an empty rule is fine inside quotes */
     }
     jsonwrite_char(b, '{');
@@ -47,7 +48,7 @@ static bool audit_write_rules_literal(struct jsonwrite_buf *b, const json_t *rul
     {
         if (i > 0)
             jsonwrite_char(b, ',');
-        jsonwrite_pg_quoted(b, json_string_value(r), json_string_length(r));
+        pgtext_array_elem(b, json_string_value(r), json_string_length(r));
     }
     jsonwrite_char(b, '}');
     return true;
@@ -61,7 +62,7 @@ struct audit_value {
 
 static bool audit_value_plain(const struct audit_value *x)
 {
-    return x->str ? jsonwrite_text_plain(x->str, strlen(x->str)) : jsonwrite_field_plain(x->v);
+    return x->str ? pgtext_plain(x->str, strlen(x->str)) : pgtext_field_plain(x->v);
 }
 
 /* The field a member's key names, or AF_COUNT for a key that is not part of the text. */

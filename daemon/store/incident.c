@@ -2,6 +2,7 @@
  * and its row as the write statement takes it. */
 #include "store/incident.h"
 #include "util/jsonwrite.h"
+#include "util/pgtext.h"
 
 #include <string.h>
 
@@ -127,9 +128,9 @@ static const char *const incident_copied[] = {"category", "opened_at", "closed_a
 
 void incident_row_line(struct jsonwrite_buf *b, const char *id, const json_t *st)
 {
-    bool plain = jsonwrite_text_plain(id, strlen(id));
+    bool plain = pgtext_plain(id, strlen(id));
     for (size_t k = 0; plain && k < sizeof(incident_copied) / sizeof(incident_copied[0]); k++)
-        plain = jsonwrite_field_plain(json_object_get(st, incident_copied[k]));
+        plain = pgtext_field_plain(json_object_get(st, incident_copied[k]));
     if (plain) {
         jsonwrite_raw(b, id, strlen(id));
         jsonwrite_char(b, '\t');

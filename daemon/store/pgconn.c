@@ -8,20 +8,12 @@
 
 #include "util/log.h"
 
-enum pgconn_phase {
-    PHASE_DOWN,       /* no connection; a reconnect timer is armed */
-    PHASE_CONNECTING, /* PQconnectPoll in progress */
-    PHASE_CHECKING,   /* connected; the session check unit is in flight */
-    PHASE_READY,      /* idle, accepts a unit */
-    PHASE_BUSY,       /* a unit is in flight */
-};
-
 struct pgconn {
     struct event_base *base;
     char *conninfo;
     char *name;
     PGconn *pg;
-    enum pgconn_phase phase;
+    enum pgconn_state state; /* changed by pgconn_state_set only */
     struct event *io;      /* socket readiness, re-created for every connection */
     short io_what;         /* what io waits for */
     struct event *retry;   /* reconnect timer */
@@ -29,7 +21,6 @@ struct pgconn {
     int connect_timeout_ms;
     int backoff_ms;
     unsigned long reconnects;
-    bool was_up;
     pgconn_state_fn on_state;
     void *state_arg;
     /* the unit in flight */
@@ -82,24 +73,45 @@ static void pgconn_watch(struct pgconn *c, short what)
     event_add(c->io, NULL);
 }
 
-static void pgconn_set_up(struct pgconn *c, bool up)
+/* The transitions a connection makes: up through connecting and the session check, between idle
+ * and busy while up, and down from anywhere but down. */
+static const bool pgconn_allowed[PGCONN_NSTATES][PGCONN_NSTATES] = {
+    [PGCONN_DOWN] = {[PGCONN_CONNECTING] = true},
+    [PGCONN_CONNECTING] = {[PGCONN_DOWN] = true, [PGCONN_CHECKING] = true},
+    [PGCONN_CHECKING] = {[PGCONN_DOWN] = true, [PGCONN_READY] = true},
+    [PGCONN_READY] = {[PGCONN_DOWN] = true, [PGCONN_BUSY] = true},
+    [PGCONN_BUSY] = {[PGCONN_DOWN] = true, [PGCONN_READY] = true},
+};
+
+const char *pgconn_state_name(enum pgconn_state s)
 {
-    if (up == c->was_up)
-        return;
-    c->was_up = up;
-    if (c->on_state)
-        c->on_state(c->state_arg, up);
+    static const char *const names[PGCONN_NSTATES] = {
+        [PGCONN_DOWN] = "down",   [PGCONN_CONNECTING] = "connecting", [PGCONN_CHECKING] = "checking",
+        [PGCONN_READY] = "ready", [PGCONN_BUSY] = "busy",
+    };
+    return (unsigned)s < PGCONN_NSTATES ? names[s] : "?";
+}
+
+int pgconn_state_set(enum pgconn_state *state, enum pgconn_state to)
+{
+    enum pgconn_state from = *state;
+    if ((unsigned)from >= PGCONN_NSTATES || (unsigned)to >= PGCONN_NSTATES || !pgconn_allowed[from][to]) {
+        log_error("database: a connection cannot go from %s to %s", pgconn_state_name(from), pgconn_state_name(to));
+        return -1;
+    }
+    *state = to;
+    return 0;
 }
 
 /* Tear the connection down, fail the unit in flight, schedule a reconnect. */
 static void pgconn_lost(struct pgconn *c, const char *why)
 {
-    bool unit = c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING;
-    pgconn_done_fn done = c->phase == PHASE_BUSY ? c->done : NULL;
+    bool was_up = pgconn_up(c); /* reported up: it is reported down once the unit is failed */
+    pgconn_done_fn done = c->state == PGCONN_BUSY ? c->done : NULL;
     void *done_arg = c->done_arg;
     bool sent_all = c->flushed;
 
-    if (c->was_up)
+    if (was_up)
         log_warn("database %s: connection lost: %s", c->name, why);
     else
         log_debug("database %s: not connected: %s", c->name, why);
@@ -113,20 +125,20 @@ static void pgconn_lost(struct pgconn *c, const char *why)
         c->pg = NULL;
     }
     pgconn_clear_results(c);
-    c->phase = PHASE_DOWN;
+    pgconn_state_set(&c->state, PGCONN_DOWN);
     c->done = NULL;
     struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
     evtimer_add(c->retry, &tv);
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
-    (void)unit;
     if (done)
         done(done_arg, NULL, 0, why, sent_all);
-    pgconn_set_up(c, false);
+    if (was_up && c->on_state)
+        c->on_state(c->state_arg, false);
 }
 
 void pgconn_drop(struct pgconn *c, const char *why)
 {
-    if (c->phase != PHASE_DOWN)
+    if (c->state != PGCONN_DOWN)
         pgconn_lost(c, why);
 }
 
@@ -141,14 +153,14 @@ static void pgconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     struct pgconn *c = arg;
     (void)fd;
     (void)what;
-    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+    if (c->state == PGCONN_CONNECTING || c->state == PGCONN_CHECKING)
         pgconn_lost(c, "the connection attempt timed out");
 }
 
 void pgconn_set_connect_timeout(struct pgconn *c, int ms)
 {
     c->connect_timeout_ms = ms > 0 ? ms : 5000;
-    if (c->phase == PHASE_CONNECTING || c->phase == PHASE_CHECKING)
+    if (c->state == PGCONN_CONNECTING || c->state == PGCONN_CHECKING)
         pgconn_arm_deadline(c);
 }
 
@@ -236,18 +248,19 @@ static void pgconn_check_done(struct pgconn *c)
     }
     pgconn_clear_results(c);
     evtimer_del(c->deadline);
-    c->phase = PHASE_READY;
+    pgconn_state_set(&c->state, PGCONN_READY);
     c->backoff_ms = BACKOFF_MIN_MS;
     if (c->reconnects++ > 0)
         log_info("database %s: connected again", c->name);
     else
         log_info("database %s: connected", c->name);
-    pgconn_set_up(c, true);
+    if (c->on_state)
+        c->on_state(c->state_arg, true);
 }
 
 static void pgconn_unit_done(struct pgconn *c)
 {
-    if (c->phase == PHASE_CHECKING) {
+    if (c->state == PGCONN_CHECKING) {
         pgconn_check_done(c);
         return;
     }
@@ -258,7 +271,7 @@ static void pgconn_unit_done(struct pgconn *c)
     memcpy(res, c->results, sizeof(res));
     memset(c->results, 0, sizeof(c->results));
     c->done = NULL;
-    c->phase = PHASE_READY;
+    pgconn_state_set(&c->state, PGCONN_READY);
     /* The callback may send the next unit at once; our state is already idle. */
     done(arg, res, n, NULL, true);
     for (int i = 0; i < PGCONN_MAX_QUERIES; i++)
@@ -271,7 +284,7 @@ static void pgconn_read(struct pgconn *c)
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    while (c->phase == PHASE_BUSY || c->phase == PHASE_CHECKING) {
+    while (c->state == PGCONN_BUSY || c->state == PGCONN_CHECKING) {
         if (PQisBusy(c->pg))
             return;
         PGresult *r = PQgetResult(c->pg);
@@ -314,7 +327,7 @@ static void pgconn_connected(struct pgconn *c)
         return;
     }
     /* One unit: the session check, then every registered statement prepared (results 1..n). */
-    c->phase = PHASE_CHECKING;
+    pgconn_state_set(&c->state, PGCONN_CHECKING);
     bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
     /* Prepared statements are planned once per session (planning the write statement costs more
      * than executing it for a few events). Every statement they hold looks rows up by key, so the
@@ -365,13 +378,13 @@ static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct pgconn *c = arg;
     (void)fd;
-    if (c->phase == PHASE_CONNECTING) {
+    if (c->state == PGCONN_CONNECTING) {
         pgconn_poll(c);
         return;
     }
     if (what & EV_WRITE) {
         pgconn_flush(c);
-        if (c->phase == PHASE_DOWN)
+        if (c->state == PGCONN_DOWN)
             return;
     }
     if (what & EV_READ)
@@ -388,12 +401,12 @@ static void pgconn_start(struct pgconn *c)
 {
     c->pg = PQconnectStart(c->conninfo);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
-        c->phase = PHASE_CONNECTING; /* so that pgconn_lost logs */
+        pgconn_state_set(&c->state, PGCONN_CONNECTING); /* so that pgconn_lost has a connection to end */
         pgconn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
         return;
     }
     PQsetNoticeProcessor(c->pg, pgconn_notice, c);
-    c->phase = PHASE_CONNECTING;
+    pgconn_state_set(&c->state, PGCONN_CONNECTING);
     pgconn_arm_deadline(c);
     pgconn_poll(c);
 }
@@ -448,12 +461,12 @@ int pgconn_prepare(struct pgconn *c, const char *sql)
 
 bool pgconn_ready(const struct pgconn *c)
 {
-    return c->phase == PHASE_READY;
+    return c->state == PGCONN_READY;
 }
 
 bool pgconn_up(const struct pgconn *c)
 {
-    return c->phase == PHASE_READY || c->phase == PHASE_BUSY;
+    return c->state == PGCONN_READY || c->state == PGCONN_BUSY;
 }
 
 unsigned long pgconn_reconnects(const struct pgconn *c)
@@ -463,9 +476,9 @@ unsigned long pgconn_reconnects(const struct pgconn *c)
 
 int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg)
 {
-    if (c->phase != PHASE_READY || n < 1 || n > PGCONN_MAX_QUERIES)
+    if (c->state != PGCONN_READY || n < 1 || n > PGCONN_MAX_QUERIES)
         return -1;
-    c->phase = PHASE_BUSY;
+    pgconn_state_set(&c->state, PGCONN_BUSY);
     c->done = done;
     c->done_arg = arg;
     if (pgconn_send_internal(c, q, n) != 0) {

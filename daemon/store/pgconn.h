@@ -10,6 +10,23 @@
 
 struct pgconn;
 
+/* Where a connection stands. It changes only through pgconn_state_set, which knows the transitions
+ * a connection makes and refuses any other. */
+enum pgconn_state {
+    PGCONN_DOWN,       /* no connection; the reconnect timer (backoff) is armed */
+    PGCONN_CONNECTING, /* PQconnectPoll in progress */
+    PGCONN_CHECKING,   /* connected; the session check (and the statements' preparing) is in flight */
+    PGCONN_READY,      /* up and idle: accepts a unit */
+    PGCONN_BUSY,       /* up, a unit in flight */
+};
+#define PGCONN_NSTATES (PGCONN_BUSY + 1)
+
+/* pgconn_state_set: *state becomes `to` when a connection makes that transition (returns 0);
+ * otherwise logs an error, leaves *state as it was and returns -1. */
+int pgconn_state_set(enum pgconn_state *state, enum pgconn_state to);
+/* pgconn_state_name: for log lines (static string; "?" when out of range). */
+const char *pgconn_state_name(enum pgconn_state s);
+
 struct pg_query {
     const char *sql;
     int nparams;

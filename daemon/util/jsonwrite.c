@@ -314,31 +314,3 @@ json_t *jsonwrite_copy(const json_t *v)
         return json_incref((json_t *)v);
     }
 }
-
-void jsonwrite_pg_quoted(struct jsonwrite_buf *b, const char *s, size_t n)
-{
-    jsonwrite_char(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            jsonwrite_char(b, '\\');
-        jsonwrite_char(b, s[i]);
-    }
-    jsonwrite_char(b, '"');
-}
-
-bool jsonwrite_text_plain(const char *s, size_t n)
-{
-    if (!s || n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20)
-            return false;
-    return true;
-}
-
-bool jsonwrite_field_plain(const json_t *v)
-{
-    if (!v || json_is_null(v))
-        return true;
-    return json_is_string(v) && jsonwrite_text_plain(json_string_value(v), json_string_length(v));
-}

@@ -68,15 +68,6 @@ void jsonwrite_sep(struct jsonwrite_buf *b);
 /* Any value (NULL writes null). */
 void jsonwrite_value(struct jsonwrite_buf *b, const json_t *v, unsigned flags);
 
-/* One element of a PostgreSQL array literal: s quoted, with " and \ escaped (any other character
- * is literal inside the quotes). */
-void jsonwrite_pg_quoted(struct jsonwrite_buf *b, const char *s, size_t n);
-
-/* A value that can go as a field of a tab-separated line, as it is: null (an empty field), or a
- * non-empty string free of control characters (so of tabs and newlines). */
-bool jsonwrite_field_plain(const json_t *v);
-bool jsonwrite_text_plain(const char *s, size_t n); /* non-empty, no control characters */
-
 /* json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | (flags & JSONWRITE_SORT ? JSON_SORT_KEYS : 0)). */
 char *jsonwrite_dumps(const json_t *v, unsigned flags);
 

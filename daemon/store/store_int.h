@@ -1,0 +1,150 @@
+/* store_int.h: what the write path's files share (store.c, store_lane.c, store_batch.c,
+ * store_write.c): queued items, lanes, the store itself. Not for use outside daemon/store/. */
+#ifndef FCRD_STORE_INT_H
+#define FCRD_STORE_INT_H
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "feed/feed_event.h"
+#include "store/audit.h"
+#include "store/store.h"
+#include "store/store_lane.h"
+#include "util/jsonwrite.h"
+
+struct pgconn;
+
+/* One submitted event or person's decision, queued, then carried by a lane's batch. */
+struct store_item {
+    struct feed_event ev; /* for a person's decision: only incident_id is set */
+    json_t *act;     /* a person's decision (see store_submit_action), or NULL for a feed event */
+    store_reply_fn fn;
+    void *arg;
+    bool in_doubt; /* its batch's COMMIT was sent but its outcome never arrived */
+    int attempts;
+    unsigned serial_boost; /* fetch this many times the usual serials (after its batch ran short) */
+    bool read_first;       /* a direct batch that held it was refused: decide it after reading */
+    json_t *reply;  /* decided in round trip 1, delivered after COMMIT */
+    struct store_item *next;
+};
+
+/* A lane: one store connection and the batch it carries. Lanes run their transactions at the same
+ * time, so one batch is decided in memory while another is written and committed. */
+struct store_lane {
+    struct store *st;
+    struct pgconn *db;
+    struct event *timeout; /* a round trip that takes too long */
+    enum store_lane_state state; /* changed by store_lane_state_set only */
+    struct store_item **batch;
+    size_t nbatch;
+    bool direct;          /* the batch was decided without a read round trip (kept to its end) */
+    bool refill;          /* its writes' round trip also fetches serials for later batches */
+    double batch_started; /* metrics_clock() when the batch in flight began */
+    double commit_sent;   /* ... when its writes and COMMIT were sent; 0: no COMMIT in flight */
+    /* Serials for CRNs and pending ids not yet used: serials[serial_pos .. nserials), fetched by
+     * this connection's session (forgotten when it ends). */
+    int64_t *serials;
+    size_t nserials, serial_pos, serial_cap;
+    char chain[4]; /* the audit chain this lane appends to: its number, 1 to 16 (lanes <= 16) */
+};
+
+struct store {
+    struct event_base *base;
+    struct store_params p;
+    char *force;
+    char *conninfo;
+    const struct ruleset *rs;
+    struct event *kick; /* deferred: start a batch when possible */
+    /* waiting items, FIFO */
+    struct store_item *head, *tail;
+    size_t queued;
+    struct store_lane *lanes; /* p.lanes of them */
+    /* set by store_fail_queued: how batches it abandons are answered (static strings) */
+    const char *fail_code, *fail_message;
+};
+
+/* ---- store.c: items and the queue ---- */
+struct store_item *store_item_free(struct store_item *it); /* NULL-safe; the reply is not sent */
+/* store_deliver: hands `reply` (taken) to the item's sender, then frees the item. */
+void store_deliver(struct store_item *it, json_t *reply);
+/* store_action_reply: a person's decision's error reply (new reference). */
+json_t *store_action_reply(int status, const char *code, const char *message, const char *field);
+/* store_answer_retry: answers the item retry/`code` and frees it. */
+void store_answer_retry(struct store_item *it, const char *code, const char *message);
+void store_push_front(struct store *st, struct store_item *it);
+/* store_answer_queued: answers every queued item retry/`code`, except those in doubt. */
+void store_answer_queued(struct store *st, const char *code, const char *message);
+/* store_schedule: start batches from the loop, soon. */
+void store_schedule(struct store *st);
+
+/* ---- store_lane.c: lanes and their round trips ---- */
+/* store_lane_init: lane number k of st, with its connection (connecting at once). -1 on failure
+ * (what was made is freed by store_lane_clear). */
+int store_lane_init(struct store_lane *ln, struct store *st, size_t k);
+void store_lane_clear(struct store_lane *ln); /* frees the batch unanswered */
+/* store_lane_start: takes and starts a batch when the lane is idle and its connection ready. */
+void store_lane_start(struct store_lane *ln);
+/* store_lane_abandon: a batch that has not sent its COMMIT is dropped with its connection. */
+void store_lane_abandon(struct store_lane *ln, const char *why);
+/* store_lane_serial: the next unused serial, or false when the lane has none left. */
+bool store_lane_serial(struct store_lane *ln, int64_t *serial);
+
+/* ---- store_batch.c: deciding a batch in memory ---- */
+struct store_write;
+/* What deciding a batch found besides its answers: how the round trip goes on. */
+struct store_decision {
+    size_t accepted;   /* items to be written */
+    bool serial_short; /* an item needed more serials than the lane held: decide again with more */
+    bool state_lost;   /* memory ran out while an incident's state was being changed in place */
+};
+/* store_batch_decide: decides the lane's batch, item by item in arrival order, against `states`
+ * (incident id -> state, or null for a row with none), which it updates, with the stored events
+ * `seen` (event id -> {body, reply}). Sets each item's reply and fills w. */
+struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen,
+                                         struct store_write *w);
+/* store_batch_all_openings: every item opens an incident on its own (see batch_direct in store_lane.c). */
+bool store_batch_all_openings(struct store_item *const *b, size_t n);
+/* store_batch_serials_needed: the serials an item usually consumes. */
+size_t store_batch_serials_needed(const struct store_item *it);
+/* store_batch_incidents: the incidents an item touches, its own first, then those its event or
+ * decision links to (strings borrowed from the item), written to ids (room for `room`); returns
+ * how many there are (more than room: only room were written). */
+size_t store_batch_incidents(const struct store_item *it, const char **ids, size_t room);
+
+/* ---- store_write.c: the statements' parameters ---- */
+/* The batch's rows, written straight into the write statement's parameters: events and
+ * incidents as lines of tab-separated fields (no field holds a tab or a newline: ids hold no
+ * control characters and compact JSON escapes them), crimes and pending decisions as JSON arrays.
+ * Audit entries as lines too (audit_line), which the database hashes into the chain; those with no
+ * time of their own get the batch's. */
+struct store_write {
+    struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit;
+    char at[AUDIT_AT_SIZE];
+    json_t *touched; /* incident id -> true */
+};
+void store_write_init(struct store_write *w);
+void store_write_clear(struct store_write *w);
+/* store_write_event: an accepted event's row (body: its stored reply body) and its rules' audit
+ * entries (from outcome). */
+void store_write_event(struct store_write *w, const struct store_item *it, const json_t *body, const json_t *outcome);
+/* store_write_audit: one audit entry's line (audit_line, with o; the batch's time when it has none). */
+void store_write_audit(struct store_write *w, const json_t *entry, const struct audit_override *o);
+/* store_write_touch: the incident changed: its final state is written (store_write_params). */
+void store_write_touch(struct store_write *w, const char *incident_id);
+/* store_write_params: rows for the final state of every incident the batch changed (updates of the
+ * rows the batch locked, `existing`, inserts of the others), then the write statement's $1..$5 in
+ * p[0..4] and the audit lines in p[5] (each the caller's to free). Clears w. Returns false when
+ * memory ran out (the p[] that could be made are still set, the others NULL). */
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[6]);
+/* store_write_ids: the batch's incident (or event) ids as a text[] literal (repeats are harmless
+ * in the queries). Malloc'd; NULL when memory runs out. */
+char *store_write_ids(struct store_item *const *b, size_t n, bool incidents);
+/* store_write_link_ids: the incident ids the batch's events and decisions link to, as a text[]
+ * literal; with `own`, also the incidents of its items other than openings (see
+ * SQL_INCIDENTS_CREATE). Malloc'd; NULL when memory runs out. */
+char *store_write_link_ids(struct store_item *const *b, size_t n, bool own);
+
+#endif
