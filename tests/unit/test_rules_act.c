@@ -327,7 +327,7 @@ START_TEST(cancel_rape_is_for_the_registrar)
     const char *crn = first_crn(st);
     ck_assert_ptr_nonnull(crn);
     struct result r = act(st, NULL, "cancel", crn, "ddm", "{\"reason\":\"C4\",\"rationale\":\"x\"}");
-    assert_refused(&r, 403, "fcr_required");
+    assert_refused(&r, 403, "forbidden");
     r = act(st, NULL, "cancel", crn, "fcr", "{\"reason\":\"C4\",\"rationale\":\"x\"}");
     ck_assert_int_eq(r.rc, 0);
     ck_assert(has_rule(json_object_get(r.out, "audit"), "HOCR-C.authority"));
