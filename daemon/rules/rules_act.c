@@ -520,7 +520,7 @@ static int act_cancel(struct act *a, json_t *crime, json_t **body)
     for (size_t i = 0; g && g->victim_informed && g->victim_informed[i]; i++) {
         if (streq(g->victim_informed[i], reason) && !body_str(a, "victim_informed_at")) {
             json_decref(cancellation);
-            return act_fail(a, 422, "victim_informed_required", "victim_informed_at",
+            return act_fail(a, 422, "victim_not_informed", "victim_informed_at",
                             "cancelling a %s crime (group %s) as %s needs victim_informed_at: when the victim was told",
                             off->code, off->group, reason);
         }
