@@ -378,6 +378,8 @@ static void rules_ctx_free(struct rules_ctx *c)
     json_decref(c->audit);
     json_decref(c->crime_actions);
     json_decref(c->orphans);
+    json_decref(c->touched);
+    json_decref(c->touched_persons);
     if (c->new_incident)
         json_decref(c->state);
 }
@@ -468,7 +470,7 @@ int rules_update(const struct rules_env *env, json_t *state, const json_t *linke
     c.orphans = json_array();
     c.new_incident = state == NULL;
     c.state = state ? state : rules_new_state(&c);
-    if (!c.state || !c.warnings || !c.audit || !c.crime_actions || !c.orphans) {
+    if (!c.state || !c.warnings || !c.audit || !c.crime_actions || !c.orphans || rules_touch_scan(&c) < 0) {
         rules_error(err, "bad_field", "", "out of memory while applying the rules");
         rules_ctx_free(&c);
         return -1;
@@ -501,7 +503,13 @@ int rules_update(const struct rules_env *env, json_t *state, const json_t *linke
                               "closed_at", c.at),
                     NULL);
 
-    if (rules_build_allegations(&c) < 0 || rules_count(&c) < 0 || rules_record(&c) < 0) {
+    if (rules_build_allegations(&c) < 0) {
+        rules_error(err, "bad_field", "", "out of memory while applying the rules");
+        rules_ctx_free(&c);
+        return -1;
+    }
+    rules_touch_mark(&c);
+    if (rules_count(&c) < 0 || rules_record(&c) < 0) {
         rules_error(err, "bad_field", "", "out of memory while applying the rules");
         rules_ctx_free(&c);
         return -1;

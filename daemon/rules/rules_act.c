@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/rules_authority.h"
 #include "rules/ruleset.h"
 #include "util/errbuf.h"
 #include "util/timefmt.h"
@@ -155,6 +156,29 @@ static bool person_known(const struct act *a, const char *id)
     return find_by(json_object_get(a->state, "persons"), "id", id) != NULL;
 }
 
+/* The authority table's verdict on this person taking act on an offence: code and off NULL when
+ * the matter names no offence (the "default" group decides); a code the rule set does not know
+ * (off NULL) needs the most demanding role of any group. 0, or 403 and nothing done. */
+static int act_authority(struct act *a, enum ruleset_action act, const struct ruleset_offence *off, const char *code)
+{
+    const struct ruleset_group *dflt = ruleset_group(a->env->rs, "default");
+    const char *needed = !off && !code && dflt ? dflt->roles[act] : rules_authority_role(a->env->rs, act, off);
+    if (rules_authority_allows(a->req->role, needed))
+        return 0;
+    return act_fail(a, 403, "forbidden", NULL, "%s of a %s crime (group %s) needs the role %s or above, not %s (%s)",
+                    ruleset_action_name(act), code ? code : "unclassified", off ? off->group : code ? "unknown" : "default", needed,
+                    a->req->role, RULE_AUTHORITY);
+}
+
+/* A crime whose offence the loaded rule set does not know: no one acts on it by default. */
+static int act_offence_unknown(struct act *a, const json_t *crime)
+{
+    return act_fail(a, 409, "offence_not_in_ruleset", NULL,
+                    "crime %s is coded %s, which rule set %s does not know: its authority cannot be decided",
+                    str(crime, "crn"), str(crime, "offence") ? str(crime, "offence") : "(none)",
+                    ruleset_version(a->env->rs));
+}
+
 /* ---- decide a pending item ------------------------------------------------------------------ */
 
 static int act_record(struct act *a, json_t *p, json_t *crimes_out)
@@ -169,6 +193,8 @@ static int act_record(struct act *a, json_t *p, json_t *crimes_out)
     if (off->action_fraud)
         return act_fail(a, 422, "action_fraud", "offence",
                         "offence %s is within Action Fraud's remit and is referred, not recorded by the force", code);
+    if (act_authority(a, RULESET_ACT_RECORD, off, code))
+        return 403;
     const char *victim = body_str(a, "victim") ? body_str(a, "victim") : str(p, "victim");
     bool state_based = off->basis == RULESET_BASIS_STATE;
     if (!state_based && !victim)
@@ -220,6 +246,79 @@ static int act_record(struct act *a, json_t *p, json_t *crimes_out)
     return 0;
 }
 
+static void reclassify_crime(struct act *a, json_t *crime, const char *code, const char *why);
+static int reclassify_check(struct act *a, const json_t *crime, const char *code, const struct ruleset_offence **to);
+
+/* The offence a pending item is about: its candidate, NULL when it names none the rule set knows. */
+static const struct ruleset_offence *pending_offence(const struct act *a, const json_t *p)
+{
+    return ruleset_offence(a->env->rs, str(p, "candidate_offence"));
+}
+
+/* no_crime or transfer: the table's role for it, or for disposing of an allegation held as N100. */
+static int act_dispose_authority(struct act *a, const json_t *p, bool transfer)
+{
+    const struct ruleset_offence *off = pending_offence(a, p);
+    const json_t *d = json_object_get(json_object_get(a->state, "decisions"), str(p, "allegation") ? str(p, "allegation") : "");
+    enum ruleset_action act = streq(str(d, "outcome"), "held") ? RULESET_ACT_N100_DISPOSE
+                              : transfer                       ? RULESET_ACT_TRANSFER
+                                                               : RULESET_ACT_NO_CRIME;
+    return act_authority(a, act, off, str(p, "candidate_offence"));
+}
+
+/* The live crime a reclassification review is about: the one it names, else the one standing on
+ * its allegation. */
+static json_t *review_crime(const struct act *a, const json_t *p)
+{
+    json_t *crimes = json_object_get(a->state, "crimes");
+    json_t *c = str(p, "crn") ? find_by(crimes, "crn", str(p, "crn")) : NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(crimes, i, x)
+    {
+        if (!c && crime_live(x) && streq(str(x, "principal"), str(p, "allegation")))
+            c = x;
+    }
+    return c;
+}
+
+/* A reclassification review (the feed would have downgraded a recorded crime) closed as `record`:
+ * the crime takes the offence the body names, else the candidate; naming the crime's own offence
+ * keeps it as it is. Only the role the table names for downgrading the crime's group may. */
+static int act_review(struct act *a, json_t *p, json_t *crimes_out)
+{
+    if (!streq(body_str(a, "decision"), "record"))
+        return act_fail(a, 422, "record_required", "decision",
+                        "a reclassification review is closed as record, naming the offence to apply or to keep; "
+                        "a crime leaves the record only by cancellation");
+    json_t *crime = review_crime(a, p);
+    if (!crime || !crime_live(crime))
+        return act_fail(a, 409, "not_recorded", NULL, "the crime pending decision %s reviews is no longer recorded",
+                        a->req->target);
+    const struct ruleset_offence *from = ruleset_offence(a->env->rs, str(crime, "offence"));
+    if (!from)
+        return act_offence_unknown(a, crime);
+    if (act_authority(a, RULESET_ACT_RECLASSIFY_DOWN, from, from->code))
+        return 403;
+    const char *code = body_str(a, "offence") ? body_str(a, "offence") : str(p, "candidate_offence");
+    if (!code)
+        return act_fail(a, 422, "offence_required", "offence", "no offence given and the item names none");
+    if (!streq(code, from->code)) {
+        const struct ruleset_offence *to = NULL;
+        int rc = reclassify_check(a, crime, code, &to);
+        if (rc)
+            return rc;
+        reclassify_crime(a, crime, to->code, RULE_DOWNGRADE_REVIEW);
+    } else if (str(crime, "principal")) {
+        set_decision(a, str(crime, "principal"),
+                     json_pack("{s:s, s:s, s:s, s:o}", "outcome", "recorded", "offence", from->code, "crn",
+                               str(crime, "crn"), "rules", rule_list(RULE_DOWNGRADE_REVIEW, RULE_PERSON_DECISION)));
+    }
+    json_array_append_new(crimes_out, crime_view(crime, NULL));
+    close_pending(a, p, "record", json_pack("{s:s, s:s}", "offence", str(crime, "offence"), "crn", str(crime, "crn")));
+    return 0;
+}
+
 static int act_decide(struct act *a, json_t **body)
 {
     json_t *p = find_by(json_object_get(a->state, "pending"), "id", a->req->target);
@@ -230,8 +329,12 @@ static int act_decide(struct act *a, json_t **body)
     const char *decision = body_str(a, "decision");
     json_t *crimes = json_array();
     int rc = 0;
-    if (streq(decision, "record")) {
+    if (streq(str(p, "reason"), "reclassification_review")) {
+        rc = act_review(a, p, crimes);
+    } else if (streq(decision, "record")) {
         rc = act_record(a, p, crimes);
+    } else if ((rc = act_dispose_authority(a, p, streq(decision, "transfer"))) != 0) {
+        /* refused: nothing written */
     } else {
         bool transfer = streq(decision, "transfer");
         const char *reason = body_str(a, "reason_code");
@@ -359,11 +462,17 @@ static int act_cancel(struct act *a, json_t *crime, json_t **body)
 {
     const char *reason = body_str(a, "reason");
     const struct ruleset_offence *off = ruleset_offence(a->env->rs, str(crime, "offence"));
-    bool fcr_only = off && (off->serious_sexual || streq(off->cancel_role, "fcr"));
-    if (fcr_only && !streq(a->req->role, "fcr"))
-        return act_fail(a, 403, "fcr_required", NULL,
-                        "only the force crime registrar may cancel a %s crime (%s)", str(crime, "offence"),
-                        RULE_CANCEL_AUTHORITY);
+    static const char *const codes[] = {"C1", "C2", "C3", "C4"};
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (streq(reason, codes[i]))
+            which = i;
+    if (which < 0)
+        return act_fail(a, 400, "bad_field", "reason", "reason must be C1, C2, C3 or C4");
+    if (!off)
+        return act_offence_unknown(a, crime);
+    if (act_authority(a, (enum ruleset_action)(RULESET_ACT_CANCEL_C1 + which), off, off->code))
+        return 403;
     json_t *cancellation = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "reason", reason, "rationale",
                                      body_str(a, "rationale"), "by", a->req->user, "role", a->req->role, "at", a->at,
                                      "victim_informed", body_str(a, "victim_informed_at") != NULL);
@@ -407,6 +516,15 @@ static int act_cancel(struct act *a, json_t *crime, json_t **body)
         json_object_set_new(cancellation, "duplicate_of", json_string(survivor));
         rule = RULE_CANCEL_C3;
     }
+    const struct ruleset_group *g = ruleset_group(a->env->rs, off->group);
+    for (size_t i = 0; g && g->victim_informed && g->victim_informed[i]; i++) {
+        if (streq(g->victim_informed[i], reason) && !body_str(a, "victim_informed_at")) {
+            json_decref(cancellation);
+            return act_fail(a, 422, "victim_not_informed", "victim_informed_at",
+                            "cancelling a %s crime (group %s) as %s needs victim_informed_at: when the victim was told",
+                            off->code, off->group, reason);
+        }
+    }
     json_t *before = jsonwrite_copy(crime);
     json_object_set_new(crime, "status", json_string(status));
     json_object_set_new(crime, "cancellation", cancellation);
@@ -435,34 +553,62 @@ static int act_cancel(struct act *a, json_t *crime, json_t **body)
     return 0;
 }
 
-static int act_reclassify(struct act *a, json_t *crime, json_t **body)
+/* Change a live crime's code as this person's decision; `why` is an extra rule id or NULL. */
+static void reclassify_crime(struct act *a, json_t *crime, const char *code, const char *why)
 {
-    const char *code = body_str(a, "offence");
-    const struct ruleset_offence *off = ruleset_offence(a->env->rs, code);
-    if (!off)
-        return act_fail(a, 422, "unknown_offence", "offence", "offence %s is not in rule set %s", code,
-                        ruleset_version(a->env->rs));
-    if (streq(code, str(crime, "offence")))
-        return act_fail(a, 422, "offence_unchanged", "offence", "the crime is already %s", code);
-    if (off->action_fraud)
-        return act_fail(a, 422, "action_fraud", "offence",
-                        "offence %s is within Action Fraud's remit and is referred, not recorded by the force", code);
-    if (off->basis == RULESET_BASIS_VICTIM && json_is_null(json_object_get(crime, "victim")))
-        return act_fail(a, 422, "victim_required", "offence", "offence %s needs a victim and this crime has none",
-                        code);
     json_t *before = jsonwrite_copy(crime);
     json_object_set_new(crime, "offence", json_string(code));
     json_t *rules = json_object_get(crime, "rules");
     if (json_is_array(rules))
         json_array_append_new(rules, json_string(RULE_RECLASSIFICATION));
     json_object_set_new(crime, "reclassified_by", act_by(a));
+    json_t *audit_rules = rule_list(RULE_RECLASSIFICATION, RULE_PERSON_DECISION);
+    if (why)
+        json_array_append_new(audit_rules, json_string(why));
     act_audit(a, "crime.reclassified", str(crime, "crn"), NULL, str(crime, "principal"), before,
-              jsonwrite_copy(crime), rule_list(RULE_RECLASSIFICATION, RULE_PERSON_DECISION));
+              jsonwrite_copy(crime), audit_rules);
     const char *principal = str(crime, "principal");
     if (principal)
         set_decision(a, principal,
                      json_pack("{s:s, s:s, s:s, s:o}", "outcome", "recorded", "offence", code, "crn",
                                str(crime, "crn"), "rules", rule_list(RULE_RECLASSIFICATION, RULE_PERSON_DECISION)));
+}
+
+/* Checks a move of crime to the offence `code` and the authority for it; 0 with *to set. */
+static int reclassify_check(struct act *a, const json_t *crime, const char *code, const struct ruleset_offence **to)
+{
+    const struct ruleset_offence *from = ruleset_offence(a->env->rs, str(crime, "offence"));
+    const struct ruleset_offence *off = ruleset_offence(a->env->rs, code);
+    if (!from)
+        return act_offence_unknown(a, crime);
+    if (!off)
+        return act_fail(a, 422, "unknown_offence", "offence", "offence %s is not in rule set %s", code,
+                        ruleset_version(a->env->rs));
+    bool down = rules_authority_is_down(a->env->rs, from, off);
+    if (act_authority(a, down ? RULESET_ACT_RECLASSIFY_DOWN : RULESET_ACT_RECLASSIFY_UP, from, from->code))
+        return 403;
+    if (off->action_fraud)
+        return act_fail(a, 422, "action_fraud", "offence",
+                        "offence %s is within Action Fraud's remit and is referred, not recorded by the force", code);
+    if (off->basis == RULESET_BASIS_VICTIM && json_is_null(json_object_get(crime, "victim")))
+        return act_fail(a, 422, "victim_required", "offence", "offence %s needs a victim and this crime has none",
+                        code);
+    *to = off;
+    return 0;
+}
+
+static int act_reclassify(struct act *a, json_t *crime, json_t **body)
+{
+    const char *code = body_str(a, "offence");
+    const struct ruleset_offence *off = NULL;
+    if (!ruleset_offence(a->env->rs, str(crime, "offence")))
+        return act_offence_unknown(a, crime);
+    if (code && streq(code, str(crime, "offence")))
+        return act_fail(a, 422, "offence_unchanged", "offence", "the crime is already %s", code);
+    int rc = reclassify_check(a, crime, code, &off);
+    if (rc)
+        return rc;
+    reclassify_crime(a, crime, off->code, NULL);
     *body = crime_view(crime, str(a->state, "incident_id"));
     return 0;
 }

@@ -393,6 +393,11 @@ int rules_count(struct rules_ctx *c)
             a->verdict = RULES_SETTLED;
             continue;
         }
+        /* Decided under another rule set and untouched by this event: that decision stands. */
+        if (a->kept) {
+            a->verdict = RULES_SETTLED;
+            continue;
+        }
         rules_assess(c, a);
     }
     rules_freeze(c);

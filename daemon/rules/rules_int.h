@@ -52,6 +52,8 @@ struct rules_alleg {
     const char *absorb_rule;
     int unit;           /* -1 when in no unit */
     int frozen_crime;   /* index of a crime this allegation stays in unchanged, -1 */
+    bool kept;          /* decided under another rule set and unchanged by the event: its decision,
+                         * crime and pending items stay as they are (rules_touch.c) */
 
     json_t *decision;   /* the new decision, owned */
 };
@@ -64,6 +66,8 @@ struct rules_unit {
     bool dead;                /* merged into another unit */
     int crime;                /* index in the state's crimes, -1 */
     const char *linked_crn;   /* counted in a linked incident's crime */
+    const char *review_code;  /* the lower offence the feed's facts point to: the crime keeps its
+                               * code and a reclassification review is opened (NULL: none) */
     json_t *rules;            /* owned */
     json_t *flags;            /* owned */
 };
@@ -93,6 +97,9 @@ struct rules_ctx {
     json_t *audit;     /* outcome audit, owned */
     json_t *crime_actions; /* crn -> action for the reply, owned */
     json_t *orphans;       /* indexes of live crimes no derived crime claims any more, owned */
+    bool touch_all;        /* the event changes something every allegation depends on */
+    json_t *touched;       /* ids of allegations the event changes, owned */
+    json_t *touched_persons; /* ids of persons the event adds or changes, owned */
     struct feed_event_error *err;
 };
 
@@ -118,6 +125,10 @@ int64_t rules_assess_rank(const struct rules_alleg *a);
 int rules_count(struct rules_ctx *c);
 bool rules_count_beats(const struct rules_ctx *c, const struct rules_alleg *x, const struct rules_alleg *y);
 void rules_count_free(struct rules_ctx *c);
+
+/* rules_touch.c */
+int rules_touch_scan(struct rules_ctx *c);
+void rules_touch_mark(struct rules_ctx *c);
 
 /* rules_record.c */
 int rules_record(struct rules_ctx *c);

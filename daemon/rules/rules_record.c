@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "rules/rules_authority.h"
 #include "rules/rules_int.h"
 #include "util/jsonwrite.h"
 
@@ -155,6 +156,13 @@ static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
     const char *code = rules_unit_code(c, u);
     const char *victim = c->al[u->principal].victim_id;
     bool recode = !rules_json_str_eq(json_object_get(crime, "offence"), code);
+    /* The feed never downgrades: a person the authority table names decides (HOCR-B.downgrade_review). */
+    if (recode && rules_authority_is_down(c->rs, ruleset_offence(c->rs, rules_str(crime, "offence")),
+                                          c->al[u->principal].off)) {
+        u->review_code = code;
+        recode = false;
+        code = rules_str(crime, "offence");
+    }
     bool reflag = !json_equal(json_object_get(crime, "flags"), u->flags);
     bool revictim = !rules_json_str_eq(json_object_get(crime, "victim"), victim);
 
@@ -293,7 +301,8 @@ static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
             json_object_set_new(d, "rules", rules);
         } else if (u->principal == (int)a->idx) {
             d = rules_decision(a->id, "recorded");
-            rules_decision_set(d, "offence", rules_unit_code(c, u));
+            rules_decision_set(d, "offence", u->review_code ? rules_str(json_array_get(crimes, (size_t)u->crime), "offence")
+                                                            : rules_unit_code(c, u));
             rules_decision_set(d, "crn", crn);
             /* What decided it now (a withdrawal shows), and whether the crime was ever reclassified. */
             json_t *rules = jsonwrite_copy(u->rules);
@@ -359,6 +368,8 @@ struct rules_want {
     const char *allegation;
     const char *victim;
     const char *candidate;
+    const char *role; /* who the item is for, when the authority table says (else NULL) */
+    const char *crn;  /* the crime it is about (else NULL) */
     json_t *flags; /* owned */
     json_t *rules; /* owned */
 };
@@ -371,6 +382,8 @@ static void rules_want(struct rules_want *w, size_t *n, const char *reason, cons
     x->allegation = a ? a->id : NULL;
     x->victim = a ? a->victim_id : NULL;
     x->candidate = candidate;
+    x->role = NULL;
+    x->crn = NULL;
     x->flags = flags ? flags : json_array();
     x->rules = rules;
 }
@@ -434,6 +447,19 @@ static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
             rules_want(w, &n, a->pending_reason, a, a->code, flags, jsonwrite_copy(a->rules));
         }
     }
+    /* A downgrade the feed's facts point to: the crime stands until that role decides. */
+    for (size_t i = 0; i < c->nunits; i++) {
+        const struct rules_unit *u = &c->units[i];
+        if (u->dead || u->n == 0 || !u->review_code || u->crime < 0)
+            continue;
+        json_t *crime = json_array_get(crimes, (size_t)u->crime);
+        const struct rules_alleg *p = &c->al[u->principal];
+        rules_want(w, &n, "reclassification_review", p, u->review_code, jsonwrite_copy(json_object_get(crime, "flags")),
+                   json_pack("[s, s]", RULE_DOWNGRADE_REVIEW, RULE_FEED_NEVER_CANCELS));
+        w[n - 1].crn = rules_str(crime, "crn");
+        w[n - 1].role = rules_authority_role(c->rs, RULESET_ACT_RECLASSIFY_DOWN,
+                                             ruleset_offence(c->rs, rules_str(crime, "offence")));
+    }
     size_t oi;
     json_t *ok;
     json_array_foreach(c->orphans, oi, ok) {
@@ -486,8 +512,20 @@ static void rules_pending_fields(json_t *p, const struct rules_want *w)
         json_object_set_new(p, "victim", json_string(w->victim));
     if (w->candidate)
         json_object_set_new(p, "candidate_offence", json_string(w->candidate));
+    if (w->role)
+        json_object_set_new(p, "role", json_string(w->role));
+    if (w->crn)
+        json_object_set_new(p, "crn", json_string(w->crn));
     json_object_set(p, "flags", w->flags);
     json_object_set(p, "rules", w->rules);
+}
+
+static bool rules_kept(const struct rules_ctx *c, const char *allegation)
+{
+    for (size_t i = 0; allegation && i < c->nal; i++)
+        if (c->al[i].kept && strcmp(c->al[i].id, allegation) == 0)
+            return true;
+    return false;
 }
 
 static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, size_t nw)
@@ -502,6 +540,8 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
         if (!rules_json_str_eq(json_object_get(p, "status"), "open"))
             continue;
         const char *allegation = rules_str(p, "allegation");
+        if (rules_kept(c, allegation))
+            continue; /* decided under another rule set, untouched: its questions stay as they are */
         size_t k;
         for (k = 0; k < nw; k++)
             if (!kept[k] && rules_pending_key(p, w[k].reason, w[k].allegation))
@@ -590,8 +630,8 @@ int rules_record(struct rules_ctx *c)
     }
     rules_decide(c);
 
-    /* At most one item per allegation, one per orphaned crime, and the incident's own four. */
-    struct rules_want *w = calloc(c->nal + json_array_size(c->orphans) + 5, sizeof *w);
+    /* At most one item per allegation, one per unit, one per orphaned crime, and the incident's own four. */
+    struct rules_want *w = calloc(c->nal + c->nunits + json_array_size(c->orphans) + 5, sizeof *w);
     if (!w)
         return -1;
     size_t nw = rules_collect_wants(c, w);

@@ -60,6 +60,9 @@ struct ruleset {
     size_t nrules;
     json_t *rule_index; /* id -> true */
 
+    struct ruleset_group *groups;
+    size_t ngroups;
+
     void **allocs; /* NULL-terminated string lists handed out above */
     size_t nallocs, capallocs;
 };
@@ -72,7 +75,7 @@ static const char *const ruleset_engine_ids[] = {
     RULE_RETRACTED, RULE_WITHDRAWN, RULE_UNKNOWN_CODE, RULE_NO_VICTIM, RULE_NOT_OPENED,
     RULE_CRIME_WITHOUT_ALLEGATION, RULE_CLOSED_CRIME_WITHOUT_CRIME, RULE_CLOSED_CRI_WITHOUT_REASON,
     RULE_PERSON_DECISION, RULE_CANCEL_AUTHORITY, RULE_CANCEL_C1, RULE_CANCEL_C2, RULE_CANCEL_C3, RULE_CANCEL_C4,
-    NULL,
+    RULE_AUTHORITY, RULE_DOWNGRADE_REVIEW, NULL,
 };
 
 /* The feed contract's vocabularies: the rule set may only speak of things the feed can say. */
@@ -89,7 +92,24 @@ static const char *const ruleset_reasons[] = {"third_party_unconfirmed", "victim
                                               "victim_not_traced", "evidence_against", "points_not_proved",
                                               "other_force_area", "abroad", "schools_protocol",
                                               "police_only_witness", "insufficient_detail", "possible_crime",
-                                              "closed_without_crime", "retraction_review", NULL};
+                                              "closed_without_crime", "retraction_review",
+                                              "reclassification_review", NULL};
+/* The roles that act on crimes, least first: the order of enum role in api/tokens.h. */
+static const char *const ruleset_acting_roles[] = {"supervisor", "ddm", "fcr", NULL};
+static const char *const ruleset_action_names[RULESET_ACT_COUNT + 1] = {
+    [RULESET_ACT_RECORD] = "record",
+    [RULESET_ACT_NO_CRIME] = "no_crime",
+    [RULESET_ACT_TRANSFER] = "transfer",
+    [RULESET_ACT_RECLASSIFY_UP] = "reclassify_up",
+    [RULESET_ACT_RECLASSIFY_DOWN] = "reclassify_down",
+    [RULESET_ACT_CANCEL_C1] = "cancel_C1",
+    [RULESET_ACT_CANCEL_C2] = "cancel_C2",
+    [RULESET_ACT_CANCEL_C3] = "cancel_C3",
+    [RULESET_ACT_CANCEL_C4] = "cancel_C4",
+    [RULESET_ACT_N100_DISPOSE] = "n100_dispose",
+    [RULESET_ACT_COUNT] = NULL,
+};
+static const char *const ruleset_cancel_codes[] = {"C1", "C2", "C3", "C4", NULL};
 static const char *const ruleset_categories_incident[] = {"crime", "asb", "public_safety", "transport", NULL};
 
 /* Everything a load needs to report an error precisely. */
@@ -308,12 +328,14 @@ static int ruleset_load_offence(struct ruleset_loader *ld, const json_t *o, cons
                                 struct ruleset_offence *off)
 {
     static const char *const keys[] = {"code", "name", "category", "max_days", "rank_days", "high_value",
-                                       "basis", "count", "min_occasions", "serious_sexual", "cancel_role",
+                                       "basis", "count", "min_occasions", "serious_sexual", "group",
                                        "n100", "action_fraud", "schools_minor", "police_only", "rule", NULL};
     static const char *const bases[] = {"victim", "state", "either", NULL};
     static const char *const counts[] = {"occasion", "course", "offender", NULL};
     int64_t v;
     int e;
+    if (json_object_get(o, "cancel_role"))
+        return ruleset_fail(ld, path, "\"cancel_role\" is replaced by \"group\" and the \"authority\" table");
     if (ruleset_keys(ld, o, path, keys) < 0 || ruleset_str(ld, o, "code", path, true, &off->code) < 0 ||
         ruleset_str(ld, o, "name", path, true, &off->name) < 0 ||
         ruleset_str(ld, o, "category", path, true, &off->category) < 0)
@@ -352,17 +374,74 @@ static int ruleset_load_offence(struct ruleset_loader *ld, const json_t *o, cons
         ruleset_bool(ld, o, "action_fraud", path, false, &off->action_fraud) < 0 ||
         ruleset_bool(ld, o, "schools_minor", path, false, &off->schools_minor) < 0 ||
         ruleset_bool(ld, o, "police_only", path, false, &off->police_only) < 0 ||
-        ruleset_str(ld, o, "cancel_role", path, true, &off->cancel_role) < 0)
+        ruleset_str(ld, o, "group", path, false, &off->group) < 0)
         return -1;
-    if (strcmp(off->cancel_role, "ddm") != 0 && strcmp(off->cancel_role, "fcr") != 0)
-        return ruleset_fail(ld, path, "\"cancel_role\" must be \"ddm\" or \"fcr\"");
-    if (off->serious_sexual && strcmp(off->cancel_role, "fcr") != 0)
-        return ruleset_fail(ld, path, "a serious sexual offence must have \"cancel_role\": \"fcr\"");
+    if (!off->group)
+        off->group = "default";
+    const struct ruleset_group *g = ruleset_group(ld->rs, off->group);
+    if (!g)
+        return ruleset_fail(ld, path, "\"group\": \"%s\" is not a group of \"authority.groups\"", off->group);
+    if (off->serious_sexual && !g->reserved)
+        return ruleset_fail(ld, path, "a serious sexual offence must be in a reserved group (\"%s\" is not)",
+                            off->group);
     off->rule = RULE_CLASSIFICATION;
     if (json_object_get(o, "rule") && ruleset_rule_ref(ld, o, "rule", path, &off->rule) < 0)
         return -1;
     json_t *tag = json_object_get(o, "tag");
     off->tag = json_is_string(tag) ? json_string_value(tag) : "K";
+    return 0;
+}
+
+/* authority: {groups: {name: {title, reserved?, victim_informed_required?: [C1..C4],
+ * roles: {action: role, ... every action}}}}; a "default" group is required. */
+static int ruleset_load_authority(struct ruleset_loader *ld, const json_t *root)
+{
+    struct ruleset *rs = ld->rs;
+    static const char *const akeys[] = {"groups", NULL};
+    static const char *const gkeys[] = {"title", "reserved", "victim_informed_required", "roles", NULL};
+    json_t *auth = json_object_get(root, "authority");
+    if (!auth)
+        return ruleset_fail(ld, "authority", "missing");
+    if (ruleset_keys(ld, auth, "authority", akeys) < 0)
+        return -1;
+    json_t *groups = json_object_get(auth, "groups");
+    if (!json_is_object(groups) || json_object_size(groups) == 0)
+        return ruleset_fail(ld, "authority.groups", "missing or not a non-empty object");
+    rs->groups = calloc(json_object_size(groups), sizeof *rs->groups);
+    if (!rs->groups)
+        return ruleset_fail(ld, "authority.groups", "out of memory");
+    const char *name;
+    json_t *g;
+    json_object_foreach(groups, name, g) {
+        char path[160], rpath[176];
+        snprintf(path, sizeof path, "authority.groups.%s", name);
+        snprintf(rpath, sizeof rpath, "%s.roles", path);
+        struct ruleset_group *grp = &rs->groups[rs->ngroups];
+        grp->name = name;
+        if (ruleset_keys(ld, g, path, gkeys) < 0 || ruleset_str(ld, g, "title", path, true, &grp->title) < 0 ||
+            ruleset_bool(ld, g, "reserved", path, false, &grp->reserved) < 0 ||
+            ruleset_list(ld, g, "victim_informed_required", path, false, NULL, &grp->victim_informed) < 0)
+            return -1;
+        for (size_t i = 0; grp->victim_informed && grp->victim_informed[i]; i++)
+            if (!ruleset_in(ruleset_cancel_codes, grp->victim_informed[i]))
+                return ruleset_fail(ld, path, "victim_informed_required[%zu]: \"%s\" is not C1, C2, C3 or C4", i,
+                                    grp->victim_informed[i]);
+        json_t *roles = json_object_get(g, "roles");
+        if (!roles)
+            return ruleset_fail(ld, path, "missing \"roles\"");
+        if (ruleset_keys(ld, roles, rpath, ruleset_action_names) < 0)
+            return -1;
+        for (int a = 0; a < RULESET_ACT_COUNT; a++) {
+            if (ruleset_str(ld, roles, ruleset_action_names[a], rpath, true, &grp->roles[a]) < 0)
+                return -1;
+            if (ruleset_role_rank(grp->roles[a]) < 0)
+                return ruleset_fail(ld, rpath, "\"%s\": unknown role \"%s\" (expected supervisor, ddm or fcr)",
+                                    ruleset_action_names[a], grp->roles[a]);
+        }
+        rs->ngroups++;
+    }
+    if (!ruleset_group(rs, "default"))
+        return ruleset_fail(ld, "authority.groups", "no \"default\" group (for offences that name none)");
     return 0;
 }
 
@@ -716,7 +795,7 @@ static int ruleset_build(struct ruleset_loader *ld, json_t *root)
     static const char *const keys[] = {"version", "title", "deadline_hours", "occasion_window_minutes", "rules",
                                        "offences", "lexicon", "exceptions", "confirmation", "schools_protocol",
                                        "police_only", "action_fraud", "n100", "closing_reasons", "qualifiers",
-                                       "flags", "flag_rules", "indicators", NULL};
+                                       "flags", "flag_rules", "indicators", "authority", NULL};
     int64_t v;
     if (ruleset_keys(ld, root, "", keys) < 0)
         return -1;
@@ -728,7 +807,8 @@ static int ruleset_build(struct ruleset_loader *ld, json_t *root)
     if (ruleset_int(ld, root, "occasion_window_minutes", "", false, 0, 0, &v) < 0)
         return -1;
     rs->window_ms = v * 60 * 1000;
-    if (ruleset_load_rules(ld, root) < 0 || ruleset_load_offences(ld, root) < 0 ||
+    if (ruleset_load_rules(ld, root) < 0 || ruleset_load_authority(ld, root) < 0 ||
+        ruleset_load_offences(ld, root) < 0 ||
         ruleset_load_lexicon(ld, root) < 0 || ruleset_load_exceptions(ld, root) < 0 ||
         ruleset_load_confirmation(ld, root) < 0 || ruleset_load_simple(ld, root) < 0 ||
         ruleset_load_closing(ld, root) < 0 || ruleset_load_flags(ld, root) < 0)
@@ -816,6 +896,7 @@ struct ruleset *ruleset_free(struct ruleset *rs)
     free(rs->closing);
     free(rs->flag_rules);
     free(rs->rule_ids);
+    free(rs->groups);
     json_decref(rs->offence_index);
     json_decref(rs->lexicon_index);
     json_decref(rs->qualifiers);
@@ -992,4 +1073,35 @@ const char *ruleset_rule_id(const struct ruleset *rs, size_t i)
 bool ruleset_rule_known(const struct ruleset *rs, const char *id)
 {
     return id && json_object_get(rs->rule_index, id) != NULL;
+}
+
+const char *ruleset_action_name(enum ruleset_action act)
+{
+    return (unsigned)act < RULESET_ACT_COUNT ? ruleset_action_names[act] : "unknown";
+}
+
+const struct ruleset_group *ruleset_group(const struct ruleset *rs, const char *name)
+{
+    for (size_t i = 0; name && i < rs->ngroups; i++)
+        if (strcmp(rs->groups[i].name, name) == 0)
+            return &rs->groups[i];
+    return NULL;
+}
+
+size_t ruleset_group_count(const struct ruleset *rs)
+{
+    return rs->ngroups;
+}
+
+const struct ruleset_group *ruleset_group_at(const struct ruleset *rs, size_t i)
+{
+    return i < rs->ngroups ? &rs->groups[i] : NULL;
+}
+
+int ruleset_role_rank(const char *role)
+{
+    for (int i = 0; role && ruleset_acting_roles[i]; i++)
+        if (strcmp(ruleset_acting_roles[i], role) == 0)
+            return i;
+    return -1;
 }

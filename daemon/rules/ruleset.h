@@ -51,7 +51,7 @@ struct ruleset_offence {
     enum ruleset_count count;
     int min_occasions;    /* course of conduct: occasions needed (>= 2) */
     bool serious_sexual;
-    const char *cancel_role; /* "ddm" or "fcr" */
+    const char *group;    /* authority group (see below); "default" when the table names none */
     bool n100;            /* a rape code: when it cannot be recorded it is held as N100 */
     bool action_fraud;    /* within Action Fraud's remit: referred, never force-recorded */
     bool schools_minor;   /* minor enough for the Schools Protocol */
@@ -64,6 +64,47 @@ struct ruleset_offence {
 const struct ruleset_offence *ruleset_offence(const struct ruleset *rs, const char *code);
 size_t ruleset_offence_count(const struct ruleset *rs);
 const struct ruleset_offence *ruleset_offence_at(const struct ruleset *rs, size_t i);
+
+/* ---- who may do what: the authority table ---- */
+
+/* The actions people take on a pending decision or a crime, each needing a least role per
+ * offence group. */
+enum ruleset_action {
+    RULESET_ACT_RECORD = 0,      /* close a pending decision as `record` */
+    RULESET_ACT_NO_CRIME,        /* ...as `no_crime` */
+    RULESET_ACT_TRANSFER,        /* ...as `transfer` */
+    RULESET_ACT_RECLASSIFY_UP,   /* a crime to an offence ranked as high or higher */
+    RULESET_ACT_RECLASSIFY_DOWN, /* to a lower-ranked offence, or out of a reserved group */
+    RULESET_ACT_CANCEL_C1,
+    RULESET_ACT_CANCEL_C2,
+    RULESET_ACT_CANCEL_C3,
+    RULESET_ACT_CANCEL_C4,
+    RULESET_ACT_N100_DISPOSE,    /* close a pending decision whose allegation is held as N100 without a crime */
+    RULESET_ACT_COUNT
+};
+
+/* ruleset_action_name: the action's name in the rule set ("record", "cancel_C2"...); static. */
+const char *ruleset_action_name(enum ruleset_action act);
+
+/* An offence group of the authority table. */
+struct ruleset_group {
+    const char *name;
+    const char *title;
+    bool reserved;                          /* leaving the group is a downgrade, whatever the ranks */
+    const char *roles[RULESET_ACT_COUNT];   /* the least role that may take each action */
+    const char **victim_informed;           /* NULL-terminated cancellation codes ("C2") that need
+                                               victim_informed_at; NULL when none */
+};
+
+/* ruleset_group: the group by name, or NULL. */
+const struct ruleset_group *ruleset_group(const struct ruleset *rs, const char *name);
+size_t ruleset_group_count(const struct ruleset *rs);
+const struct ruleset_group *ruleset_group_at(const struct ruleset *rs, size_t i);
+
+/* ruleset_role_rank: where a role stands among those that act on crimes (supervisor < ddm < fcr,
+ * the order of api/tokens.h); -1 for any other role (ops, auditor, unknown), which may take no
+ * action. The authority table names only roles ranked here. */
+int ruleset_role_rank(const char *role);
 
 /* ---- the conduct lexicon ---- */
 
@@ -232,6 +273,8 @@ bool ruleset_rule_known(const struct ruleset *rs, const char *id);
 #define RULE_CANCEL_C2 "HOCR-C.C2"
 #define RULE_CANCEL_C3 "HOCR-C.C3"
 #define RULE_CANCEL_C4 "HOCR-C.C4"
+#define RULE_AUTHORITY "NCRS.authority"
+#define RULE_DOWNGRADE_REVIEW "HOCR-B.downgrade_review"
 
 /* ruleset_engine_rule_ids: the list above, NULL-terminated (for validation and tests). */
 const char *const *ruleset_engine_rule_ids(void);

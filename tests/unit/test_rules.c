@@ -1228,11 +1228,114 @@ START_TEST(crn_and_view)
 }
 END_TEST
 
-int main(void)
+/* ---- no retroactive re-decision after a reload ---- */
+
+/* The shipped rule set as a reload might bring it: another version, theft.other coded 39. */
+static struct ruleset *fx_reloaded(void)
 {
-    Suite *s = suite_create("rules");
+    char path[4096], err[512];
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    snprintf(path, sizeof path, "%s/conf/rules/hocr-2025.json", root ? root : ".");
+    json_t *d = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(d);
+    json_object_set_new(d, "version", json_string("hocr-2025.2"));
+    json_object_set_new(json_object_get(d, "lexicon"), "theft.other",
+                        json_pack("[{s:s, s:s}]", "offence", "39", "rule", "HOCR-THEFT.39"));
+    char *text = json_dumps(d, 0);
+    struct ruleset *rs2 = NULL;
+    ck_assert_msg(ruleset_load_text(text, strlen(text), "reloaded", &rs2, err, sizeof err) == 0, "%s", err);
+    free(text);
+    json_decref(d);
+    return rs2;
+}
+
+static bool fx_audit_has(const struct fx *f, const char *action)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(f->out, "audit"), i, e) {
+        if (strcmp(s(e, "action"), action) == 0)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(reload_does_not_redecide_what_the_event_leaves_alone)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'t1','type':'incident.opened','incident_id':'T1','seq':1,'at':'" AT "',"
+                 "'category':'crime','reported_by':'v1','persons':[{'id':'v1','role':'victim','confirms':true}],"
+                 "'allegations':[{'id':'a1','victim':'v1','conduct':'theft.other'}]}");
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "49");
+    struct ruleset *rs2 = fx_reloaded();
+    f.env.rs = rs2;
+    /* A witness added: nothing about a1 changes, so nothing is decided again. */
+    fx_apply(&f, "{'v':1,'event_id':'t2','type':'incident.updated','incident_id':'T1','seq':2,"
+                 "'at':'2026-05-01T11:00:00Z','persons':[{'id':'w1','role':'witness'}]}");
+    ck_assert_int_eq(f.rc, 0);
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "49");
+    ck_assert_str_eq(s(crime_at(&f, 0), "ruleset"), "hocr-2025.1");
+    ck_assert_str_eq(s(json_object_get(json_object_get(f.state, "decisions"), "a1"), "ruleset"), "hocr-2025.1");
+    ck_assert(!fx_audit_has(&f, "crime.reclassified"));
+    ck_assert(!fx_audit_has(&f, "decision"));
+    ck_assert(!fx_audit_has(&f, "crime.updated"));
+    /* Another victim's new allegation is decided by the loaded rule set; a1 still stands. */
+    fx_apply(&f, "{'v':1,'event_id':'t3','type':'incident.updated','incident_id':'T1','seq':3,"
+                 "'at':'2026-05-01T11:30:00Z','persons':[{'id':'v2','role':'victim','confirms':true}],"
+                 "'allegations':[{'id':'a2','victim':'v2','conduct':'theft.other'}]}");
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "49");
+    ck_assert_str_eq(s(crime_at(&f, 1), "offence"), "39");
+    ck_assert_str_eq(s(crime_at(&f, 1), "ruleset"), "hocr-2025.2");
+    /* An event that changes a1 has it decided again, by the loaded rule set, which the record says. */
+    fx_apply(&f, "{'v':1,'event_id':'t4','type':'incident.updated','incident_id':'T1','seq':4,"
+                 "'at':'2026-05-01T12:00:00Z','allegations':[{'id':'a1','victim':'v1','conduct':'theft.other',"
+                 "'note':'wallet left on a bench'}]}");
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "39");
+    ck_assert_str_eq(s(crime_at(&f, 0), "ruleset"), "hocr-2025.2");
+    ck_assert(fx_audit_has(&f, "crime.reclassified"));
+    ck_assert_str_eq(s(json_object_get(json_object_get(f.state, "decisions"), "a1"), "ruleset"), "hocr-2025.2");
+    ck_assert_str_eq(s(f.out, "rules"), "hocr-2025.2");
+    f.env.rs = f.rs;
+    ruleset_free(rs2);
+    fx_free(&f);
+}
+END_TEST
+
+/* A change to the victim reaches the allegation; an open question on an untouched one stays open. */
+START_TEST(reload_victim_change_reaches_allegation_pending_kept)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'t1','type':'incident.opened','incident_id':'T2','seq':1,'at':'" AT "',"
+                 "'category':'crime','reported_by':'w1','persons':[{'id':'w1','role':'witness'},"
+                 "{'id':'v1','role':'victim'},{'id':'v2','role':'victim','confirms':true}],"
+                 "'allegations':[{'id':'a1','victim':'v1','conduct':'assault.injury'},"
+                 "{'id':'a2','victim':'v2','conduct':'theft.other'}]}");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "pending")), 1);
+    struct ruleset *rs2 = fx_reloaded();
+    f.env.rs = rs2;
+    fx_apply(&f, "{'v':1,'event_id':'t2','type':'incident.updated','incident_id':'T2','seq':2,"
+                 "'at':'2026-05-01T11:00:00Z','persons':[{'id':'w2','role':'witness'}]}");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "pending")), 1);
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "49");
+    /* v2's entry changes: a2 is decided again under the loaded rule set. */
+    fx_apply(&f, "{'v':1,'event_id':'t3','type':'incident.updated','incident_id':'T2','seq':3,"
+                 "'at':'2026-05-01T11:30:00Z','persons':[{'id':'v2','role':'victim','confirms':true,'age':41}]}");
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "39");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.out, "pending")), 1);
+    f.env.rs = f.rs;
+    ruleset_free(rs2);
+    fx_free(&f);
+}
+END_TEST
+
+int main(void)
+{    Suite *s = suite_create("rules");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, ncrs_balance);
+    tcase_add_test(tc, reload_does_not_redecide_what_the_event_leaves_alone);
+    tcase_add_test(tc, reload_victim_change_reaches_allegation_pending_kept);
     tcase_add_test(tc, ncrs_evidence_against);
     tcase_add_test(tc, ncrs_points_to_prove);
     tcase_add_test(tc, ncrs_deadline);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/tokens.h"
 #include "rules/ruleset.h"
 #include "check_run.h"
 
@@ -118,8 +119,10 @@ START_TEST(every_code_and_rule_resolves)
         ck_assert_ptr_eq(ruleset_offence(rs, o->code), o);
         ck_assert_msg(ruleset_rule_known(rs, o->rule), "offence %s rule %s", o->code, o->rule);
         ck_assert_int_ge(o->max_days, o->rank_days);
+        const struct ruleset_group *g = ruleset_group(rs, o->group);
+        ck_assert_msg(g != NULL, "offence %s group %s", o->code, o->group);
         if (o->serious_sexual)
-            ck_assert_str_eq(o->cancel_role, "fcr");
+            ck_assert_msg(g->reserved, "serious sexual offence %s outside a reserved group", o->code);
     }
     for (size_t i = 0; i < ruleset_flag_rule_count(rs); i++)
         ck_assert(ruleset_rule_known(rs, ruleset_flag_rule_at(rs, i)->id));
@@ -281,6 +284,106 @@ START_TEST(refuses_missing_engine_rule)
 }
 END_TEST
 
+/* The shipped authority table follows the Counting Rules: the registrar for cancelling, downgrading,
+ * no-criming or disposing of rape and other serious sexual offences, a DDM for the others. */
+START_TEST(authority_defaults)
+{
+    struct ruleset *rs = load_shipped();
+    const struct ruleset_group *ss = ruleset_group(rs, ruleset_offence(rs, "19C")->group);
+    const struct ruleset_group *v = ruleset_group(rs, ruleset_offence(rs, "8N")->group);
+    const struct ruleset_group *d = ruleset_group(rs, ruleset_offence(rs, "49")->group);
+    ck_assert_str_eq(ss->name, "serious_sexual");
+    ck_assert(ss->reserved);
+    ck_assert_str_eq(ruleset_offence(rs, "20A")->group, "serious_sexual");
+    ck_assert_str_eq(v->name, "violence");
+    ck_assert_str_eq(d->name, "default");
+    ck_assert(!v->reserved && !d->reserved);
+    static const enum ruleset_action fcr_only[] = {RULESET_ACT_NO_CRIME, RULESET_ACT_RECLASSIFY_DOWN, RULESET_ACT_CANCEL_C1,
+                                                   RULESET_ACT_CANCEL_C2, RULESET_ACT_CANCEL_C3, RULESET_ACT_CANCEL_C4,
+                                                   RULESET_ACT_N100_DISPOSE};
+    for (size_t i = 0; i < sizeof fcr_only / sizeof *fcr_only; i++)
+        ck_assert_str_eq(ss->roles[fcr_only[i]], "fcr");
+    static const enum ruleset_action ddm[] = {RULESET_ACT_RECLASSIFY_DOWN, RULESET_ACT_CANCEL_C1, RULESET_ACT_CANCEL_C2,
+                                              RULESET_ACT_CANCEL_C3, RULESET_ACT_CANCEL_C4};
+    for (size_t i = 0; i < sizeof ddm / sizeof *ddm; i++) {
+        ck_assert_str_eq(v->roles[ddm[i]], "ddm");
+        ck_assert_str_eq(d->roles[ddm[i]], "ddm");
+    }
+    ck_assert_str_eq(d->roles[RULESET_ACT_RECORD], "supervisor");
+    ck_assert_str_eq(ss->victim_informed[0], "C2");
+    ck_assert_ptr_null(ss->victim_informed[1]);
+    ck_assert_ptr_null(d->victim_informed);
+    for (int a = 0; a < RULESET_ACT_COUNT; a++)
+        ck_assert_str_ne(ruleset_action_name((enum ruleset_action)a), "unknown");
+    ruleset_free(rs);
+}
+END_TEST
+
+/* The ranking is the API's (api/tokens.h): supervisor < ddm < fcr; nobody else acts. */
+START_TEST(role_rank_follows_tokens)
+{
+    ck_assert_int_lt(ruleset_role_rank("supervisor"), ruleset_role_rank("ddm"));
+    ck_assert_int_lt(ruleset_role_rank("ddm"), ruleset_role_rank("fcr"));
+    ck_assert_int_ge(ruleset_role_rank("supervisor"), 0);
+    ck_assert_int_lt(role_parse("supervisor"), role_parse("ddm"));
+    ck_assert_int_lt(role_parse("ddm"), role_parse("fcr"));
+    ck_assert_int_eq(ruleset_role_rank("auditor"), -1);
+    ck_assert_int_eq(ruleset_role_rank("ops"), -1);
+    ck_assert_int_eq(ruleset_role_rank("none"), -1);
+    ck_assert_int_eq(ruleset_role_rank(NULL), -1);
+}
+END_TEST
+
+START_TEST(refuses_bad_authority)
+{
+    json_t *d = shipped_json();
+    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(d, "authority"), "groups"),
+                                                        "violence"), "roles"),
+                        "cancel_C2", json_string("sergeant"));
+    expect_refused(d, "authority.groups.violence.roles", "unknown role \"sergeant\"");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(json_object_get(json_object_get(json_object_get(d, "authority"), "groups"),
+                                                        "violence"), "roles"),
+                        "cancel_C5", json_string("ddm"));
+    expect_refused(d, "authority.groups.violence.roles", "unknown field \"cancel_C5\"");
+
+    d = shipped_json();
+    json_object_del(json_object_get(json_object_get(json_object_get(json_object_get(d, "authority"), "groups"),
+                                                    "default"), "roles"),
+                    "n100_dispose");
+    expect_refused(d, "authority.groups.default.roles", "missing \"n100_dispose\"");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(json_object_get(json_object_get(d, "authority"), "groups"), "violence"),
+                        "victim_informed_required", json_pack("[s]", "C9"));
+    expect_refused(d, "authority.groups.violence", "\"C9\"");
+
+    d = shipped_json();
+    json_object_del(json_object_get(json_object_get(d, "authority"), "groups"), "default");
+    expect_refused(d, "authority.groups", "no \"default\" group");
+
+    d = shipped_json();
+    json_object_del(d, "authority");
+    expect_refused(d, "authority", "missing");
+
+    d = shipped_json();
+    json_object_set_new(json_array_get(json_object_get(d, "offences"), 0), "group", json_string("gangs"));
+    expect_refused(d, "offences[0]", "\"gangs\" is not a group");
+
+    /* a serious sexual offence outside a reserved group */
+    d = shipped_json();
+    json_t *offs = json_object_get(d, "offences");
+    size_t i;
+    json_t *o;
+    json_array_foreach(offs, i, o) {
+        if (strcmp(json_string_value(json_object_get(o, "code")), "19C") == 0)
+            json_object_set_new(o, "group", json_string("violence"));
+    }
+    expect_refused(d, "offences[", "reserved group");
+}
+END_TEST
+
 START_TEST(refuses_unknown_field_and_bad_values)
 {
     json_t *d = shipped_json();
@@ -289,7 +392,7 @@ START_TEST(refuses_unknown_field_and_bad_values)
 
     d = shipped_json();
     json_object_set_new(json_array_get(json_object_get(d, "offences"), 0), "cancel_role", json_string("supervisor"));
-    expect_refused(d, "offences[0]", "cancel_role");
+    expect_refused(d, "offences[0]", "\"cancel_role\" is replaced");
 
     d = shipped_json();
     json_t *fr = json_array_get(json_object_get(d, "flag_rules"), 1);
@@ -334,6 +437,9 @@ int main(void)
     tcase_add_test(tc, refuses_undeclared_rule_id);
     tcase_add_test(tc, refuses_missing_engine_rule);
     tcase_add_test(tc, refuses_unknown_field_and_bad_values);
+    tcase_add_test(tc, authority_defaults);
+    tcase_add_test(tc, role_rank_follows_tokens);
+    tcase_add_test(tc, refuses_bad_authority);
     suite_add_tcase(s, tc);
     return check_run(s);
 }
