@@ -21,8 +21,8 @@ json_t *incident_view(const json_t *state)
 {
     static const char *const crime_keys[] = {"crn",   "offence",     "victim", "status",
                                              "flags", "recorded_at", "rules",  NULL};
-    static const char *const pending_keys[] = {"id", "reason", "opened_at", "due", "allegation", "victim",
-                                               "candidate_offence", "flags", "rules", NULL};
+    static const char *const pending_keys[] = {"id",   "reason", "opened_at", "due", "allegation", "victim",
+                                               "candidate_offence", "crn",  "role",  "flags", "rules", NULL};
     json_t *view = json_object(), *crimes = json_array(), *decisions = json_array(), *pending = json_array();
     size_t i;
     json_t *v;

@@ -100,6 +100,7 @@ class AuthorityTest(DaemonTestCase):
         status, view = self.h.api.get(f"/v1/incidents/{inc}", role="auditor")
         item = [p for p in view["pending"] if p["id"] == pid][0]
         self.assertEqual(item["candidate_offence"], "20A")
+        self.assertEqual((item["crn"], item["role"]), (crn, "fcr"), "the review names its crime and who may close it")
         status, body = self.h.api.request("POST", f"/v1/pending/{pid}/decision",
                                           {"decision": "record", "rationale": "agree"}, role="ddm")
         self.assertEqual((status, body["error"]["code"]), (403, "forbidden"), body)
