@@ -51,8 +51,8 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
                                            NULL};
 
 #define SQL_FLAGGED(flag)                                                                                    \
-    "EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(i.state->'crimes', '[]'::jsonb)"                    \
-    "  || coalesce(i.state->'pending', '[]'::jsonb)) f(doc) WHERE f.doc->'flags' ? '" flag "')"
+    "EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(i.s->'crimes', '[]'::jsonb)"                    \
+    "  || coalesce(i.s->'pending', '[]'::jsonb)) f(doc) WHERE f.doc->'flags' ? '" flag "')"
 
 #define SQL_FLAG_VALUE(flag, cond)                                                                           \
     "CASE WHEN '" flag "' = ANY(k.keys) THEN CASE WHEN " cond " THEN '" flag "' ELSE 'not_" flag "' END END"
@@ -61,16 +61,18 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
     "coalesce(nullif(concat_ws('/',"                                                                         \
     " CASE WHEN 'category' = ANY(k.keys) THEN coalesce(i.category, 'none') END,"                             \
     " CASE WHEN 'offence_category' = ANY(k.keys) THEN coalesce((SELECT coalesce(cat.category, 'other')"     \
-    "  FROM jsonb_array_elements(coalesce(i.state->'allegations', '[]'::jsonb)) WITH ORDINALITY al(doc, n)"  \
+    "  FROM jsonb_array_elements(coalesce(i.s->'allegations', '[]'::jsonb)) WITH ORDINALITY al(doc, n)"  \
     "  CROSS JOIN LATERAL (SELECT coalesce(al.doc->>'offence',"                                              \
-    "   i.state->'decisions'->(al.doc->>'id')->>'offence') AS code) o"                                       \
+    "   i.s->'decisions'->(al.doc->>'id')->>'offence') AS code) o"                                       \
     "  LEFT JOIN cat ON cat.code = o.code WHERE o.code IS NOT NULL ORDER BY al.n LIMIT 1), 'none') END,"     \
-    " " SQL_FLAG_VALUE("domestic_abuse", "i.state->'qualifiers' ? 'domestic' OR " SQL_FLAGGED("domestic_abuse")) "," \
-    " " SQL_FLAG_VALUE("vulnerable", "i.state->'qualifiers' ? 'vulnerable' OR EXISTS (SELECT 1"              \
-                       " FROM jsonb_array_elements(coalesce(i.state->'persons', '[]'::jsonb)) p(doc)"        \
+    " " SQL_FLAG_VALUE("domestic_abuse", "i.s->'qualifiers' ? 'domestic' OR " SQL_FLAGGED("domestic_abuse")) "," \
+    " " SQL_FLAG_VALUE("vulnerable", "i.s->'qualifiers' ? 'vulnerable' OR EXISTS (SELECT 1"              \
+                       " FROM jsonb_array_elements(coalesce(i.s->'persons', '[]'::jsonb)) p(doc)"        \
                        " WHERE p.doc->'vulnerable' = 'true'::jsonb)") ","                                    \
-    " " SQL_FLAG_VALUE("hate", "i.state->'qualifiers' ? 'hate' OR " SQL_FLAGGED("hate")) "), ''), 'all')"
+    " " SQL_FLAG_VALUE("hate", "i.s->'qualifiers' ? 'hate' OR " SQL_FLAGGED("hate")) "), ''), 'all')"
 
+/* The state is stored as json (sql/0004_json_documents.sql); the candidates' are read as jsonb (i.s)
+ * for its operators. */
 /* $1 user, $2 role, $3 from, $4 to, $5 size, $6 seed, $7 strata (JSON array of keys), $8
  * {ruleset, offences: {code: category}}. One statement: the audit and its items or nothing. */
 #define SQL_DRAW                                                                                             \
@@ -79,8 +81,9 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
     " a AS (INSERT INTO audits (created_by, role, from_at, to_at, size, seed, strata, ruleset)"              \
     "  SELECT $1, $2, $3::timestamptz, $4::timestamptz, $5::int, $6::text, k.keys, $8::jsonb->>'ruleset'"    \
     "  FROM k RETURNING id),"                                                                                \
-    " cand AS (SELECT i.incident_id, " SQL_STRATUM " AS stratum FROM incidents i, k"                         \
-    "  WHERE i.state IS NOT NULL AND i.opened_at >= $3::timestamptz AND i.opened_at < $4::timestamptz),"     \
+    " cand AS (SELECT i.incident_id, " SQL_STRATUM " AS stratum FROM k,"                                     \
+    "  (SELECT incident_id, category, state::jsonb AS s FROM incidents WHERE state IS NOT NULL"              \
+    "   AND opened_at >= $3::timestamptz AND opened_at < $4::timestamptz) i),"                               \
     " ranked AS (SELECT incident_id, stratum, row_number() OVER (PARTITION BY stratum ORDER BY"              \
     "  sha256(convert_to(length($6::text) || ':' || $6::text || incident_id, 'UTF8')), incident_id) AS rank"  \
     "  FROM cand),"                                                                                          \
