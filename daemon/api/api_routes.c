@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_audits.h"
 #include "api/api_events.h"
 #include "api/api_int.h"
 #include "api/api_metrics.h"
@@ -300,6 +301,12 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, 0, "no such crime"},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi, 0, 0, NULL},
+    /* Independent audits (api_audits.c): auditors draw samples and give verdicts. */
+    {EVHTTP_REQ_GET, "/v1/audits", ROLE_AUDITOR, api_audits_list, 0, 0, NULL},
+    {EVHTTP_REQ_POST, "/v1/audits", ROLE_AUDITOR, api_audits_post, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT, "no such audit"},
+    {EVHTTP_REQ_POST, "/v1/audits/{id}/verdicts", ROLE_AUDITOR, api_audits_post_verdict, 20, API_ROUTE_ONE_SEGMENT,
+     "no such audit"},
     {EVHTTP_REQ_POST, "/v1/pending/{id}/decision", ROLE_SUPERVISOR, api_post_decision, 64, API_ROUTE_ONE_SEGMENT,
      "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/cancel", ROLE_DDM, api_post_cancel, 64, 0, "no such endpoint"},

@@ -5,7 +5,7 @@
 //   FCRD_E2E_URL          the API's base URL, e.g. http://127.0.0.1:7879
 //   FCRD_E2E_FEED         the feed's HOST:PORT (events are sent there, as a control room would)
 //   FCRD_E2E_TOKENS       JSON object: role -> bearer token
-//   FCRD_E2E_SHOTS        folder for the screenshots queue.png, incident.png, report.png
+//   FCRD_E2E_SHOTS        folder for the screenshots queue.png, incident.png, report.png, audit.png
 //   FCRD_E2E_ARTIFACTS    folder for a screenshot of every failing test (optional)
 //   FCRD_E2E_RESULTS      file to write the results to, as JSON (optional)
 //   CHROMIUM              the browser (default /usr/bin/chromium; never downloaded)
@@ -539,6 +539,91 @@ test('self_audit_shows_rates_with_intervals_and_a_chart', async () => {
   assert.ok(await page.$$eval('#report-body svg line.whisker', (r) => r.length) >= 3, 'with its interval');
   assert.match(await page.getAttribute('#report-body svg', 'role'), /img/);
   await shot('report.png', true);
+});
+
+test('independent_audit_draws_a_sample_and_records_verdicts', async () => {
+  await signIn('auditor');
+  await page.click('#nav a[data-view="audits"]');
+  await page.waitForSelector('#view-audits:not([hidden]) #audits-home:not([hidden])');
+  await page.waitForSelector('#audits-list p, #audits-list table');
+  assert.deepEqual(await page.evaluate(unlabelled), [], 'the audit form: every control has a name');
+  assert.deepEqual(await page.evaluate(contrastProblems), [], 'the audit form: contrast');
+  const seed = `e2e-${RUN}`;
+  await page.fill('#a-size', '3');
+  await page.fill('#a-seed', seed);
+  await page.check('#a-s-category');
+  await page.click('#audit-form button[type="submit"]');
+  await page.waitForSelector('#audit-one:not([hidden]) #audit-results table');
+  await page.waitForSelector('#audit-incident h2');
+  const id = await page.evaluate(() => location.hash.slice('#/audits/'.length));
+  assert.match(id, /^\d+$/, 'the page went to the audit drawn');
+  const drawn = await api('auditor', 'GET', `/v1/audits/${id}`);
+  assert.equal(drawn.status, 200);
+  const items = drawn.body.items;
+  assert.ok(items.length >= 2, `the sample holds incidents of the tests before: ${JSON.stringify(items)}`);
+  assert.deepEqual(drawn.body.strata, ['category']);
+  assert.equal(drawn.body.seed, seed);
+  // The same seed over the same period draws the same incidents.
+  const again = await api('auditor', 'POST', '/v1/audits',
+    { from: drawn.body.from, to: drawn.body.to, size: 3, seed, strata: ['category'] });
+  assert.deepEqual(again.body.items.map((i) => i.incident_id), items.map((i) => i.incident_id));
+
+  // The first item: the incident beside the form.
+  assert.equal(await page.textContent('#audit-incident h2'), `Incident ${items[0].incident_id}`);
+  assert.match(await page.textContent('#verdict-about'), new RegExp(`^Item 1 of ${items.length} · incident `));
+  await page.waitForSelector('#audit-incident section h3:text-is("What was reported")');
+  await page.waitForSelector('#audit-incident section h3:text-is("What fcrd recorded")');
+  assert.equal(await page.isVisible('#v-offence'), false, 'no offence asked for a correct verdict');
+  await page.check('#v-crime_missed');
+  assert.equal(await page.isVisible('#v-offence'), true, 'a missed crime needs its offence');
+  await page.click('#verdict-form button[type="submit"]');
+  assert.match(await page.textContent('#verdict-error'), /Give the offence/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'v-offence');
+  await page.fill('#v-offence', '8N');
+  await page.fill('#v-note', 'The narrative describes an assault with injury.');
+  await page.click('#verdict-form button[type="submit"]');
+  await page.waitForFunction((n) => document.querySelector('#verdict-about').textContent.startsWith(`Item 2 of ${n}`),
+    items.length);
+  await page.waitForFunction((i) => document.querySelector('#audit-incident h2')?.textContent === `Incident ${i}`,
+    items[1].incident_id);
+  // The second: correct, by keyboard.
+  await page.focus('#v-correct');
+  await page.keyboard.press('Space');
+  await page.focus('#verdict-form button[type="submit"]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /Reviewed\s*2 of/.test(document.querySelector('#audit-results').textContent));
+
+  const after = await api('auditor', 'GET', `/v1/audits/${id}`);
+  const v0 = after.body.items[0].verdict, v1 = after.body.items[1].verdict;
+  assert.deepEqual([v0.verdict, v0.offence, v0.note, v0.role], ['crime_missed', '8N',
+    'The narrative describes an assault with injury.', 'auditor']);
+  assert.deepEqual([v1.verdict, v1.role], ['correct', 'auditor']);
+  const overall = after.body.results.overall;
+  assert.equal(overall.reviewed, 2);
+  // The page shows the API's figures: the rate of the whole sample and a row per stratum.
+  const figures = await page.textContent('#audit-results dl.figures');
+  assert.ok(figures.includes(`Recording rate${overall.recording_rate === null ? '—'
+    : `${(overall.recording_rate * 100).toFixed(1)}%`}`), figures);
+  assert.match(figures, /fcrd agreed with the auditor\s*50\.0%/);
+  for (const st of after.body.results.strata) {
+    const row = await page.textContent(`#audit-results tr[data-stratum="${st.stratum}"]`);
+    assert.ok(row.includes(`${st.sampled}${st.reviewed}`), row);
+  }
+  assert.match(await page.textContent(`#audit-items tr[data-item="${items[0].incident_id}"]`), /Crime missed\s*8N/);
+
+  // Back to the first: its verdict is shown and can be replaced.
+  await page.click('#verdict-prev');
+  if (items.length > 2) {
+    await page.waitForFunction(() => document.querySelector('#verdict-about').textContent.startsWith('Item 2'));
+    await page.click('#verdict-prev');
+  }
+  await page.waitForFunction(() => document.querySelector('#verdict-about').textContent.startsWith('Item 1'));
+  assert.match(await page.textContent('#verdict-about'), /verdict given: Crime missed/);
+  assert.equal(await page.isChecked('#v-crime_missed'), true);
+  await page.waitForSelector('#audit-incident section');
+  assert.deepEqual(await page.evaluate(unlabelled), [], 'the review: every control has a name');
+  assert.deepEqual(await page.evaluate(contrastProblems), [], 'the review: contrast');
+  await shot('audit.png', true);
 });
 
 test('labelled_for_screen_readers_and_readable_in_contrast', async () => {

@@ -41,6 +41,7 @@ BROWSER_TESTS = (
     "no_crime_reclassify_and_cancel_by_those_allowed",
     "injected_markup_in_a_narrative_is_shown_as_text",
     "self_audit_shows_rates_with_intervals_and_a_chart",
+    "independent_audit_draws_a_sample_and_records_verdicts",
     "labelled_for_screen_readers_and_readable_in_contrast",
     "sign_out_forgets_the_token",
 )

@@ -1,5 +1,6 @@
 /* app.js: the supervisor's page: sign in with a bearer token, the queue of pending decisions,
- * one incident in full, people's decisions, and the self-audit figures.
+ * one incident in full, people's decisions, the self-audit figures, and independent audits
+ * (draw a sample, review it incident by incident, see the results).
  *
  * Every piece of text from the API reaches the page as a text node (textContent, append with a
  * string, setAttribute on plain attributes); nothing is ever parsed as HTML, and the server's
@@ -149,6 +150,7 @@
     incidentSeq: 0,
     opener: null,        // how to find the control a dialog was opened from
     announceTimer: null,
+    audit: null,         // the audit shown: {id, data, index (item reviewed), seq}
   };
 
   const token = () => sessionStorage.getItem(TOKEN_KEY);
@@ -235,7 +237,7 @@
 
   /* ---- views ------------------------------------------------------------------------------ */
 
-  const VIEWS = ['signin', 'queue', 'incident', 'report'];
+  const VIEWS = ['signin', 'queue', 'incident', 'report', 'audits'];
 
   function show(view, title) {
     if (app.view !== view) stopQueue();
@@ -269,6 +271,10 @@
       openIncident(id);
     } else if (hash === '#/report') {
       openReport();
+    } else if (hash === '#/audits') {
+      openAudits();
+    } else if (/^#\/audits\/[0-9]{1,18}$/.test(hash)) {
+      openAudit(hash.slice('#/audits/'.length));
     } else {
       openQueue();
     }
@@ -314,11 +320,15 @@
     clear($('queue-table').tBodies[0]);
     clear($('incident-body'));
     clear($('report-body'));
+    for (const id of ['audits-list', 'audit-results', 'audit-items', 'audit-incident']) clear($(id));
+    app.audit = null;
     for (const id of ['queue-summary', 'queue-updated', 'incident-meta', 'queue-error', 'incident-error',
-      'report-error', 'decide-about', 'cancel-about', 'reclassify-about']) {
+      'report-error', 'audits-error', 'audit-meta', 'verdict-about', 'verdict-error', 'decide-about',
+      'cancel-about', 'reclassify-about']) {
       $(id).textContent = '';
     }
-    for (const f of document.querySelectorAll('dialog form')) f.reset();
+    for (const f of document.querySelectorAll('dialog form, #verdict-form')) f.reset();
+    $('a-seed').value = '';
     clear($('d-persons'));
     app.incident = null;
     app.queueCount = null;
@@ -955,6 +965,283 @@
       h('figcaption', { class: 'muted' }, 'Bars: recording rate. Lines across the bars: the 95% interval.'));
   }
 
+  /* ---- independent audits ----------------------------------------------------------------- */
+
+  const VERDICTS = {
+    correct: 'Correct', crime_missed: 'Crime missed', wrong_classification: 'Wrong classification',
+    wrongly_cancelled: 'Wrongly cancelled', not_a_crime: 'Not a crime',
+  };
+  const NEEDS_OFFENCE = ['crime_missed', 'wrong_classification'];
+  const STRATUM_KEYS = ['category', 'offence_category', 'domestic_abuse', 'vulnerable', 'hate'];
+
+  /* "crime/not_domestic_abuse" -> "crime · not domestic abuse". */
+  const stratumWords = (st) => (st === 'all' ? 'All incidents'
+    : String(st).split('/').map((p) => p.replace(/_/g, ' ')).join(' · '));
+  const interval = (r, lo, hi) => (typeof r === 'number' ? `${pct(lo)} to ${pct(hi)}` : dash);
+
+  function openAudits() {
+    show('audits', 'Audit');
+    $('audits-title').textContent = 'Audit';
+    $('audits-home').hidden = false;
+    $('audit-one').hidden = true;
+    app.audit = null;
+    if (!$('a-from').value || !$('a-to').value) {
+      const to = new Date();
+      $('a-from').value = isoDay(new Date(to.getTime() - 29 * 86400000));
+      $('a-to').value = isoDay(to);
+    }
+    // A seed is needed to draw the same sample again: offer one, kept with the audit.
+    if (!$('a-seed').value) $('a-seed').value = String(100000 + Math.floor(Math.random() * 900000));
+    loadAudits();
+  }
+
+  async function loadAudits() {
+    const r = await apiList('/v1/audits');
+    if (app.view !== 'audits' || app.audit) return;
+    const err = clear($('audits-error'));
+    const list = clear($('audits-list'));
+    if (!r.ok) {
+      append(err, refusal(r));
+      return;
+    }
+    const rows = r.items.map((a) => h('tr', { 'data-audit-id': String(a.id) },
+      h('td', {}, h('a', { href: `#/audits/${a.id}` }, `Audit ${a.id}`)),
+      h('td', {}, when(a.created_at), h('br'), h('span', { class: 'muted' }, `${str(a.created_by)} (${str(a.role)})`)),
+      h('td', {}, when(a.from), ' up to ', when(a.to)),
+      h('td', { class: 'num' }, num(a.size)),
+      h('td', {}, h('code', {}, str(a.seed))),
+      h('td', {}, Array.isArray(a.strata) && a.strata.length ? a.strata.join(', ').replace(/_/g, ' ') : 'none'),
+      h('td', { class: 'num' }, `${num(a.reviewed)} of ${num(a.sampled)}`)));
+    list.append(table('Samples drawn, newest first',
+      ['Audit', 'Drawn', 'Period', 'Size', 'Seed', 'Strata', 'Reviewed'], rows, 'No audit has been drawn yet.'), more(r));
+  }
+
+  async function drawAudit(ev) {
+    ev.preventDefault();
+    const err = clear($('audits-error'));
+    const from = $('a-from').value, to = $('a-to').value, seed = val('a-seed');
+    const size = Number($('a-size').value);
+    if (!from || !to || !seed || !Number.isInteger(size)) {
+      err.textContent = 'Give the first and last day, the number of incidents and a seed.';
+      return;
+    }
+    // Whole local days, as in the self-audit: from midnight of the first to that after the last.
+    const [fy, fm, fd] = from.split('-').map(Number);
+    const [ty, tm, td] = to.split('-').map(Number);
+    const strata = STRATUM_KEYS.filter((k) => $(`a-s-${k}`).checked);
+    const btn = $('audit-form').querySelector('button[type="submit"]');
+    btn.disabled = true;
+    const r = await api('POST', '/v1/audits', {
+      from: new Date(fy, fm - 1, fd).toISOString(), to: new Date(ty, tm - 1, td + 1).toISOString(), size, seed, strata,
+    });
+    btn.disabled = false;
+    if (!r.ok) {
+      append(err, refusal(r, { forbidden: 'Your role may not draw audits: an auditor or above can.' }));
+      return;
+    }
+    announce(`Audit ${r.data.id} drawn: ${r.data.items.length} incidents.`);
+    location.hash = `#/audits/${r.data.id}`;
+  }
+
+  function openAudit(id) {
+    show('audits', `Audit ${id}`);
+    $('audits-title').textContent = `Audit ${id}`;
+    $('audits-home').hidden = true;
+    $('audit-one').hidden = false;
+    if (!app.audit || app.audit.id !== id) {
+      for (const el of ['audit-results', 'audit-items', 'audit-incident']) clear($(el));
+      $('audit-meta').textContent = '';
+      app.audit = { id, data: null, index: -1, seq: 0 };
+    }
+    loadAudit(null);
+  }
+
+  /* Reads the audit again; then shows item `index`, or the first without a verdict. */
+  async function loadAudit(index) {
+    const a = app.audit;
+    const r = await api('GET', `/v1/audits/${enc(a.id)}`);
+    if (app.audit !== a || app.view !== 'audits') return;
+    const err = clear($('audits-error'));
+    if (!r.ok) {
+      append(err, r.status === 404 ? `fcrd knows no audit ${a.id}.` : refusal(r));
+      return;
+    }
+    a.data = r.data;
+    const items = r.data.items || [];
+    const meta = clear($('audit-meta'));
+    append(meta, [`Incidents first reported from `, when(r.data.from), ' up to ', when(r.data.to),
+      ` · ${items.length} drawn with seed `, h('code', {}, str(r.data.seed)),
+      ` · strata: ${(r.data.strata || []).join(', ').replace(/_/g, ' ') || 'none'}`,
+      ` · drawn by ${str(r.data.created_by)}`]);
+    renderAuditResults(r.data.results || {});
+    let i = index;
+    if (i === null || i < 0 || i >= items.length) {
+      i = items.findIndex((it) => !it.verdict);
+      if (i < 0) i = items.length ? 0 : -1;
+    }
+    showAuditItem(i);
+  }
+
+  function renderAuditResults(res) {
+    const body = clear($('audit-results'));
+    const o = res.overall || {};
+    body.append(h('dl', { class: 'figures' },
+      figure('Recording rate', pct(o.recording_rate), typeof o.recording_rate === 'number'
+        ? `${num(o.recorded)} of ${num(o.should_record)}; 95% interval ${pct(o.recording_ci_low)} to ${pct(o.recording_ci_high)}`
+        : 'no crime found that should have been recorded yet'),
+      figure('fcrd agreed with the auditor', pct(o.agreement), typeof o.agreement === 'number'
+        ? `95% interval ${pct(o.agreement_ci_low)} to ${pct(o.agreement_ci_high)}` : 'nothing reviewed yet'),
+      figure('Reviewed', `${num(o.reviewed)} of ${num(o.sampled)}`, 'incidents with a verdict')));
+    const rows = (res.strata || []).map((x) => h('tr', { 'data-stratum': x.stratum },
+      h('th', { scope: 'row' }, stratumWords(x.stratum)),
+      h('td', { class: 'num' }, num(x.sampled)),
+      h('td', { class: 'num' }, num(x.reviewed)),
+      h('td', { class: 'num' }, num(x.should_record)),
+      h('td', { class: 'num' }, num(x.recorded)),
+      h('td', { class: 'num' }, pct(x.recording_rate)),
+      h('td', { class: 'num' }, interval(x.recording_rate, x.recording_ci_low, x.recording_ci_high)),
+      h('td', { class: 'num' }, pct(x.agreement)),
+      h('td', { class: 'num' }, interval(x.agreement, x.agreement_ci_low, x.agreement_ci_high))));
+    body.append(table('Results by stratum. Recording rate: crimes recorded of those that should have been.',
+      ['Stratum', 'Sampled', 'Reviewed', 'Should have been recorded', 'Recorded', 'Recording rate', '95% interval',
+        'Agreement', '95% interval'], rows, 'The sample is empty: no incident was first reported in the period.'));
+  }
+
+  function renderAuditItems() {
+    const a = app.audit;
+    const rows = (a.data.items || []).map((it, i) => {
+      const v = it.verdict;
+      const current = i === a.index;
+      return h('tr', { 'data-item': it.incident_id, class: current ? 'current' : null, 'aria-current': current ? 'true' : null },
+        h('td', { class: 'num' }, String(i + 1)),
+        h('td', {}, h('button', {
+          type: 'button', class: 'small quiet', 'data-review': String(i),
+          'aria-label': `Review item ${i + 1}, incident ${it.incident_id}`, onclick: () => showAuditItem(i),
+        }, current ? 'Reviewing' : 'Review'), ' ', h('code', {}, it.incident_id)),
+        h('td', {}, stratumWords(it.stratum)),
+        h('td', {}, v ? h('strong', {}, words(VERDICTS, v.verdict)) : h('span', { class: 'muted' }, 'not reviewed')),
+        h('td', {}, v && v.offence ? h('code', {}, v.offence) : dash),
+        h('td', {}, v ? [`${str(v.by)} (${str(v.role)}), `, when(v.at)] : dash),
+        h('td', {}, v && v.note ? v.note : dash));
+    });
+    const list = clear($('audit-items'));
+    list.append(table('The sample, by stratum in the order drawn', ['#', 'Incident', 'Stratum', 'Verdict', 'Offence',
+      'Given by', 'Note'], rows, 'No incident was drawn.'));
+  }
+
+  /* One item: the incident on the left, the verdict form on the right. */
+  async function showAuditItem(i) {
+    const a = app.audit;
+    const items = (a.data && a.data.items) || [];
+    a.index = i;
+    renderAuditItems();
+    const form = $('verdict-form');
+    form.hidden = i < 0;
+    const panel = clear($('audit-incident'));
+    if (i < 0) return;
+    const it = items[i];
+    form.reset();
+    $('verdict-error').textContent = '';
+    const v = it.verdict;
+    if (v) {
+      $(`v-${v.verdict}`).checked = true;
+      $('v-offence').value = v.offence || '';
+      $('v-note').value = v.note || '';
+    }
+    showFields(form, form.querySelector('input[name="verdict"]:checked').value);
+    $('verdict-about').textContent = `Item ${i + 1} of ${items.length} · incident ${it.incident_id} · ` +
+      `${stratumWords(it.stratum)} · ${v ? `verdict given: ${words(VERDICTS, v.verdict)} (a new one replaces it)`
+        : 'not reviewed yet'}`;
+    $('verdict-prev').disabled = i === 0;
+    $('verdict-next').disabled = i === items.length - 1;
+    const seq = ++a.seq;
+    const [inc, events] = await Promise.all([
+      api('GET', `/v1/incidents/${enc(it.incident_id)}`), apiList(`/v1/incidents/${enc(it.incident_id)}/events`),
+    ]);
+    if (app.audit !== a || a.seq !== seq) return;
+    panel.append(h('h2', { id: 'review-title' }, `Incident ${it.incident_id}`));
+    if (!inc.ok) {
+      panel.append(h('div', { class: 'error' }, refusal(inc)));
+      return;
+    }
+    const iv = inc.data;
+    panel.append(h('p', { class: 'muted' }, `Category ${str(iv.category)} · first contact `, when(iv.opened_at),
+      iv.closed_at ? [' · closed ', when(iv.closed_at)] : ' · open'));
+    panel.setAttribute('aria-labelledby', 'review-title');
+    panel.append(reviewNarrative(events), reviewCrimes(iv), subSection(allegationsSection(iv), 'rv-'),
+      subSection(personsSection(iv), 'rv-'));
+  }
+
+  /* A section of the incident view, one heading level down and with ids of its own. */
+  function subSection(sec, prefix) {
+    const old = sec.querySelector('h2');
+    const id = `${prefix}${old.id}`;
+    old.replaceWith(h('h3', { id }, old.textContent));
+    sec.setAttribute('aria-labelledby', id);
+    return sec;
+  }
+
+  function reviewNarrative(r) {
+    const sec = h('section', { 'aria-labelledby': 'rv-what-was-reported' }, h('h3', { id: 'rv-what-was-reported' },
+      'What was reported'));
+    if (!r.ok) return append(sec, [h('div', { class: 'error' }, refusal(r))]);
+    const lines = r.items.map((e) => h('li', {}, h('strong', {}, `${e.seq}. ${str(e.type)}`), ' ', when(e.at), ': ',
+      (e.event && e.event.narrative) ? e.event.narrative : h('span', { class: 'muted' }, 'no narrative')));
+    return append(sec, [lines.length ? h('ol', { class: 'plain narrative' }, lines)
+      : h('p', { class: 'muted' }, 'No event is stored.')]);
+  }
+
+  /* The crimes as they stand, without the actions of the incident view: reviewing changes nothing. */
+  function reviewCrimes(v) {
+    const rows = (v.crimes || []).map((c) => h('tr', {},
+      h('td', {}, h('code', {}, c.crn)), h('td', {}, c.offence), h('td', {}, str(c.victim)),
+      h('td', {}, h('span', { class: `tag ${c.status === 'recorded' ? 'live' : 'gone'}` }, c.status)),
+      h('td', {}, tags(c.flags)), h('td', {}, when(c.recorded_at))));
+    return h('section', { 'aria-labelledby': 'rv-crimes' }, h('h3', { id: 'rv-crimes' }, 'What fcrd recorded'),
+      table('Crimes of this incident, whatever their status', ['Crime reference', 'Offence', 'Victim', 'Status',
+        'Flags', 'Recorded'], rows, 'fcrd recorded no crime on this incident.'));
+  }
+
+  async function submitVerdict(ev) {
+    ev.preventDefault();
+    const a = app.audit;
+    if (!a || !a.data || a.index < 0) return;
+    const it = a.data.items[a.index];
+    const verdict = $('verdict-form').querySelector('input[name="verdict"]:checked').value;
+    const err = $('verdict-error');
+    err.textContent = '';
+    const body = { incident_id: it.incident_id, verdict };
+    if (NEEDS_OFFENCE.includes(verdict)) {
+      if (!val('v-offence')) {
+        err.textContent = 'Give the offence that should have been recorded.';
+        $('v-offence').focus();
+        return;
+      }
+      body.offence = val('v-offence');
+    }
+    if (val('v-note')) body.note = val('v-note');
+    const btn = $('verdict-form').querySelector('button[type="submit"]');
+    btn.disabled = true;
+    const r = await api('POST', `/v1/audits/${enc(a.id)}/verdicts`, body);
+    btn.disabled = false;
+    if (app.audit !== a) return;
+    if (!r.ok) {
+      if (r.status !== 401) append(err, refusal(r, { forbidden: 'Your role may not give verdicts: an auditor or above can.' }));
+      return;
+    }
+    const items = a.data.items;
+    // On to the next item without a verdict after this one, else the next one, else stay.
+    let next = items.findIndex((x, j) => j > a.index && !x.verdict);
+    if (next < 0) next = Math.min(a.index + 1, items.length - 1);
+    const left = items.filter((x, j) => !x.verdict && j !== a.index).length;
+    announce(`Verdict saved for incident ${it.incident_id}: ${words(VERDICTS, verdict).toLowerCase()}. ` +
+      (left ? `${left} left to review.` : 'Every item has a verdict.'));
+    await loadAudit(next);
+    const title = $('verdict-title');
+    title.setAttribute('tabindex', '-1');
+    title.focus();
+  }
+
   /* ---- wiring ----------------------------------------------------------------------------- */
 
   function wire() {
@@ -972,6 +1259,14 @@
     $('queue-refresh').addEventListener('click', () => loadQueue());
     $('incident-refresh').addEventListener('click', () => app.incident && loadIncident(app.incident.id));
     $('report-form').addEventListener('submit', loadReport);
+    $('audit-form').addEventListener('submit', drawAudit);
+    $('verdict-form').addEventListener('submit', submitVerdict);
+    $('verdict-form').addEventListener('change', (ev) => {
+      if (ev.target.name === 'verdict') showFields($('verdict-form'), ev.target.value);
+    });
+    $('verdict-prev').addEventListener('click', () => app.audit && showAuditItem(Math.max(app.audit.index - 1, 0)));
+    $('verdict-next').addEventListener('click', () => app.audit && app.audit.data &&
+      showAuditItem(Math.min(app.audit.index + 1, app.audit.data.items.length - 1)));
     $('decide-form').addEventListener('submit', decideSubmit);
     $('cancel-form').addEventListener('submit', cancelSubmit);
     $('reclassify-form').addEventListener('submit', reclassifySubmit);
