@@ -1,26 +1,11 @@
 /* api_audits_stats.c: the recording rate and the agreement of an independent audit, each with its
  * Wilson 95% score interval, from counts of verdicts. */
 #include "api/api_audits_stats.h"
+#include "util/wilson.h"
 
-#include <math.h>
 #include <string.h>
 
 /* The two-sided 95% normal quantile, as the inspectorate's published intervals use it. */
-#define API_AUDITS_STATS_Z 1.959963984540054
-
-bool api_audits_stats_wilson(long x, long n, double *lo, double *hi)
-{
-    if (n < 1 || x < 0 || x > n)
-        return false;
-    const double z = API_AUDITS_STATS_Z;
-    double nn = (double)n, p = (double)x / nn, z2n = z * z / nn;
-    double centre = (p + z2n / 2) / (1 + z2n);
-    double half = z * sqrt(p * (1 - p) / nn + z2n / (4 * nn)) / (1 + z2n);
-    /* At x = 0 or x = n the bound is exactly 0 or 1; rounding must not leave it a hair inside. */
-    *lo = x == 0 ? 0 : fmax(0, centre - half);
-    *hi = x == n ? 1 : fmin(1, centre + half);
-    return true;
-}
 
 const char *const api_audits_stats_verdicts[] = {"correct", "crime_missed", "wrong_classification",
                                                  "wrongly_cancelled", "not_a_crime", NULL};
@@ -55,7 +40,7 @@ static void api_audits_stats_rate(json_t *out, long part, long whole, const char
                                   const char *high)
 {
     double lo, hi;
-    if (api_audits_stats_wilson(part, whole, &lo, &hi)) {
+    if (wilson_95(part, whole, &lo, &hi)) {
         json_object_set_new(out, rate, json_real((double)part / (double)whole));
         json_object_set_new(out, low, json_real(lo));
         json_object_set_new(out, high, json_real(hi));

@@ -6,10 +6,6 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* api_audits_stats_wilson: the Wilson score interval at 95% for x successes in n trials, in
- * [0, 1]. False (lo and hi untouched) when n < 1 or x is outside [0, n]. */
-bool api_audits_stats_wilson(long x, long n, double *lo, double *hi);
-
 /* The verdicts an auditor may give, in the order results list them; NULL-terminated. */
 extern const char *const api_audits_stats_verdicts[];
 #define API_AUDITS_STATS_NVERDICTS 5

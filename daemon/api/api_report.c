@@ -7,7 +7,6 @@
  * were recorded at first contact and within 24 hours. Cancellations are counted by reason and
  * approver role, hidden-crime reviews by how they ended. Which stratum an offence belongs to
  * comes from the rule set's offence table. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "util/jsonwrite.h"
 #include "rules/ruleset.h"
 #include "util/timefmt.h"
+#include "util/wilson.h"
 
 /* A stratum holds a crime (or a pending decision's candidate offence) by category and flags. */
 #define SQL_MEMBER(x)                                                                                        \
@@ -65,17 +65,6 @@
     "   'closed_by_rules', count(*) FILTER (WHERE status = 'closed' AND resolution->>'how' = 'rules'))"       \
     "   FROM p WHERE p.reason = 'possible_crime'))::text"
 
-/* Wilson score interval, 95%. */
-static void wilson(double x, double n, double *lo, double *hi)
-{
-    const double z = 1.959963984540054;
-    double p = x / n, z2n = z * z / n;
-    double centre = (p + z2n / 2) / (1 + z2n);
-    double half = z * sqrt(p * (1 - p) / n + z2n / (4 * n)) / (1 + z2n);
-    *lo = centre - half < 0 ? 0 : centre - half;
-    *hi = centre + half > 1 ? 1 : centre + half;
-}
-
 static json_t *share(json_int_t part, json_int_t whole)
 {
     return whole > 0 ? json_real((double)part / (double)whole) : json_null();
@@ -97,9 +86,8 @@ static void cdi_finish(struct evhttp_request *req, const PGresult *res, void *ar
         json_int_t crimes = json_integer_value(json_object_get(s, "crimes"));
         json_int_t debt = json_integer_value(json_object_get(s, "overdue_pending"));
         json_int_t n = crimes + debt;
-        if (n > 0) {
-            double lo, hi;
-            wilson((double)crimes, (double)n, &lo, &hi);
+        double lo, hi;
+        if (wilson_95((long)crimes, (long)n, &lo, &hi)) {
             json_object_set_new(s, "rate", json_real((double)crimes / (double)n));
             json_object_set_new(s, "ci_low", json_real(lo));
             json_object_set_new(s, "ci_high", json_real(hi));
