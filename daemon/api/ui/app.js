@@ -32,6 +32,7 @@
     police_only_witness: 'Police the only witness', insufficient_detail: 'Insufficient detail',
     possible_crime: 'Possible hidden crime', closed_without_crime: 'Closed without a crime',
     retraction_review: 'Retraction review',
+    reclassification_review: 'Lower offence proposed by the feed: review',
   };
   const OUTCOMES = {
     recorded: 'Recorded', counted_in: 'Counted in another crime', pending: 'Pending decision',
@@ -45,7 +46,6 @@
   const REFUSALS = {
     unauthorized: 'Your token was not accepted. Sign in again.',
     forbidden: 'Your role may not do this.',
-    fcr_required: 'Only the force crime registrar (FCR) may cancel this crime.',
     not_found: 'It no longer exists, or never did.',
     state_conflict: 'This has already been dealt with: it is no longer open to this action.',
     bad_field: 'Something in the form needs correcting.',
@@ -615,7 +615,10 @@
     }
     submitDialog($('dlg-reclassify'), 'reclassify-error', 'POST', `/v1/crimes/${enc(crn)}/reclassify`,
       { offence, rationale },
-      { forbidden: 'Your role may not reclassify crimes: a DDM or the FCR can.' },
+      {
+        forbidden: 'Your role may not make this reclassification: a DDM can move most crimes; a lower ' +
+          'offence for rape and other serious sexual offences needs the FCR.',
+      },
       (data) => {
         announce(`Crime ${crn} reclassified as ${(data && data.offence) || offence}.`);
         refreshView();
@@ -683,7 +686,9 @@
         h('td', {}, words(REASONS, p.reason)),
         h('td', {}, countdown(item), ' ', h('span', { class: 'muted' }, '(due ', when(p.due), ')')),
         h('td', {}, str(p.allegation)),
-        h('td', {}, str(p.candidate_offence)),
+        h('td', {}, str(p.candidate_offence),
+          p.crn ? h('span', { class: 'muted' }, ` for ${p.crn}`) : '',
+          p.role ? h('span', { class: 'muted' }, ` (${p.role.toUpperCase()} decides)`) : ''),
         h('td', {}, str(p.victim)),
         h('td', {}, tags(p.flags)),
         h('td', {}, rules(p.rules)),
