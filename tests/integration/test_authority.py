@@ -85,6 +85,77 @@ class AuthorityTest(DaemonTestCase):
         self.assertEqual((status, body["offence"]), (200, "20A"), body)
         self.assertEqual(self.offence_of(crn), "20A")
 
+    # ---- every role against every action, expected from the rule set's own table ------------
+    def needed(self, group, action):
+        with open(RULES, encoding="utf-8") as f:
+            return json.load(f)["authority"]["groups"][group]["roles"][action]
+
+    def allowed(self, role, needed):
+        rank = {"supervisor": 1, "ddm": 2, "fcr": 3}  # ops and auditor take no action
+        return role in rank and rank[role] >= rank[needed]
+
+    def attempt(self, role, needed, what, method, path, body, ok_status=200):
+        """One action by one role: allowed by the table, it succeeds; refused, it is 403 and nothing
+        is written."""
+        before = self.writes()
+        status, reply = self.h.api.request(method, path, body, role=role)
+        if self.allowed(role, needed):
+            self.assertEqual(status, ok_status, f"{what} by {role} (table: {needed}): {reply}")
+            self.assertGreater(self.writes(), before, f"{what} by {role} wrote nothing")
+        else:
+            self.assertEqual((status, reply["error"]["code"]), (403, "forbidden"),
+                             f"{what} by {role} (table: {needed}): {reply}")
+            self.assertEqual(self.writes(), before, f"{what} refused to {role} wrote something")
+
+    def rape_crime(self):
+        inc = uid("MX")
+        return inc, self.send(rape_opened(inc))[0]["crimes"][0]["crn"]
+
+    def rape_pending(self):
+        """A rape reported by a third party, the victim not yet heard: a pending decision open."""
+        inc = uid("MXH")
+        ev = rape_opened(inc)
+        ev["reported_by"] = "t1"
+        ev["persons"] = [dict(ev["persons"][0], confirms=None), {"id": "t1", "role": "third_party"}]
+        reply = self.send(ev)[0]
+        self.assertEqual(reply["crimes"], [], reply)
+        self.assertEqual(len(reply["pending"]), 1, reply)
+        return reply["pending"][0]["id"], reply["decisions"][0]["outcome"]
+
+    def test_every_role_against_every_action_on_a_rape(self):
+        group = "serious_sexual"
+        cancel = {"C1": {"to_force": "NMP"}, "C2": {"avi": "CCTV 17 shows otherwise",
+                                                    "victim_informed_at": "2026-03-03T10:00:00Z"},
+                  "C3": {}, "C4": {}}
+        for role in harness.ROLES:
+            with self.subTest(role=role, action="record"):
+                pid, _ = self.rape_pending()
+                self.attempt(role, self.needed(group, "record"), "record", "POST", f"/v1/pending/{pid}/decision",
+                             {"decision": "record", "rationale": "the victim's account stands"})
+            for decision in ("no_crime", "transfer"):
+                with self.subTest(role=role, action=decision):
+                    pid, outcome = self.rape_pending()
+                    body = {"decision": decision, "rationale": "evidence against"}
+                    if decision == "transfer":
+                        body["to_force"] = "NMP"
+                    # closing an allegation held as N100 without a crime is its disposal
+                    action = "n100_dispose" if outcome == "held" else decision
+                    self.attempt(role, self.needed(group, action), decision, "POST",
+                                 f"/v1/pending/{pid}/decision", body)
+            for action, offence in (("reclassify_down", "20A"), ("reclassify_up", "19D")):
+                with self.subTest(role=role, action=action):
+                    _, crn = self.rape_crime()
+                    self.attempt(role, self.needed(group, action), action, "POST", f"/v1/crimes/{q(crn)}/reclassify",
+                                 {"offence": offence, "rationale": "new facts"})
+            for code, extra in cancel.items():
+                with self.subTest(role=role, action="cancel_" + code):
+                    _, crn = self.rape_crime()
+                    body = {"reason": code, "rationale": "reviewed", **extra}
+                    if code == "C3":
+                        body["duplicate_of"] = self.rape_crime()[1]
+                    self.attempt(role, self.needed(group, "cancel_" + code), "cancel " + code, "POST",
+                                 f"/v1/crimes/{q(crn)}/cancel", body)
+
     def test_feed_rekey_of_a_rape_opens_a_review(self):
         inc = uid("REKEY")
         opened = rape_opened(inc)
