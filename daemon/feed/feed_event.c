@@ -81,26 +81,12 @@ static const char *const ev_relations[] = {"same_report", "related", NULL};
 
 /* ---- errors and warnings ---- */
 
-/* Length of s[0..len) cut back so that it does not end inside a UTF-8 sequence: fields and keys
- * end up in JSON replies, and jansson refuses strings that are not valid UTF-8 (messages are cut
- * the same way by errbuf). */
-static size_t ev_utf8_cut(const char *s, size_t len)
-{
-    size_t i = len;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i == 0)
-        return 0;
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t need = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return len - (i - 1) >= need ? len : i - 1;
-}
 
 static void ev_copy_cut(char *dst, size_t size, const char *src)
 {
     size_t n = strlen(src);
     if (n >= size)
-        n = ev_utf8_cut(src, size - 1);
+        n = utf8_cut(src, size - 1);
     memcpy(dst, src, n);
     dst[n] = '\0';
 }
@@ -539,7 +525,7 @@ static void ev_report_unknown(struct ev_ctx *c, json_t *obj, const char *path, c
         size_t klen = strlen(key);
         bool cut = klen > EV_KEY_SHOWN;
         if (cut)
-            klen = ev_utf8_cut(key, EV_KEY_SHOWN);
+            klen = utf8_cut(key, EV_KEY_SHOWN);
         char field[EV_PATH_LEN + EV_KEY_SHOWN + 8], msg[EV_PATH_LEN + EV_KEY_SHOWN + 96];
         snprintf(field, sizeof field, "%s%s%.*s%s", path, *path ? "." : "", (int)klen, key, cut ? "..." : "");
         snprintf(msg, sizeof msg, "%s is not a field of feed contract v1; kept but ignored", field);

@@ -15,4 +15,8 @@ bool utf8_valid(const char *s);
 /* utf8_chars: the number of characters (code points) of valid UTF-8 text. */
 size_t utf8_chars(const char *s);
 
+/* utf8_cut: len cut back so that s[0..len) does not end inside a UTF-8 sequence (for text cut to
+ * fit a buffer, which jansson would otherwise refuse as invalid UTF-8). */
+size_t utf8_cut(const char *s, size_t len);
+
 #endif
