@@ -93,6 +93,29 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
     api_send_json(req, status, json_pack("{s:o}", "error", e));
 }
 
+json_t *api_body_object(struct evhttp_request *req, size_t max)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (max && len > max) {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "the body exceeds %zu bytes", max);
+        api_error(req, 413, "too_large", msg, NULL);
+        return NULL;
+    }
+    const char *data = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+    json_error_t jerr;
+    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!body || !json_is_object(body)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), body ? "the body must be a JSON object" : "the body is not JSON: %s", jerr.text);
+        api_error(req, 400, "bad_json", msg, NULL);
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 /* ---- the database queue --------------------------------------------------------------------- */
 
 static void api_pump(struct api *a);

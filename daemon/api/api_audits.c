@@ -134,29 +134,6 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
 
 /* ---- bodies --------------------------------------------------------------------------------- */
 
-/* The body as a JSON object, or NULL (400 or 413 sent). */
-static json_t *api_audits_body(struct evhttp_request *req)
-{
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len > API_AUDITS_BODY_MAX) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "the body exceeds %d bytes", API_AUDITS_BODY_MAX);
-        api_error(req, 413, "too_large", msg, NULL);
-        return NULL;
-    }
-    const char *data = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-    json_error_t jerr;
-    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!body || !json_is_object(body)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), body ? "the body must be a JSON object" : "the body is not JSON: %s", jerr.text);
-        api_error(req, 400, "bad_json", msg, NULL);
-        json_decref(body);
-        return NULL;
-    }
-    return body;
-}
 
 /* The first member of body not in `known` (NULL-terminated), or NULL. */
 static const char *api_audits_unknown(json_t *body, const char *const *known)
@@ -304,7 +281,7 @@ static const char *api_audits_draw_check(json_t *body, const char **field, char 
 void api_audits_post(struct api *a, const struct api_call *call)
 {
     struct evhttp_request *req = call->req;
-    json_t *body = api_audits_body(req);
+    json_t *body = api_body_object(req, API_AUDITS_BODY_MAX);
     if (!body)
         return;
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN], seed[SEED_MAX * 4 + 32];
@@ -557,7 +534,7 @@ void api_audits_post_verdict(struct api *a, const struct api_call *call)
         api_error(req, 404, "not_found", "no such audit", NULL);
         return;
     }
-    json_t *body = api_audits_body(req);
+    json_t *body = api_body_object(req, API_AUDITS_BODY_MAX);
     if (!body)
         return;
     const char *field = NULL;

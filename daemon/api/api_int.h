@@ -37,6 +37,12 @@ extern const size_t api_nroutes;
 void api_send_json(struct evhttp_request *req, int status, json_t *body);
 void api_error(struct evhttp_request *req, int status, const char *code, const char *message, const char *field);
 
+/* api_body_object: the request body as a JSON object (new reference), or NULL once the request has
+ * been answered: 413 too_large past `max` bytes (0: no limit of the handler's own beyond
+ * [api] max_body, which evhttp enforces), 400 bad_json when it is not one JSON object (duplicate
+ * keys included). */
+json_t *api_body_object(struct evhttp_request *req, size_t max);
+
 /* api_read: run one query with text parameters (NULL = SQL NULL; copied) on the API's own
  * connection; finish gets the request and the result (only when the query succeeded). A failure
  * is answered here: 503 db_unavailable when the connection is lost or absent, 500 internal_error

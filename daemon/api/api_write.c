@@ -54,18 +54,9 @@ static const struct field_spec reclassify_fields[] = {
 /* Parse and check a body against its field table; NULL (400 sent) when anything is off. */
 static json_t *body_parse(struct evhttp_request *req, const struct field_spec *spec)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char *data = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-    json_error_t jerr;
-    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!body || !json_is_object(body)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), body ? "the body must be a JSON object" : "the body is not JSON: %s", jerr.text);
-        api_error(req, 400, "bad_json", msg, NULL);
-        json_decref(body);
+    json_t *body = api_body_object(req, 0);
+    if (!body)
         return NULL;
-    }
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v)
