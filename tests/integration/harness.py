@@ -87,6 +87,27 @@ def shared_missing(test, path):
     test.skipTest(f"{path} not found (with CI=true this fails)")
 
 
+CORPUS = os.path.join(SOURCE_ROOT, "tests", "corpus")
+
+
+def corpus_rows():
+    """The hostile corpus: (file, bytes of the line ending in a newline, status, code, field) for
+    each row of tests/corpus/expected.tsv."""
+    rows = []
+    with open(os.path.join(CORPUS, "expected.tsv"), encoding="utf-8") as f:
+        for row in f:
+            row = row.rstrip("\r\n")
+            if not row or row.startswith("#") or row.startswith("file\t"):
+                continue
+            cols = (row.split("\t") + ["", "", ""])[:4]
+            with open(os.path.join(CORPUS, cols[0]), "rb") as lf:
+                data = lf.read()
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            rows.append((cols[0], data, cols[1], cols[2], cols[3]))
+    return rows
+
+
 @functools.lru_cache(maxsize=None)
 def schema_validator(name):
     """A validator for proto/NAME.schema.json, of the draft its $schema names, checked itself

@@ -22,24 +22,7 @@ import faultkit  # noqa: E402
 import harness  # noqa: E402
 from harness import DaemonTestCase, assault_opened, event, uid  # noqa: E402
 
-CORPUS = os.path.join(harness.SOURCE_ROOT, "tests", "corpus")
 MAX_LINE = 65536
-
-
-def corpus_rows():
-    rows = []
-    with open(os.path.join(CORPUS, "expected.tsv"), encoding="utf-8") as f:
-        for n, row in enumerate(f, 1):
-            row = row.rstrip("\r\n")
-            if not row or row.startswith("#") or row.startswith("file\t"):
-                continue
-            cols = (row.split("\t") + ["", "", ""])[:4]
-            with open(os.path.join(CORPUS, cols[0]), "rb") as lf:
-                data = lf.read()
-            if not data.endswith(b"\n"):
-                data += b"\n"
-            rows.append((cols[0], data, cols[1], cols[2], cols[3]))
-    return rows
 
 
 class HostileFeedTest(DaemonTestCase):
@@ -74,7 +57,7 @@ class HostileFeedTest(DaemonTestCase):
         return out
 
     def test_corpus_through_the_feed(self):
-        rows = corpus_rows()
+        rows = harness.corpus_rows()
         self.assertGreaterEqual(len(rows), 50, "the corpus holds at least 50 lines")
         with self.h.feed() as feed:
             results = self.send_with_good(feed, [r[1] for r in rows])

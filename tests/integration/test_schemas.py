@@ -24,7 +24,6 @@ import faultkit  # noqa: E402
 import harness  # noqa: E402
 from harness import DaemonTestCase, assault_opened, schema_errors, schema_validator, uid  # noqa: E402
 
-CORPUS = os.path.join(harness.SOURCE_ROOT, "tests", "corpus")
 CASES_PATH = os.path.join(harness.SHARED_DIR, "scenarios", "cases.json")
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -39,23 +38,6 @@ SCHEMA_CANNOT_SAY = {
     "063-person-duplicate-id.line": "a person id repeated within one event",
     "071-allegation-duplicate-id.line": "an allegation id repeated within one event",
 }
-
-
-def corpus_rows():
-    """(file, bytes of the line, status, code, field) for each row of expected.tsv."""
-    rows = []
-    with open(os.path.join(CORPUS, "expected.tsv"), encoding="utf-8") as f:
-        for row in f:
-            row = row.rstrip("\r\n")
-            if not row or row.startswith("#") or row.startswith("file\t"):
-                continue
-            cols = (row.split("\t") + ["", "", ""])[:4]
-            with open(os.path.join(CORPUS, cols[0]), "rb") as lf:
-                data = lf.read()
-            if not data.endswith(b"\n"):
-                data += b"\n"
-            rows.append((cols[0], data, cols[1], cols[2], cols[3]))
-    return rows
 
 
 class SchemaFilesTest(unittest.TestCase):
@@ -119,7 +101,7 @@ class SchemaFilesTest(unittest.TestCase):
         self.assertGreater(n, 0, f"{CASES_PATH} holds no events")
 
     def test_corpus_lines_agree_with_the_event_schema(self):
-        rows = corpus_rows()
+        rows = harness.corpus_rows()
         checked = 0
         for name, data, status, code, field in rows:
             if code == "bad_json" or name in SCHEMA_CANNOT_SAY:
@@ -146,7 +128,7 @@ class ReplySchemaTest(DaemonTestCase):
         return feed.read_replies(len(lines))
 
     def test_corpus_replies_and_duplicates_are_valid(self):
-        rows = corpus_rows()
+        rows = harness.corpus_rows()
         with self.h.feed() as feed:
             replies = self.send_all(feed, [r[1] for r in rows])
         statuses = set()
