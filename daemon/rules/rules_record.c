@@ -246,7 +246,7 @@ static int rules_new_crime(struct rules_ctx *c, struct rules_unit *u)
     json_object_set_new(crime, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
     json_object_set_new(crime, "allegations", rules_unit_allegations(c, u));
     json_object_set_new(crime, "principal", json_string(p->id));
-    if (json_object_size(crime) != 10) { /* a member was missing or out of memory, as json_pack fails */
+    if (json_object_size(crime) != 11) { /* a member was missing or out of memory, as json_pack fails */
         json_decref(crime);
         return -1;
     }
