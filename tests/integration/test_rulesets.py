@@ -170,7 +170,6 @@ class RulesetsTest(DaemonTestCase):
         digest = sha256(canonical(doc))
         write_rules(doc, indent=2)
         self.reload_and_wait(f"-> {NEW_VERSION} (sha256 {digest})")
-        # A third-party report of an assault: a pending decision, decided by a person below.
         inc = uid("RS-NEW")
         reply = self.send(assault_opened(inc))[0]
         self.assertEqual(reply["rules"], NEW_VERSION)
@@ -183,7 +182,7 @@ class RulesetsTest(DaemonTestCase):
         # A person's decision names the loaded rule set too.
         crn = reply["crimes"][0]["crn"]
         status, body = self.h.api.request("POST", f"/v1/crimes/{urllib.parse.quote(crn, safe='')}/cancel",
-                                          {"reason": "C2", "rationale": "footage"}, role="ddm")
+                                          {"reason": "C2", "rationale": "footage", "avi": "CCTV 17"}, role="ddm")
         self.assertEqual(status, 200, body)
         rows = self.h.sql("SELECT ruleset, ruleset_sha256 FROM audit WHERE crn = %s AND actor <> 'rules'", (crn,))
         self.assertEqual(set(rows), {(NEW_VERSION, digest)})
@@ -212,6 +211,29 @@ class RulesetsTest(DaemonTestCase):
         reply = self.send(assault_opened(uid("RS-KEPT2")))[0]
         self.assertEqual(self.crime_hash(reply)[0], NEW_VERSION)
         self.assertNotIn(changed, self.stored().values())
+
+    def test_fb_a_version_another_instance_stored_meanwhile_is_not_recorded(self):
+        """Another instance stores other content under a version this one then loads: the reload
+        cannot know (it does not wait for the database), but the batch that would store it is
+        refused, so nothing decided with it is recorded; a reload to a proper version recovers."""
+        race = shipped()
+        race["version"] = "hocr-2025.it-race"
+        theirs = dict(race, title="another instance's edit")
+        text = canonical(theirs)
+        self.h.sql("INSERT INTO rulesets (version, sha256, text, loaded_by) VALUES (%s, %s, %s, 'elsewhere')",
+                   (race["version"], sha256(text), text))
+        write_rules(race)
+        self.reload_and_wait(f"-> {race['version']}")
+        with self.h.feed() as feed:
+            reply = feed.request(assault_opened(uid("RS-RACE")))
+        self.assertStatus(reply, "retry")
+        self.assertIn(f"rule set {race['version']} (sha256 {sha256(canonical(race))}) cannot be stored",
+                      self.h.log_text())
+        self.assertEqual(self.stored()[race["version"]], sha256(text))
+        write_rules(new_version_doc())
+        self.reload_and_wait(f"{race['version']} -> {NEW_VERSION}")
+        reply = self.send(assault_opened(uid("RS-BACK")))[0]
+        self.assertEqual(self.crime_hash(reply), (NEW_VERSION, sha256(canonical(new_version_doc()))))
 
     def test_g_every_row_names_version_and_hash(self):
         # Also a pending decision: a third party's report waits for the victim's word.
@@ -270,6 +292,7 @@ class RulesetsTest(DaemonTestCase):
         doc["title"] += ", edited before a restart"
         changed = sha256(canonical(doc))
         write_rules(doc)
+        before = self.stored()
         problems = self.h.stop_fcrd()
         self.assertEqual(problems, [])
         with self.assertRaises(RuntimeError) as ctx:
@@ -282,7 +305,7 @@ class RulesetsTest(DaemonTestCase):
         write_rules(new_version_doc(), indent=4)
         self.h.start_fcrd()
         self.assertIn(f"rule set {NEW_VERSION}, sha256 {digest}: stored already", self.h.log_text())
-        self.assertEqual(len(self.stored()), 2)
+        self.assertEqual(self.stored(), before)
 
 
 if __name__ == "__main__":
