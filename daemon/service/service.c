@@ -146,8 +146,11 @@ int service_start(struct service *svc, const char *allocator)
         log_error("[rules] file %s: %s", cfg->rules_file, err);
         return -1;
     }
-    log_info("rule set %s, sha256 %s: %s (%zu version(s) stored)", ruleset_version(svc->cur.rs),
-             ruleset_sha256(svc->cur.rs), stored ? "stored now" : "stored already", rulesets_count(svc->known));
+    if (stored == 2)
+        log_warn("rule set %s: %s", ruleset_version(svc->cur.rs), err);
+    else
+        log_info("rule set %s, sha256 %s: %s (%zu version(s) stored)", ruleset_version(svc->cur.rs),
+                 ruleset_sha256(svc->cur.rs), stored ? "stored now" : "stored already", rulesets_count(svc->known));
     svc->base = event_base_new();
     svc->metrics = metrics_new();
     if (!svc->base || !svc->metrics)

@@ -33,7 +33,9 @@ size_t rulesets_count(const struct rulesets *k);
 /* rulesets_sync: BLOCKING, for start-up only. Connects with conninfo (the serving role), reads
  * every stored version into k, refuses rs when its version is stored with another hash, and
  * stores rs when it is not stored (with this host's name). Returns 1 when rs was stored now, 0
- * when it was stored already, -1 with a message (the conflict, or the database's reason). */
+ * when it was stored already, 2 with a message when the schema has no rulesets table (older than
+ * this build: nothing could be recorded there), -1 with a message (the conflict, or the
+ * database's reason). */
 int rulesets_sync(struct rulesets *k, const char *conninfo, const struct ruleset *rs, char *err, size_t errlen);
 
 /* rulesets_host: this host's name, as a stored rule set's loaded_by ("" when unknown). */
