@@ -12,6 +12,7 @@
 #include "api/api_int.h"
 #include "api/api_metrics.h"
 #include "api/api_report.h"
+#include "api/api_rulesets.h"
 #include "api/api_ui.h"
 #include "api/api_write.h"
 #include "store/incident.h"
@@ -27,7 +28,8 @@
     "json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ", 'actor', a.actor, 'role', a.role,"          \
     " 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn, 'pending_id', a.pending_id,"          \
     " 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before, 'after', a.after,"            \
-    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'chain', a.chain, 'prev_hash', a.prev_hash,"         \
+    " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'ruleset_sha256', a.ruleset_sha256,"                  \
+    " 'chain', a.chain, 'prev_hash', a.prev_hash,"                                                          \
     " 'hash', a.hash, 'entry', a.entry)"
 
 #define LIMIT_MAX 1000
@@ -307,6 +309,10 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT, "no such audit"},
     {EVHTTP_REQ_POST, "/v1/audits/{id}/verdicts", ROLE_AUDITOR, api_audits_post_verdict, 20, API_ROUTE_ONE_SEGMENT,
      "no such audit"},
+    /* The rule sets decisions name (api_rulesets.c). */
+    {EVHTTP_REQ_GET, "/v1/rulesets", ROLE_AUDITOR, api_rulesets_list, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/rulesets/{sha256}", ROLE_AUDITOR, api_rulesets_get, 64, API_ROUTE_ONE_SEGMENT,
+     "no such rule set"},
     {EVHTTP_REQ_POST, "/v1/pending/{id}/decision", ROLE_SUPERVISOR, api_post_decision, 64, API_ROUTE_ONE_SEGMENT,
      "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/cancel", ROLE_DDM, api_post_cancel, 64, 0, "no such endpoint"},

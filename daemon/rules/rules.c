@@ -184,6 +184,7 @@ static void rules_merge(struct rules_ctx *c)
     }
     json_object_set_new(s, "last_seq", json_integer((json_int_t)c->ev->seq));
     json_object_set_new(s, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(s, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
 }
 
 /* ---- reference checks: a reference the state cannot resolve makes the event untrustworthy ---- */
@@ -395,11 +396,13 @@ static json_t *rules_reply_crime(const json_t *crime, const char *action)
                      jsonwrite_copy(json_object_get(crime, "flags")), "action", action);
 }
 
-/* The decision as the reply shows it: the state keeps a little more (the rule-set version). */
+/* The decision as the reply shows it: the state keeps a little more (the rule set's version and
+ * hash). */
 static json_t *rules_reply_decision(const json_t *d)
 {
     json_t *r = jsonwrite_copy(d);
     json_object_del(r, "ruleset");
+    json_object_del(r, "ruleset_sha256");
     return r;
 }
 

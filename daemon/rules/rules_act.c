@@ -131,6 +131,7 @@ static void set_decision(struct act *a, const char *allegation, json_t *d)
     json_object_set_new(d, "allegation", json_string(allegation));
     json_object_set_new(d, "by", act_by(a));
     json_object_set_new(d, "ruleset", json_string(ruleset_version(a->env->rs)));
+    json_object_set_new(d, "ruleset_sha256", json_string(ruleset_sha256(a->env->rs)));
     json_object_set_new(decisions, allegation, d);
 }
 
@@ -219,10 +220,10 @@ static int act_record(struct act *a, json_t *p, json_t *crimes_out)
                  (long long)a->env->next_serial(a->env->serial_arg));
         json_t *flags = json_is_array(json_object_get(p, "flags")) ? jsonwrite_copy(json_object_get(p, "flags"))
                                                                     : json_array();
-        crime = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:s, s:o, s:o}", "crn", crn, "offence", code,
+        crime = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s, s:o, s:s, s:s, s:o, s:o}", "crn", crn, "offence", code,
                           "victim", victim ? json_string(victim) : json_null(), "status", "recorded", "flags", flags,
                           "recorded_at", a->at, "rules", rule_list(RULE_PERSON_DECISION, off->rule), "ruleset",
-                          ruleset_version(a->env->rs), "allegations",
+                          ruleset_version(a->env->rs), "ruleset_sha256", ruleset_sha256(a->env->rs), "allegations",
                           allegation ? json_pack("[s]", allegation) : json_array(), "recorded_by", act_by(a));
         if (allegation)
             json_object_set_new(crime, "principal", json_string(allegation));

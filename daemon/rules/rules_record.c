@@ -179,6 +179,7 @@ static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
     json_object_set(crime, "flags", u->flags);
     json_object_set_new(crime, "rules", rules);
     json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(crime, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
     json_object_set_new(c->crime_actions, crn, json_string(recode ? "reclassified" : "unchanged"));
     rules_audit(c, recode ? "crime.reclassified" : "crime.updated", crn, NULL, c->al[u->principal].id, before,
                 rules_crime_summary(crime), jsonwrite_copy(rules));
@@ -242,9 +243,10 @@ static int rules_new_crime(struct rules_ctx *c, struct rules_unit *u)
     json_object_set_new(crime, "recorded_at", json_string(c->at));
     json_object_set(crime, "rules", u->rules);
     json_object_set_new(crime, "ruleset", json_string(ruleset_version(c->rs)));
+    json_object_set_new(crime, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
     json_object_set_new(crime, "allegations", rules_unit_allegations(c, u));
     json_object_set_new(crime, "principal", json_string(p->id));
-    if (json_object_size(crime) != 10) { /* a member was missing or out of memory, as json_pack fails */
+    if (json_object_size(crime) != 11) { /* a member was missing or out of memory, as json_pack fails */
         json_decref(crime);
         return -1;
     }
@@ -349,6 +351,7 @@ static void rules_decide(struct rules_ctx *c)
         if (!d)
             continue;
         json_object_set_new(d, "ruleset", json_string(ruleset_version(c->rs)));
+        json_object_set_new(d, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
         json_t *old = json_object_get(decisions, a->id);
         if (old && json_equal(old, d)) {
             json_decref(d);
@@ -588,6 +591,7 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
         rules_pending_fields(np, &w[k]);
         rules_add_rule(json_object_get(np, "rules"), RULE_DEADLINE);
         json_object_set_new(np, "ruleset", json_string(ruleset_version(c->rs)));
+        json_object_set_new(np, "ruleset_sha256", json_string(ruleset_sha256(c->rs)));
         json_array_append_new(pending, np);
         rules_audit(c, "pending.opened", NULL, id, w[k].allegation, NULL, jsonwrite_copy(np),
                     jsonwrite_copy(json_object_get(np, "rules")));

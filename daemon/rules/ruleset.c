@@ -2,12 +2,14 @@
 #include "rules/ruleset.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/errbuf.h"
+#include "util/jsonwrite.h"
 
 #define LIFE_DAYS 36525
 
@@ -29,6 +31,9 @@ struct ruleset_lex_key {
 struct ruleset {
     json_t *root; /* every string below points into it */
     const char *version;
+    char *canonical;                         /* the canonical text (docs/rules.md) */
+    size_t canonical_len;
+    char sha256[RULESET_SHA256_SIZE];        /* of the canonical text, lowercase hex */
     int64_t deadline_ms;
     int64_t window_ms;
 
@@ -823,6 +828,24 @@ static int ruleset_build(struct ruleset_loader *ld, json_t *root)
     return 0;
 }
 
+/* The canonical text of a parsed rule set (sorted keys, compact: what jsonwrite_dumps writes with
+ * JSONWRITE_SORT) and its SHA-256 in lowercase hex. The text is malloc'd. -1 when memory or
+ * libcrypto fails. */
+static int ruleset_canonical_hash(const json_t *root, char **text, size_t *len, char hex[RULESET_SHA256_SIZE])
+{
+    *text = jsonwrite_dumps(root, JSONWRITE_SORT);
+    if (!*text)
+        return -1;
+    *len = strlen(*text);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (EVP_Digest(*text, *len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen * 2 + 1 != RULESET_SHA256_SIZE)
+        return -1;
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
 static int ruleset_from_json(json_t *root, const char *origin, struct ruleset **out, char *err, size_t errlen)
 {
     struct ruleset *rs = calloc(1, sizeof *rs);
@@ -849,6 +872,11 @@ static int ruleset_from_json(json_t *root, const char *origin, struct ruleset **
         return -1;
     }
     if (ruleset_build(&ld, root) < 0) {
+        ruleset_free(rs);
+        return -1;
+    }
+    if (ruleset_canonical_hash(root, &rs->canonical, &rs->canonical_len, rs->sha256) < 0) {
+        ruleset_fail(&ld, "", "out of memory");
         ruleset_free(rs);
         return -1;
     }
@@ -903,6 +931,7 @@ struct ruleset *ruleset_free(struct ruleset *rs)
     json_decref(rs->flags);
     json_decref(rs->rule_index);
     json_decref(rs->root);
+    free(rs->canonical);
     free(rs);
     return NULL;
 }
@@ -910,6 +939,18 @@ struct ruleset *ruleset_free(struct ruleset *rs)
 const char *ruleset_version(const struct ruleset *rs)
 {
     return rs->version;
+}
+
+const char *ruleset_sha256(const struct ruleset *rs)
+{
+    return rs->sha256;
+}
+
+const char *ruleset_canonical(const struct ruleset *rs, size_t *len)
+{
+    if (len)
+        *len = rs->canonical_len;
+    return rs->canonical;
 }
 
 const struct ruleset_offence *ruleset_offence(const struct ruleset *rs, const char *code)

@@ -28,6 +28,18 @@ struct ruleset *ruleset_free(struct ruleset *rs);
 /* ruleset_version: e.g. "hocr-2025.1"; borrowed. */
 const char *ruleset_version(const struct ruleset *rs);
 
+/* The canonical text of a rule set is the parsed file dumped compact with its keys sorted
+ * (jsonwrite_dumps with JSONWRITE_SORT): the same for any layout, key order or escaping of one
+ * content (docs/rules.md). */
+#define RULESET_SHA256_SIZE 65 /* 64 lowercase hex digits and a NUL */
+
+/* ruleset_sha256: the SHA-256 of the canonical text, 64 lowercase hex digits; borrowed. */
+const char *ruleset_sha256(const struct ruleset *rs);
+
+/* ruleset_canonical: the canonical text (NUL-terminated; its length in *len when len is not
+ * NULL); borrowed. */
+const char *ruleset_canonical(const struct ruleset *rs, size_t *len);
+
 /* ---- the offence table ---- */
 
 /* Whether an offence needs an identified victim (victim-based), points to prove (state-based),

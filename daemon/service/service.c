@@ -21,6 +21,7 @@
 #include "service/service_reload.h"
 #include "service/tls.h"
 #include "store/migrate.h"
+#include "store/rulesets.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -135,6 +136,21 @@ int service_start(struct service *svc, const char *allocator)
         log_error("database: %s", err);
         return -1;
     }
+    /* Before the loop, like the migrations: the stored rule sets are read and the loaded one is
+     * stored, or fcrd refuses to start when its version is stored with another content. */
+    svc->known = rulesets_new();
+    if (!svc->known)
+        return -1;
+    int stored = rulesets_sync(svc->known, cfg->db_conninfo, svc->cur.rs, err, sizeof(err));
+    if (stored < 0) {
+        log_error("[rules] file %s: %s", cfg->rules_file, err);
+        return -1;
+    }
+    if (stored == 2)
+        log_warn("rule set %s: %s", ruleset_version(svc->cur.rs), err);
+    else
+        log_info("rule set %s, sha256 %s: %s (%zu version(s) stored)", ruleset_version(svc->cur.rs),
+                 ruleset_sha256(svc->cur.rs), stored ? "stored now" : "stored already", rulesets_count(svc->known));
     svc->base = event_base_new();
     svc->metrics = metrics_new();
     if (!svc->base || !svc->metrics)
@@ -239,6 +255,7 @@ struct service *service_free(struct service *svc)
     svc->feed = feed_free(svc->feed);
     svc->mdb = metrics_db_free(svc->mdb);
     svc->api = api_free(svc->api);
+    svc->known = rulesets_free(svc->known);
     struct event *evs[] = {svc->sig_int, svc->sig_term, svc->sig_hup, svc->drain_timer, svc->status_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
         if (evs[i])

@@ -21,6 +21,8 @@ struct service {
     struct store *st;
     struct feed *feed;
     struct api *api;
+    struct rulesets *known;   /* the stored rule sets' versions and hashes, read at start-up and
+                                 extended with every rule set loaded since (store/rulesets.h) */
     struct event *sig_int, *sig_term, *sig_hup;
     struct event *drain_timer, *status_timer;
     bool started;             /* service_start succeeded: every module above exists */

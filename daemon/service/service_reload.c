@@ -17,7 +17,9 @@
 #include "service/notify.h"
 #include "service/service_int.h"
 #include "service/tls.h"
+#include "store/rulesets.h"
 #include "store/store.h"
+#include "util/errbuf.h"
 #include "util/log.h"
 
 /* diff: every setting that differs between running and next, as the file has it (before
@@ -65,7 +67,8 @@ fail:
 void service_reload_commit(struct service_state *running, struct service_reload *r)
 {
     if (strcmp(ruleset_version(running->rs), ruleset_version(r->next.rs)) != 0)
-        log_info("reload: rule set %s -> %s", ruleset_version(running->rs), ruleset_version(r->next.rs));
+        log_info("reload: rule set %s -> %s (sha256 %s)", ruleset_version(running->rs), ruleset_version(r->next.rs),
+                 ruleset_sha256(r->next.rs));
     ruleset_free(running->rs);
     running->rs = r->next.rs;
     r->next.rs = NULL;
@@ -134,6 +137,24 @@ static void hand_over(struct service *svc, const struct service_state *next)
     metrics_db_set_interval(svc->mdb, next->cfg->api_metrics_refresh_ms);
 }
 
+/* ruleset_governed: a version names one content. The new rule set is refused when its version is
+ * the running one's or a stored one's (as known since start-up, no round trip: the loop must not
+ * wait) with another hash. A version another instance stored since start-up is caught when the
+ * store stores the new rule set: the batch that tries is rolled back (store_lane.c). */
+static int ruleset_governed(const struct service *svc, const struct ruleset *next, char *err, size_t errlen)
+{
+    const struct ruleset *cur = svc->cur.rs;
+    if (strcmp(ruleset_version(cur), ruleset_version(next)) == 0 && strcmp(ruleset_sha256(cur), ruleset_sha256(next)) != 0)
+        return errbuf_set(err, errlen,
+                          "[rules] file: rule set version %s is loaded with sha256 %s, but this file's content has "
+                          "sha256 %s: a changed rule set needs a new version",
+                          ruleset_version(cur), ruleset_sha256(cur), ruleset_sha256(next));
+    char msg[900];
+    if (rulesets_check(svc->known, next, msg, sizeof(msg)) != 0)
+        return errbuf_set(err, errlen, "[rules] file: %s", msg);
+    return 0;
+}
+
 int service_reload(struct service *svc)
 {
     if (svc->draining) {
@@ -143,7 +164,12 @@ int service_reload(struct service *svc)
     notify_reloading(svc->notify, "reloading the configuration");
     char err[1400];
     struct service_reload r;
-    if (service_reload_prepare(&svc->cur, svc->config_path, &r, err, sizeof(err)) != 0) {
+    int prepared = service_reload_prepare(&svc->cur, svc->config_path, &r, err, sizeof(err));
+    if (prepared == 0 && ruleset_governed(svc, r.next.rs, err, sizeof(err)) != 0) {
+        service_reload_discard(&r);
+        prepared = -1;
+    }
+    if (prepared != 0) {
         log_error("reload: %s; nothing was changed", err);
         metrics_reload(svc->metrics, false);
         svc->status[0] = '\0';
@@ -154,6 +180,8 @@ int service_reload(struct service *svc)
     size_t changed = r.n_changes, restart = r.n_restart;
     hand_over(svc, &r.next);
     service_reload_commit(&svc->cur, &r);
+    if (svc->known && rulesets_add(svc->known, svc->cur.rs) != 0)
+        log_warn("reload: out of memory remembering rule set %s", ruleset_version(svc->cur.rs));
     if (changed == 0)
         log_info("reload: done; no setting changed (rule set, tokens%s re-read)",
                  svc->cur.tls_feed || svc->cur.tls_api ? ", certificates" : "");

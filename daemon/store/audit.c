@@ -11,18 +11,19 @@
 #include "util/pgtext.h"
 
 const char *const audit_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn", "event_id",
-                                    "incident_id", "pending_id", "role", "rules", "ruleset", NULL};
+                                    "incident_id", "pending_id", "role", "rules", "ruleset", "ruleset_sha256",
+                                    NULL};
 
 enum audit_field {
     AF_ACTION, AF_ACTOR, AF_AFTER, AF_ALLEGATION, AF_AT, AF_BEFORE, AF_CRN, AF_EVENT_ID,
-    AF_INCIDENT_ID, AF_PENDING_ID, AF_ROLE, AF_RULES, AF_RULESET, AF_COUNT
+    AF_INCIDENT_ID, AF_PENDING_ID, AF_ROLE, AF_RULES, AF_RULESET, AF_RULESET_SHA256, AF_COUNT
 };
 
 /* The columns a line carries after its text, in audit_append's order: text columns as they are
  * (empty for null), before and after as JSON, rules as an array literal (or JSON). */
 static const enum audit_field audit_columns[] = {AF_AT,       AF_INCIDENT_ID, AF_CRN,   AF_PENDING_ID, AF_ALLEGATION,
                                                  AF_EVENT_ID, AF_ACTOR,       AF_ROLE,  AF_ACTION,     AF_BEFORE,
-                                                 AF_AFTER,    AF_RULES,       AF_RULESET};
+                                                 AF_AFTER,    AF_RULES,       AF_RULESET,   AF_RULESET_SHA256};
 
 static bool audit_is_json_column(enum audit_field f)
 {
@@ -77,7 +78,7 @@ static enum audit_field audit_field_of(const char *key)
 void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit_override *o, const char *at)
 {
     /* One pass over the entry's members: an entry holds about half the fields, and looking up
-     * all thirteen by hash costs more. */
+     * all fourteen by hash costs more. */
     struct audit_value x[AF_COUNT] = {{NULL, NULL}};
     for (void *it = json_object_iter((json_t *)entry); it; it = json_object_iter_next((json_t *)entry, it)) {
         enum audit_field f = audit_field_of(json_object_iter_key(it));
@@ -90,6 +91,7 @@ void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit
         x[AF_ACTOR].str = o->actor;
         x[AF_ROLE].str = o->role;
         x[AF_RULESET].str = o->ruleset;
+        x[AF_RULESET_SHA256].str = o->ruleset_sha256;
     }
     if (!x[AF_AT].v)
         x[AF_AT].str = at;

@@ -15,6 +15,7 @@ struct jsonwrite_buf;
 /* Members that replace an entry's own when writing its line (NULL: the entry's member stands). */
 struct audit_override {
     const char *incident_id, *event_id, *actor, *role, *ruleset;
+    const char *ruleset_sha256;
 };
 
 #define AUDIT_AT_SIZE 96 /* room for any year snprintf could print */
@@ -31,7 +32,7 @@ void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit
  * tab-separated, the table's columns at, incident_id, crn, pending_id, allegation, event_id,
  * actor, role, action (as they are, empty for null), before, after (compact JSON), rules (a
  * PostgreSQL array literal, or compact JSON when a rule is not a string free of control
- * characters) and ruleset, so that the database need not parse the text. When a text column is
+ * characters), ruleset and ruleset_sha256 (sql/0010_rulesets.sql), so that the database need not parse the text. When a text column is
  * not a non-empty string free of control characters, the line holds the canonical text alone and
  * the database reads the columns from it. The database chains the texts in the order given
  * (audit_append in sql/0008_audit_append_lean.sql): hash = sha256(prev_hash || text), hex.

@@ -54,6 +54,7 @@ json_t *incident_view(const json_t *state)
             continue;
         json_t *copy = jsonwrite_copy(d);
         json_object_del(copy, "ruleset");
+        json_object_del(copy, "ruleset_sha256");
         json_array_append_new(decisions, copy);
     }
     json_array_foreach(json_object_get(state, "pending"), i, v) {

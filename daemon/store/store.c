@@ -14,6 +14,7 @@
 #include "feed/feed_reply.h"
 #include "service/metrics.h"
 #include "store/pgconn.h"
+#include "store/rulesets.h"
 #include "store/store_int.h"
 
 /* ---- items and the queue -------------------------------------------------------------------- */
@@ -139,6 +140,7 @@ struct store *store_new(struct event_base *base, const struct store_params *p, c
     if (st->p.lanes == 0)
         st->p.lanes = 1;
     st->rs = rs;
+    rulesets_host(st->host, sizeof(st->host));
     st->lanes = calloc(st->p.lanes, sizeof(*st->lanes));
     st->kick = event_new(base, -1, 0, store_kick_cb, st);
     if (!st->force || !st->conninfo || !st->lanes || !st->kick)

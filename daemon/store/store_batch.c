@@ -159,6 +159,8 @@ static bool decide_action(struct decide_ctx *c, struct store_item *it, json_t *s
             json_object_set_new(e, "role", json_string(req.role));
         if (!json_object_get(e, "ruleset"))
             json_object_set_new(e, "ruleset", json_string(ruleset_version(st->rs)));
+        if (!json_object_get(e, "ruleset_sha256"))
+            json_object_set_new(e, "ruleset_sha256", json_string(ruleset_sha256(st->rs)));
         store_write_audit(w, e, NULL);
         json_decref(e);
     }

@@ -49,6 +49,10 @@ struct store_lane {
     int64_t *serials;
     size_t nserials, serial_pos, serial_cap;
     char chain[4]; /* the audit chain this lane appends to: its number, 1 to 16 (lanes <= 16) */
+    /* The batch in flight also stores its rule set (SQL_RULESET_STORE): its hash, and where the
+     * statement's result is among the writes' ("" and -1 when it does not). */
+    char rs_storing[RULESET_SHA256_SIZE];
+    int rs_query;
 };
 
 struct store {
@@ -57,6 +61,10 @@ struct store {
     char *force;
     char *conninfo;
     const struct ruleset *rs;
+    /* The hash of a rule set known to be stored (sql/0010_rulesets.sql): a batch decided with
+     * another one stores it in its own transaction. "" at first, so the first batch makes sure. */
+    char rs_stored[RULESET_SHA256_SIZE];
+    char host[256]; /* this host's name, for a rule set's loaded_by */
     struct event *kick; /* deferred: start a batch when possible */
     /* waiting items, FIFO */
     struct store_item *head, *tail;
@@ -124,8 +132,11 @@ struct store_write {
     struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit;
     char at[AUDIT_AT_SIZE];
     json_t *touched; /* incident id -> true */
+    const char *ruleset_sha256; /* the hash of the rule set deciding the batch (borrowed) */
 };
-void store_write_init(struct store_write *w);
+/* store_write_init: an empty write for a batch decided with the rule set whose hash is
+ * ruleset_sha256 (borrowed: the rule set outlives the batch's deciding). */
+void store_write_init(struct store_write *w, const char *ruleset_sha256);
 void store_write_clear(struct store_write *w);
 /* store_write_event: an accepted event's row (body: its stored reply body) and its rules' audit
  * entries (from outcome). */

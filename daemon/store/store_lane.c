@@ -43,6 +43,7 @@ static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
+static const char sql_ruleset_store[] = SQL_RULESET_STORE;
 /* Prepared too: parsed once per session rather than once per batch. */
 static const char sql_begin[] = "BEGIN";
 static const char sql_commit[] = "COMMIT";
@@ -167,6 +168,8 @@ static void batch_reset(struct store_lane *ln)
         store_lane_state_set(&ln->state, STORE_LANE_IDLE);
     ln->direct = ln->refill = false;
     ln->commit_sent = 0;
+    ln->rs_storing[0] = '\0';
+    ln->rs_query = -1;
     batch_timer_stop(ln);
 }
 
@@ -178,6 +181,9 @@ static void batch_deliver(struct store_lane *ln)
     size_t n = ln->nbatch;
     if (ln->commit_sent > 0)
         metrics_store_commit(st->p.metrics, n, metrics_clock() - ln->commit_sent);
+    /* The rule set the batch stored is committed with it: later batches need not store it. */
+    if (ln->rs_storing[0] && strcmp(ln->rs_storing, ruleset_sha256(st->rs)) == 0)
+        memcpy(st->rs_stored, ln->rs_storing, sizeof(st->rs_stored));
     ln->batch = NULL;
     batch_reset(ln);
     for (size_t i = 0; i < n; i++) {
@@ -342,6 +348,15 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 {
     struct store_lane *ln = arg;
     (void)sent_all;
+    /* The rule set could not be stored: most likely another fcrd instance stored another content
+     * under its version since this one loaded it. Nothing decided with it can commit. */
+    if (!error && ln->rs_query >= 0 && ln->rs_query < n && res[ln->rs_query] &&
+        PQresultStatus(res[ln->rs_query]) == PGRES_FATAL_ERROR) {
+        const char *m = PQresultErrorField(res[ln->rs_query], PG_DIAG_MESSAGE_PRIMARY);
+        log_error("store: rule set %s (sha256 %s) cannot be stored: %s; no event decided with it can be "
+                  "recorded until a rule set with a version of its own is loaded (SIGHUP)",
+                  ruleset_version(ln->st->rs), ln->rs_storing, m ? m : "refused");
+    }
     if (unit_failed(ln, res, n, error))
         return;
     /* a direct batch: res[0] is BEGIN, res[1] the serials it fetched for later batches */
@@ -371,7 +386,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
     if (complete) {
         char nbuf[32];
         const char *p_n[1] = {nbuf};
-        struct pg_query q[4];
+        struct pg_query q[5];
         int nq = 0;
         if (ln->direct) {
             q[nq++] = (struct pg_query){sql_begin, 0, NULL};
@@ -380,6 +395,16 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
                 q[nq++] = (struct pg_query){sql_serials, 1, p_n};
                 ln->refill = true;
             }
+        }
+        /* The batch was decided with st->rs (synchronously, just now): a batch naming a rule set
+         * not known to be stored stores it in the same transaction. */
+        const struct ruleset *rs = ln->st->rs;
+        const char *p_rs[4] = {ruleset_version(rs), ruleset_sha256(rs), ruleset_canonical(rs, NULL),
+                               ln->st->host[0] ? ln->st->host : NULL};
+        if (strcmp(ln->st->rs_stored, ruleset_sha256(rs)) != 0) {
+            memcpy(ln->rs_storing, ruleset_sha256(rs), sizeof(ln->rs_storing));
+            ln->rs_query = nq;
+            q[nq++] = (struct pg_query){sql_ruleset_store, 4, p_rs};
         }
         q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
         const char *p_audit[2] = {p[5], ln->chain};
@@ -445,7 +470,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_t *states = rows_to_object(locked, existing);
     json_t *seen = rows_seen(seen_rows);
     struct store_write w;
-    store_write_init(&w);
+    store_write_init(&w, ruleset_sha256(ln->st->rs));
     struct store_decision d = store_batch_decide(ln, states, seen, &w);
     json_decref(seen);
 
@@ -577,7 +602,7 @@ static bool batch_direct(struct store_lane *ln, size_t need)
         return false;
     json_t *states = json_object(), *existing = json_object(), *seen = json_object();
     struct store_write w;
-    store_write_init(&w);
+    store_write_init(&w, ruleset_sha256(ln->st->rs));
     struct store_decision d = store_batch_decide(ln, states, seen, &w);
     json_decref(seen);
     if (d.accepted < ln->nbatch || d.serial_short || d.state_lost) {
@@ -695,11 +720,13 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
 {
     static const char *const prepared[] = {sql_begin,      sql_incidents_create, sql_incidents_lock,
                                            sql_events_seen, sql_serials,          sql_write,
-                                           sql_audit_append, sql_commit,         sql_rollback};
+                                           sql_audit_append, sql_commit,         sql_rollback,
+                                           sql_ruleset_store};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;
     ln->state = STORE_LANE_IDLE;
+    ln->rs_query = -1;
     snprintf(ln->chain, sizeof(ln->chain), "%zu", k % AUDIT_CHAINS + 1);
     ln->timeout = evtimer_new(st->base, lane_timeout_cb, ln);
     ln->db = pgconn_new(st->base, st->conninfo, name, lane_db_state, ln);

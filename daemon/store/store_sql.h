@@ -51,6 +51,13 @@
  * so the lock is held only while the entries are hashed, inserted and committed. */
 #define SQL_AUDIT_APPEND "SELECT audit_append($1::text, $2::int)"
 
+/* $1 version, $2 sha256, $3 canonical text, $4 host: the rule set deciding the batch, stored in
+ * the batch's own transaction when the store does not yet know it is stored (after a reload), so
+ * that a decision naming a hash never commits without the rule set that hash names. A version
+ * stored meanwhile, by another fcrd instance, with another hash makes ruleset_store fail: the
+ * batch is rolled back (sql/0010_rulesets.sql). */
+#define SQL_RULESET_STORE "SELECT ruleset_store($1::text, $2::text, $3::text, $4::text)"
+
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
  * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
  * them, $5 incidents that had none (new ones): one line each, as incident_row_line (incident.h)
@@ -93,30 +100,35 @@
     " FROM ix AS x WHERE x.new ORDER BY x.incident_id RETURNING 1),"                                         \
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
-    "  ruleset)"                                                                                             \
+    "  ruleset, ruleset_sha256)"                                                                             \
     " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \
-    "  x.flags, x.recorded_at, x.rules, x.ruleset"                                                           \
+    "  x.flags, x.recorded_at, x.rules, x.ruleset, x.ruleset_sha256"                                         \
     " FROM jsonb_to_recordset($3::jsonb) AS x(crn text, incident_id text, offence text, victim text,"        \
-    "  victim_ref text, status text, flags text[], recorded_at timestamptz, rules text[], ruleset text)"     \
+    "  victim_ref text, status text, flags text[], recorded_at timestamptz, rules text[], ruleset text,"     \
+    "  ruleset_sha256 text)"                                                                                 \
     " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
     "  victim_ref = EXCLUDED.victim_ref, status = EXCLUDED.status, flags = EXCLUDED.flags,"                  \
-    "  rules = EXCLUDED.rules, ruleset = EXCLUDED.ruleset, updated_at = now()"                               \
+    "  rules = EXCLUDED.rules, ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"        \
+    "  updated_at = now()"                                                                                   \
     "  WHERE crimes.incident_id = EXCLUDED.incident_id"                                                      \
     "  AND (crimes.offence, crimes.victim, crimes.victim_ref, crimes.status, crimes.flags, crimes.rules)"    \
     "   IS DISTINCT FROM (EXCLUDED.offence, EXCLUDED.victim, EXCLUDED.victim_ref, EXCLUDED.status,"          \
     "   EXCLUDED.flags, EXCLUDED.rules) RETURNING 1),"                                                       \
     " pd AS ("                                                                                               \
     " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
-    "  victim, candidate_offence, rules, ruleset, closed_at, resolution)"                                    \
+    "  victim, candidate_offence, rules, ruleset, ruleset_sha256, closed_at, resolution)"                    \
     " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
-    "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.closed_at, x.resolution"                \
+    "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.ruleset_sha256, x.closed_at,"           \
+    "  x.resolution"                                                                                         \
     " FROM jsonb_to_recordset($4::jsonb) AS x(id text, incident_id text, allegation text, reason text,"      \
     "  opened_at timestamptz, due timestamptz, status text, flags text[], victim text,"                      \
-    "  candidate_offence text, rules text[], ruleset text, closed_at timestamptz, resolution jsonb)"         \
+    "  candidate_offence text, rules text[], ruleset text, ruleset_sha256 text, closed_at timestamptz,"      \
+    "  resolution jsonb)"                                                                                    \
     " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \
-    "  ruleset = EXCLUDED.ruleset, closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"         \
+    "  ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"                                \
+    "  closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"                                     \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"

@@ -8,9 +8,10 @@
 #include "store/store_int.h"
 #include "util/pgtext.h"
 
-void store_write_init(struct store_write *w)
+void store_write_init(struct store_write *w, const char *ruleset_sha256)
 {
     memset(w, 0, sizeof(*w));
+    w->ruleset_sha256 = ruleset_sha256;
     jsonwrite_char(&w->crimes, '[');
     jsonwrite_char(&w->pending, '[');
     struct timeval now;
@@ -94,9 +95,9 @@ void store_write_event(struct store_write *w, const struct store_item *it, const
     jsonwrite_char(b, '\n');
     size_t i;
     json_t *v;
-    /* the rules' entries, with their incident, event, actor and rule set */
+    /* the rules' entries, with their incident, event, actor and rule set (version and hash) */
     const struct audit_override o = {ev->incident_id, ev->event_id, "rules", "rules",
-                                     json_string_value(json_object_get(outcome, "rules"))};
+                                     json_string_value(json_object_get(outcome, "rules")), w->ruleset_sha256};
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
         store_write_audit(w, v, &o);
     store_write_touch(w, ev->incident_id);

@@ -323,11 +323,11 @@ START_TEST(audit_text_is_the_sorted_dump)
     }
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     /* then the columns: at, incident_id, crn, pending_id, allegation, event_id, actor, role,
-     * action, before, after, rules, ruleset (text as it is, empty for null; before and after as
-     * the text's JSON, keys sorted; rules as an array literal) */
+     * action, before, after, rules, ruleset, ruleset_sha256 (text as it is, empty for null;
+     * before and after as the text's JSON, keys sorted; rules as an array literal) */
     char want[4096];
     const char *columns = "\t2026-01-01T00:00:00.000Z\t\tF/2026/000001\t\t\t\t\t\tcrime.recorded"
-                          "\tnull\t{\"a\":[1],\"z\":\"last\"}\t{\"R1\"}\t";
+                          "\tnull\t{\"a\":[1],\"z\":\"last\"}\t{\"R1\"}\t\t";
     snprintf(want, sizeof(want), "%s%s\n%s%s\n", text, columns, text, columns);
     json_t *entries = json_pack("[O, O]", e, e); /* "at" present, "rules" already an array */
     char *got = audit_lines(entries, 0);
@@ -390,7 +390,7 @@ START_TEST(audit_line_overrides)
     json_t *e = json_pack("{s:s, s:s, s:s, s:{s:i}, s:[s]}", "action", "crime.recorded", "actor", "someone",
                           "incident_id", "OLD", "after", "n", 1, "rules", "R1");
     char *before = json_dumps(e, JSON_SORT_KEYS);
-    const struct audit_override o = {"INC-9", "EV-9", "rules", "rules", "rs-1"};
+    const struct audit_override o = {"INC-9", "EV-9", "rules", "rules", "rs-1", "ab12"};
     struct jsonwrite_buf b = {0};
     audit_line(&b, e, &o, "2026-01-01T00:00:00.500Z");
     char *got = jsonwrite_take(&b, NULL);
@@ -402,6 +402,7 @@ START_TEST(audit_line_overrides)
     json_object_set_new(merged, "actor", json_string("rules"));
     json_object_set_new(merged, "role", json_string("rules"));
     json_object_set_new(merged, "ruleset", json_string("rs-1"));
+    json_object_set_new(merged, "ruleset_sha256", json_string("ab12"));
     json_t *one = json_pack("[o]", merged);
     char *want = audit_lines(one, 1767225600500LL); /* 2026-01-01T00:00:00.500Z */
     ck_assert_str_eq(got, want);
@@ -409,7 +410,7 @@ START_TEST(audit_line_overrides)
     ck_assert_ptr_nonnull(strstr(got, "\tINC-9\t"));
     ck_assert_ptr_null(strstr(got, "OLD"));
     /* a NULL override leaves the entry's member */
-    const struct audit_override keep = {NULL, NULL, NULL, NULL, NULL};
+    const struct audit_override keep = {NULL, NULL, NULL, NULL, NULL, NULL};
     audit_line(&b, e, &keep, "2026-01-01T00:00:00.500Z");
     char *kept = jsonwrite_take(&b, NULL);
     ck_assert_ptr_nonnull(strstr(kept, "\"actor\":\"someone\""));

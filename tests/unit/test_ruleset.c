@@ -1,14 +1,17 @@
 /* test_ruleset.c: the shipped rule set loads and is complete; broken rule sets are refused with a
- * message naming the place at fault. */
+ * message naming the place at fault; a rule set's hash is of its canonical text, whatever the
+ * file's layout, and a version known with another hash is refused. */
 #include <check.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/tokens.h"
 #include "rules/ruleset.h"
+#include "store/rulesets.h"
 #include "check_run.h"
 
 static char shipped_path[4096];
@@ -419,6 +422,169 @@ START_TEST(refuses_unknown_field_and_bad_values)
 }
 END_TEST
 
+/* ---- the canonical text and its hash ---- */
+
+/* A copy of v with every object's keys inserted in reverse order (json_dumps without
+ * JSON_SORT_KEYS writes them in insertion order). */
+static json_t *reversed(const json_t *v)
+{
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        size_t i;
+        json_t *x;
+        json_array_foreach((json_t *)v, i, x)
+            json_array_append_new(a, reversed(x));
+        return a;
+    }
+    if (!json_is_object(v))
+        return json_incref((json_t *)v);
+    size_t n = json_object_size(v), i = 0;
+    const char **keys = calloc(n ? n : 1, sizeof *keys);
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+        keys[i++] = k;
+    json_t *o = json_object();
+    while (i-- > 0)
+        json_object_set_new(o, keys[i], reversed(json_object_get(v, keys[i])));
+    free(keys);
+    return o;
+}
+
+static struct ruleset *load_text_ok(const char *text)
+{
+    char err[512] = "";
+    struct ruleset *rs = NULL;
+    ck_assert_msg(ruleset_load_text(text, strlen(text), "test.json", &rs, err, sizeof err) == 0, "%s", err);
+    return rs;
+}
+
+static struct ruleset *load_doc_ok(const json_t *doc, size_t flags)
+{
+    char *text = json_dumps(doc, flags);
+    struct ruleset *rs = load_text_ok(text);
+    free(text);
+    return rs;
+}
+
+/* The hash is SHA-256 over the canonical text, which is the document dumped compact with sorted
+ * keys, in lowercase hex. */
+START_TEST(hash_is_of_canonical_text)
+{
+    struct ruleset *rs = load_shipped();
+    json_t *doc = shipped_json();
+    char *want = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t len = 0;
+    const char *canon = ruleset_canonical(rs, &len);
+    ck_assert_str_eq(canon, want);
+    ck_assert_uint_eq(len, strlen(want));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ck_assert_int_eq(EVP_Digest(want, strlen(want), md, &mdlen, EVP_sha256(), NULL), 1);
+    char hex[RULESET_SHA256_SIZE];
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    ck_assert_str_eq(ruleset_sha256(rs), hex);
+    ck_assert_uint_eq(strlen(ruleset_sha256(rs)), 64);
+    free(want);
+    json_decref(doc);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Key order, indentation and escapes do not change the hash: the shipped file, the same
+ * document with every object's keys reversed and indented, and with non-ASCII escaped. */
+START_TEST(hash_ignores_layout)
+{
+    struct ruleset *rs = load_shipped();
+    json_t *doc = shipped_json();
+    json_t *rev = reversed(doc);
+    char *a = json_dumps(doc, JSON_SORT_KEYS), *b = json_dumps(rev, 0);
+    ck_assert_str_ne(a, b); /* the texts do differ */
+    free(a);
+    free(b);
+    const size_t layouts[] = {JSON_INDENT(4), JSON_COMPACT, JSON_ENSURE_ASCII | JSON_INDENT(1)};
+    for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++) {
+        struct ruleset *other = load_doc_ok(rev, layouts[i]);
+        ck_assert_str_eq(ruleset_sha256(other), ruleset_sha256(rs));
+        ruleset_free(other);
+    }
+    /* Whitespace around and between tokens, by hand. */
+    struct ruleset *spaced = NULL;
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    size_t n = strlen(text);
+    char *padded = malloc(n + 8);
+    snprintf(padded, n + 8, "\n\t %s \n", text);
+    spaced = load_text_ok(padded);
+    ck_assert_str_eq(ruleset_sha256(spaced), ruleset_sha256(rs));
+    free(text);
+    free(padded);
+    ruleset_free(spaced);
+    /* A non-ASCII character written as itself or as a \u escape. */
+    json_object_set_new(doc, "title", json_string("R\xc3\xa8gles \xe2\x80\x94 2025"));
+    struct ruleset *raw = load_doc_ok(doc, 0), *escaped = load_doc_ok(doc, JSON_ENSURE_ASCII);
+    ck_assert_str_eq(ruleset_sha256(raw), ruleset_sha256(escaped));
+    ck_assert_str_ne(ruleset_sha256(raw), ruleset_sha256(rs));
+    ruleset_free(raw);
+    ruleset_free(escaped);
+    json_decref(rev);
+    json_decref(doc);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Any change of content changes the hash: a title, a threshold, the version alone. */
+START_TEST(hash_follows_content)
+{
+    struct ruleset *rs = load_shipped();
+    const char *changes[][2] = {{"title", "\"another title\""}, {"deadline_hours", "23"}, {"version", "\"hocr-2099.1\""}};
+    for (size_t i = 0; i < sizeof changes / sizeof *changes; i++) {
+        json_t *doc = shipped_json();
+        json_object_set_new(doc, changes[i][0], json_loads(changes[i][1], JSON_DECODE_ANY, NULL));
+        struct ruleset *other = load_doc_ok(doc, 0);
+        ck_assert_msg(strcmp(ruleset_sha256(other), ruleset_sha256(rs)) != 0, "changing %s kept the hash",
+                      changes[i][0]);
+        ruleset_free(other);
+        json_decref(doc);
+    }
+    ruleset_free(rs);
+}
+END_TEST
+
+/* A version known with another hash is refused, naming the version and both hashes; the same
+ * content, another version, or nothing known is fine. */
+START_TEST(known_version_needs_its_own_hash)
+{
+    struct ruleset *rs = load_shipped();
+    json_t *doc = shipped_json();
+    json_object_set_new(doc, "title", json_string("changed without a new version"));
+    struct ruleset *changed = load_doc_ok(doc, 0);
+    json_object_set_new(doc, "version", json_string("hocr-2099.1"));
+    struct ruleset *renamed = load_doc_ok(doc, 0);
+    json_decref(doc);
+    char err[1024] = "";
+    ck_assert_int_eq(rulesets_check(NULL, changed, err, sizeof err), 0);
+    struct rulesets *k = rulesets_new();
+    ck_assert_ptr_nonnull(k);
+    ck_assert_int_eq(rulesets_check(k, changed, err, sizeof err), 0);
+    ck_assert_int_eq(rulesets_add(k, rs), 0);
+    ck_assert_uint_eq(rulesets_count(k), 1);
+    ck_assert_int_eq(rulesets_check(k, rs, err, sizeof err), 0);
+    ck_assert_int_eq(rulesets_check(k, renamed, err, sizeof err), 0);
+    ck_assert_int_eq(rulesets_check(k, changed, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, ruleset_version(rs)));
+    ck_assert_ptr_nonnull(strstr(err, ruleset_sha256(rs)));
+    ck_assert_ptr_nonnull(strstr(err, ruleset_sha256(changed)));
+    ck_assert_int_eq(rulesets_add(k, renamed), 0);
+    ck_assert_uint_eq(rulesets_count(k), 2);
+    ck_assert_ptr_null(rulesets_free(k));
+    ck_assert_ptr_null(rulesets_free(NULL));
+    ruleset_free(renamed);
+    ruleset_free(changed);
+    ruleset_free(rs);
+}
+END_TEST
+
 int main(void)
 {
     set_paths();
@@ -440,6 +606,10 @@ int main(void)
     tcase_add_test(tc, authority_defaults);
     tcase_add_test(tc, role_rank_follows_tokens);
     tcase_add_test(tc, refuses_bad_authority);
+    tcase_add_test(tc, hash_is_of_canonical_text);
+    tcase_add_test(tc, hash_ignores_layout);
+    tcase_add_test(tc, hash_follows_content);
+    tcase_add_test(tc, known_version_needs_its_own_hash);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

@@ -15,7 +15,7 @@
  * the writer's code would share its mistakes. */
 static const char *const fcrctl_chain_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn",
                                                   "event_id", "incident_id", "pending_id", "role", "rules", "ruleset",
-                                                  NULL};
+                                                  "ruleset_sha256", NULL};
 
 void fcrctl_chain_init(struct fcrctl_chain *c)
 {
