@@ -46,15 +46,12 @@ static void api_whatif_closed(struct evhttp_connection *evcon, void *arg)
     api_whatif_free(w);
 }
 
-static void api_whatif_start(void *arg, int64_t total)
+static void api_whatif_start(void *arg)
 {
     struct api_whatif *w = arg;
     struct evkeyvalq *h = evhttp_request_get_output_headers(w->req);
-    char n[32];
-    snprintf(n, sizeof(n), "%lld", (long long)total);
     evhttp_add_header(h, "Content-Type", "application/x-ndjson");
     evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "X-Fcrd-Whatif-Total", n);
     evhttp_send_reply_start(w->req, 200, "OK");
 }
 
@@ -155,8 +152,8 @@ void api_post_whatif(struct api *a, const struct api_call *call)
     json_object_foreach(body, key, v)
     {
         if (strcmp(key, "ruleset") != 0 && strcmp(key, "from") != 0 && strcmp(key, "to") != 0) {
-            json_decref(body);
             api_error(req, 400, "bad_field", "unknown field", key);
+            json_decref(body);
             return;
         }
     }

@@ -20,9 +20,12 @@
 
 /* A read-only snapshot: every slice sees the same committed data, and nothing can be written. */
 #define SQL_WHATIF_BEGIN "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-/* The cursor's per-incident lookups must follow the sorted ids (nested loops by key). */
+/* The cursor's per-incident lookups must follow the sorted ids (nested loops by key). A run
+ * whose client has gone is stopped by closing its connection; the server notices that while a
+ * statement runs (waiting on a lock, say) only if it looks at the socket now and then. */
 #define SQL_WHATIF_PLAN                                                                                      \
-    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)"
+    "SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),"       \
+    " set_config('client_connection_check_interval', '1000', true)"
 
 #define SQL_WHATIF_PERIOD "state IS NOT NULL AND opened_at >= $1::timestamptz AND opened_at < $2::timestamptz"
 #define SQL_WHATIF_COUNT "SELECT count(*) FROM incidents WHERE " SQL_WHATIF_PERIOD
@@ -74,6 +77,7 @@ struct whatif_run {
     struct pgconn *db;
     struct event *step;    /* the next piece of work (zero timeout, or a pause while backed up) */
     struct event *timeout; /* connecting too long */
+    struct event *beat;    /* progress every second once started, also while the database is busy */
     struct whatif_run_sink sink;
     void *arg;
     struct whatif_run_params p;
@@ -185,8 +189,6 @@ static void whatif_run_opened(void *arg, PGresult **res, int n, const char *erro
     }
     r->total = strtoll(PQgetvalue(res[2], 0, 0), NULL, 10);
     r->phase = WHATIF_RUNNING;
-    r->started = true;
-    r->sink.start(r->arg, r->total);
     whatif_run_fetch(r);
 }
 
@@ -203,6 +205,12 @@ static void whatif_run_locked(void *arg, PGresult **res, int n, const char *erro
         return;
     }
     r->phase = WHATIF_OPENING;
+    /* From here on the reply is under way: a client that leaves is noticed when the next
+     * progress line cannot be written, even while the database is still busy. */
+    r->started = true;
+    r->sink.start(r->arg);
+    struct timeval second = {1, 0};
+    event_add(r->beat, &second);
     const char *period[2] = {r->from, r->to};
     struct pg_query q[4] = {
         {SQL_WHATIF_BEGIN, 0, NULL},
@@ -293,6 +301,15 @@ static void whatif_run_progress(struct whatif_run *r)
     r->sink.flush(r->arg);
 }
 
+static void whatif_run_beat(evutil_socket_t fd, short what, void *arg)
+{
+    struct whatif_run *r = arg;
+    (void)fd;
+    (void)what;
+    if (r->phase != WHATIF_ENDED)
+        whatif_run_progress(r);
+}
+
 static void whatif_run_summary(struct whatif_run *r)
 {
     json_t *s = whatif_diff_summary_json(&r->sum);
@@ -335,6 +352,7 @@ static void whatif_run_step(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (r->phase == WHATIF_ENDED) {
+        event_del(r->beat);
         whatif_run_end(r);
         return;
     }
@@ -387,7 +405,8 @@ struct whatif_run *whatif_run_start(struct store *st, const struct whatif_run_pa
     timefmt_format(p->to_ms, r->to);
     r->step = evtimer_new(r->base, whatif_run_step, r);
     r->timeout = evtimer_new(r->base, whatif_run_connect_timeout, r);
-    if (!r->force || !r->step || !r->timeout || whatif_diff_summary_init(&r->sum) != 0)
+    r->beat = event_new(r->base, -1, EV_PERSIST, whatif_run_beat, r);
+    if (!r->force || !r->step || !r->timeout || !r->beat || whatif_diff_summary_init(&r->sum) != 0)
         return whatif_run_free(r);
     r->db = pgconn_new(r->base, st->conninfo, "whatif", whatif_run_db_state, r);
     if (!r->db)
@@ -408,6 +427,8 @@ struct whatif_run *whatif_run_free(struct whatif_run *r)
         event_free(r->step);
     if (r->timeout)
         event_free(r->timeout);
+    if (r->beat)
+        event_free(r->beat);
     whatif_slice_free(r->ready);
     whatif_slice_free(r->cur);
     whatif_diff_summary_clear(&r->sum);

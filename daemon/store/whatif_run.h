@@ -17,10 +17,10 @@ struct whatif_run;
 
 /* Where a run's output goes. Every call comes from the run's own loop callbacks. */
 struct whatif_run_sink {
-    /* the run has its snapshot: lines follow (total: incidents of the period) */
-    void (*start)(void *arg, int64_t total);
-    /* one output line (borrowed): {"progress": ...}, {"change": ...}, {"summary": ...} or, after
-     * start, {"error": ...} */
+    /* the run holds the what-if lock: lines follow (the first progress line gives the total) */
+    void (*start)(void *arg);
+    /* one output line (borrowed): {"progress": ...} (after each slice and every second),
+     * {"change": ...}, {"summary": ...} or {"error": ...} */
     void (*line)(void *arg, const json_t *line);
     /* the lines so far may go out now */
     void (*flush)(void *arg);
