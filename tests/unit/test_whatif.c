@@ -295,6 +295,7 @@ START_TEST(replay_with_people_decisions)
     json_decref(outcome);
     /* replayed with the decision: the same decisions as deciding directly */
     json_t *g2 = group_of(acts);
+    json_decref(acts);
     struct whatif_stats st2 = {0};
     json_t *states2 = whatif_replay(&env, g2, &st2);
     ck_assert_uint_eq(st2.decisions, 1);
