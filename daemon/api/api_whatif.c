@@ -24,10 +24,10 @@ struct api_whatif {
     struct evbuffer *out; /* lines not yet sent as a chunk */
 };
 
-static void api_whatif_free(struct api_whatif *w)
+static struct api_whatif *api_whatif_free(struct api_whatif *w)
 {
     if (!w)
-        return;
+        return NULL;
     w->run = whatif_run_free(w->run);
     if (w->req)
         evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
@@ -35,6 +35,7 @@ static void api_whatif_free(struct api_whatif *w)
         evbuffer_free(w->out);
     ruleset_free(w->rs);
     free(w);
+    return NULL;
 }
 
 /* The client went away: the run stops here. A request whose reply was not ended is taken off a
@@ -199,7 +200,7 @@ void api_post_whatif(struct api *a, const struct api_call *call)
         return;
     }
     p.candidate = w->rs;
-    p.current = api_ruleset(a);
+    p.current = api_ruleset(a) ? ruleset_version(api_ruleset(a)) : NULL;
     static const struct whatif_run_sink sink = {api_whatif_start, api_whatif_line, api_whatif_flush,
                                                 api_whatif_backlog, api_whatif_done};
     w->req = req;

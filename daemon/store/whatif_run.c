@@ -82,6 +82,7 @@ struct whatif_run {
     void *arg;
     struct whatif_run_params p;
     char *force;
+    char *current; /* the loaded rule set's version: a reload may free that rule set meanwhile */
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
     enum whatif_run_phase phase;
     bool started;
@@ -282,7 +283,8 @@ static void whatif_run_incident(struct whatif_run *r, char **cells)
     json_t *c;
     json_array_foreach(changes, i, c)
     {
-        whatif_diff_count(&r->sum, c, r->p.candidate, r->p.current);
+        /* the candidate's categories throughout: the loaded rule set may be replaced meanwhile */
+        whatif_diff_count(&r->sum, c, r->p.candidate, r->p.candidate);
         json_t *line = json_pack("{s:O}", "change", c);
         r->sink.line(r->arg, line);
         json_decref(line);
@@ -316,8 +318,8 @@ static void whatif_run_summary(struct whatif_run *r)
     json_object_set_new(s, "from", json_string(r->from));
     json_object_set_new(s, "to", json_string(r->to));
     json_object_set_new(s, "ruleset", json_string(ruleset_version(r->p.candidate)));
-    if (r->p.current)
-        json_object_set_new(s, "current_ruleset", json_string(ruleset_version(r->p.current)));
+    if (r->current)
+        json_object_set_new(s, "current_ruleset", json_string(r->current));
     json_object_set_new(s, "events", json_integer((json_int_t)r->stats.events));
     json_object_set_new(s, "events_refused", json_integer((json_int_t)r->stats.events_refused));
     json_object_set_new(s, "decisions", json_integer((json_int_t)r->stats.decisions));
@@ -401,6 +403,8 @@ struct whatif_run *whatif_run_start(struct store *st, const struct whatif_run_pa
     r->arg = arg;
     r->p = *p;
     r->force = strdup(st->force ? st->force : "");
+    r->current = p->current ? strdup(p->current) : NULL;
+    r->p.current = NULL;
     timefmt_format(p->from_ms, r->from);
     timefmt_format(p->to_ms, r->to);
     r->step = evtimer_new(r->base, whatif_run_step, r);
@@ -433,6 +437,7 @@ struct whatif_run *whatif_run_free(struct whatif_run *r)
     whatif_slice_free(r->cur);
     whatif_diff_summary_clear(&r->sum);
     free(r->force);
+    free(r->current);
     free(r);
     return NULL;
 }

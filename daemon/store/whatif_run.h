@@ -35,7 +35,7 @@ struct whatif_run_sink {
 struct whatif_run_params {
     int64_t from_ms, to_ms;             /* first reported in [from, to) */
     const struct ruleset *candidate;    /* borrowed: kept alive until done or whatif_run_free */
-    const struct ruleset *current;      /* the loaded rule set (categories of stored offences); borrowed */
+    const char *current;                /* the loaded rule set's version, for the summary (copied) */
 };
 
 /* WHATIF_RUN_BACKLOG_MAX: output bytes waiting for the client beyond which the run pauses. */

@@ -883,6 +883,7 @@ static int fcrctl_cmd_whatif(struct fcrctl *ctl)
             fcrctl_whatif_line(&w, w.partial, w.plen);
         rc = fcrctl_whatif_finish(&w);
     } else if (rc == 0 || strcmp(reply.error, "stopped") != 0) {
+        /* said as of a read: a what-if changes nothing, whatever became of the request */
         rc = fcrctl_fail_reply(ctl, "GET", &reply);
     } else {
         rc = fcrctl_whatif_finish(&w);
