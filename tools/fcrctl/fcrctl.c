@@ -1,4 +1,5 @@
-/* fcrctl.c: fcrctl's main and commands: each one HTTP call (or a walk over pages), shown or passed through. */
+/* fcrctl.c: fcrctl's main and commands: each one HTTP call (or a walk over pages, or a streamed
+ * reply), shown or passed through. */
 #include "fcrctl.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fcrctl_args.h"
 #include "fcrctl_chain.h"
@@ -671,6 +673,229 @@ static int fcrctl_cmd_report(struct fcrctl *ctl)
     return rc;
 }
 
+/* ---- whatif: a streamed reply ----------------------------------------------------------------- */
+
+#define FCRCTL_WHATIF_MAX_FILE ((long)1 << 20)
+#define FCRCTL_WHATIF_MAX_LINE ((size_t)16 << 20)
+
+static const struct fcrctl_table_column whatif_cols[] = {
+    {"INCIDENT", NULL},       {"ALLEGATION", NULL},    {"BEFORE", NULL},
+    {"OFFENCE_BEFORE", NULL}, {"CRN", NULL},           {"AFTER", NULL},
+    {"OFFENCE_AFTER", NULL},
+};
+static const struct fcrctl_table_column whatif_category_cols[] = {{"CATEGORY", NULL}, {"CHANGED", NULL}};
+
+/* The lines of a what-if reply as they arrive: changes gathered into a table (or, with --json,
+ * each line printed as it comes), progress on stderr, the summary or error kept for the end. */
+struct fcrctl_whatif {
+    struct fcrctl *ctl;
+    struct fcrctl_table *changes;
+    json_t *summary, *error;
+    char *partial; /* a line not yet ended */
+    size_t plen;
+    bool tty;      /* progress rewrites one stderr line */
+    int shown;     /* tenths of the total last shown (not a tty) */
+    bool failed;
+};
+
+static void fcrctl_whatif_progress(struct fcrctl_whatif *w, const json_t *p)
+{
+    json_int_t done = json_integer_value(json_object_get(p, "done"));
+    json_int_t total = json_integer_value(json_object_get(p, "total"));
+    json_int_t changed = json_integer_value(json_object_get(p, "changed"));
+    int tenth = total > 0 ? (int)(done * 10 / total) : 10;
+    if (w->tty) {
+        fprintf(stderr, "\rwhatif: %lld of %lld incidents replayed, %lld changes", (long long)done, (long long)total,
+                (long long)changed);
+    } else if (tenth != w->shown) {
+        w->shown = tenth;
+        fprintf(stderr, "whatif: %lld of %lld incidents replayed, %lld changes\n", (long long)done, (long long)total,
+                (long long)changed);
+    }
+    fflush(stderr);
+}
+
+static void fcrctl_whatif_change(struct fcrctl_whatif *w, const json_t *c)
+{
+    const json_t *b = json_object_get(c, "before"), *a = json_object_get(c, "after");
+    const json_t *v[7] = {json_object_get(c, "incident_id"), json_object_get(c, "allegation"),
+                          json_object_get(b, "outcome"),     json_object_get(b, "offence"),
+                          json_object_get(b, "crn"),         json_object_get(a, "outcome"),
+                          json_object_get(a, "offence")};
+    char *cells[7] = {NULL};
+    bool ok = true;
+    for (int i = 0; i < 7; i++)
+        ok = (cells[i] = fcrctl_table_cell(v[i])) != NULL && ok;
+    if (!ok || fcrctl_table_add_row(w->changes, (const char *const *)cells) != 0)
+        w->failed = true;
+    for (int i = 0; i < 7; i++)
+        free(cells[i]);
+}
+
+static void fcrctl_whatif_line(struct fcrctl_whatif *w, const char *line, size_t len)
+{
+    if (len == 0)
+        return;
+    if (w->ctl->args->json) {
+        fwrite(line, 1, len, w->ctl->out);
+        fputc('\n', w->ctl->out);
+    }
+    json_t *doc = json_loadb(line, len, 0, NULL);
+    const json_t *x;
+    if ((x = json_object_get(doc, "progress")) != NULL) {
+        fcrctl_whatif_progress(w, x);
+    } else if ((x = json_object_get(doc, "change")) != NULL) {
+        if (!w->ctl->args->json)
+            fcrctl_whatif_change(w, x);
+    } else if ((x = json_object_get(doc, "summary")) != NULL) {
+        json_decref(w->summary);
+        w->summary = json_incref((json_t *)x);
+    } else if ((x = json_object_get(doc, "error")) != NULL) {
+        json_decref(w->error);
+        w->error = json_incref((json_t *)x);
+    } else {
+        w->failed = true; /* not a line this version knows */
+    }
+    json_decref(doc);
+}
+
+static int fcrctl_whatif_chunk(void *arg, const char *data, size_t len)
+{
+    struct fcrctl_whatif *w = arg;
+    while (len > 0) {
+        const char *nl = memchr(data, '\n', len);
+        size_t take = nl ? (size_t)(nl - data) : len;
+        if (w->plen + take > FCRCTL_WHATIF_MAX_LINE) {
+            w->failed = true;
+            return -1;
+        }
+        char *grown = realloc(w->partial, w->plen + take + 1);
+        if (!grown) {
+            w->failed = true;
+            return -1;
+        }
+        w->partial = grown;
+        memcpy(w->partial + w->plen, data, take);
+        w->plen += take;
+        if (!nl)
+            break;
+        fcrctl_whatif_line(w, w->partial, w->plen);
+        w->plen = 0;
+        data = nl + 1;
+        len -= take + 1;
+    }
+    return 0;
+}
+
+/* The file's text as a JSON document; NULL (said why) when it cannot be read or is not JSON. */
+static json_t *fcrctl_whatif_file(const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        fcrctl_say("cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    long size = ftell(f);
+    if (f != stdin)
+        fclose(f);
+    if (!doc) {
+        fcrctl_say("%s: line %d column %d: %s", path, jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(doc) || size > FCRCTL_WHATIF_MAX_FILE) {
+        fcrctl_say("%s: %s", path, json_is_object(doc) ? "larger than 1 MiB" : "not a rule-set document (a JSON object)");
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static int fcrctl_whatif_finish(struct fcrctl_whatif *w)
+{
+    struct fcrctl *ctl = w->ctl;
+    if (w->tty)
+        fputc('\n', stderr);
+    if (w->error) {
+        char *msg = fcrctl_table_cell(json_object_get(w->error, "message"));
+        fcrctl_say("the run stopped: %s", msg ? msg : "?");
+        free(msg);
+        return FCRCTL_EXIT_UNAVAILABLE;
+    }
+    if (!w->summary || w->failed) {
+        fcrctl_say("the reply ended without a summary, or held a line that cannot be read");
+        return FCRCTL_EXIT_FAILURE;
+    }
+    if (ctl->args->json)
+        return 0;
+    if (fcrctl_table_rows(w->changes) > 0)
+        fcrctl_table_print(w->changes, ctl->out);
+    else
+        fprintf(ctl->out, "no allegation would change\n");
+    static const char *const skip[] = {"by_category", NULL};
+    fputc('\n', ctl->out);
+    fcrctl_table_print_fields(w->summary, skip, ctl->out);
+    const json_t *cats = json_object_get(w->summary, "by_category");
+    if (json_object_size(cats) == 0)
+        return 0;
+    struct fcrctl_table *t = fcrctl_table_new(COLS(whatif_category_cols));
+    const char *cat;
+    json_t *n;
+    int rc = t ? 0 : -1;
+    json_object_foreach((json_t *)cats, cat, n)
+    {
+        char *cells[2] = {fcrctl_table_safe(cat), fcrctl_table_cell(n)};
+        if (rc == 0 && (!cells[0] || !cells[1] || fcrctl_table_add_row(t, (const char *const *)cells) != 0))
+            rc = -1;
+        free(cells[0]);
+        free(cells[1]);
+    }
+    if (rc == 0) {
+        fputc('\n', ctl->out);
+        fcrctl_table_print(t, ctl->out);
+    }
+    fcrctl_table_free(t);
+    return rc == 0 ? 0 : FCRCTL_EXIT_FAILURE;
+}
+
+static int fcrctl_cmd_whatif(struct fcrctl *ctl)
+{
+    json_t *rs = fcrctl_whatif_file(ctl->args->target);
+    if (!rs)
+        return FCRCTL_EXIT_USAGE;
+    json_t *body = json_pack("{s:o, s:s, s:s}", "ruleset", rs, "from", ctl->args->from, "to", ctl->args->to);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    struct fcrctl_whatif w = {.ctl = ctl, .changes = fcrctl_table_new(COLS(whatif_cols)), .tty = isatty(2) == 1,
+                              .shown = -1};
+    if (!text || !w.changes) {
+        free(text);
+        fcrctl_table_free(w.changes);
+        fcrctl_say("out of memory");
+        return FCRCTL_EXIT_FAILURE;
+    }
+    struct fcrctl_http_reply reply;
+    int rc = fcrctl_http_stream(ctl->http, "POST", "/v1/whatif", text, fcrctl_whatif_chunk, &w, &reply);
+    free(text);
+    if (rc == 0 && reply.status == 200) {
+        if (w.plen > 0)
+            fcrctl_whatif_line(&w, w.partial, w.plen);
+        rc = fcrctl_whatif_finish(&w);
+    } else if (rc == 0 || strcmp(reply.error, "stopped") != 0) {
+        /* said as of a read: a what-if changes nothing, whatever became of the request */
+        rc = fcrctl_fail_reply(ctl, "GET", &reply);
+    } else {
+        rc = fcrctl_whatif_finish(&w);
+    }
+    fcrctl_http_reply_clear(&reply);
+    fcrctl_table_free(w.changes);
+    json_decref(w.summary);
+    json_decref(w.error);
+    free(w.partial);
+    return rc;
+}
+
 /* ---- start-up ------------------------------------------------------------------------------- */
 
 static char *fcrctl_trim(char *s)
@@ -751,6 +976,8 @@ static int fcrctl_run(struct fcrctl *ctl)
         return fcrctl_cmd_audit_verify(ctl);
     case FCRCTL_CMD_REPORT:
         return fcrctl_cmd_report(ctl);
+    case FCRCTL_CMD_WHATIF:
+        return fcrctl_cmd_whatif(ctl);
     default:
         return FCRCTL_EXIT_USAGE;
     }

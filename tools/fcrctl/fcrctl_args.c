@@ -24,6 +24,7 @@ static const struct fcrctl_args_command commands[] = {
     {"crime", FCRCTL_CMD_CRIME, 1, 1},           {"decide", FCRCTL_CMD_DECIDE, 2, 2},
     {"cancel", FCRCTL_CMD_CANCEL, 2, 2},         {"reclassify", FCRCTL_CMD_RECLASSIFY, 2, 2},
     {"audit", FCRCTL_CMD_AUDIT, 0, 1},           {"report", FCRCTL_CMD_REPORT, 0, 0},
+    {"whatif", FCRCTL_CMD_WHATIF, 1, 1},
     {"help", FCRCTL_CMD_HELP, 0, 1},
 };
 
@@ -61,8 +62,8 @@ static const struct fcrctl_args_option options[] = {
     OPT("incident", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), incident, 0),
     OPT("crn", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), crn, 0),
     OPT("anchor", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), anchor, 0),
-    OPT("from", KIND_TEXT, CMD(FCRCTL_CMD_REPORT), from, 0),
-    OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT), to, 0),
+    OPT("from", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), from, 0),
+    OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), to, 0),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -150,6 +151,10 @@ static int fcrctl_args_check(struct fcrctl_args *a, const char *const *operands,
     case FCRCTL_CMD_REPORT:
         if (!a->from || !a->to)
             return fcrctl_args_fail(err, errlen, "report needs --from DATE and --to DATE");
+        break;
+    case FCRCTL_CMD_WHATIF:
+        if (!a->from || !a->to)
+            return fcrctl_args_fail(err, errlen, "whatif needs --from DATE and --to DATE");
         break;
     default:
         break;
@@ -284,6 +289,11 @@ static const char usage_text[] =
     "                          earlier (give every head line of the last run, comma-separated)\n"
     "  report --from DATE --to DATE\n"
     "                          crime-data-integrity figures for the period\n"
+    "  whatif FILE --from DATE --to DATE\n"
+    "                          replay the incidents first reported in the period through the\n"
+    "                          candidate rule set in FILE: the allegations whose outcome or\n"
+    "                          offence would change, and counts by offence category; progress\n"
+    "                          on stderr; --json prints the server's NDJSON lines\n"
     "  help                    this text\n"
     "\n"
     "Global options:\n"

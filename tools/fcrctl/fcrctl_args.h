@@ -19,6 +19,7 @@ enum fcrctl_cmd {
     FCRCTL_CMD_AUDIT,        /* audit --incident ID | --crn CRN */
     FCRCTL_CMD_AUDIT_VERIFY, /* audit verify */
     FCRCTL_CMD_REPORT,
+    FCRCTL_CMD_WHATIF,       /* whatif FILE --from D --to D */
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
@@ -60,7 +61,7 @@ struct fcrctl_args {
     const char *crn;
     const char *anchor; /* audit verify: "ID:HASH" of entries recorded earlier, comma-separated */
 
-    /* report */
+    /* report, whatif */
     const char *from;
     const char *to;
 };

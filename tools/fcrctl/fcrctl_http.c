@@ -35,6 +35,12 @@ struct fcrctl_http_call {
     bool done;
     bool errored; /* the error callback ran: error says what went wrong */
     enum evhttp_request_error error;
+    /* a streamed request: a 200 reply's body goes to chunk as it arrives; any other reply's
+     * body is held here and becomes the reply's body */
+    fcrctl_http_chunk_fn chunk;
+    void *chunk_arg;
+    struct evbuffer *held;
+    bool chunk_stop; /* chunk asked to stop */
 };
 
 static int fcrctl_http_fail(char *err, size_t errlen, int code, const char *msg, const char *detail)
@@ -156,6 +162,8 @@ static void fcrctl_http_on_done(struct evhttp_request *req, void *arg)
     if (status <= 0)
         return;
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    if (call->held && evbuffer_get_length(call->held) > 0)
+        evbuffer_prepend_buffer(in, call->held);
     size_t n = evbuffer_get_length(in);
     char *body = malloc(n + 1);
     if (!body) {
@@ -171,6 +179,22 @@ static void fcrctl_http_on_done(struct evhttp_request *req, void *arg)
     call->reply->status = status;
     call->reply->body = body;
     call->reply->len = n;
+}
+
+/* Part of a streamed reply's body: a 200 reply's goes to the caller, any other's is kept. */
+static void fcrctl_http_on_chunk(struct evhttp_request *req, void *arg)
+{
+    struct fcrctl_http_call *call = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    if (evhttp_request_get_response_code(req) != 200) {
+        evbuffer_add_buffer(call->held, in);
+        return;
+    }
+    size_t n = evbuffer_get_length(in);
+    const char *data = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : "";
+    /* once the caller has had enough, the rest is read and dropped */
+    if (!call->chunk_stop && call->chunk(call->chunk_arg, data, n) != 0)
+        call->chunk_stop = true;
 }
 
 /* Lazily, so that a usage error or --help never touches the network. */
@@ -210,11 +234,11 @@ static void fcrctl_http_describe_failure(const struct fcrctl_http *h, const stru
              h->timeout);
 }
 
-int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *target, const char *body,
-                        struct fcrctl_http_reply *reply)
+static int fcrctl_http_send(struct fcrctl_http *h, const char *method, const char *target, const char *body,
+                            struct fcrctl_http_reply *reply, fcrctl_http_chunk_fn chunk, void *chunk_arg)
 {
     memset(reply, 0, sizeof(*reply));
-    struct fcrctl_http_call call = {.h = h, .reply = reply};
+    struct fcrctl_http_call call = {.h = h, .reply = reply, .chunk = chunk, .chunk_arg = chunk_arg};
     char *uri = NULL;
     if (fcrctl_http_connect(h) != 0 || asprintf(&uri, "%s%s", h->prefix, target) < 0) {
         snprintf(reply->error, sizeof(reply->error), "out of memory");
@@ -227,6 +251,17 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
         return -1;
     }
     evhttp_request_set_error_cb(req, fcrctl_http_on_error);
+    if (chunk) {
+        if (!(call.held = evbuffer_new())) {
+            evhttp_request_free(req);
+            free(uri);
+            snprintf(reply->error, sizeof(reply->error), "out of memory");
+            return -1;
+        }
+        evhttp_request_set_chunked_cb(req, fcrctl_http_on_chunk);
+    }
+    /* A stream's length is not known beforehand: its lines are handled as they come. */
+    evhttp_connection_set_max_body_size(h->conn, chunk ? -1 : FCRCTL_HTTP_MAX_BODY);
     struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
     evhttp_add_header(hdr, "Host", h->host_header);
     evhttp_add_header(hdr, "Accept", "application/json");
@@ -242,6 +277,8 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
     /* On failure evhttp_make_request frees the request itself. */
     if (evhttp_make_request(h->conn, req, post ? EVHTTP_REQ_POST : EVHTTP_REQ_GET, uri) != 0) {
         free(uri);
+        if (call.held)
+            evbuffer_free(call.held);
         fcrctl_http_describe_failure(h, &call, reply);
         return -1;
     }
@@ -249,6 +286,12 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
     while (!call.done)
         if (event_base_dispatch(h->base) != 0)
             break;
+    if (call.held)
+        evbuffer_free(call.held);
+    if (call.chunk_stop) {
+        snprintf(reply->error, sizeof(reply->error), "stopped");
+        return -1;
+    }
     if (!call.done || reply->status == 0) {
         free(reply->body);
         reply->body = NULL;
@@ -258,6 +301,18 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
         return -1;
     }
     return 0;
+}
+
+int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *target, const char *body,
+                        struct fcrctl_http_reply *reply)
+{
+    return fcrctl_http_send(h, method, target, body, reply, NULL, NULL);
+}
+
+int fcrctl_http_stream(struct fcrctl_http *h, const char *method, const char *target, const char *body,
+                       fcrctl_http_chunk_fn chunk, void *arg, struct fcrctl_http_reply *reply)
+{
+    return fcrctl_http_send(h, method, target, body, reply, chunk, arg);
 }
 
 void fcrctl_http_reply_clear(struct fcrctl_http_reply *reply)

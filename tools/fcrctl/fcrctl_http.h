@@ -34,6 +34,17 @@ int fcrctl_http_request(struct fcrctl_http *h, const char *method, const char *t
                         struct fcrctl_http_reply *reply);
 void fcrctl_http_reply_clear(struct fcrctl_http_reply *reply);
 
+/* Receives a streamed reply's body piece by piece (data borrowed, not NUL-terminated, cut
+ * anywhere); returns 0 to go on, anything else to take no more (the rest is read and dropped). */
+typedef int (*fcrctl_http_chunk_fn)(void *arg, const char *data, size_t len);
+
+/* fcrctl_http_stream: as fcrctl_http_request, except that a 200 reply's body is handed to chunk
+ * as it arrives, with no limit on its length, and reply->body stays empty; the body of any other
+ * status is collected in reply->body as usual. The timeout applies to each wait for more. When
+ * chunk refused a piece, returns -1 once the reply has ended, with reply->error "stopped". */
+int fcrctl_http_stream(struct fcrctl_http *h, const char *method, const char *target, const char *body,
+                       fcrctl_http_chunk_fn chunk, void *arg, struct fcrctl_http_reply *reply);
+
 /* fcrctl_http_encode: s percent-encoded for a path segment or a query value: everything but
  * RFC 3986's unreserved characters is encoded, so "/" becomes %2F. Malloc'd; NULL if out of
  * memory. */

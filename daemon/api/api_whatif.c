@@ -1,0 +1,215 @@
+/* api_whatif.c: POST /v1/whatif: checks the body and the candidate rule set, starts a what-if
+ * run (store/whatif_run.h) and streams its lines to the client as a chunked
+ * application/x-ndjson reply. A client that goes away stops the run. */
+#include "api/api_whatif.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "rules/ruleset.h"
+#include "store/whatif_run.h"
+#include "util/jsonwrite.h"
+#include "util/timefmt.h"
+
+/* One request and its run. req becomes NULL when the client goes away. */
+struct api_whatif {
+    struct evhttp_request *req;
+    struct ruleset *rs;
+    struct whatif_run *run;
+    struct evbuffer *out; /* lines not yet sent as a chunk */
+};
+
+static struct api_whatif *api_whatif_free(struct api_whatif *w)
+{
+    if (!w)
+        return NULL;
+    w->run = whatif_run_free(w->run);
+    if (w->req)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
+    if (w->out)
+        evbuffer_free(w->out);
+    ruleset_free(w->rs);
+    free(w);
+    return NULL;
+}
+
+/* The client went away: the run stops here. A request whose reply was not ended is taken off a
+ * connection that fails (it no longer names the connection) and left to its owner to free;
+ * one still on its connection goes with it (the server is being freed). */
+static void api_whatif_closed(struct evhttp_connection *evcon, void *arg)
+{
+    struct api_whatif *w = arg;
+    (void)evcon;
+    struct evhttp_request *req = w->req;
+    w->req = NULL;
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_request_free(req);
+    api_whatif_free(w);
+}
+
+static void api_whatif_start(void *arg)
+{
+    struct api_whatif *w = arg;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(w->req);
+    evhttp_add_header(h, "Content-Type", "application/x-ndjson");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply_start(w->req, 200, "OK");
+}
+
+static void api_whatif_line(void *arg, const json_t *line)
+{
+    struct api_whatif *w = arg;
+    char *s = jsonwrite_dumps(line, 0);
+    if (s) {
+        evbuffer_add(w->out, s, strlen(s));
+        evbuffer_add(w->out, "\n", 1);
+        free(s);
+    }
+}
+
+static void api_whatif_flush(void *arg)
+{
+    struct api_whatif *w = arg;
+    if (evbuffer_get_length(w->out) > 0)
+        evhttp_send_reply_chunk(w->req, w->out); /* drains w->out */
+}
+
+static size_t api_whatif_backlog(void *arg)
+{
+    struct api_whatif *w = arg;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(w->req));
+    return evbuffer_get_length(w->out) + (bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0);
+}
+
+static void api_whatif_done(void *arg, int status, const char *code, const char *message)
+{
+    struct api_whatif *w = arg;
+    struct evhttp_request *req = w->req;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+    w->req = NULL;
+    if (status)
+        api_error(req, status, code, message, NULL);
+    else
+        evhttp_send_reply_end(req);
+    api_whatif_free(w);
+}
+
+/* A date (YYYY-MM-DD, the whole day in UTC) or an RFC 3339 time; `end` moves a date to its end. */
+static bool api_whatif_bound(const json_t *v, bool end, int64_t *ms)
+{
+    const char *text = json_string_value(v);
+    int y, m, d;
+    char extra;
+    if (text && strlen(text) == 10 && sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &extra) == 3) {
+        char full[32];
+        snprintf(full, sizeof(full), "%sT00:00:00Z", text);
+        if (!timefmt_parse(full, ms))
+            return false;
+        if (end)
+            *ms += 24 * TIMEFMT_HOUR_MS;
+        return true;
+    }
+    return text && timefmt_parse(text, ms);
+}
+
+/* The loader says "ruleset: PATH: message": PATH, prefixed for the body, is the field at fault. */
+static void api_whatif_bad_ruleset(struct evhttp_request *req, const char *err)
+{
+    char field[300] = "ruleset";
+    const char *p = strncmp(err, "ruleset: ", 9) == 0 ? err + 9 : NULL;
+    const char *colon = p ? strstr(p, ": ") : NULL;
+    if (colon && colon > p && !memchr(p, ' ', (size_t)(colon - p)) && (size_t)(colon - p) < sizeof(field) - 9)
+        snprintf(field, sizeof(field), "ruleset%s%.*s", *p == '[' ? "" : ".", (int)(colon - p), p);
+    api_error(req, 422, "bad_ruleset", err, field);
+}
+
+void api_post_whatif(struct api *a, const struct api_call *call)
+{
+    struct evhttp_request *req = call->req;
+    /* The route's least role is auditor (reads); of the roles above it only the force crime
+     * registrar may: supervisors and decision makers act on crimes, they do not vet rule sets. */
+    if (call->who.role != ROLE_AUDITOR && call->who.role != ROLE_FCR) {
+        api_error(req, 403, "forbidden", "only an auditor or the force crime registrar may run a what-if", NULL);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if (len > API_WHATIF_MAX_BODY) {
+        api_error(req, 413, "too_large", "the body is larger than 1 MiB", NULL);
+        return;
+    }
+    const char *data = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+    json_error_t jerr;
+    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(body)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), body ? "the body must be a JSON object" : "the body is not JSON: %s", jerr.text);
+        json_decref(body);
+        api_error(req, 400, "bad_json", msg, NULL);
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "ruleset") != 0 && strcmp(key, "from") != 0 && strcmp(key, "to") != 0) {
+            api_error(req, 400, "bad_field", "unknown field", key);
+            json_decref(body);
+            return;
+        }
+    }
+    struct whatif_run_params p = {0};
+    const char *bad = !api_whatif_bound(json_object_get(body, "from"), false, &p.from_ms) ? "from"
+                      : !api_whatif_bound(json_object_get(body, "to"), true, &p.to_ms)     ? "to"
+                      : !json_is_object(json_object_get(body, "ruleset"))                 ? "ruleset"
+                                                                                          : NULL;
+    if (bad || p.to_ms <= p.from_ms) {
+        json_decref(body);
+        api_error(req, 400, "bad_field",
+                  !bad ? "the period must end after it starts"
+                  : strcmp(bad, "ruleset") == 0 ? "ruleset must be a rule-set document (a JSON object)"
+                                                : "a date (YYYY-MM-DD) or an RFC 3339 time is required",
+                  bad ? bad : "to");
+        return;
+    }
+    char *text = jsonwrite_dumps(json_object_get(body, "ruleset"), 0);
+    json_decref(body);
+    struct api_whatif *w = calloc(1, sizeof(*w));
+    char err[512] = "";
+    if (!text || !w || !(w->out = evbuffer_new())) {
+        free(text);
+        api_whatif_free(w);
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        return;
+    }
+    int rc = ruleset_load_text(text, strlen(text), "ruleset", &w->rs, err, sizeof(err));
+    free(text);
+    if (rc != 0) {
+        api_whatif_free(w);
+        api_whatif_bad_ruleset(req, err);
+        return;
+    }
+    if (!api_db_up(a)) {
+        api_whatif_free(w);
+        api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
+        return;
+    }
+    p.candidate = w->rs;
+    p.current = api_ruleset(a) ? ruleset_version(api_ruleset(a)) : NULL;
+    static const struct whatif_run_sink sink = {api_whatif_start, api_whatif_line, api_whatif_flush,
+                                                api_whatif_backlog, api_whatif_done};
+    w->req = req;
+    w->run = whatif_run_start(api_store(a), &p, &sink, w);
+    if (!w->run) {
+        w->req = NULL;
+        api_whatif_free(w);
+        api_error(req, 503, "overloaded", "out of memory", NULL);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_whatif_closed, w);
+}
