@@ -120,11 +120,18 @@ json_t *api_body_object(struct evhttp_request *req, size_t max)
 
 static void api_pump(struct api *a);
 
+struct evhttp_request *api_request_abandoned(struct evhttp_request *req)
+{
+    if (req && !evhttp_request_get_connection(req))
+        evhttp_request_free(req);
+    return NULL;
+}
+
 static void api_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct api_query *q = arg;
     (void)evcon;
-    q->req = NULL;
+    q->req = api_request_abandoned(q->req);
 }
 
 static void api_query_free(struct api_query *q)

@@ -37,6 +37,12 @@ extern const size_t api_nroutes;
 void api_send_json(struct evhttp_request *req, int status, json_t *body);
 void api_error(struct evhttp_request *req, int status, const char *code, const char *message, const char *field);
 
+/* api_request_abandoned: for a handler's connection close callback, when the client went away
+ * before its reply. evhttp takes a request it has not answered off a connection that fails and
+ * leaves it to its owner: such a request (it no longer names a connection) is freed here; one
+ * still on its connection goes with it. Returns NULL, for `held = api_request_abandoned(held)`. */
+struct evhttp_request *api_request_abandoned(struct evhttp_request *req);
+
 /* api_body_object: the request body as a JSON object (new reference), or NULL once the request has
  * been answered: 413 too_large past `max` bytes (0: no limit of the handler's own beyond
  * [api] max_body, which evhttp enforces), 400 bad_json when it is not one JSON object (duplicate

@@ -38,17 +38,12 @@ static struct api_whatif *api_whatif_free(struct api_whatif *w)
     return NULL;
 }
 
-/* The client went away: the run stops here. A request whose reply was not ended is taken off a
- * connection that fails (it no longer names the connection) and left to its owner to free;
- * one still on its connection goes with it (the server is being freed). */
+/* The client went away: the run stops here. */
 static void api_whatif_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct api_whatif *w = arg;
     (void)evcon;
-    struct evhttp_request *req = w->req;
-    w->req = NULL;
-    if (req && !evhttp_request_get_connection(req))
-        evhttp_request_free(req);
+    w->req = api_request_abandoned(w->req);
     api_whatif_free(w);
 }
 

@@ -133,7 +133,7 @@ static void write_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
     struct write_ctx *w = arg;
     (void)evcon;
-    w->req = NULL;
+    w->req = api_request_abandoned(w->req);
 }
 
 static void write_ctx_free(struct write_ctx *w)

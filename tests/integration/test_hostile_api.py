@@ -241,6 +241,48 @@ class HostileApiTest(DaemonTestCase):
                 bad.append(f"{q}: {status} {str(body)[:120]}")
         self.assertEqual(bad, [])
 
+    # ---- clients that leave before their answer ----------------------------------------------
+    def test_clients_that_leave_before_the_answer(self):
+        """A read and a decision whose clients hang up while PostgreSQL holds them up: fcrd still
+        commits the decision the store had taken on, serves the next client, and stops cleanly
+        (the sanitized build reports any leak or bad access when fcrd stops)."""
+        token = self.h.tokens["ddm"]
+        inc = uid("LEAVE")
+        with self.h.feed() as feed:
+            r = feed.request(assault_opened(inc))
+        self.assertEqual(r.get("status"), "accepted", r)
+        crn = r["crimes"][0]["crn"]
+        crime = f"/v1/crimes/{urllib.parse.quote(crn, safe='')}"
+
+        def leave(method, path, body, hold):
+            locker = self.h.pg.connect(autocommit=False)
+            try:
+                with locker.cursor() as cur:
+                    cur.execute(*hold)
+                s = socket.create_connection(("127.0.0.1", self.h.api_port), timeout=5)
+                s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                          + body)
+                time.sleep(0.5)  # the query is sent and waits on the lock
+                s.close()
+                time.sleep(0.3)
+            finally:
+                locker.rollback()
+                locker.close()
+
+        # a read waiting on its query
+        leave("GET", crime, b"", ("LOCK TABLE crimes IN ACCESS EXCLUSIVE MODE",))
+        # a decision waiting in the store's transaction, behind a lock on its incident's row
+        leave("POST", crime + "/reclassify",
+              json.dumps({"offence": "5D", "rationale": "worse than first said"}).encode(),
+              ("SELECT 1 FROM incidents WHERE incident_id = %s FOR UPDATE", (inc,)))
+        deadline = time.time() + 10
+        while self.h.sql_value("SELECT offence FROM crimes WHERE crn = %s", (crn,)) != "5D":
+            self.assertLess(time.time(), deadline, "the decision the store had taken on was not written")
+            time.sleep(0.1)
+        self.h.restart_fcrd()  # raises on a sanitizer report in fcrd's log
+        faultkit.wait_ready(self.h, 60)
+
     # ---- headers and tokens --------------------------------------------------------------
     def test_hostile_tokens(self):
         good = self.h.tokens["auditor"]
