@@ -394,7 +394,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
-    evhttp_set_max_body_size(a->http, (ev_ssize_t)p->max_body);
+    api_set_limits(a, &p->limits);
     evhttp_set_max_headers_size(a->http, 16384);
     evhttp_set_timeout(a->http, 30);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
@@ -486,10 +486,18 @@ struct metrics *api_metrics(const struct api *a)
     return a->p.metrics;
 }
 
-void api_set_max_body(struct api *a, size_t max_body)
+void api_set_limits(struct api *a, const struct api_limits *lim)
 {
-    a->p.max_body = max_body;
-    evhttp_set_max_body_size(a->http, (ev_ssize_t)max_body);
+    a->p.limits = *lim;
+    /* evhttp has one limit for every request: the larger of the two, and each handler holds its
+     * body to its own (api_body_object), answering 413 in the API's error shape. */
+    size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)most);
+}
+
+const struct api_limits *api_get_limits(const struct api *a)
+{
+    return &a->p.limits;
 }
 
 unsigned long api_db_reconnects(const struct api *a)

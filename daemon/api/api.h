@@ -14,10 +14,18 @@ struct api;
 struct metrics;
 struct tls;
 
+/* What the API accepts: every endpoint's body up to max_body, but POST /v1/whatif's (a candidate
+ * rule set) up to whatif_max_body; an audit sample of up to audit_sample_max per stratum. */
+struct api_limits {
+    size_t max_body;
+    size_t whatif_max_body;
+    size_t audit_sample_max;
+};
+
 struct api_params {
     const char *host;
     int port;             /* 0 = any free port */
-    size_t max_body;      /* request body bytes */
+    struct api_limits limits; /* request bodies and audit samples; a reload may change them */
     const char *conninfo; /* the API's own database connection (reads never queue behind writes) */
     size_t ready_backlog; /* /readyz fails while more events than this await the database */
     int connect_timeout_ms; /* of the API's database connection attempts */
@@ -39,8 +47,11 @@ void api_set_ruleset(struct api *a, const struct ruleset *rs);
 /* api_set_draining: while set, /readyz answers 503 (fcrd is stopping). */
 void api_set_draining(struct api *a, bool draining);
 
-/* api_set_max_body: the request body limit from now on (a reload). */
-void api_set_max_body(struct api *a, size_t max_body);
+/* api_set_limits: the limits from now on (a reload). */
+void api_set_limits(struct api *a, const struct api_limits *lim);
+
+/* api_get_limits: the limits in force (borrowed). */
+const struct api_limits *api_get_limits(const struct api *a);
 
 /* api_db_reconnects: how often the API's database connection was re-established. */
 unsigned long api_db_reconnects(const struct api *a);

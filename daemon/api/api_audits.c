@@ -210,8 +210,9 @@ static void api_audits_draw_finish(struct evhttp_request *req, const PGresult *r
 
 /* Checks the draw's body; on success sets the parameters' texts (seed into seedbuf, strata as a
  * JSON array into *strata, owned by the caller) and returns NULL, else the message for `*field`. */
-static const char *api_audits_draw_check(json_t *body, const char **field, char *from, char *to, long *size,
-                                         char *seedbuf, size_t seedlen, json_t **strata)
+static const char *api_audits_draw_check(json_t *body, long size_max, char *msg, size_t msglen, const char **field,
+                                         char *from, char *to, long *size, char *seedbuf, size_t seedlen,
+                                         json_t **strata)
 {
     static const char *const known[] = {"from", "to", "size", "seed", "strata", NULL};
     const char *unknown = api_audits_unknown(body, known);
@@ -240,8 +241,10 @@ static const char *api_audits_draw_check(json_t *body, const char **field, char 
     *field = "size";
     if (!v)
         return "size is required";
-    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > API_AUDITS_SIZE_MAX)
-        return "size must be a whole number from 1 to " AUDITS_STR(API_AUDITS_SIZE_MAX);
+    if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > size_max) {
+        snprintf(msg, msglen, "size must be a whole number from 1 to %ld ([api] audit_sample_max)", size_max);
+        return msg;
+    }
     *size = (long)json_integer_value(v);
     v = api_audits_member(body, "seed");
     *field = "seed";
@@ -281,14 +284,16 @@ static const char *api_audits_draw_check(json_t *body, const char **field, char 
 void api_audits_post(struct api *a, const struct api_call *call)
 {
     struct evhttp_request *req = call->req;
-    json_t *body = api_body_object(req, API_AUDITS_BODY_MAX);
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
     if (!body)
         return;
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN], seed[SEED_MAX * 4 + 32];
     long size = 0;
     json_t *strata = NULL;
     const char *field = NULL;
-    const char *bad = api_audits_draw_check(body, &field, from, to, &size, seed, sizeof(seed), &strata);
+    char msg[96];
+    const char *bad = api_audits_draw_check(body, (long)api_get_limits(a)->audit_sample_max, msg, sizeof(msg), &field,
+                                            from, to, &size, seed, sizeof(seed), &strata);
     if (bad) {
         /* field may point into body: answer before releasing it. */
         api_error(req, 400, "bad_field", bad, field);
@@ -534,7 +539,7 @@ void api_audits_post_verdict(struct api *a, const struct api_call *call)
         api_error(req, 404, "not_found", "no such audit", NULL);
         return;
     }
-    json_t *body = api_body_object(req, API_AUDITS_BODY_MAX);
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
     if (!body)
         return;
     const char *field = NULL;

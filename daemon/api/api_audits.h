@@ -6,11 +6,6 @@
 
 #include "api/api_int.h"
 
-/* The most incidents a sample draws (from each stratum when stratified). */
-#define API_AUDITS_SIZE_MAX 1000
-/* The largest body the audit endpoints read (below [api] max_body, which still applies). */
-#define API_AUDITS_BODY_MAX 16384
-
 /* POST /v1/audits: draw a sample. */
 void api_audits_post(struct api *a, const struct api_call *call);
 /* GET /v1/audits: the samples drawn, newest first. */

@@ -132,22 +132,9 @@ void api_post_whatif(struct api *a, const struct api_call *call)
         api_error(req, 403, "forbidden", "only an auditor or the force crime registrar may run a what-if", NULL);
         return;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if (len > API_WHATIF_MAX_BODY) {
-        api_error(req, 413, "too_large", "the body is larger than 1 MiB", NULL);
+    json_t *body = api_body_object(req, api_get_limits(a)->whatif_max_body);
+    if (!body)
         return;
-    }
-    const char *data = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
-    json_error_t jerr;
-    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(body)) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), body ? "the body must be a JSON object" : "the body is not JSON: %s", jerr.text);
-        json_decref(body);
-        api_error(req, 400, "bad_json", msg, NULL);
-        return;
-    }
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v)

@@ -5,8 +5,6 @@
 struct api;
 struct api_call;
 
-/* Largest body accepted (a rule set is some tens of kilobytes); [api] max_body applies first. */
-#define API_WHATIF_MAX_BODY ((size_t)1 << 20)
 
 void api_post_whatif(struct api *a, const struct api_call *call);
 

@@ -52,9 +52,9 @@ static const struct field_spec reclassify_fields[] = {
 };
 
 /* Parse and check a body against its field table; NULL (400 sent) when anything is off. */
-static json_t *body_parse(struct evhttp_request *req, const struct field_spec *spec)
+static json_t *body_parse(struct api *a, struct evhttp_request *req, const struct field_spec *spec)
 {
-    json_t *body = api_body_object(req, 0);
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
     if (!body)
         return NULL;
     const char *key;
@@ -198,7 +198,7 @@ static void write_start(struct api *a, const struct api_call *call, const char *
 
 void api_post_decision(struct api *a, const struct api_call *call)
 {
-    json_t *body = body_parse(call->req, decide_fields);
+    json_t *body = body_parse(a, call->req, decide_fields);
     if (!body)
         return;
     write_start(a, call, "decide", api_call_param(call, "id"), body,
@@ -209,7 +209,7 @@ void api_post_decision(struct api *a, const struct api_call *call)
 static void api_post_crime(struct api *a, const struct api_call *call, const char *action,
                            const struct field_spec *fields)
 {
-    json_t *body = body_parse(call->req, fields);
+    json_t *body = body_parse(a, call->req, fields);
     if (!body)
         return;
     const char *dup = json_string_value(json_object_get(body, "duplicate_of"));

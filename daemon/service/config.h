@@ -31,6 +31,8 @@ struct config {
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */
     size_t api_max_body;       /* max_body, bytes, default 65536 */
+    size_t api_whatif_max_body; /* whatif_max_body, bytes, default 1048576 */
+    size_t api_audit_sample_max; /* audit_sample_max: largest audit sample per stratum, default 1000 */
     char *api_tls;             /* tls: off | on, default off */
     int api_metrics_refresh_ms; /* metrics_refresh_ms: period of the database figures, default 15000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */

@@ -132,7 +132,9 @@ static void hand_over(struct service *svc, const struct service_state *next)
         .max_connections = next->cfg->feed_max_connections,
     };
     feed_set_limits(svc->feed, &fp);
-    api_set_max_body(svc->api, next->cfg->api_max_body);
+    struct api_limits lim = {next->cfg->api_max_body, next->cfg->api_whatif_max_body,
+                             next->cfg->api_audit_sample_max};
+    api_set_limits(svc->api, &lim);
     store_set_batch_max(svc->st, next->cfg->batch_max);
     metrics_db_set_interval(svc->mdb, next->cfg->api_metrics_refresh_ms);
 }

@@ -169,7 +169,7 @@ class AuditsTest(DaemonTestCase):
         self.assertEqual((got, reply["error"]["code"]), (400, "bad_json"))
         got, reply = self.api.request("POST", "/v1/audits", '{"size": 1, "size": 2}', role="auditor")
         self.assertEqual((got, reply["error"]["code"]), (400, "bad_json"))
-        got, reply = self.api.request("POST", "/v1/audits", json.dumps(dict(ok, x="y" * 20000)), role="auditor")
+        got, reply = self.api.request("POST", "/v1/audits", json.dumps(dict(ok, x="y" * 70000)), role="auditor")
         self.assertEqual((got, reply["error"]["code"]), (413, "too_large"))
         self.assertEqual(self.h.sql_value("SELECT count(*) FROM audits"), before, "a refused draw writes nothing")
         self.assertEqual(self.draw(strata=[])["items"][0]["stratum"], "all", "an empty list means unstratified")
@@ -317,6 +317,19 @@ class AuditsTest(DaemonTestCase):
                                 (audit["id"],))
         finally:
             conn.close()
+
+
+class AuditLimitsTest(DaemonTestCase):
+    """The largest sample is the configuration's, not a number in the code."""
+    harness_config = {"api.audit_sample_max": "3"}
+
+    def test_sample_size_follows_the_configuration(self):
+        body = {"from": FROM, "to": TO, "size": 4, "seed": 1}
+        got, reply = self.h.api.request("POST", "/v1/audits", body, role="auditor")
+        self.assertEqual((got, reply["error"]["code"], reply["error"].get("field")), (400, "bad_field", "size"), reply)
+        self.assertIn("1 to 3", reply["error"]["message"])
+        got, reply = self.h.api.request("POST", "/v1/audits", dict(body, size=3), role="auditor")
+        self.assertEqual(got, 200, reply)
 
 
 if __name__ == "__main__":

@@ -69,8 +69,7 @@ def ndjson(raw):
 
 
 class WhatifTest(DaemonTestCase):
-    # A body of a little over 1 MiB must reach fcrd's own check, not evhttp's.
-    harness_config = {"api.max_body": "4194304"}
+    # [api] max_body stays at its default (64 KiB): a candidate rule set has its own limit.
 
     @classmethod
     def setUpClass(cls):
@@ -215,11 +214,26 @@ class WhatifTest(DaemonTestCase):
         status, raw = self.raw_whatif("{not json")
         self.assertEqual(status, 400, raw)
 
-    def test_body_over_1_mib(self):
+    def test_body_past_max_body_but_within_its_own_limit(self):
         rs = loaded_rules()
-        rs["title"] = "x" * (1 << 20)
+        rs["title"] = "x" * 200000  # over [api] max_body's 64 KiB, under whatif_max_body's 1 MiB
         status, raw = self.raw_whatif({"ruleset": rs, "from": "2026-03-01", "to": "2026-03-31"})
-        self.assertEqual(status, 413, raw)
+        self.assertEqual(status, 200, raw[:300])
+        status, reply = self.h.api.request("POST", "/v1/pending/X/decision", {"decision": "record",
+                                           "rationale": "x" * 70000}, role="supervisor")
+        self.assertEqual((status, reply["error"]["code"]), (413, "too_large"), "other endpoints keep max_body")
+
+    def test_body_over_1_mib(self):
+        """Past [api] whatif_max_body (1 MiB by default) the request is refused from its
+        Content-Length, before the body is read."""
+        s = socket.create_connection(("127.0.0.1", self.h.api_port), timeout=10)
+        try:
+            s.sendall(f"POST /v1/whatif HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {self.h.tokens['auditor']}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {(1 << 20) + 1}\r\n\r\n".encode())
+            head = s.recv(4096).decode(errors="replace")
+        finally:
+            s.close()
+        self.assertTrue(head.startswith("HTTP/1.1 413"), head[:200])
 
     def test_roles(self):
         body = {"ruleset": loaded_rules(), "from": "2026-03-01", "to": "2026-03-31"}
