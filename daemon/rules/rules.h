@@ -37,14 +37,15 @@ struct rules_env {
  *   closed_at (absent or RFC 3339), closing {category, code?, reason?} (absent until closed),
  *   links [{incident_id, relation}] (all links ever received), qualifiers [..], reported_by,
  *   persons [..] and allegations [..] (as last received, merged by id), indicators [..] (narrative
- *   phrases seen), ruleset (version of the last apply),
+ *   phrases seen), ruleset and ruleset_sha256 (version and hash of the last apply),
  *   crimes:   [{crn, offence, victim (person id or null), status ("recorded"|"cancelled"|"transferred"),
- *               flags [..], recorded_at, rules [ids], ruleset (version), allegations [ids],
+ *               flags [..], recorded_at, rules [ids], ruleset (version), ruleset_sha256, allegations [ids],
  *               principal (the allegation whose code the crime carries)}],
  *   pending:  [{id, status ("open"|"closed"), reason, opened_at, due, allegation?, victim?,
- *               candidate_offence?, flags [..], rules [ids], ruleset, closed_at?, resolution?}],
+ *               candidate_offence?, crn?, role?, flags [..], rules [ids], ruleset, ruleset_sha256,
+ *               closed_at?, resolution?}],
  *             resolution is {how: "rules", event_id, outcome} when a later event settled it;
- *   decisions: {allegation id: decision object as in the reply, plus "ruleset"}.
+ *   decisions: {allegation id: decision object as in the reply, plus "ruleset" and "ruleset_sha256"}.
  *
  * What the engine leaves alone, so that people's decisions (rules_act) stand:
  *   - a crime whose status is not "recorded" keeps its allegations: they are never counted again;
