@@ -729,6 +729,14 @@ class DaemonTestCase(unittest.TestCase):
         problems = schema_errors(name, doc)
         self.assertEqual(problems, [], f"{what}: not a valid {name}: {json.dumps(doc)[:400]}")
 
+    def send_accepted(self, *events):
+        """Send events on one feed connection; every reply must be `accepted`. Returns them."""
+        with self.h.feed() as feed:
+            replies = [feed.request(e) for e in events]
+        for r in replies:
+            self.assertStatus(r, "accepted")
+        return replies
+
     def assertStatus(self, reply, status, code=None):
         msg = json.dumps(reply)
         self.assertEqual(reply.get("status"), status, msg)

@@ -61,13 +61,6 @@ class ApiTest(DaemonTestCase):
         cls.api = cls.h.api
 
     # -- helpers --------------------------------------------------------------------------
-    def send(self, *events):
-        with self.h.feed() as feed:
-            replies = [feed.request(e) for e in events]
-        for r in replies:
-            self.assertStatus(r, "accepted")
-        return replies
-
     def crime_of(self, reply):
         self.assertTrue(reply["crimes"], json.dumps(reply))
         return reply["crimes"][0]["crn"]
@@ -82,10 +75,10 @@ class ApiTest(DaemonTestCase):
 
     # -- authentication and roles ---------------------------------------------------------
     def test_role_matrix_and_nothing_written_when_refused(self):
-        crn = self.crime_of(self.send(assault_opened(uid("ROLE")))[0])
-        pid = self.pending_of(self.send(third_party_opened(uid("ROLE")))[0])
+        crn = self.crime_of(self.send_accepted(assault_opened(uid("ROLE")))[0])
+        pid = self.pending_of(self.send_accepted(third_party_opened(uid("ROLE")))[0])
         inc = uid("ROLEX")
-        self.send(assault_opened(inc))
+        self.send_accepted(assault_opened(inc))
         reads = [f"/v1/pending", f"/v1/incidents/{inc}", f"/v1/crimes/{q(crn)}", f"/v1/audit?crn={q(crn)}",
                  "/v1/reports/cdi?from=2026-01-01&to=2026-12-31"]
         # Bodies that are invalid on purpose: an allowed role gets 400 and nothing is written.
@@ -119,14 +112,14 @@ class ApiTest(DaemonTestCase):
     # -- the pending queue ----------------------------------------------------------------
     def test_pending_queue_order_filters_paging(self):
         tag = uid("PQ")
-        early = self.pending_of(self.send(third_party_opened(tag + "-1", at="2020-01-01T10:00:00Z"))[0])
-        late = self.pending_of(self.send(third_party_opened(tag + "-2", at="2020-01-01T11:00:00Z"))[0])
+        early = self.pending_of(self.send_accepted(third_party_opened(tag + "-1", at="2020-01-01T10:00:00Z"))[0])
+        late = self.pending_of(self.send_accepted(third_party_opened(tag + "-2", at="2020-01-01T11:00:00Z"))[0])
         da = third_party_opened(tag + "-3", at="2020-01-01T12:00:00Z", qualifiers=["domestic"],
                                 victim_extra={"relationships": [{"to": "s1", "kind": "partner"}], "sex": "female"})
         da["persons"].append({"id": "s1", "role": "suspect", "age": 35,
                               "relationships": [{"to": "v1", "kind": "partner"}]})
         da["allegations"][0]["suspects"] = ["s1"]
-        self.send(da)
+        self.send_accepted(da)
         status, body = self.api.get("/v1/pending?overdue=true&limit=1000", role="auditor")
         self.assertEqual(status, 200)
         ids = [i["id"] for i in body["items"]]
@@ -162,7 +155,7 @@ class ApiTest(DaemonTestCase):
     # -- deciding, cancelling, reclassifying ----------------------------------------------
     def test_decide_record_then_conflict(self):
         inc = uid("DEC")
-        pid = self.pending_of(self.send(third_party_opened(inc))[0])
+        pid = self.pending_of(self.send_accepted(third_party_opened(inc))[0])
         status, body = self.api.request("POST", f"/v1/pending/{pid}/decision",
                                         {"decision": "record", "rationale": "CCTV confirms the assault"},
                                         role="supervisor")
@@ -195,7 +188,7 @@ class ApiTest(DaemonTestCase):
         first["persons"][0]["ref"] = ref
         second = assault_opened(uid("C3B"), at="2026-03-02T11:00:00Z")
         second["persons"][0]["ref"] = ref
-        crns = [self.crime_of(r) for r in self.send(earlier, first, second)]
+        crns = [self.crime_of(r) for r in self.send_accepted(earlier, first, second)]
         status, body = self.api.request("POST", f"/v1/crimes/{q(crns[2])}/cancel",
                                         {"reason": "C3", "rationale": "the same assault reported twice"},
                                         role="ddm")
@@ -210,7 +203,7 @@ class ApiTest(DaemonTestCase):
         self.assertEqual((status, body["error"]["code"]), (422, "duplicate_of_required"), body)
 
     def test_cancel_and_reclassify(self):
-        crn = self.crime_of(self.send(assault_opened(uid("CAN")))[0])
+        crn = self.crime_of(self.send_accepted(assault_opened(uid("CAN")))[0])
         status, body = self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
                                         {"reason": "C2", "rationale": "footage"}, role="ddm")
         self.assertEqual((status, body["error"]["code"]), (422, "avi_required"))
@@ -232,7 +225,7 @@ class ApiTest(DaemonTestCase):
         self.assertEqual(self.api.request("POST", f"/v1/crimes/{q(crn)}/cancel",
                                           {"reason": "C4", "rationale": "x"}, role="fcr")[0], 409)
         # Rape: the registrar only.
-        rape = self.crime_of(self.send(rape_opened(uid("RAPE")))[0])
+        rape = self.crime_of(self.send_accepted(rape_opened(uid("RAPE")))[0])
         status, body = self.api.request("POST", f"/v1/crimes/{q(rape)}/cancel",
                                         {"reason": "C4", "rationale": "x"}, role="ddm")
         self.assertEqual(status, 403, body)
@@ -244,7 +237,7 @@ class ApiTest(DaemonTestCase):
 
     # -- the audit trail ------------------------------------------------------------------
     def test_audit_chain_over_the_api(self):
-        self.send(assault_opened(uid("CHAIN")))
+        self.send_accepted(assault_opened(uid("CHAIN")))
         entries, after = [], None
         while True:
             path = "/v1/audit?limit=500" + (f"&after={after}" if after else "")
@@ -328,26 +321,26 @@ class ApiTest(DaemonTestCase):
         """A period (January 2019) holding exactly these incidents, so every figure is known."""
         day = "2019-01-%02dT10:00:00Z"
         tag = uid("CDI")
-        replies = self.send(assault_opened(f"{tag}-A1", at=day % 3), assault_opened(f"{tag}-A2", at=day % 4),
+        replies = self.send_accepted(assault_opened(f"{tag}-A1", at=day % 3), assault_opened(f"{tag}-A2", at=day % 4),
                             assault_opened(f"{tag}-A3", at=day % 5), rape_opened(f"{tag}-R1", at=day % 6))
         cancel = self.crime_of(replies[0])
         # Confirmed 2 hours and 30 hours after first contact.
         for name, later in (("C2H", "2019-01-08T12:00:00Z"), ("C30H", "2019-01-09T16:00:00Z")):
-            self.send(third_party_opened(f"{tag}-{name}", at=day % 8))
-            self.send(event(f"{tag}-{name}", 2, "incident.updated", later,
+            self.send_accepted(third_party_opened(f"{tag}-{name}", at=day % 8))
+            self.send_accepted(event(f"{tag}-{name}", 2, "incident.updated", later,
                             persons=[{"id": "v1", "role": "victim", "sex": "male", "age": 40, "confirms": True}]))
         # Two never confirmed: recording debt.
-        self.send(third_party_opened(f"{tag}-U1", at=day % 10), third_party_opened(f"{tag}-U2", at=day % 11))
+        self.send_accepted(third_party_opened(f"{tag}-U1", at=day % 10), third_party_opened(f"{tag}-U2", at=day % 11))
         # Domestic abuse recorded at first contact.
         da = assault_opened(f"{tag}-DA", at=day % 12)
         da["persons"] = [{"id": "v1", "role": "victim", "sex": "female", "age": 30, "confirms": True,
                           "relationships": [{"to": "s1", "kind": "partner"}]},
                          {"id": "s1", "role": "suspect", "sex": "male", "age": 33}]
-        self.send(da)
+        self.send_accepted(da)
         # A hidden crime in an ASB incident, reviewed and closed as no crime.
         asb = event(f"{tag}-ASB", 1, "incident.opened", day % 13, category="asb",
                     narrative="Neighbour says youths kicked her door in and threatened her with a knife.")
-        pid = self.pending_of(self.send(asb)[0])
+        pid = self.pending_of(self.send_accepted(asb)[0])
         status, body = self.api.request("POST", f"/v1/pending/{pid}/decision",
                                         {"decision": "no_crime", "reason_code": "evidence_against",
                                          "rationale": "door intact, CCTV shows nobody"}, role="supervisor")

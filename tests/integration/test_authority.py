@@ -44,13 +44,6 @@ class AuthorityTest(DaemonTestCase):
         super().tearDownClass()
         shutil.rmtree(_rules_dir, ignore_errors=True)
 
-    def send(self, *events):
-        with self.h.feed() as feed:
-            replies = [feed.request(e) for e in events]
-        for r in replies:
-            self.assertStatus(r, "accepted")
-        return replies
-
     def writes(self):
         return self.h.sql_value("SELECT (SELECT count(*) FROM audit) + (SELECT count(*) FROM crimes)"
                                 " + (SELECT count(*) FROM pending_decisions)")
@@ -60,7 +53,7 @@ class AuthorityTest(DaemonTestCase):
 
     def test_ddm_may_not_downgrade_or_cancel_a_rape(self):
         inc = uid("RAPE")
-        crn = self.send(rape_opened(inc))[0]["crimes"][0]["crn"]
+        crn = self.send_accepted(rape_opened(inc))[0]["crimes"][0]["crn"]
         before = self.writes()
         status, body = self.h.api.request("POST", f"/v1/crimes/{q(crn)}/reclassify",
                                           {"offence": "20A", "rationale": "consent unclear"}, role="ddm")
@@ -109,7 +102,7 @@ class AuthorityTest(DaemonTestCase):
 
     def rape_crime(self):
         inc = uid("MX")
-        return inc, self.send(rape_opened(inc))[0]["crimes"][0]["crn"]
+        return inc, self.send_accepted(rape_opened(inc))[0]["crimes"][0]["crn"]
 
     def rape_pending(self):
         """A rape reported by a third party, the victim not yet heard: a pending decision open."""
@@ -117,7 +110,7 @@ class AuthorityTest(DaemonTestCase):
         ev = rape_opened(inc)
         ev["reported_by"] = "t1"
         ev["persons"] = [dict(ev["persons"][0], confirms=None), {"id": "t1", "role": "third_party"}]
-        reply = self.send(ev)[0]
+        reply = self.send_accepted(ev)[0]
         self.assertEqual(reply["crimes"], [], reply)
         self.assertEqual(len(reply["pending"]), 1, reply)
         return reply["pending"][0]["id"], reply["decisions"][0]["outcome"]
@@ -159,10 +152,10 @@ class AuthorityTest(DaemonTestCase):
     def test_feed_rekey_of_a_rape_opens_a_review(self):
         inc = uid("REKEY")
         opened = rape_opened(inc)
-        crn = self.send(opened)[0]["crimes"][0]["crn"]
+        crn = self.send_accepted(opened)[0]["crimes"][0]["crn"]
         rekey = event(inc, 2, "incident.updated", "2026-03-02T11:00:00Z",
                       allegations=[dict(opened["allegations"][0], conduct="sexual_assault")])
-        reply = self.send(rekey)[0]
+        reply = self.send_accepted(rekey)[0]
         self.assertSchema("feed-reply", reply, "rekey reply")
         self.assertEqual(self.offence_of(crn), "19C", "the feed never downgrades")
         reviews = [p for p in reply["pending"] if p["reason"] == "reclassification_review"]
@@ -188,7 +181,7 @@ class AuthorityTest(DaemonTestCase):
                        persons=[{"id": "v1", "role": "victim", "confirms": True}],
                        allegations=[{"id": "a1", "victim": "v1", "conduct": "theft.other",
                                      "occurred_at": "2026-03-02T09:00:00Z"}])
-        crn = self.send(opened)[0]["crimes"][0]["crn"]
+        crn = self.send_accepted(opened)[0]["crimes"][0]["crn"]
         self.assertEqual(self.offence_of(crn), "49")
         with open(RULES, encoding="utf-8") as f:
             doc = json.load(f)
@@ -204,7 +197,7 @@ class AuthorityTest(DaemonTestCase):
         self.assertIn("hocr-2025.it", self.h.log_text(), "the reload was not logged")
         witness = event(inc, 2, "incident.updated", "2026-03-02T11:00:00Z",
                         persons=[{"id": "w1", "role": "witness"}])
-        reply = self.send(witness)[0]
+        reply = self.send_accepted(witness)[0]
         self.assertEqual(reply["rules"], "hocr-2025.it")
         self.assertEqual(self.offence_of(crn), "49", "an update that changes nothing about a1 re-decides nothing")
         self.assertEqual(reply["crimes"], [], json.dumps(reply))
@@ -213,7 +206,7 @@ class AuthorityTest(DaemonTestCase):
                       persons=[{"id": "v2", "role": "victim", "confirms": True}],
                       allegations=[{"id": "a2", "victim": "v2", "conduct": "theft.other",
                                     "occurred_at": "2026-03-02T09:30:00Z"}])
-        reply = self.send(later)[0]
+        reply = self.send_accepted(later)[0]
         self.assertEqual([c["offence"] for c in reply["crimes"]], ["39"], json.dumps(reply))
         self.assertEqual(self.offence_of(crn), "49")
 

@@ -73,13 +73,6 @@ class RulesetsTest(DaemonTestCase):
         shutil.rmtree(_rules_dir, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------
-    def send(self, *events):
-        with self.h.feed() as feed:
-            replies = [feed.request(e) for e in events]
-        for r in replies:
-            self.assertStatus(r, "accepted")
-        return replies
-
     def api_get(self, path, role="auditor"):
         status, body = self.h.api.get(path, role=role)
         self.assertEqual(status, 200, body)
@@ -147,7 +140,7 @@ class RulesetsTest(DaemonTestCase):
         doc = shipped()
         digest = sha256(canonical(doc))
         inc = uid("RS")
-        reply = self.send(assault_opened(inc))[0]
+        reply = self.send_accepted(assault_opened(inc))[0]
         self.assertEqual(reply["rules"], doc["version"])
         self.assertNotIn("ruleset_sha256", json.dumps(reply), "the feed's reply is unchanged")
         self.assertEqual(self.crime_hash(reply), (doc["version"], digest))
@@ -171,7 +164,7 @@ class RulesetsTest(DaemonTestCase):
         write_rules(doc, indent=2)
         self.reload_and_wait(f"-> {NEW_VERSION} (sha256 {digest})")
         inc = uid("RS-NEW")
-        reply = self.send(assault_opened(inc))[0]
+        reply = self.send_accepted(assault_opened(inc))[0]
         self.assertEqual(reply["rules"], NEW_VERSION)
         self.assertEqual(self.crime_hash(reply), (NEW_VERSION, digest))
         self.assertEqual(self.stored().get(NEW_VERSION), digest, "stored with the first batch it decided")
@@ -195,7 +188,7 @@ class RulesetsTest(DaemonTestCase):
         write_rules(doc)
         self.reload_and_wait(f"is loaded with sha256 {digest}, but this file's content has sha256 {changed}")
         self.assertIn("nothing was changed", self.h.log_text())
-        reply = self.send(assault_opened(uid("RS-KEPT")))[0]
+        reply = self.send_accepted(assault_opened(uid("RS-KEPT")))[0]
         self.assertEqual(reply["rules"], NEW_VERSION)
         self.assertEqual(self.crime_hash(reply), (NEW_VERSION, digest), "the old rule set stays")
         self.assertNotIn(changed, self.stored().values())
@@ -208,7 +201,7 @@ class RulesetsTest(DaemonTestCase):
         changed = sha256(canonical(old))
         write_rules(old)
         self.reload_and_wait(f"already stored with sha256 {old_digest}, but this file's content has sha256 {changed}")
-        reply = self.send(assault_opened(uid("RS-KEPT2")))[0]
+        reply = self.send_accepted(assault_opened(uid("RS-KEPT2")))[0]
         self.assertEqual(self.crime_hash(reply)[0], NEW_VERSION)
         self.assertNotIn(changed, self.stored().values())
 
@@ -232,7 +225,7 @@ class RulesetsTest(DaemonTestCase):
         self.assertEqual(self.stored()[race["version"]], sha256(text))
         write_rules(new_version_doc())
         self.reload_and_wait(f"{race['version']} -> {NEW_VERSION}")
-        reply = self.send(assault_opened(uid("RS-BACK")))[0]
+        reply = self.send_accepted(assault_opened(uid("RS-BACK")))[0]
         self.assertEqual(self.crime_hash(reply), (NEW_VERSION, sha256(canonical(new_version_doc()))))
 
     def test_g_every_row_names_version_and_hash(self):
@@ -242,7 +235,7 @@ class RulesetsTest(DaemonTestCase):
                      allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury",
                                    "occurred_at": "2026-03-02T10:00:00Z",
                                    "location": {"force_area": "own", "premises": "public_place"}}])
-        self.send(pend)
+        self.send_accepted(pend)
         self.assertGreater(self.h.sql_value("SELECT count(*) FROM pending_decisions"), 0)
         for table in ("crimes", "pending_decisions", "audit"):
             missing = self.h.sql_value(f"SELECT count(*) FROM {table} t WHERE t.ruleset IS NULL OR NOT EXISTS"
@@ -267,7 +260,7 @@ class RulesetsTest(DaemonTestCase):
                    "null", "null", "{}", "hocr-2024.9"]
         self.h.sql("SELECT audit_append(%s, 1)", ("\t".join([text, *columns]) + "\n",))
         self.assertIsNone(self.h.sql_value("SELECT ruleset_sha256 FROM audit WHERE event_id = 'E-OLD'"))
-        self.send(assault_opened(uid("RS-LAST")))
+        self.send_accepted(assault_opened(uid("RS-LAST")))
         r = self.fcrctl("audit", "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         total = self.h.sql_value("SELECT count(*) FROM audit")
