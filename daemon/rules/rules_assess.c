@@ -467,6 +467,8 @@ static bool rules_letter(unsigned char ch)
 /* Whether the whole word (or word sequence) w stands at p: p starts a word and w ends one. */
 static bool rules_word_at(const char *text, const char *p, const char *end, const char *w)
 {
+    if (*p != *w)
+        return false; /* most words of a clause start with another letter: skip the rest */
     size_t n = strlen(w);
     return (p == text || !rules_letter((unsigned char)p[-1])) && (size_t)(end - p) >= n && memcmp(p, w, n) == 0 &&
            !rules_letter((unsigned char)p[n]);
@@ -510,26 +512,16 @@ static bool rules_negated(const char *text, const char *pos, const struct rulese
     return false;
 }
 
-/* A growing text buffer for the normalised narrative. */
-struct rules_text {
-    char *s;
-    size_t n, cap;
-};
-
-static bool rules_text_put(struct rules_text *t, const char *s, size_t n)
+/* The correction of a misspelt word, or NULL. The rule set's filter (by the first two bytes, the
+ * lengths of the misspelt words starting so) spares the look-up for nearly every word. */
+static const char *rules_misspelt(const struct ruleset_screening *sc, const char *w, size_t n)
 {
-    if (t->n + n + 1 > t->cap) {
-        size_t cap = (t->n + n + 1) * 2;
-        char *x = realloc(t->s, cap);
-        if (!x)
-            return false;
-        t->s = x;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->n, s, n);
-    t->n += n;
-    t->s[t->n] = '\0';
-    return true;
+    if (!((sc->misspelt_filter[ruleset_misspelt_slot(w, n)] >> (n < 63 ? n : 63)) & 1))
+        return NULL;
+    for (size_t k = 0; sc->misspelt[k]; k++)
+        if (strncmp(sc->misspelt[k], w, n) == 0 && sc->misspelt[k][n] == '\0')
+            return sc->corrected[k];
+    return NULL;
 }
 
 /* The narrative as the matcher reads it: folded (textfold.h), every run of white space one
@@ -537,44 +529,56 @@ static bool rules_text_put(struct rules_text *t, const char *s, size_t n)
  * Returns a malloc'd string, NULL when memory fails. */
 static char *rules_normalise(const char *narrative, const struct ruleset_screening *sc)
 {
-    size_t len = strlen(narrative);
-    char *folded = malloc(len + 1);
-    struct rules_text t = {0};
-    if (!folded || !rules_text_put(&t, "", 0)) {
-        free(folded);
+    /* Folding never lengthens the text and neither does collapsing white space, so both are done
+     * in one buffer, written behind the point read; only a correction longer than its word makes
+     * room first. */
+    size_t len = strlen(narrative), cap = len + 1;
+    char *s = malloc(cap);
+    if (!s)
         return NULL;
-    }
-    size_t flen = textfold_text(narrative, len, folded);
-    bool ok = true;
-    for (size_t i = 0; ok && i < flen;) {
-        unsigned char ch = (unsigned char)folded[i];
+    size_t n = textfold_text(narrative, len, s), o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
         if (isspace(ch)) {
-            while (i < flen && isspace((unsigned char)folded[i]))
+            while (i < n && isspace((unsigned char)s[i]))
                 i++;
-            ok = rules_text_put(&t, " ", 1);
+            s[o++] = ' ';
             continue;
         }
         if (!rules_letter(ch)) {
-            ok = rules_text_put(&t, folded + i, 1);
-            i++;
+            s[o++] = s[i++];
             continue;
         }
         size_t j = i;
-        while (j < flen && (rules_letter((unsigned char)folded[j]) || folded[j] == '\''))
+        while (j < n && (rules_letter((unsigned char)s[j]) || s[j] == '\''))
             j++;
-        const char *fix = NULL;
-        for (size_t k = 0; sc->misspelt[k] && !fix; k++)
-            if (strlen(sc->misspelt[k]) == j - i && memcmp(sc->misspelt[k], folded + i, j - i) == 0)
-                fix = sc->corrected[k];
-        ok = fix ? rules_text_put(&t, fix, strlen(fix)) : rules_text_put(&t, folded + i, j - i);
+        const char *fix = rules_misspelt(sc, s + i, j - i);
+        if (!fix) {
+            memmove(s + o, s + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        size_t fl = strlen(fix);
+        if (o + fl > j) {
+            size_t grow = o + fl - j;
+            char *x = realloc(s, cap + grow);
+            if (!x) {
+                free(s);
+                return NULL;
+            }
+            s = x;
+            memmove(s + j + grow, s + j, n - j + 1);
+            n += grow;
+            j += grow;
+            cap += grow;
+        }
+        memcpy(s + o, fix, fl);
+        o += fl;
         i = j;
     }
-    free(folded);
-    if (!ok) {
-        free(t.s);
-        return NULL;
-    }
-    return t.s;
+    s[o] = '\0';
+    return s;
 }
 
 /* The pairs of adjacent bytes a text holds, as a 4,096-bit filter: a phrase with a pair the text

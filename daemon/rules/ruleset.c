@@ -761,6 +761,8 @@ static int ruleset_load_screening(struct ruleset_loader *ld, const json_t *o)
                                 "misspellings.%s: the correction must be lower-case text at most 8 bytes longer", word);
         sc->misspelt[k] = word;
         sc->corrected[k++] = json_string_value(fix);
+        size_t wl = strlen(word);
+        sc->misspelt_filter[ruleset_misspelt_slot(word, wl)] |= (uint64_t)1 << (wl < 63 ? wl : 63);
     }
 
     json_t *cands = json_object_get(o, "candidates");

@@ -213,9 +213,17 @@ struct ruleset_screening {
     const char **clause_words;  /* words (or word sequences) that start a new clause: "but", "then" */
     const char **misspelt;      /* whole words read as the corrected word of the same index */
     const char **corrected;
+    uint64_t misspelt_filter[256]; /* by ruleset_misspelt_slot: bit n when a misspelt word of n
+                                    * bytes (63: longer) has that slot */
     const struct ruleset_candidate *candidates;
     size_t ncandidates;
 };
+
+/* ruleset_misspelt_slot: the filter slot of a word of n >= 1 bytes (from its first two bytes). */
+static inline unsigned ruleset_misspelt_slot(const char *w, size_t n)
+{
+    return ((unsigned)(unsigned char)w[0] * 7u + (n > 1 ? (unsigned char)w[1] : 0u)) & 255u;
+}
 
 /* ruleset_screening: the screening data; always non-NULL (lists may be empty, never NULL). */
 const struct ruleset_screening *ruleset_screening(const struct ruleset *rs);
