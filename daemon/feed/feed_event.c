@@ -1,6 +1,7 @@
 /* feed_event.c: parses one feed line and validates it, field by field, against feed contract v1. */
 #include "feed/feed_event.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,17 @@ static int ev_check_location(struct ev_ctx *c, json_t *v, const char *path)
                            sizeof ev_location_fields / sizeof ev_location_fields[0]);
 }
 
+/* The value of the property damaged or taken, in pounds: a number (pence allowed), never negative;
+ * capped far above any real figure so that it stays an exact, comparable amount. */
+static int ev_check_value_gbp(struct ev_ctx *c, json_t *v, const char *path)
+{
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return ev_fail(c, path, "must be a number of pounds");
+    if (json_number_value(v) < 0 || json_number_value(v) > 1e12)
+        return ev_fail(c, path, "must be between 0 and 1000000000000 pounds");
+    return 0;
+}
+
 static const struct ev_field ev_allegation_fields[] = {
     {"id", EV_ID, EV_REQUIRED, 0, 64, NULL, NULL},
     {"victim", EV_ID, EV_OPTIONAL, 0, 64, NULL, NULL},
@@ -345,6 +357,7 @@ static const struct ev_field ev_allegation_fields[] = {
     {"withdrawn", EV_BOOL, EV_OPTIONAL, 0, 0, NULL, NULL},
     {"retracted", EV_BOOL, EV_OPTIONAL, 0, 0, NULL, NULL},
     {"note", EV_TEXT, EV_OPTIONAL, 0, 0, NULL, NULL},
+    {"value_gbp", EV_CUSTOM, EV_OPTIONAL, 0, 0, NULL, ev_check_value_gbp},
 };
 
 /* Entries of persons / allegations are keyed by id within the incident; two entries with one id

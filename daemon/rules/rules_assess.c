@@ -1,5 +1,6 @@
 /* rules_assess.c: one allegation through the recording decision flow (classify, evidence, referral,
- * who reported, location, Schools Protocol), plus crime flags and narrative indicators. */
+ * who reported, location, Schools Protocol), plus ranks, crime flags, narrative indicators and the
+ * hidden crime they point to behind what was keyed. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <strings.h>
 
 #include "rules/rules_int.h"
+#include "util/textfold.h"
 
 static void rules_verdict(struct rules_alleg *a, const char *outcome, const char *reason, const char *code,
                           const char *rule)
@@ -199,6 +201,69 @@ static void rules_apply_closing(struct rules_ctx *c, struct rules_alleg *a)
         rules_verdict(a, cr->outcome, cr->reason, NULL, cr->rule);
 }
 
+/* ---- ranking ---- */
+
+/* The largest sum of money the note mentions ("£6,500", "7000 pounds"), or -1. */
+static int64_t rules_note_value(const char *note)
+{
+    int64_t best = -1;
+    for (const char *p = note; p && *p; p++) {
+        bool pound_sign = (unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA3;
+        const char *q = pound_sign ? p + 2 : p;
+        if (!isdigit((unsigned char)*q) || (!pound_sign && p > note && isalnum((unsigned char)p[-1])))
+            continue;
+        int64_t v = 0;
+        const char *e = q;
+        while (isdigit((unsigned char)*e) || (*e == ',' && isdigit((unsigned char)e[1]))) {
+            if (*e != ',' && v < INT64_MAX / 10)
+                v = v * 10 + (*e - '0');
+            e++;
+        }
+        while (*e == ' ')
+            e++;
+        if (pound_sign || strncasecmp(e, "pounds", 6) == 0 || strncasecmp(e, "gbp", 3) == 0)
+            if (v > best)
+                best = v;
+        p = e - 1 > p ? e - 1 : p;
+    }
+    return best;
+}
+
+/* The rank of an offence for one allegation: a value at or above the offence's high-value
+ * threshold ranks it at its full figure. The value is the allegation's `value_gbp`; only when the
+ * feed gives none is a sum named in the note read instead (rules_assess warns when it is). */
+static int64_t rules_rank_of(const struct ruleset_offence *o, const json_t *doc)
+{
+    if (o->high_value_from <= 0)
+        return o->rank_days;
+    json_t *v = json_object_get(doc, "value_gbp");
+    double value = json_is_number(v) ? json_number_value(v) : (double)rules_note_value(rules_str(doc, "note"));
+    return value >= (double)o->high_value_from ? o->high_value_rank_days : o->rank_days;
+}
+
+int64_t rules_assess_rank(const struct rules_alleg *a)
+{
+    return rules_rank_of(a->off, a->doc);
+}
+
+/* An offence with value thresholds and no `value_gbp`: a sum read from the note decides its rank,
+ * and the reply says so, naming the allegation's note. */
+static void rules_value_warning(struct rules_ctx *c, const struct rules_alleg *a)
+{
+    if (a->off->high_value_from <= 0 || a->ev_index < 0 || json_is_number(json_object_get(a->doc, "value_gbp")))
+        return;
+    int64_t v = rules_note_value(rules_str(a->doc, "note"));
+    if (v < 0)
+        return;
+    char field[96];
+    snprintf(field, sizeof field, "allegations[%ld].note", a->ev_index);
+    rules_warn(c, "value_from_narrative", field,
+               "the value of the damage (%lld pounds) was read from the note: allegations[%ld].value_gbp was not given",
+               (long long)v, a->ev_index);
+}
+
+/* ---- the decision flow ---- */
+
 void rules_assess(struct rules_ctx *c, struct rules_alleg *a)
 {
     const json_t *d = a->doc;
@@ -220,6 +285,7 @@ void rules_assess(struct rules_ctx *c, struct rules_alleg *a)
     }
     if (!rules_classify(c, a))
         return;
+    rules_value_warning(c, a);
 
     a->state_based = a->off->basis == RULESET_BASIS_STATE || (a->off->basis == RULESET_BASIS_EITHER && !a->victim_id);
     if (!a->state_based && !a->victim_id) {
@@ -278,42 +344,6 @@ void rules_assess(struct rules_ctx *c, struct rules_alleg *a)
         return;
     }
     rules_add_rule(a->rules, RULE_BALANCE);
-}
-
-/* ---- ranking ---- */
-
-/* The largest sum of money the note mentions ("£6,500", "7000 pounds"), or -1. */
-static int64_t rules_note_value(const char *note)
-{
-    int64_t best = -1;
-    for (const char *p = note; p && *p; p++) {
-        bool pound_sign = (unsigned char)p[0] == 0xC2 && (unsigned char)p[1] == 0xA3;
-        const char *q = pound_sign ? p + 2 : p;
-        if (!isdigit((unsigned char)*q) || (!pound_sign && p > note && isalnum((unsigned char)p[-1])))
-            continue;
-        int64_t v = 0;
-        const char *e = q;
-        while (isdigit((unsigned char)*e) || (*e == ',' && isdigit((unsigned char)e[1]))) {
-            if (*e != ',' && v < INT64_MAX / 10)
-                v = v * 10 + (*e - '0');
-            e++;
-        }
-        while (*e == ' ')
-            e++;
-        if (pound_sign || strncasecmp(e, "pounds", 6) == 0 || strncasecmp(e, "gbp", 3) == 0)
-            if (v > best)
-                best = v;
-        p = e - 1 > p ? e - 1 : p;
-    }
-    return best;
-}
-
-int64_t rules_assess_rank(const struct rules_alleg *a)
-{
-    const struct ruleset_offence *o = a->off;
-    if (o->high_value_from > 0 && rules_note_value(rules_str(a->doc, "note")) >= o->high_value_from)
-        return o->high_value_rank_days;
-    return o->rank_days;
 }
 
 /* ---- flags ---- */
@@ -427,27 +457,128 @@ json_t *rules_assess_flags(const struct rules_ctx *c, const json_t *victim, cons
 
 /* ---- narrative indicators ---- */
 
-/* Whether one of the negating words stands among the three words before pos. */
-static bool rules_negated(const char *text, const char *pos, const char *const *negations)
+/* A letter or digit of any script: words are runs of these (an apostrophe inside a listed word,
+ * as in "didn't", is matched as written). */
+static bool rules_letter(unsigned char ch)
 {
-    const char *p = pos;
-    for (int words = 0; words < 3 && p > text; words++) {
-        while (p > text && !isalnum((unsigned char)p[-1])) {
-            p--;
-            if (*p == '.' || *p == ';' || *p == '!' || *p == '?')
-                return false; /* a denial does not reach across sentences */
+    return isalnum(ch) || ch >= 0x80;
+}
+
+/* Whether the whole word (or word sequence) w stands at p: p starts a word and w ends one. */
+static bool rules_word_at(const char *text, const char *p, const char *end, const char *w)
+{
+    if (*p != *w)
+        return false; /* most words of a clause start with another letter: skip the rest */
+    size_t n = strlen(w);
+    return (p == text || !rules_letter((unsigned char)p[-1])) && (size_t)(end - p) >= n && memcmp(p, w, n) == 0 &&
+           !rules_letter((unsigned char)p[n]);
+}
+
+/* Where the clause holding pos starts: after the last clause mark before it, or after the last
+ * clause word ("but", "and then") between that mark and pos. */
+static const char *rules_clause_start(const char *text, const char *pos, const struct ruleset_screening *sc)
+{
+    const char *start = text;
+    for (const char *p = pos; p > text; p--)
+        if (p[-1] != '\0' && strchr(sc->clause_marks, p[-1])) {
+            start = p;
+            break;
         }
-        const char *end = p;
-        while (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '\''))
-            p--;
-        size_t len = (size_t)(end - p);
-        for (size_t i = 0; negations && negations[i]; i++)
-            if (strlen(negations[i]) == len && strncmp(negations[i], p, len) == 0)
+    const char *from = start;
+    for (const char *p = from; p < pos; p++) {
+        if (p > text && rules_letter((unsigned char)p[-1]))
+            continue;
+        for (size_t i = 0; sc->clause_words[i]; i++)
+            if (rules_word_at(text, p, pos, sc->clause_words[i]))
+                start = p + strlen(sc->clause_words[i]);
+    }
+    return start;
+}
+
+/* Whether a negating word stands earlier in the clause of pos: a denial reaches the acts of its
+ * own clause only ("he didn't hit her, but he grabbed her by the throat" keeps the grab). */
+static bool rules_negated(const char *text, const char *pos, const struct ruleset_screening *sc,
+                          const char *const *negations)
+{
+    if (!negations)
+        return false;
+    for (const char *p = rules_clause_start(text, pos, sc); p < pos; p++) {
+        if (p > text && rules_letter((unsigned char)p[-1]))
+            continue;
+        for (size_t i = 0; negations[i]; i++)
+            if (rules_word_at(text, p, pos, negations[i]))
                 return true;
-        if (len >= 3 && strncmp(end - 3, "n't", 3) == 0)
-            return true;
     }
     return false;
+}
+
+/* The correction of a misspelt word, or NULL. The rule set's filter (by the first two bytes, the
+ * lengths of the misspelt words starting so) spares the look-up for nearly every word. */
+static const char *rules_misspelt(const struct ruleset_screening *sc, const char *w, size_t n)
+{
+    if (!((sc->misspelt_filter[ruleset_misspelt_slot(w, n)] >> (n < 63 ? n : 63)) & 1))
+        return NULL;
+    for (size_t k = 0; sc->misspelt[k]; k++)
+        if (strncmp(sc->misspelt[k], w, n) == 0 && sc->misspelt[k][n] == '\0')
+            return sc->corrected[k];
+    return NULL;
+}
+
+/* The narrative as the matcher reads it: folded (textfold.h), every run of white space one
+ * space, and each word the rule set lists as a misspelling replaced by its correction.
+ * Returns a malloc'd string, NULL when memory fails. */
+static char *rules_normalise(const char *narrative, const struct ruleset_screening *sc)
+{
+    /* Folding never lengthens the text and neither does collapsing white space, so both are done
+     * in one buffer, written behind the point read; only a correction longer than its word makes
+     * room first. */
+    size_t len = strlen(narrative), cap = len + 1;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t n = textfold_text(narrative, len, s), o = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        if (isspace(ch)) {
+            while (i < n && isspace((unsigned char)s[i]))
+                i++;
+            s[o++] = ' ';
+            continue;
+        }
+        if (!rules_letter(ch)) {
+            s[o++] = s[i++];
+            continue;
+        }
+        size_t j = i;
+        while (j < n && (rules_letter((unsigned char)s[j]) || s[j] == '\''))
+            j++;
+        const char *fix = rules_misspelt(sc, s + i, j - i);
+        if (!fix) {
+            memmove(s + o, s + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        size_t fl = strlen(fix);
+        if (o + fl > j) {
+            size_t grow = o + fl - j;
+            char *x = realloc(s, cap + grow);
+            if (!x) {
+                free(s);
+                return NULL;
+            }
+            s = x;
+            memmove(s + j + grow, s + j, n - j + 1);
+            n += grow;
+            j += grow;
+            cap += grow;
+        }
+        memcpy(s + o, fix, fl);
+        o += fl;
+        i = j;
+    }
+    s[o] = '\0';
+    return s;
 }
 
 /* The pairs of adjacent bytes a text holds, as a 4,096-bit filter: a phrase with a pair the text
@@ -484,6 +615,7 @@ static bool rules_pairs_may_hold(const struct rules_pairs *p, const char *phrase
 void rules_assess_narrative(struct rules_ctx *c, const char *narrative)
 {
     const struct ruleset_simple *ind = ruleset_indicators(c->rs);
+    const struct ruleset_screening *sc = ruleset_screening(c->rs);
     json_t *found = json_object_get(c->state, "indicators");
     if (!ind->rule || !narrative)
         return;
@@ -491,27 +623,152 @@ void rules_assess_narrative(struct rules_ctx *c, const char *narrative)
         found = json_array();
         json_object_set_new(c->state, "indicators", found);
     }
-    char *low = strdup(narrative);
+    char *low = rules_normalise(narrative, sc);
     if (!low)
         return;
-    for (char *p = low; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
     struct rules_pairs pairs;
     rules_pairs_of(&pairs, low);
-    for (size_t i = 0; ind->items[i]; i++) {
-        const char *phrase = ind->items[i];
+    for (size_t i = 0; sc->phrases[i]; i++) {
+        const char *phrase = sc->phrases[i];
         if (!rules_pairs_may_hold(&pairs, phrase))
             continue;
         /* A phrase must start a word ("kill" is not found in "skill"); its end may run on
-         * ("harass" finds "harassment"); a denial just before it ("no injuries") does not count. */
+         * ("harass" finds "harassment"); a denial earlier in its clause ("no injuries") cancels it. */
         for (const char *hit = strstr(low, phrase); hit; hit = strstr(hit + 1, phrase)) {
-            if (hit > low && isalnum((unsigned char)hit[-1]))
+            if (hit > low && rules_letter((unsigned char)hit[-1]))
                 continue;
-            if (rules_negated(low, hit, ind->items3))
+            if (rules_negated(low, hit, sc, ind->items3))
                 continue;
             rules_add_rule(found, phrase);
             break;
         }
     }
     free(low);
+}
+
+/* ---- hidden crime behind what was keyed ---- */
+
+/* The offence an allegation was keyed as and its rank: as the decision flow classified it, else
+ * (decided by a person, or kept from another rule set) the offence its decision or the feed
+ * names. NULL when none is known. */
+static const struct ruleset_offence *rules_keyed(const struct rules_ctx *c, const struct rules_alleg *a,
+                                                 int64_t *rank)
+{
+    const struct ruleset_offence *o = a->off;
+    if (!o)
+        o = ruleset_offence(c->rs, rules_str(json_object_get(json_object_get(c->state, "decisions"), a->id), "offence"));
+    if (!o)
+        o = ruleset_offence(c->rs, rules_str(a->doc, "offence"));
+    if (o)
+        *rank = rules_rank_of(o, a->doc);
+    return o;
+}
+
+static bool rules_json_has(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The candidate's offence for a victim: its code, or its conduct key classified with the
+ * victim's facts. */
+static const struct ruleset_offence *rules_candidate_offence(const struct rules_ctx *c,
+                                                             const struct ruleset_candidate *cd,
+                                                             const struct rules_alleg *a, const char **rule)
+{
+    *rule = cd->rule;
+    if (cd->offence)
+        return ruleset_offence(c->rs, cd->offence);
+    struct ruleset_facts f = {
+        .victim_kind = rules_str(a->victim, "kind"),
+        .victim_sex = rules_str(a->victim, "sex"),
+        .victim_age = rules_person_age(a->victim),
+        .premises = a->premises,
+    };
+    const char *crule = NULL;
+    const struct ruleset_offence *o = ruleset_classify(c->rs, cd->conduct, &f, &crule);
+    if (!*rule)
+        *rule = crule;
+    return o;
+}
+
+/* One victim against one candidate: the candidate counts when one of the victim's keyed
+ * allegations is of the kind it is about, and it ranks above every one of them. */
+static const struct ruleset_offence *rules_screen_victim(const struct rules_ctx *c, const struct ruleset_candidate *cd,
+                                                         const char *victim, const char **rule)
+{
+    int64_t top = -1;
+    bool about = !cd->keyed_offences && !cd->keyed_categories;
+    const struct rules_alleg *first = NULL;
+    for (size_t i = 0; i < c->nal; i++) {
+        const struct rules_alleg *a = &c->al[i];
+        int64_t rank = 0;
+        if (!a->victim_id || strcmp(a->victim_id, victim) != 0 || json_is_true(json_object_get(a->doc, "retracted")))
+            continue;
+        const struct ruleset_offence *o = rules_keyed(c, a, &rank);
+        if (!o)
+            continue;
+        if (!first)
+            first = a;
+        if (rank > top)
+            top = rank;
+        about = about || rules_in_list(cd->keyed_offences, o->code) || rules_in_list(cd->keyed_categories, o->category);
+    }
+    if (!first || !about)
+        return NULL;
+    const struct ruleset_offence *cand = rules_candidate_offence(c, cd, first, rule);
+    return cand && cand->rank_days > top ? cand : NULL;
+}
+
+json_t *rules_assess_screen(const struct rules_ctx *c)
+{
+    const struct ruleset_simple *ind = ruleset_indicators(c->rs);
+    const struct ruleset_screening *sc = ruleset_screening(c->rs);
+    const json_t *found = json_object_get(c->state, "indicators");
+    json_t *out = json_array();
+    if (!out || !ind->rule || json_array_size(found) == 0)
+        return out;
+    for (size_t k = 0; k < sc->ncandidates; k++) {
+        const struct ruleset_candidate *cd = &sc->candidates[k];
+        json_t *phrases = json_array();
+        for (size_t j = 0; cd->phrases[j]; j++)
+            if (rules_json_has(found, cd->phrases[j]))
+                json_array_append_new(phrases, json_string(cd->phrases[j]));
+        for (size_t i = 0; json_array_size(phrases) > 0 && i < c->nal; i++) {
+            const char *victim = c->al[i].victim_id, *rule = NULL;
+            bool seen = false;
+            for (size_t j = 0; victim && j < i && !seen; j++)
+                seen = c->al[j].victim_id && strcmp(c->al[j].victim_id, victim) == 0;
+            if (!victim || seen)
+                continue;
+            const struct ruleset_offence *cand = rules_screen_victim(c, cd, victim, &rule);
+            if (!cand)
+                continue;
+            /* One item per victim and offence, whichever candidates point to it. */
+            json_t *item = NULL, *x;
+            size_t xi;
+            json_array_foreach(out, xi, x) {
+                if (strcmp(rules_str(x, "victim"), victim) == 0 && strcmp(rules_str(x, "offence"), cand->code) == 0)
+                    item = x;
+            }
+            if (!item) {
+                item = json_pack("{s:s, s:s, s:[], s:[s]}", "victim", victim, "offence", cand->code, "indicators",
+                                 "rules", ind->rule);
+                json_array_append_new(out, item);
+            }
+            size_t pi;
+            json_t *ph;
+            json_array_foreach(phrases, pi, ph) {
+                rules_add_rule(json_object_get(item, "indicators"), json_string_value(ph));
+            }
+            rules_add_rule(json_object_get(item, "rules"), rule);
+        }
+        json_decref(phrases);
+    }
+    return out;
 }

@@ -120,6 +120,11 @@ void rules_assess_narrative(struct rules_ctx *c, const char *narrative);
 json_t *rules_assess_flags(const struct rules_ctx *c, const json_t *victim, const struct rules_alleg *const *als,
                            size_t n, const struct ruleset_offence *off, json_t *rules);
 int64_t rules_assess_rank(const struct rules_alleg *a);
+/* rules_assess_screen: the offences the narrative's indicators point to that rank above every
+ * allegation keyed for a victim (the rule set's `candidates`): a new array of
+ * {victim, offence, indicators: [phrases], rules: [ids]}, one per victim and offence; the caller
+ * owns it. */
+json_t *rules_assess_screen(const struct rules_ctx *c);
 
 /* rules_count.c */
 int rules_count(struct rules_ctx *c);

@@ -375,6 +375,7 @@ struct rules_want {
     const char *crn;  /* the crime it is about (else NULL) */
     json_t *flags; /* owned */
     json_t *rules; /* owned */
+    json_t *indicators; /* possible_crime: the phrases it is about, owned; else NULL */
 };
 
 static void rules_want(struct rules_want *w, size_t *n, const char *reason, const struct rules_alleg *a,
@@ -389,6 +390,7 @@ static void rules_want(struct rules_want *w, size_t *n, const char *reason, cons
     x->crn = NULL;
     x->flags = flags ? flags : json_array();
     x->rules = rules;
+    x->indicators = NULL;
 }
 
 static bool rules_has_crime_ref(const struct rules_ctx *c)
@@ -425,7 +427,7 @@ static bool rules_hidden_crime(const struct rules_ctx *c)
     return true;
 }
 
-static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
+static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w, const json_t *screen)
 {
     size_t n = 0;
     json_t *crimes = json_object_get(c->state, "crimes");
@@ -477,8 +479,21 @@ static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w)
     const char *cat = rules_str(c->state, "category");
     if (cat && strcmp(cat, "crime") == 0 && c->nal == 0)
         rules_want(w, &n, "insufficient_detail", NULL, NULL, NULL, json_pack("[s]", RULE_CRIME_WITHOUT_ALLEGATION));
-    if (rules_hidden_crime(c))
+    if (rules_hidden_crime(c)) {
         rules_want(w, &n, "possible_crime", NULL, NULL, NULL, json_pack("[s]", ruleset_indicators(c->rs)->rule));
+        w[n - 1].indicators = jsonwrite_copy(json_object_get(c->state, "indicators"));
+    } else {
+        /* Hidden crime behind what was keyed: the narrative points to an offence above every
+         * allegation keyed for a victim (force behind a theft). */
+        size_t si;
+        json_t *x;
+        json_array_foreach(screen, si, x) {
+            rules_want(w, &n, "possible_crime", NULL, rules_str(x, "offence"), NULL,
+                       jsonwrite_copy(json_object_get(x, "rules")));
+            w[n - 1].victim = rules_str(x, "victim");
+            w[n - 1].indicators = jsonwrite_copy(json_object_get(x, "indicators"));
+        }
+    }
     json_t *closing = json_object_get(c->state, "closing");
     const char *ccat = rules_str(closing, "category");
     bool closing_now = c->ev->type == FEED_EVENT_CLOSED;
@@ -502,6 +517,42 @@ static bool rules_pending_key(const json_t *p, const char *reason, const char *a
            rules_json_str_eq(json_object_get(p, "allegation"), allegation);
 }
 
+/* possible_crime items are told apart by the victim and candidate offence too: a narrative can
+ * point to more than one hidden crime. */
+static bool rules_pending_same(const json_t *p, const struct rules_want *w)
+{
+    if (!rules_pending_key(p, w->reason, w->allegation))
+        return false;
+    if (strcmp(w->reason, "possible_crime") != 0)
+        return true;
+    const char *v = rules_str(p, "victim"), *cand = rules_str(p, "candidate_offence");
+    return (!v == !w->victim && (!v || strcmp(v, w->victim) == 0)) &&
+           (!cand == !w->candidate && (!cand || strcmp(cand, w->candidate) == 0));
+}
+
+/* Whether an item a person closed already decided what the wanted one is about: the same
+ * question, and (possible_crime) every indicator it would be opened on was before that person
+ * then. An item closed before items named their indicators covers them all. */
+static bool rules_decided(const json_t *p, const struct rules_want *w)
+{
+    if (!rules_pending_same(p, w))
+        return false;
+    const json_t *had = json_object_get(p, "indicators");
+    if (!w->indicators || !json_is_array(had))
+        return true;
+    size_t i, j;
+    json_t *x, *y;
+    json_array_foreach(w->indicators, i, x) {
+        bool in = false;
+        json_array_foreach(had, j, y) {
+            in = in || json_equal(x, y);
+        }
+        if (!in)
+            return false;
+    }
+    return true;
+}
+
 static const char *rules_resolution(const struct rules_ctx *c, const char *allegation)
 {
     json_t *d = allegation ? json_object_get(json_object_get(c->state, "decisions"), allegation) : NULL;
@@ -521,6 +572,8 @@ static void rules_pending_fields(json_t *p, const struct rules_want *w)
         json_object_set_new(p, "crn", json_string(w->crn));
     json_object_set(p, "flags", w->flags);
     json_object_set(p, "rules", w->rules);
+    if (w->indicators)
+        json_object_set_new(p, "indicators", jsonwrite_copy(w->indicators));
 }
 
 static bool rules_kept(const struct rules_ctx *c, const char *allegation)
@@ -547,7 +600,7 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
             continue; /* decided under another rule set, untouched: its questions stay as they are */
         size_t k;
         for (k = 0; k < nw; k++)
-            if (!kept[k] && rules_pending_key(p, w[k].reason, w[k].allegation))
+            if (!kept[k] && rules_pending_same(p, &w[k]))
                 break;
         if (k < nw) {
             kept[k] = true;
@@ -572,11 +625,12 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
     for (size_t k = 0; k < nw; k++) {
         if (kept[k])
             continue;
-        /* What a person closed stays closed: the rules do not reopen the same question. */
+        /* What a person closed stays closed: the rules do not reopen the same question. A later
+         * disclosure (an indicator that person did not have) is a new question. */
         bool by_person = false;
         json_array_foreach(pending, i, p) {
             const char *how = rules_str(json_object_get(p, "resolution"), "how");
-            if (rules_pending_key(p, w[k].reason, w[k].allegation) && how && strcmp(how, "rules") != 0)
+            if (how && strcmp(how, "rules") != 0 && rules_decided(p, &w[k]))
                 by_person = true;
         }
         if (by_person)
@@ -595,6 +649,13 @@ static void rules_reconcile_pending(struct rules_ctx *c, struct rules_want *w, s
         json_array_append_new(pending, np);
         rules_audit(c, "pending.opened", NULL, id, w[k].allegation, NULL, jsonwrite_copy(np),
                     jsonwrite_copy(json_object_get(np, "rules")));
+        if (strcmp(w[k].reason, "possible_crime") == 0 && w[k].candidate) {
+            const struct ruleset_offence *o = ruleset_offence(c->rs, w[k].candidate);
+            rules_warn(c, "possible_crime", "narrative",
+                       "the narrative points to %s (%s) for %s, above every allegation keyed for that victim: "
+                       "pending %s asks a person to decide",
+                       w[k].candidate, o ? o->name : "?", w[k].victim ? w[k].victim : "no victim", id);
+        }
     }
     free(kept);
 }
@@ -634,16 +695,24 @@ int rules_record(struct rules_ctx *c)
     }
     rules_decide(c);
 
-    /* At most one item per allegation, one per unit, one per orphaned crime, and the incident's own four. */
-    struct rules_want *w = calloc(c->nal + c->nunits + json_array_size(c->orphans) + 5, sizeof *w);
-    if (!w)
+    /* At most one item per allegation, one per unit, one per orphaned crime, one per hidden crime
+     * screened, and the incident's own four. */
+    json_t *screen = rules_assess_screen(c);
+    struct rules_want *w =
+        screen ? calloc(c->nal + c->nunits + json_array_size(c->orphans) + json_array_size(screen) + 5, sizeof *w)
+               : NULL;
+    if (!w) {
+        json_decref(screen);
         return -1;
-    size_t nw = rules_collect_wants(c, w);
+    }
+    size_t nw = rules_collect_wants(c, w, screen);
     rules_reconcile_pending(c, w, nw);
     for (size_t k = 0; k < nw; k++) {
         json_decref(w[k].flags);
         json_decref(w[k].rules);
+        json_decref(w[k].indicators);
     }
     free(w);
+    json_decref(screen);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* ruleset.c: loads a recording rule set from JSON, validates every cross-reference, builds lookups. */
 #include "rules/ruleset.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "util/errbuf.h"
+#include "util/textfold.h"
 #include "util/jsonwrite.h"
 
 #define LIFE_DAYS 36525
@@ -50,6 +52,8 @@ struct ruleset {
 
     struct ruleset_confirmation confirmation;
     struct ruleset_simple schools, police_only, action_fraud, indicators;
+    struct ruleset_screening screening;
+    char clause_marks[32];
     struct ruleset_n100 n100;
 
     struct ruleset_closing_reason *closing;
@@ -627,6 +631,177 @@ static int ruleset_load_confirmation(struct ruleset_loader *ld, const json_t *ro
     return 0;
 }
 
+/* Whether a phrase is as the matcher reads text: folded (lower case, ASCII marks) already. */
+static bool ruleset_folded(const char *s)
+{
+    size_t n = strlen(s);
+    char *f = malloc(n + 1);
+    if (!f)
+        return false;
+    bool same = textfold_text(s, n, f) == n && memcmp(f, s, n) == 0;
+    free(f);
+    return same;
+}
+
+/* A NULL-terminated empty list, so that readers of the screening data never meet NULL. */
+static const char **ruleset_empty_list(struct ruleset_loader *ld)
+{
+    const char **l = calloc(1, sizeof *l);
+    if (l && ruleset_track(ld->rs, l) < 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+static int ruleset_folded_list(struct ruleset_loader *ld, const json_t *obj, const char *key, const char *path,
+                               const char ***out)
+{
+    if (ruleset_list(ld, obj, key, path, false, NULL, out) < 0)
+        return -1;
+    if (!*out && !(*out = ruleset_empty_list(ld)))
+        return ruleset_fail(ld, path, "out of memory");
+    for (size_t i = 0; (*out)[i]; i++)
+        if (!ruleset_folded((*out)[i]))
+            return ruleset_fail(ld, path, "%s[%zu] must be lower case", key, i);
+    return 0;
+}
+
+/* candidates[i]: {phrases, offence | conduct, keyed_offences?, keyed_categories?, rule?}. */
+static int ruleset_load_candidate(struct ruleset_loader *ld, const json_t *o, const char *path,
+                                  struct ruleset_candidate *cd)
+{
+    static const char *const keys[] = {"phrases", "offence", "conduct", "keyed_offences", "keyed_categories",
+                                       "rule", "note", "source", "tag", NULL};
+    if (ruleset_keys(ld, o, path, keys) < 0 || ruleset_folded_list(ld, o, "phrases", path, &cd->phrases) < 0 ||
+        ruleset_str(ld, o, "offence", path, false, &cd->offence) < 0 ||
+        ruleset_str(ld, o, "conduct", path, false, &cd->conduct) < 0 ||
+        ruleset_codes(ld, o, "keyed_offences", path, false, &cd->keyed_offences) < 0 ||
+        ruleset_list(ld, o, "keyed_categories", path, false, NULL, &cd->keyed_categories) < 0)
+        return -1;
+    if (!cd->phrases[0])
+        return ruleset_fail(ld, path, "\"phrases\" must name at least one phrase");
+    if (!cd->offence == !cd->conduct)
+        return ruleset_fail(ld, path, "give exactly one of \"offence\" and \"conduct\"");
+    if (cd->offence && !ruleset_offence(ld->rs, cd->offence))
+        return ruleset_fail(ld, path, "unknown offence code \"%s\"", cd->offence);
+    if (cd->conduct && !ruleset_lexicon_has(ld->rs, cd->conduct))
+        return ruleset_fail(ld, path, "unknown conduct key \"%s\"", cd->conduct);
+    for (size_t i = 0; cd->keyed_categories && cd->keyed_categories[i]; i++) {
+        bool known = false;
+        for (size_t k = 0; k < ld->rs->noffences && !known; k++)
+            known = strcmp(ld->rs->offences[k].category, cd->keyed_categories[i]) == 0;
+        if (!known)
+            return ruleset_fail(ld, path, "keyed_categories[%zu]: no offence has category \"%s\"", i,
+                                cd->keyed_categories[i]);
+    }
+    if (json_object_get(o, "rule") && ruleset_rule_ref(ld, o, "rule", path, &cd->rule) < 0)
+        return -1;
+    return 0;
+}
+
+/* The `indicators` keys that say how text is read (clauses, misspellings) and what a phrase
+ * points to (candidates); every one optional. */
+static int ruleset_load_screening(struct ruleset_loader *ld, const json_t *o)
+{
+    struct ruleset *rs = ld->rs;
+    struct ruleset_screening *sc = &rs->screening;
+    char path[64];
+
+    /* Clause marks: single characters; without the key, the ends of sentences. */
+    json_t *marks = json_object_get(o, "clause_marks");
+    snprintf(rs->clause_marks, sizeof rs->clause_marks, "%s", ".;!?");
+    if (marks) {
+        size_t i, n = 0;
+        json_t *m;
+        if (!json_is_array(marks) || json_array_size(marks) >= sizeof rs->clause_marks)
+            return ruleset_fail(ld, "indicators", "\"clause_marks\" must be an array of at most %zu characters",
+                                sizeof rs->clause_marks - 1);
+        json_array_foreach(marks, i, m) {
+            const char *t = json_string_value(m);
+            if (!t || strlen(t) != 1 || isalnum((unsigned char)t[0]) || t[0] == ' ' || (unsigned char)t[0] >= 0x80)
+                return ruleset_fail(ld, "indicators", "clause_marks[%zu] must be one ASCII punctuation character", i);
+            rs->clause_marks[n++] = t[0];
+        }
+        rs->clause_marks[n] = '\0';
+    }
+    sc->clause_marks = rs->clause_marks;
+    if (ruleset_folded_list(ld, o, "clause_words", "indicators", &sc->clause_words) < 0)
+        return -1;
+
+    json_t *ms = json_object_get(o, "misspellings");
+    if (ms && !json_is_object(ms))
+        return ruleset_fail(ld, "indicators", "\"misspellings\" must be an object of word: correction");
+    size_t nm = json_object_size(ms);
+    sc->misspelt = calloc(nm + 1, sizeof *sc->misspelt);
+    sc->corrected = calloc(nm + 1, sizeof *sc->corrected);
+    if (!sc->misspelt || ruleset_track(rs, sc->misspelt) < 0) {
+        free(sc->misspelt);
+        free(sc->corrected);
+        sc->misspelt = sc->corrected = NULL;
+        return ruleset_fail(ld, "indicators", "out of memory");
+    }
+    if (!sc->corrected || ruleset_track(rs, sc->corrected) < 0) {
+        free(sc->corrected);
+        sc->corrected = NULL;
+        return ruleset_fail(ld, "indicators", "out of memory");
+    }
+    const char *word;
+    json_t *fix;
+    size_t k = 0;
+    json_object_foreach(ms, word, fix) {
+        bool one_word = *word != '\0';
+        for (const char *p = word; *p; p++)
+            one_word &= isalnum((unsigned char)*p) || *p == '\'' || (unsigned char)*p >= 0x80;
+        if (!one_word || !ruleset_folded(word))
+            return ruleset_fail(ld, "indicators", "misspellings: \"%s\" must be one lower-case word", word);
+        if (!json_is_string(fix) || json_string_length(fix) == 0 || json_string_length(fix) > strlen(word) + 8 ||
+            !ruleset_folded(json_string_value(fix)))
+            return ruleset_fail(ld, "indicators",
+                                "misspellings.%s: the correction must be lower-case text at most 8 bytes longer", word);
+        sc->misspelt[k] = word;
+        sc->corrected[k++] = json_string_value(fix);
+        size_t wl = strlen(word);
+        sc->misspelt_filter[ruleset_misspelt_slot(word, wl)] |= (uint64_t)1 << (wl < 63 ? wl : 63);
+    }
+
+    json_t *cands = json_object_get(o, "candidates");
+    if (cands && !json_is_array(cands))
+        return ruleset_fail(ld, "indicators", "\"candidates\" must be an array");
+    sc->ncandidates = json_array_size(cands);
+    struct ruleset_candidate *cd = calloc(sc->ncandidates + 1, sizeof *cd);
+    if (!cd || ruleset_track(rs, cd) < 0) {
+        free(cd);
+        return ruleset_fail(ld, "indicators", "out of memory");
+    }
+    sc->candidates = cd;
+    size_t extra = 0;
+    for (size_t i = 0; i < sc->ncandidates; i++) {
+        snprintf(path, sizeof path, "indicators.candidates[%zu]", i);
+        if (ruleset_load_candidate(ld, json_array_get(cands, i), path, &cd[i]) < 0)
+            return -1;
+        for (size_t j = 0; cd[i].phrases[j]; j++)
+            extra++;
+    }
+
+    /* The phrases to look for: the indicators' own, then the candidates' not among them. */
+    size_t n = 0;
+    while (rs->indicators.items[n])
+        n++;
+    sc->phrases = calloc(n + extra + 1, sizeof *sc->phrases);
+    if (!sc->phrases || ruleset_track(rs, sc->phrases) < 0) {
+        free(sc->phrases);
+        sc->phrases = NULL;
+        return ruleset_fail(ld, "indicators", "out of memory");
+    }
+    memcpy(sc->phrases, rs->indicators.items, n * sizeof *sc->phrases);
+    for (size_t i = 0; i < sc->ncandidates; i++)
+        for (size_t j = 0; cd[i].phrases[j]; j++)
+            if (!ruleset_in(sc->phrases, cd[i].phrases[j]))
+                sc->phrases[n++] = cd[i].phrases[j];
+    return 0;
+}
+
 /* The small single-rule sections: schools protocol, police only, Action Fraud, N100, indicators. */
 static int ruleset_load_simple(struct ruleset_loader *ld, const json_t *root)
 {
@@ -636,7 +811,8 @@ static int ruleset_load_simple(struct ruleset_loader *ld, const json_t *root)
     static const char *const pkeys[] = {"rule", "roles", NULL};
     static const char *const akeys[] = {"rule", "code", NULL};
     static const char *const nkeys[] = {"rule", "unconfirmed", "evidence_against", "elsewhere", NULL};
-    static const char *const ikeys[] = {"rule", "categories", "phrases", "negations", NULL};
+    static const char *const ikeys[] = {"rule", "categories", "phrases", "negations", "clause_marks",
+                                        "clause_words", "misspellings", "candidates", NULL};
 
     if (!(o = json_object_get(root, "schools_protocol")))
         return ruleset_fail(ld, "schools_protocol", "missing");
@@ -682,12 +858,14 @@ static int ruleset_load_simple(struct ruleset_loader *ld, const json_t *root)
         ruleset_list(ld, o, "negations", "indicators", false, NULL, &rs->indicators.items3) < 0)
         return -1;
     for (size_t i = 0; rs->indicators.items[i]; i++)
-        for (const char *p = rs->indicators.items[i]; *p; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                return ruleset_fail(ld, "indicators", "phrases[%zu] must be lower case", i);
+        if (!ruleset_folded(rs->indicators.items[i]))
+            return ruleset_fail(ld, "indicators", "phrases[%zu] must be lower case", i);
+    for (size_t i = 0; rs->indicators.items3 && rs->indicators.items3[i]; i++)
+        if (!ruleset_folded(rs->indicators.items3[i]))
+            return ruleset_fail(ld, "indicators", "negations[%zu] must be lower case", i);
     if (ruleset_in(rs->indicators.items2, "crime"))
         return ruleset_fail(ld, "indicators", "\"categories\" lists the incident categories that are not crime");
-    return 0;
+    return ruleset_load_screening(ld, o);
 }
 
 static int ruleset_load_closing(struct ruleset_loader *ld, const json_t *root)
@@ -1061,6 +1239,11 @@ const struct ruleset_simple *ruleset_action_fraud(const struct ruleset *rs)
 const struct ruleset_simple *ruleset_indicators(const struct ruleset *rs)
 {
     return &rs->indicators;
+}
+
+const struct ruleset_screening *ruleset_screening(const struct ruleset *rs)
+{
+    return &rs->screening;
 }
 
 const struct ruleset_n100 *ruleset_n100(const struct ruleset *rs)

@@ -192,8 +192,41 @@ const struct ruleset_simple *ruleset_police_only(const struct ruleset *rs);
 /* action_fraud: the referral rule id and the code put in the decision ("action_fraud"). */
 const struct ruleset_simple *ruleset_action_fraud(const struct ruleset *rs);
 /* indicators: items = lower-case phrases, items2 = incident categories that are not crime,
- * items3 = words that, shortly before a phrase, deny it ("no injuries", "not assaulted"). */
+ * items3 = words that, earlier in the same clause, deny a phrase ("no injuries", "not assaulted"). */
 const struct ruleset_simple *ruleset_indicators(const struct ruleset *rs);
+
+/* Narrative screening (the `indicators` section's other keys): how free text is read and what a
+ * phrase found in it points to. Every string is borrowed from the rule set. */
+struct ruleset_candidate {
+    const char **phrases;          /* any of them found points to the offence below */
+    const char *offence;           /* a code of the offence table, or NULL when conduct is given */
+    const char *conduct;           /* a lexicon key, classified with the victim's facts, or NULL */
+    const char **keyed_offences;   /* only when a victim's keyed allegation has one of these codes... */
+    const char **keyed_categories; /* ...or one of these offence categories (both NULL: any) */
+    const char *rule;              /* the rule id it cites beside the indicators' rule */
+};
+
+struct ruleset_screening {
+    const char **phrases;       /* every phrase matched: the indicators' phrases, then the
+                                 * candidates' phrases not already among them */
+    const char *clause_marks;   /* characters that end a clause, e.g. ".;:,!?" */
+    const char **clause_words;  /* words (or word sequences) that start a new clause: "but", "then" */
+    const char **misspelt;      /* whole words read as the corrected word of the same index */
+    const char **corrected;
+    uint64_t misspelt_filter[256]; /* by ruleset_misspelt_slot: bit n when a misspelt word of n
+                                    * bytes (63: longer) has that slot */
+    const struct ruleset_candidate *candidates;
+    size_t ncandidates;
+};
+
+/* ruleset_misspelt_slot: the filter slot of a word of n >= 1 bytes (from its first two bytes). */
+static inline unsigned ruleset_misspelt_slot(const char *w, size_t n)
+{
+    return ((unsigned)(unsigned char)w[0] * 7u + (n > 1 ? (unsigned char)w[1] : 0u)) & 255u;
+}
+
+/* ruleset_screening: the screening data; always non-NULL (lists may be empty, never NULL). */
+const struct ruleset_screening *ruleset_screening(const struct ruleset *rs);
 
 /* N100: the holding code for each reason a rape cannot be recorded. */
 struct ruleset_n100 {

@@ -1330,6 +1330,297 @@ START_TEST(reload_victim_change_reaches_allegation_pending_kept)
 }
 END_TEST
 
+/* ---- hidden crime behind what was keyed ---- */
+
+/* A crime incident: the victim reports, with a narrative, the allegations given. */
+#define OPEN_N(allegations, narrative)                                                                           \
+    "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT                     \
+    "','category':'crime','reported_by':'v1','persons':[" VICTIM "," SUSPECT "],'allegations':[" allegations     \
+    "],'narrative':'" narrative "'}"
+#define THEFT "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'theft.from_person','occurred_at':'" WHEN "'," LOC "}"
+
+/* The open possible_crime item naming this candidate, or NULL. */
+static const json_t *possible_crime(const struct fx *f, const char *candidate)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(f->state, "pending"), i, p) {
+        if (strcmp(s(p, "status"), "open") == 0 && strcmp(s(p, "reason"), "possible_crime") == 0 &&
+            ((!candidate && !s(p, "candidate_offence")) ||
+             (candidate && s(p, "candidate_offence") && strcmp(s(p, "candidate_offence"), candidate) == 0)))
+            return p;
+    }
+    return NULL;
+}
+
+/* What a supervisor's decision leaves on a pending item (rules_act.c closes it so). */
+static void close_by_person(const json_t *item)
+{
+    json_t *p = (json_t *)item;
+    json_object_set_new(p, "status", json_string("closed"));
+    json_object_set_new(p, "resolution", json_pack("{s:s, s:s}", "how", "decision", "decision", "no_crime"));
+}
+
+START_TEST(screen_force_behind_theft)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(THEFT, "He pushed her to the ground and ran off with her handbag."));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "39", NULL);
+    const json_t *p = possible_crime(&f, "34B");
+    ck_assert_msg(p != NULL, "no possible_crime 34B: %s", json_dumps(json_object_get(f.state, "pending"), 0));
+    ck_assert_str_eq(s(p, "victim"), "v1");
+    ck_assert(has_rule(json_object_get(p, "rules"), "NSIR.hidden_crime"));
+    ck_assert(has_rule(json_object_get(p, "rules"), "HOCR-THEFT.force_used"));
+    ck_assert(has_rule(json_object_get(p, "indicators"), "pushed her"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    ck_assert(has_warning(&f, "possible_crime", "narrative"));
+    /* The view a supervisor reads carries the candidate and the victim. */
+    json_t *view = incident_view(f.state);
+    json_t *vp = json_array_get(json_object_get(view, "pending"), 0);
+    ck_assert_str_eq(s(vp, "candidate_offence"), "34B");
+    ck_assert_str_eq(s(vp, "victim"), "v1");
+    json_decref(view);
+    /* An organisation robbed is 34A: the candidate is classified with the victim's facts. */
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'crime','reported_by':'w1','persons':[{'id':'o1','role':'victim','kind':'organisation',"
+                 "'name':'Shop Ltd'},{'id':'w1','role':'professional','employer':'Shop Ltd'}],'allegations':[{'id':'a1',"
+                 "'victim':'o1','conduct':'theft.shop'}],'narrative':'The man threatened the cashier and took the till.'}");
+    ck_assert_ptr_nonnull(possible_crime(&f, "34A"));
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(screen_nothing_more_serious)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(THEFT, "Her purse was lifted from her coat pocket on the bus; she felt nothing."));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    ck_assert(!has_warning(&f, "possible_crime", NULL));
+    fx_free(&f);
+    /* Keyed as robbery already: the force described points to nothing above it. */
+    fx_init(&f);
+    fx_apply(&f, OPEN_N("{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'robbery','occurred_at':'" WHEN "'}",
+                        "He pushed her over and took her phone."));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_free(&f);
+    /* Strangulation behind an assault keyed with injury: 8N ranks no higher than 8N. */
+    fx_init(&f);
+    fx_apply(&f, OPEN_N("{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'}",
+                        "He strangled her."));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(screen_strangulation_behind_assault)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(A1(""), "He didn\\u2019t hit her, but he grabbed her by the throat."));
+    const json_t *p = possible_crime(&f, "8N");
+    ck_assert_msg(p != NULL, "negation reached past its clause: %s", json_dumps(json_object_get(f.state, "indicators"), 0));
+    ck_assert(has_rule(json_object_get(p, "rules"), "HOCR-VAP.strangulation"));
+    ck_assert(has_rule(json_object_get(p, "indicators"), "by the throat"));
+    ck_assert(!has_rule(json_object_get(f.state, "indicators"), "hit her"));
+    fx_free(&f);
+}
+END_TEST
+
+/* A denial cancels an act of its own clause, wherever in the clause it stands. */
+START_TEST(screen_negation_same_clause)
+{
+    static const char *const texts[] = {
+        "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+        "','category':'asb','narrative':'She says he did not at any point punch or strangle her.'}",
+        "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+        "','category':'asb','narrative':'He never laid a finger on her or hit her.'}",
+        "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+        "','category':'asb','narrative':'Neighbour dispute: nobody was assaulted; he wasn\\u2019t threatened.'}",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        struct fx f;
+        fx_init(&f);
+        fx_apply(&f, "%s", texts[i]);
+        ck_assert_msg(json_array_size(json_object_get(f.state, "indicators")) == 0, "%zu: %s", i,
+                      json_dumps(json_object_get(f.state, "indicators"), 0));
+        ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+        fx_free(&f);
+    }
+    /* The next clause is not denied: "but", "then" and commas end a clause. */
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'No damage was done and then he kicked the door, not the car.'}");
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "kicked"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(screen_typographic_text)
+{
+    struct fx f;
+    fx_init(&f);
+    /* Quoted in typographic marks, the phrase still starts a word. */
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'Caller said \\u2018he punched her\\u2019 and \\u201cSTABBED\\u201d the dog.'}");
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "punched"));
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "stabbed"));
+    fx_free(&f);
+    /* A typographic apostrophe in a denial denies as the ASCII one does. */
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'He didn\\u2019t hit her\\u00a0and she wasn\\u02bct assaulted.'}");
+    ck_assert_uint_eq(json_array_size(json_object_get(f.state, "indicators")), 0);
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(screen_misspellings)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(A1(""), "She says he strangeled her until she nearly passed out."));
+    ck_assert_ptr_nonnull(possible_crime(&f, "8N"));
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "strangl"));
+    fx_free(&f);
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(A1(""), "Victim CHOCKED by suspect."));
+    ck_assert_ptr_nonnull(possible_crime(&f, "8N"));
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "choked"));
+    fx_free(&f);
+    /* Only whole words: a correct word holding a misspelling is left alone. */
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(A1(""), "Unchocked wheels rolled."));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* Case folding beyond ASCII, through a rule set that lists a phrase with accented letters. */
+START_TEST(screen_non_ascii_case)
+{
+    char path[4096], err[512];
+    const char *root = getenv("FCRD_SOURCE_ROOT");
+    snprintf(path, sizeof path, "%s/conf/rules/hocr-2025.json", root ? root : ".");
+    json_t *doc = json_load_file(path, 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    json_t *ind = json_object_get(doc, "indicators");
+    json_array_append_new(json_object_get(ind, "phrases"), json_string("agress\xc3\xa9" "e"));
+    json_array_append_new(json_object_get(ind, "phrases"), json_string("\xc5\x82ukasz"));
+    json_object_set_new(doc, "version", json_string("hocr-2025.1-test"));
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    struct fx f;
+    fx_init(&f);
+    ruleset_free(f.rs);
+    ck_assert_msg(ruleset_load_text(text, strlen(text), "test", &f.rs, err, sizeof err) == 0, "%s", err);
+    free(text);
+    f.env.rs = f.rs;
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'ELLE A \\u00c9T\\u00c9 AGRESS\\u00c9E PAR \\u0141UKASZ.'}");
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "agress\xc3\xa9" "e"));
+    ck_assert(has_rule(json_object_get(f.state, "indicators"), "\xc5\x82ukasz"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    fx_free(&f);
+}
+END_TEST
+
+/* A person's decision settles what was before that person; a later disclosure is a new question. */
+START_TEST(screen_later_disclosure)
+{
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN_N(THEFT, "He pushed her and took the bag."));
+    const json_t *p = possible_crime(&f, "34B");
+    ck_assert_ptr_nonnull(p);
+    char first[48];
+    snprintf(first, sizeof first, "%s", s(p, "id"));
+    close_by_person(p);
+    /* The same indicator told again: nothing reopens. */
+    fx_apply(&f, UPDATE(2, "'narrative':'Victim repeats that he pushed her.'"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    /* A new disclosure pointing to the same offence: a new item. */
+    fx_apply(&f, UPDATE(3, "'narrative':'Later account: he also grabbed her by the arm and punched her.'"));
+    p = possible_crime(&f, "34B");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_ne(s(p, "id"), first);
+    ck_assert(has_rule(json_object_get(p, "indicators"), "punched"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    fx_free(&f);
+
+    /* The same for a non-crime incident's item. */
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'Youths in the park; one punched a passer-by.'}");
+    p = possible_crime(&f, NULL);
+    ck_assert_ptr_nonnull(p);
+    close_by_person(p);
+    fx_apply(&f, UPDATE(2, "'narrative':'Witness confirms the punch: one punched him.'"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_apply(&f, UPDATE(3, "'narrative':'Passer-by now says he was stabbed.'"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 1);
+    ck_assert(has_rule(json_object_get(possible_crime(&f, NULL), "indicators"), "stabbed"));
+    fx_free(&f);
+
+    /* An item closed before items named their indicators covers them all. */
+    fx_init(&f);
+    fx_apply(&f, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'asb','narrative':'Youths in the park; one punched a passer-by.'}");
+    json_t *old = (json_t *)possible_crime(&f, NULL);
+    json_object_del(old, "indicators");
+    close_by_person(old);
+    fx_apply(&f, UPDATE(2, "'narrative':'Passer-by now says he was stabbed.'"));
+    ck_assert_uint_eq(open_pending(&f, "possible_crime"), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* value_gbp decides the high-value rank; a sum read from the note is only the fallback, and warns. */
+START_TEST(value_thresholds)
+{
+#define DAMAGE_V(extra) "{'id':'a2','victim':'v1','suspects':['s1'],'conduct':'damage.other','occurred_at':'" WHEN "'" extra "}"
+#define INJURY "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'assault.injury','occurred_at':'" WHEN "'},"
+    struct fx f;
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", INJURY DAMAGE_V(",'value_gbp':6500")));
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "58D", "HOCR-F.principal");
+    expect_decision(&f, "a1", "counted_in", NULL, NULL, "8N", NULL);
+    ck_assert(!has_warning(&f, "value_from_narrative", NULL));
+    fx_free(&f);
+    /* The field wins over a sum in the note. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", INJURY DAMAGE_V(",'value_gbp':120.5,'note':'owner first said \\u00a36,500'")));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8N", "HOCR-F.principal");
+    expect_decision(&f, "a2", "counted_in", NULL, NULL, "58D", NULL);
+    ck_assert(!has_warning(&f, "value_from_narrative", NULL));
+    fx_free(&f);
+    /* Just at the threshold counts; just below does not. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", INJURY DAMAGE_V(",'value_gbp':4999.99")));
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8N", NULL);
+    fx_free(&f);
+    /* No field: the note's sum decides, and the reply says so. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", INJURY DAMAGE_V(",'note':'repair quoted at \\u00a36,500'")));
+    expect_decision(&f, "a2", "recorded", NULL, NULL, "58D", "HOCR-F.principal");
+    ck_assert(has_warning(&f, "value_from_narrative", "allegations[1].note"));
+    fx_free(&f);
+    /* An offence without thresholds never warns. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM "," SUSPECT, "v1", "{'id':'a1','victim':'v1','conduct':'theft.other','note':'bike worth \\u00a3700'}"));
+    ck_assert(!has_warning(&f, "value_from_narrative", NULL));
+    fx_free(&f);
+#undef DAMAGE_V
+#undef INJURY
+}
+END_TEST
+
 int main(void)
 {    Suite *s = suite_create("rules");
     TCase *tc = tcase_create("core");
@@ -1376,6 +1667,15 @@ int main(void)
     tcase_add_test(tc, nsir_hidden_crime);
     tcase_add_test(tc, nsir_phrases_found);
     tcase_add_test(tc, nsir_closure);
+    tcase_add_test(tc, screen_force_behind_theft);
+    tcase_add_test(tc, screen_nothing_more_serious);
+    tcase_add_test(tc, screen_strangulation_behind_assault);
+    tcase_add_test(tc, screen_negation_same_clause);
+    tcase_add_test(tc, screen_typographic_text);
+    tcase_add_test(tc, screen_misspellings);
+    tcase_add_test(tc, screen_non_ascii_case);
+    tcase_add_test(tc, screen_later_disclosure);
+    tcase_add_test(tc, value_thresholds);
     tcase_add_test(tc, flag_domestic_abuse);
     tcase_add_test(tc, flag_others);
     tcase_add_test(tc, crn_and_view);

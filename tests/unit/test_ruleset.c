@@ -467,6 +467,79 @@ static struct ruleset *load_doc_ok(const json_t *doc, size_t flags)
     return rs;
 }
 
+/* The screening keys of `indicators`: the shipped data loads as written, and a broken entry is
+ * refused naming its place. */
+START_TEST(screening_data)
+{
+    struct ruleset *rs = load_shipped();
+    const struct ruleset_screening *sc = ruleset_screening(rs);
+    ck_assert_ptr_nonnull(strchr(sc->clause_marks, ','));
+    bool but = false, strangled = false;
+    for (size_t i = 0; sc->clause_words[i]; i++)
+        but |= strcmp(sc->clause_words[i], "but") == 0;
+    for (size_t i = 0; sc->misspelt[i]; i++)
+        strangled |= strcmp(sc->misspelt[i], "strangeled") == 0 && strcmp(sc->corrected[i], "strangled") == 0;
+    ck_assert(but && strangled);
+    ck_assert_uint_ge(sc->ncandidates, 2);
+    ck_assert_str_eq(sc->candidates[0].conduct, "theft.force_used");
+    /* Every phrase of the indicators is looked for, then the candidates' own, each once. */
+    const struct ruleset_simple *ind = ruleset_indicators(rs);
+    size_t n = 0;
+    while (ind->items[n]) {
+        ck_assert_str_eq(sc->phrases[n], ind->items[n]);
+        n++;
+    }
+    for (size_t i = 0; sc->phrases[i]; i++)
+        for (size_t j = i + 1; sc->phrases[j]; j++)
+            ck_assert_str_ne(sc->phrases[i], sc->phrases[j]);
+    ruleset_free(rs);
+
+    json_t *d = shipped_json();
+    json_t *cd = json_array_get(json_object_get(json_object_get(d, "indicators"), "candidates"), 1);
+    json_object_set_new(cd, "offence", json_string("99Z"));
+    expect_refused(d, "indicators.candidates[1]", "unknown offence code \"99Z\"");
+
+    d = shipped_json();
+    cd = json_array_get(json_object_get(json_object_get(d, "indicators"), "candidates"), 0);
+    json_object_set_new(cd, "offence", json_string("34B"));
+    expect_refused(d, "indicators.candidates[0]", "exactly one of");
+
+    d = shipped_json();
+    cd = json_array_get(json_object_get(json_object_get(d, "indicators"), "candidates"), 1);
+    json_object_set_new(cd, "keyed_categories", json_pack("[s]", "violenc"));
+    expect_refused(d, "indicators.candidates[1]", "\"violenc\"");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(json_object_get(d, "indicators"), "misspellings"), "Chocked",
+                        json_string("choked"));
+    expect_refused(d, "indicators", "one lower-case word");
+
+    d = shipped_json();
+    json_object_set_new(json_object_get(d, "indicators"), "clause_marks", json_pack("[s]", "ab"));
+    expect_refused(d, "indicators", "clause_marks[0]");
+
+    d = shipped_json();
+    json_array_append_new(json_object_get(json_object_get(d, "indicators"), "negations"), json_string("DIDN'T"));
+    expect_refused(d, "indicators", "lower case");
+
+    /* Without the optional keys the engine keeps to sentences and reads words as written. */
+    d = shipped_json();
+    json_t *ind2 = json_object_get(d, "indicators");
+    json_object_del(ind2, "clause_marks");
+    json_object_del(ind2, "clause_words");
+    json_object_del(ind2, "misspellings");
+    json_object_del(ind2, "candidates");
+    rs = load_doc_ok(d, 0);
+    json_decref(d);
+    sc = ruleset_screening(rs);
+    ck_assert_str_eq(sc->clause_marks, ".;!?");
+    ck_assert_ptr_null(sc->clause_words[0]);
+    ck_assert_ptr_null(sc->misspelt[0]);
+    ck_assert_uint_eq(sc->ncandidates, 0);
+    ruleset_free(rs);
+}
+END_TEST
+
 /* The hash is SHA-256 over the canonical text, which is the document dumped compact with sorted
  * keys, in lowercase hex. */
 START_TEST(hash_is_of_canonical_text)
@@ -603,6 +676,7 @@ int main(void)
     tcase_add_test(tc, refuses_undeclared_rule_id);
     tcase_add_test(tc, refuses_missing_engine_rule);
     tcase_add_test(tc, refuses_unknown_field_and_bad_values);
+    tcase_add_test(tc, screening_data);
     tcase_add_test(tc, authority_defaults);
     tcase_add_test(tc, role_rank_follows_tokens);
     tcase_add_test(tc, refuses_bad_authority);
