@@ -146,7 +146,7 @@ class WhatifTest(DaemonTestCase):
         self.assertEqual(s["allegations"], 5)
         self.assertEqual(s["decisions"], 2)
         self.assertEqual(s["decisions_refused"] + s["decisions_unmatched"] + s["events_refused"], 0, s)
-        self.assertEqual(s["ruleset"], "hocr-2025.1")
+        self.assertEqual(s["ruleset"], loaded_rules()["version"])
         self.assertTrue(any("progress" in x for x in lines))
 
     # (b) a candidate reaching injury assaults: exactly those allegations, right before and after
