@@ -28,6 +28,26 @@
     "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
     " ORDER BY incident_id FOR UPDATE"
 
+/* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
+ * batch are those refs and the victims' refs the person index holds for its incidents (an update
+ * may name a victim only by the id an earlier event gave). Takes a transaction-scoped advisory
+ * lock per ref, in the order of the lock keys, after the incidents' row locks and before reading
+ * the index (SQL_PERSONS_READ, its own statement, so its snapshot is taken once the locks are
+ * held). Why a lock per ref rather than locking the other incidents' rows: the incidents a ref
+ * leads to are known only by reading the index, which another transaction may be changing, and
+ * locking rows found that way could not be done in one sorted statement with the batch's own.
+ * A lock per victim ref serialises exactly the transactions that could count the same course or
+ * see the same duplicate, across lanes and fcrd instances. It cannot deadlock: every transaction
+ * takes its row locks first (sorted), then its ref locks (sorted), all in round trip 1, and waits
+ * for nothing else later but for inserts of transactions that are past their own round trip 1. A
+ * direct batch takes none, so an event naming a victim with a ref is never in one
+ * (store_batch_all_openings). Two refs may share a key: they then wait for each other, harmlessly. */
+#define SQL_PERSONS_REFS                                                                                         "SELECT unnest($1::text[]) UNION SELECT p.ref FROM person_index p"                                           " WHERE p.incident_id = ANY ($2::text[]) AND p.role = 'victim'"
+#define SQL_PERSONS_LOCK                                                                                         "SELECT count(pg_advisory_xact_lock(t.k)) FROM (SELECT DISTINCT hashtextextended('fcrd.person:' || r.x, 0)"     " AS k FROM (" SQL_PERSONS_REFS ") AS r(x) ORDER BY 1) AS t"
+
+/* The person index's victim rows of the same refs, each as one JSON object (store_persons.h). */
+#define SQL_PERSONS_READ                                                                                         "SELECT p.incident_id, row_to_json(p)::text FROM person_index p"                                             " WHERE p.role = 'victim' AND p.ref IN (" SQL_PERSONS_REFS ")"
+
 /* $1: the batch's event ids. */
 #define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
 
@@ -66,7 +86,8 @@
  * because json_to_recordset over their states cost about four times what validating the states as
  * json does. Persons and allegations are kept once, in the incident's state
  * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
- * the API's same-victim lookup.
+ * the API's same-victim lookup. $6: the changed incidents' person index rows, a JSON array
+ * (store_persons_rows): every row of those incidents is replaced (sql/0012_person_index.sql).
  *
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
@@ -130,7 +151,16 @@
     "  ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"                                \
     "  closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"                                     \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
-    " RETURNING 1)"                                                                                          \
+    " RETURNING 1),"                                                                                         \
+    " pxd AS (DELETE FROM person_index p USING ix WHERE p.incident_id = ix.incident_id RETURNING 1),"         \
+    " pxi AS ("                                                                                              \
+    " INSERT INTO person_index (ref, role, incident_id, allegation, victim_ref, suspect_refs, offence,"       \
+    "  offence_group, course, occasions, occurred_at, reported_at, crn)"                                    \
+    " SELECT x.ref, x.role, x.incident_id, x.allegation, x.victim_ref, x.suspect_refs, x.offence,"          \
+    "  x.offence_group, x.course, x.occasions, x.occurred_at, x.reported_at, x.crn"                         \
+    " FROM jsonb_to_recordset($6::jsonb) AS x(ref text, role text, incident_id text, allegation text,"      \
+    "  victim_ref text, suspect_refs text[], offence text, offence_group text, course boolean,"             \
+    "  occasions integer, occurred_at timestamptz, reported_at timestamptz, crn text) RETURNING 1)"         \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
 
 #endif

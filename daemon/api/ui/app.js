@@ -33,6 +33,7 @@
     possible_crime: 'Possible hidden crime', closed_without_crime: 'Closed without a crime',
     retraction_review: 'Retraction review',
     reclassification_review: 'Lower offence proposed by the feed: review',
+    possible_duplicate: 'Possible duplicate of another incident',
   };
   const OUTCOMES = {
     recorded: 'Recorded', counted_in: 'Counted in another crime', pending: 'Pending decision',
