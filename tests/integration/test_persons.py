@@ -103,8 +103,15 @@ class PersonsTest(DaemonTestCase):
         row = self.h.sql("SELECT id FROM pending_decisions WHERE incident_id = %s AND reason = 'possible_duplicate'",
                          (q,))
         self.assertEqual(len(row), 1)
-        linked = assault_opened(l, at="2026-03-02T10:30:00Z", links=[{"incident_id": p, "relation": "related"}])
-        linked["persons"][0]["ref"] = v
+        # The same assault reported again with a link to the first report: not a duplicate.
+        v2 = uid("V")
+        p2 = uid("DUP-P2")
+        first2 = assault_opened(p2)
+        first2["persons"][0]["ref"] = v2
+        first2["persons"][1]["ref"] = s
+        self.send(first2)
+        linked = assault_opened(l, at="2026-03-02T10:30:00Z", links=[{"incident_id": p2, "relation": "related"}])
+        linked["persons"][0]["ref"] = v2
         linked["persons"][1]["ref"] = s
         linked["allegations"][0]["occurred_at"] = "2026-03-02T10:00:00Z"
         r = self.send(linked)
