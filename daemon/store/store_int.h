@@ -131,7 +131,7 @@ size_t store_batch_incidents(const struct store_item *it, const char **ids, size
  * Audit entries as lines too (audit_line), which the database hashes into the chain; those with no
  * time of their own get the batch's. */
 struct store_write {
-    struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit, persons;
+    struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit, persons, changed;
     const struct ruleset *rs; /* for the person index's offence groups (borrowed) */
     char at[AUDIT_AT_SIZE];
     json_t *touched; /* incident id -> true */
@@ -150,10 +150,10 @@ void store_write_audit(struct store_write *w, const json_t *entry, const struct 
 void store_write_touch(struct store_write *w, const char *incident_id);
 /* store_write_params: rows for the final state of every incident the batch changed (updates of the
  * rows the batch locked, `existing`, inserts of the others), then the write statement's $1..$5 in
- * p[0..4], the audit lines in p[5] and the write statement's $6 (the changed incidents' person
- * index rows) in p[6] (each the caller's to free). Clears w. Returns false when memory ran out
+ * p[0..4], the audit lines in p[5], and SQL_PERSONS_WRITE's $1 and $2 (the changed incidents'
+ * ids and their person index rows) in p[6] and p[7] (each the caller's to free). Clears w. Returns false when memory ran out
  * (the p[] that could be made are still set, the others NULL). */
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[7]);
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8]);
 /* store_write_refs: the victim refs of the batch's events, as a text[] literal (see
  * SQL_PERSONS_LOCK). Malloc'd; NULL when memory runs out. */
 char *store_write_refs(struct store_item *const *b, size_t n);

@@ -43,6 +43,7 @@ static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_persons_lock[] = SQL_PERSONS_LOCK;
 static const char sql_persons_read[] = SQL_PERSONS_READ;
+static const char sql_persons_write[] = SQL_PERSONS_WRITE;
 static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
@@ -382,14 +383,14 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 static void batch_send_writes(struct store_lane *ln, struct store_write *w, json_t *states, const json_t *existing,
                               size_t refill)
 {
-    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6]: its $6 */
-    char *p[7];
+    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's */
+    char *p[8];
     int rc = -1;
     bool complete = store_write_params(w, states, existing, p);
     if (complete) {
         char nbuf[32];
         const char *p_n[1] = {nbuf};
-        struct pg_query q[5];
+        struct pg_query q[6];
         int nq = 0;
         if (ln->direct) {
             q[nq++] = (struct pg_query){sql_begin, 0, NULL};
@@ -409,8 +410,10 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
             ln->rs_query = nq;
             q[nq++] = (struct pg_query){sql_ruleset_store, 4, p_rs};
         }
-        const char *p_write[6] = {p[0], p[1], p[2], p[3], p[4], p[6]};
-        q[nq++] = (struct pg_query){sql_write, 6, p_write};
+        q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
+        /* A direct batch's incidents are new: nothing to replace unless they name refs. */
+        if (!ln->direct || strcmp(p[7], "[]") != 0)
+            q[nq++] = (struct pg_query){sql_persons_write, 2, (const char *const *)p + 6};
         const char *p_audit[2] = {p[5], ln->chain};
         q[nq++] = (struct pg_query){sql_audit_append, 2, p_audit};
         store_lane_state_set(&ln->state, STORE_LANE_WRITING);
@@ -418,7 +421,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, nq, write_done, ln);
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         free(p[i]);
     if (!complete) {
         /* nothing was sent: a direct batch has no transaction to roll back */
@@ -753,7 +756,8 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     static const char *const prepared[] = {sql_begin,      sql_incidents_create, sql_incidents_lock,
                                            sql_events_seen, sql_serials,          sql_write,
                                            sql_audit_append, sql_commit,         sql_rollback,
-                                           sql_ruleset_store, sql_persons_lock,  sql_persons_read};
+                                           sql_ruleset_store, sql_persons_lock,  sql_persons_read,
+                                           sql_persons_write};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;

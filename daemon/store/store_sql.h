@@ -86,8 +86,7 @@
  * because json_to_recordset over their states cost about four times what validating the states as
  * json does. Persons and allegations are kept once, in the incident's state
  * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
- * the API's same-victim lookup. $6: the changed incidents' person index rows, a JSON array
- * (store_persons_rows): every row of those incidents is replaced (sql/0012_person_index.sql).
+ * the API's same-victim lookup.
  *
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
@@ -151,16 +150,21 @@
     "  ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"                                \
     "  closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"                                     \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
-    " RETURNING 1),"                                                                                         \
-    " pxd AS (DELETE FROM person_index p USING ix WHERE p.incident_id = ix.incident_id RETURNING 1),"         \
-    " pxi AS ("                                                                                              \
-    " INSERT INTO person_index (ref, role, incident_id, allegation, victim_ref, suspect_refs, offence,"       \
+    " RETURNING 1)"                                                                                          \
+    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+
+/* $1: the incidents the batch changed (text[]); $2: their person index rows, a JSON array
+ * (store_persons_rows). Every row of those incidents is replaced (sql/0012_person_index.sql). Sent
+ * right after SQL_WRITE in the same pipeline and transaction: the index never shows a state that
+ * did not commit. A direct batch whose incidents name no person with a ref skips it. */
+#define SQL_PERSONS_WRITE                                                                                    \
+    "WITH d AS (DELETE FROM person_index WHERE incident_id = ANY ($1::text[]) RETURNING 1)"                  \
+    " INSERT INTO person_index (ref, role, incident_id, allegation, victim_ref, suspect_refs, offence,"      \
     "  offence_group, course, occasions, occurred_at, reported_at, crn)"                                    \
     " SELECT x.ref, x.role, x.incident_id, x.allegation, x.victim_ref, x.suspect_refs, x.offence,"          \
     "  x.offence_group, x.course, x.occasions, x.occurred_at, x.reported_at, x.crn"                         \
-    " FROM jsonb_to_recordset($6::jsonb) AS x(ref text, role text, incident_id text, allegation text,"      \
+    " FROM jsonb_to_recordset($2::jsonb) AS x(ref text, role text, incident_id text, allegation text,"      \
     "  victim_ref text, suspect_refs text[], offence text, offence_group text, course boolean,"             \
-    "  occasions integer, occurred_at timestamptz, reported_at timestamptz, crn text) RETURNING 1)"         \
-    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+    "  occasions integer, occurred_at timestamptz, reported_at timestamptz, crn text)"
 
 #endif

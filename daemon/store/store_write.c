@@ -32,9 +32,13 @@ void store_write_clear(struct store_write *w)
     jsonwrite_buf_free(&w->pending);
     jsonwrite_buf_free(&w->audit);
     jsonwrite_buf_free(&w->persons);
+    jsonwrite_buf_free(&w->changed);
     json_decref(w->touched);
     w->touched = NULL;
 }
+
+static void text_array_add(struct jsonwrite_buf *b, const char *v);
+static char *text_array_end(struct jsonwrite_buf *b);
 
 /* An array member, or [] when it is missing. */
 static void write_array(struct jsonwrite_buf *b, const char *key, const json_t *v)
@@ -123,7 +127,8 @@ static void write_incidents(struct store_write *w, json_t *states, const json_t 
             write_row(&w->crimes, c, id, st);
         json_array_foreach(json_object_get(st, "pending"), i, c)
             write_row(&w->pending, c, id, NULL);
-        /* the incident's person index rows, replacing those it had (SQL_WRITE) */
+        /* the incident's person index rows, replacing those it had (SQL_PERSONS_WRITE) */
+        text_array_add(&w->changed, id);
         json_t *rows = store_persons_rows(id, st, w->rs, false);
         json_array_foreach(rows, i, c) {
             jsonwrite_sep(&w->persons);
@@ -133,7 +138,7 @@ static void write_incidents(struct store_write *w, json_t *states, const json_t 
     }
 }
 
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[7])
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8])
 {
     write_incidents(w, states, existing);
     jsonwrite_char(&w->crimes, ']');
@@ -145,10 +150,11 @@ bool store_write_params(struct store_write *w, json_t *states, const json_t *exi
     p[3] = jsonwrite_take(&w->pending, NULL);
     p[4] = jsonwrite_take(&w->new_incidents, NULL);
     p[5] = jsonwrite_take(&w->audit, NULL);
-    p[6] = jsonwrite_take(&w->persons, NULL);
+    p[6] = text_array_end(&w->changed);
+    p[7] = jsonwrite_take(&w->persons, NULL);
     store_write_clear(w);
     bool complete = true;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         complete = complete && p[i];
     return complete;
 }

@@ -86,6 +86,32 @@ class PersonsTest(DaemonTestCase):
         r = self.send(harassment_call(uid("W3"), v, s, "2026-01-01T10:00:00Z"))
         self.assertEqual(self.outcomes(r), ["recorded"], json.dumps(r))
 
+    def test_repeat_victim_on_view_and_queue(self):
+        v = uid("V")
+        incs = [uid("RV") for _ in range(3)]
+        api = self.h.api
+
+        def marks(inc):
+            status, view = api.get(f"/v1/incidents/{inc}", role="auditor")
+            self.assertEqual(status, 200)
+            status, page = api.get("/v1/pending?reason=insufficient_detail&limit=1000", role="auditor")
+            self.assertEqual(status, 200)
+            items = [it for it in page["items"] if it["incident_id"] == inc]
+            self.assertTrue(items, "the single occasion waits in the queue")
+            return view["repeat_victim"], {it["repeat_victim"] for it in items}
+
+        # Three calls from one victim about three different people within the window.
+        for k, inc in enumerate(incs):
+            self.send(harassment_call(inc, v, uid("S"), f"2026-06-0{k + 1}T20:00:00Z"))
+            if k == 1:
+                self.assertEqual(marks(inc), (False, {False}), "two incidents are not yet a repeat victim")
+        self.assertEqual(marks(incs[2]), (True, {True}))
+        self.assertEqual(marks(incs[0]), (True, {True}))
+        # Another victim, once: not marked.
+        other = uid("RV")
+        self.send(harassment_call(other, uid("V"), uid("S"), "2026-06-01T20:00:00Z"))
+        self.assertEqual(marks(other), (False, {False}))
+
     def test_possible_duplicate_unlinked_only(self):
         v, s = uid("V"), uid("S")
         p, q, l = uid("DUP-P"), uid("DUP-Q"), uid("DUP-L")
