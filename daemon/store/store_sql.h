@@ -37,10 +37,15 @@
  * leads to are known only by reading the index, which another transaction may be changing, and
  * locking rows found that way could not be done in one sorted statement with the batch's own.
  * A lock per victim ref serialises exactly the transactions that could count the same course or
- * see the same duplicate, across lanes and fcrd instances. It cannot deadlock: every transaction
- * takes its row locks first (sorted), then its ref locks (sorted), all in round trip 1, and waits
- * for nothing else later but for inserts of transactions that are past their own round trip 1. A
- * direct batch takes none, so an event naming a victim with a ref is never in one
+ * see the same duplicate, across lanes and fcrd instances. The ref locks come after the row locks
+ * so that the refs the index holds for the batch's incidents are read once those incidents are
+ * locked, and cannot change before the commit. Every transaction takes its row locks (sorted),
+ * then its ref locks (sorted), all in round trip 1, so no two wait for each other's locks. The
+ * one later wait is an insert of a new incident that another transaction created, still
+ * uncommitted, in its round trip 1 (an update reaching one instance while another opens the
+ * incident); that wait can close a circle with a ref lock as it already can with a row lock, and
+ * PostgreSQL's deadlock check then ends one of the two, which is rolled back and decided again
+ * like any refused transaction (at most three attempts). A direct batch takes no ref lock, so an event naming a victim with a ref is never in one
  * (store_batch_all_openings). Two refs may share a key: they then wait for each other, harmlessly. */
 #define SQL_PERSONS_REFS                                                                                         "SELECT unnest($1::text[]) UNION SELECT p.ref FROM person_index p"                                           " WHERE p.incident_id = ANY ($2::text[]) AND p.role = 'victim'"
 #define SQL_PERSONS_LOCK                                                                                         "SELECT count(pg_advisory_xact_lock(t.k)) FROM (SELECT DISTINCT hashtextextended('fcrd.person:' || r.x, 0)"     " AS k FROM (" SQL_PERSONS_REFS ") AS r(x) ORDER BY 1) AS t"
