@@ -185,6 +185,15 @@ def main(argv):
                            ratio >= TARGET_RATIO))
         out.append("")
 
+    before, after = results.pop("persons-before", None), results.pop("persons-after", None)
+    if before and after:
+        b, a = before["events_per_s"], after["events_per_s"]
+        ratio = a / b if b else 0
+        out.append("person index (openings naming refs, closed loop)")
+        out.append(f"  {b:,.0f} events/s before seeding, {a:,.0f} events/s with the seeded index ({100 * ratio:.0f}%)")
+        judged.append(("throughput with a seeded person index >= 90% of without", f"{100 * ratio:.0f}%", ratio >= 0.9))
+        out.append("")
+
     lats = {k: v for k, v in results.items() if k.startswith("lat-") and v}
     if lats:
         out.append("fcrd latency, send to reply")

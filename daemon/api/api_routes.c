@@ -107,6 +107,26 @@ static void handle_readyz(struct api *a, const struct api_call *call)
 
 /* ---- incidents ------------------------------------------------------------------------------ */
 
+/* Whether incident INC (an SQL expression) names a repeat victim: a victim ref of its person index
+ * rows (sql/0012_person_index.sql) that at least $N incidents name as victim, with allegations
+ * (or, without a time, reports) no more than $W milliseconds before that ref's latest. $N NULL:
+ * the rule set does not ask (persons.repeat_victim). */
+#define SQL_REPEAT_VICTIM(INC, N, W)                                                                             "(" N "::int IS NOT NULL AND EXISTS (SELECT 1 FROM person_index v WHERE v.incident_id = " INC                " AND v.role = 'victim' AND (SELECT count(DISTINCT o.incident_id) FROM person_index o"                       "  WHERE o.ref = v.ref AND o.role = 'victim' AND COALESCE(o.occurred_at, o.reported_at) >="                  "  (SELECT max(COALESCE(m.occurred_at, m.reported_at)) FROM person_index m"                                  "   WHERE m.ref = v.ref AND m.role = 'victim') - " W "::bigint * interval '1 millisecond') >= " N "))"
+
+/* The repeat-victim parameters of the rule set as text ($N, $W above; NULL when not asked). */
+static void repeat_params(const struct api *a, char n[24], char w[24], const char **pn, const char **pw)
+{
+    const struct ruleset *rs = api_ruleset(a);
+    const struct ruleset_persons *pp = rs ? ruleset_persons(rs) : NULL;
+    *pn = *pw = NULL;
+    if (!pp || !pp->repeat_rule)
+        return;
+    snprintf(n, 24, "%d", pp->repeat_incidents);
+    snprintf(w, 24, "%lld", (long long)pp->repeat_window_ms);
+    *pn = n;
+    *pw = w;
+}
+
 static void incident_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
@@ -121,14 +141,19 @@ static void incident_finish(struct evhttp_request *req, const PGresult *res, voi
     }
     json_t *view = incident_view(state);
     json_decref(state);
+    json_object_set_new(view, "repeat_victim", json_boolean(PQgetvalue(res, 0, 1)[0] == 't'));
     api_send_json(req, 200, view);
 }
 
 static void handle_incident(struct api *a, const struct api_call *call)
 {
-    const char *p[1] = {api_call_param(call, "incident_id")};
-    api_read(a, call, "SELECT state::text FROM incidents WHERE incident_id = $1 AND state IS NOT NULL", 1, p,
-             incident_finish, NULL);
+    char n[24], w[24];
+    const char *p[3] = {api_call_param(call, "incident_id"), NULL, NULL};
+    repeat_params(a, n, w, &p[1], &p[2]);
+    api_read(a, call,
+             "SELECT state::text, " SQL_REPEAT_VICTIM("$1", "$2", "$3")
+             " FROM incidents WHERE incident_id = $1 AND state IS NOT NULL",
+             3, p, incident_finish, NULL);
 }
 
 /* ---- pending decisions ---------------------------------------------------------------------- */
@@ -137,7 +162,8 @@ static void handle_incident(struct api *a, const struct api_call *call)
     "SELECT json_build_object('id', id, 'incident_id', incident_id, 'reason', reason,"                       \
     " 'opened_at', " SQL_TS("opened_at") ", 'due', " SQL_TS("due") ", 'overdue', due < now(),"               \
     " 'flags', to_json(flags), 'victim', victim, 'candidate_offence', candidate_offence,"                    \
-    " 'allegation', allegation)::text,"                                                                      \
+    " 'allegation', allegation, 'repeat_victim', "                                                            \
+    SQL_REPEAT_VICTIM("pending_decisions.incident_id", "$7", "$8") ")::text,"                                \
     " to_char(due AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '|' || id"                      \
     " FROM pending_decisions WHERE status = 'open'"                                                          \
     " AND ($1::text IS NULL OR reason = $1) AND ($2::text IS NULL OR $2 = ANY(flags))"                       \
@@ -186,10 +212,12 @@ static void handle_pending(struct api *a, const struct api_call *call)
     if (ok) {
         char lim[24];
         snprintf(lim, sizeof(lim), "%ld", limit);
-        const char *p[6] = {param(params, "reason"), param(params, "flag"),
+        char n[24], w[24];
+        const char *p[8] = {param(params, "reason"), param(params, "flag"),
                             overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
-                            after ? due : NULL, after ? id : NULL, lim};
-        api_read(a, call, SQL_PENDING, 6, p, pending_finish, (void *)(intptr_t)limit);
+                            after ? due : NULL, after ? id : NULL, lim, NULL, NULL};
+        repeat_params(a, n, w, &p[6], &p[7]);
+        api_read(a, call, SQL_PENDING, 8, p, pending_finish, (void *)(intptr_t)limit);
     }
     json_decref(params);
 }

@@ -453,6 +453,13 @@ static json_t *rules_outcome(struct rules_ctx *c)
 int rules_update(const struct rules_env *env, json_t *state, const json_t *linked, const struct feed_event *ev,
                  json_t **new_state, json_t **outcome, struct feed_event_error *err)
 {
+    return rules_update_persons(env, state, linked, NULL, ev, new_state, outcome, err);
+}
+
+int rules_update_persons(const struct rules_env *env, json_t *state, const json_t *linked, const json_t *persons,
+                         const struct feed_event *ev, json_t **new_state, json_t **outcome,
+                         struct feed_event_error *err)
+{
     struct rules_ctx c = {0};
     *new_state = NULL;
     *outcome = NULL;
@@ -460,6 +467,7 @@ int rules_update(const struct rules_env *env, json_t *state, const json_t *linke
     c.rs = env->rs;
     c.ev = ev;
     c.linked = json_is_object(linked) ? linked : NULL;
+    c.persons = json_is_array(persons) ? persons : NULL;
     c.err = err;
     c.at_ms = ev->at_ms;
     timefmt_format(ev->at_ms, c.at);
@@ -527,6 +535,13 @@ int rules_update(const struct rules_env *env, json_t *state, const json_t *linke
 int rules_apply(const struct rules_env *env, const json_t *state, const json_t *linked,
                 const struct feed_event *ev, json_t **new_state, json_t **outcome, struct feed_event_error *err)
 {
+    return rules_apply_persons(env, state, linked, NULL, ev, new_state, outcome, err);
+}
+
+int rules_apply_persons(const struct rules_env *env, const json_t *state, const json_t *linked,
+                        const json_t *persons, const struct feed_event *ev, json_t **new_state, json_t **outcome,
+                        struct feed_event_error *err)
+{
     json_t *copy = NULL;
     *new_state = NULL;
     *outcome = NULL;
@@ -534,7 +549,7 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
         rules_error(err, "bad_field", "", "incident state could not be built");
         return 1;
     }
-    int rc = rules_update(env, copy, linked, ev, new_state, outcome, err);
+    int rc = rules_update_persons(env, copy, linked, persons, ev, new_state, outcome, err);
     if (rc != 0) {
         json_decref(copy);
         return 1;

@@ -81,4 +81,23 @@ int rules_apply(const struct rules_env *env, const json_t *state, const json_t *
 int rules_update(const struct rules_env *env, json_t *state, const json_t *linked, const struct feed_event *ev,
                  json_t **new_state, json_t **outcome, struct feed_event_error *err);
 
+/* rules_apply_persons, rules_update_persons: rules_apply and rules_update with one input more.
+ * persons: occasions of other incidents that name the same victims by command-and-control `ref`
+ * (the store reads them from the person index, sql/0012_person_index.sql, in the batch's
+ * transaction), or NULL (then they are rules_apply and rules_update exactly). An array of
+ * {incident_id, allegation, victim_ref, suspect_refs [refs, sorted], offence, group, occasions,
+ * occurred_at (RFC 3339 or null), crn (the live crime of that incident holding the allegation, or
+ * null)}; read only, borrowed for the call; entries of the incident being decided are ignored. It is
+ * an input like the state and the linked incidents: both functions read it alike, and the counting
+ * rules decide what it adds (rules_count.c): occasions of one course of conduct against one
+ * victim by the same suspects, within the rule set's persons.course_window_days, add up across
+ * incidents; the recording rules (rules_record.c) open a possible_duplicate item for a crime that
+ * another unlinked incident seems to hold already. */
+int rules_apply_persons(const struct rules_env *env, const json_t *state, const json_t *linked,
+                        const json_t *persons, const struct feed_event *ev, json_t **new_state, json_t **outcome,
+                        struct feed_event_error *err);
+int rules_update_persons(const struct rules_env *env, json_t *state, const json_t *linked, const json_t *persons,
+                         const struct feed_event *ev, json_t **new_state, json_t **outcome,
+                         struct feed_event_error *err);
+
 #endif

@@ -143,6 +143,7 @@ void rules_count_free(struct rules_ctx *c)
 {
     for (size_t i = 0; i < c->nunits; i++) {
         free(c->units[i].members);
+        json_decref(c->units[i].incidents);
         json_decref(c->units[i].rules);
         json_decref(c->units[i].flags);
     }
@@ -180,6 +181,120 @@ static void rules_freeze(struct rules_ctx *c)
     }
 }
 
+/* A person's command-and-control ref, through its id in this incident; NULL when it has none. */
+static const char *rules_count_ref(const struct rules_ctx *c, const char *person_id)
+{
+    return rules_str(rules_person(c, person_id), "ref");
+}
+
+/* The suspects' refs of an allegation, sorted, as a new array; NULL when it names no suspect or
+ * one without a ref (unknown offenders cannot be told to be the same across calls). */
+static json_t *rules_count_suspect_refs(const struct rules_ctx *c, const struct rules_alleg *a)
+{
+    size_t i, n = json_array_size(a->suspects);
+    json_t *s;
+    if (n == 0)
+        return NULL;
+    const char **refs = calloc(n, sizeof *refs);
+    if (!refs)
+        return NULL;
+    json_array_foreach(a->suspects, i, s) {
+        if (!(refs[i] = rules_count_ref(c, json_string_value(s)))) {
+            free(refs);
+            return NULL;
+        }
+    }
+    /* insertion sort: a handful of suspects */
+    for (i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && strcmp(refs[j - 1], refs[j]) > 0; j--) {
+            const char *t = refs[j];
+            refs[j] = refs[j - 1];
+            refs[j - 1] = t;
+        }
+    json_t *out = json_array();
+    for (i = 0; out && i < n; i++)
+        if (i == 0 || strcmp(refs[i - 1], refs[i]) != 0)
+            json_array_append_new(out, json_string(refs[i]));
+    free(refs);
+    return out;
+}
+
+/* Equal arrays of strings, in order. */
+static bool rules_count_same_refs(const json_t *x, const json_t *y)
+{
+    size_t n = json_array_size(x);
+    if (!json_is_array(y) || json_array_size(y) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_array_get(x, i)), *b = json_string_value(json_array_get(y, i));
+        if (!a || !b || strcmp(a, b) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Whether a time lies within the window of some occasion of the unit (one without a time of its
+ * own is taken at the event's time). The edge itself is inside. */
+static bool rules_count_in_window(const struct rules_ctx *c, const struct rules_unit *u, int64_t when_ms,
+                                  int64_t window_ms)
+{
+    for (size_t m = 0; m < u->n; m++) {
+        const struct rules_alleg *b = &c->al[u->members[m]];
+        int64_t t = b->has_when ? b->when_ms : c->at_ms;
+        int64_t d = t - when_ms;
+        if ((d < 0 ? -d : d) <= window_ms)
+            return true;
+    }
+    return false;
+}
+
+int rules_count_across(struct rules_ctx *c, struct rules_unit *u)
+{
+    const struct ruleset_persons *pp = ruleset_persons(c->rs);
+    const struct rules_alleg *a = &c->al[u->principal];
+    const char *own = rules_str(c->state, "incident_id");
+    const char *vref = a->victim_id ? rules_count_ref(c, a->victim_id) : NULL;
+    if (!pp->course_rule || pp->course_window_ms <= 0 || !json_is_array(c->persons) || !vref)
+        return 0;
+    json_t *srefs = rules_count_suspect_refs(c, a);
+    if (!srefs)
+        return 0;
+    int total = 0;
+    size_t i;
+    json_t *row, *v;
+    json_array_foreach(c->persons, i, row) {
+        const char *inc = rules_str(row, "incident_id"), *crn = rules_str(row, "crn");
+        int64_t when;
+        if (!inc || (own && strcmp(inc, own) == 0) || !rules_str(row, "victim_ref") ||
+            strcmp(rules_str(row, "victim_ref"), vref) != 0 || !rules_str(row, "offence") ||
+            strcmp(rules_str(row, "offence"), a->off->code) != 0 ||
+            !rules_count_same_refs(srefs, json_object_get(row, "suspect_refs")) ||
+            !timefmt_parse(rules_str(row, "occurred_at"), &when) ||
+            !rules_count_in_window(c, u, when, pp->course_window_ms))
+            continue;
+        if (crn) {
+            /* The course already made a crime elsewhere: once per victim and suspects. The lowest
+             * reference wins, so every incident of the course names the same one. */
+            if (!u->linked_crn || strcmp(crn, u->linked_crn) < 0)
+                u->linked_crn = crn;
+            u->across = true;
+        } else {
+            json_int_t n = json_is_integer(v = json_object_get(row, "occasions")) ? json_integer_value(v) : 1;
+            total += (int)(n < 1 ? 1 : n > 1000 ? 1000 : n);
+        }
+        if (!u->incidents)
+            u->incidents = json_array();
+        bool seen = false;
+        size_t k;
+        json_t *x;
+        json_array_foreach(u->incidents, k, x) seen = seen || strcmp(json_string_value(x), inc) == 0;
+        if (!seen)
+            json_array_append_new(u->incidents, json_string(inc));
+    }
+    json_decref(srefs);
+    return total > 100000 ? 100000 : total;
+}
+
 /* Course of conduct: allegations of one key against one victim by the same offenders add up
  * their occasions; two or more make one crime, fewer make none. */
 static int rules_courses(struct rules_ctx *c)
@@ -205,7 +320,8 @@ static int rules_courses(struct rules_ctx *c)
         }
         u->course = true;
         u->principal = (int)i;
-        if (total >= a->off->min_occasions)
+        total += rules_count_across(c, u);
+        if (total >= a->off->min_occasions || u->linked_crn)
             continue;
         /* Not (yet) a course of conduct: no crime of this kind. A person decides whether the
          * single occasion is another offence or an incident only. */

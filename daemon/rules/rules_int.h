@@ -66,6 +66,8 @@ struct rules_unit {
     bool dead;                /* merged into another unit */
     int crime;                /* index in the state's crimes, -1 */
     const char *linked_crn;   /* counted in a linked incident's crime */
+    bool across;              /* linked_crn is a course of conduct's crime in another incident */
+    json_t *incidents;        /* other incidents whose occasions the course counted, owned; NULL */
     const char *review_code;  /* the lower offence the feed's facts point to: the crime keeps its
                                * code and a reclassification review is opened (NULL: none) */
     json_t *rules;            /* owned */
@@ -77,6 +79,7 @@ struct rules_ctx {
     const struct ruleset *rs;
     const struct feed_event *ev;
     const json_t *linked;
+    const json_t *persons;  /* other incidents' occasions by person ref (rules_update_persons), or NULL */
     const json_t *base;     /* the state as given (NULL for a new incident), read only by the
                              * reference checks, before anything changes */
     json_t *state;          /* the state being updated: owned only when new_incident */
@@ -128,6 +131,11 @@ json_t *rules_assess_screen(const struct rules_ctx *c);
 
 /* rules_count.c */
 int rules_count(struct rules_ctx *c);
+/* rules_count_across: adds to a course unit the occasions of other incidents (env->persons) of the
+ * same offence against the same victim ref by the same suspect refs within the window: returns
+ * their occasions, sets u->incidents, and u->linked_crn / u->across when one of them is already in
+ * a live crime. Returns 0 when the unit cannot be matched by ref. */
+int rules_count_across(struct rules_ctx *c, struct rules_unit *u);
 bool rules_count_beats(const struct rules_ctx *c, const struct rules_alleg *x, const struct rules_alleg *y);
 void rules_count_free(struct rules_ctx *c);
 

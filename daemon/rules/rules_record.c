@@ -299,7 +299,12 @@ static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
             rules_decision_set(d, "offence", a->code);
             rules_decision_set(d, "crn", crn);
             json_t *rules = jsonwrite_copy(a->rules);
-            rules_add_rule(rules, RULE_SAME_REPORT);
+            if (u->across) {
+                rules_add_rule(rules, RULE_COURSE_OF_CONDUCT);
+                rules_add_rule(rules, ruleset_persons(c->rs)->course_rule);
+            } else {
+                rules_add_rule(rules, RULE_SAME_REPORT);
+            }
             json_object_set_new(d, "rules", rules);
         } else if (u->principal == (int)a->idx) {
             d = rules_decision(a->id, "recorded");
@@ -324,6 +329,8 @@ static json_t *rules_derive_decision(struct rules_ctx *c, struct rules_alleg *a)
             rules_add_rule(rules, rules_member_rule(c, u, a));
             json_object_set_new(d, "rules", rules);
         }
+        if (u->incidents) /* the other incidents whose occasions the course counted */
+            json_object_set(d, "incidents", u->incidents);
         return d;
     }
     if (a->verdict == RULES_RECORDABLE) {
@@ -373,6 +380,7 @@ struct rules_want {
     const char *candidate;
     const char *role; /* who the item is for, when the authority table says (else NULL) */
     const char *crn;  /* the crime it is about (else NULL) */
+    const char *dup_incident, *dup_crn; /* possible_duplicate: the other incident and its crime */
     json_t *flags; /* owned */
     json_t *rules; /* owned */
     json_t *indicators; /* possible_crime: the phrases it is about, owned; else NULL */
@@ -388,6 +396,7 @@ static void rules_want(struct rules_want *w, size_t *n, const char *reason, cons
     x->candidate = candidate;
     x->role = NULL;
     x->crn = NULL;
+    x->dup_incident = x->dup_crn = NULL;
     x->flags = flags ? flags : json_array();
     x->rules = rules;
     x->indicators = NULL;
@@ -425,6 +434,115 @@ static bool rules_hidden_crime(const struct rules_ctx *c)
             return false;
     }
     return true;
+}
+
+/* Whether this incident links to the other one, by its own links or as one of its linked incidents. */
+static bool rules_links_to(const struct rules_ctx *c, const char *other)
+{
+    size_t i;
+    json_t *l;
+    if (json_object_get(c->linked, other))
+        return true;
+    json_array_foreach(json_object_get(c->state, "links"), i, l) {
+        if (rules_json_str_eq(json_object_get(l, "incident_id"), other))
+            return true;
+    }
+    return false;
+}
+
+/* Sorted, distinct refs of an allegation's suspects as one string ("a\x1fb"); "" when it names
+ * none; false when one has no ref. */
+static bool rules_suspect_key(const struct rules_ctx *c, const struct rules_alleg *a, char *out, size_t len)
+{
+    json_t *refs = json_array();
+    size_t i;
+    json_t *s;
+    bool ok = refs != NULL;
+    json_array_foreach(a->suspects, i, s) {
+        const char *r = rules_str(rules_person(c, json_string_value(s)), "ref");
+        if (!r) {
+            ok = false;
+            break;
+        }
+        size_t k = 0;
+        while (k < json_array_size(refs) && strcmp(json_string_value(json_array_get(refs, k)), r) < 0)
+            k++;
+        if (k == json_array_size(refs) || strcmp(json_string_value(json_array_get(refs, k)), r) != 0)
+            json_array_insert_new(refs, k, json_string(r));
+    }
+    out[0] = '\0';
+    json_array_foreach(refs, i, s) {
+        size_t at = strlen(out);
+        snprintf(out + at, len - at, "%s%s", i ? "\x1f" : "", json_string_value(s));
+    }
+    json_decref(refs);
+    return ok;
+}
+
+static bool rules_row_suspect_key(const json_t *row, char *out, size_t len)
+{
+    size_t i;
+    json_t *s;
+    out[0] = '\0';
+    json_array_foreach(json_object_get(row, "suspect_refs"), i, s) {
+        size_t at = strlen(out);
+        if (!json_is_string(s))
+            return false;
+        snprintf(out + at, len - at, "%s%s", i ? "\x1f" : "", json_string_value(s));
+    }
+    return true;
+}
+
+/* Possible duplicates: a crime of this incident and a crime of another incident not linked to it,
+ * for the same victim ref, the same suspect refs (or none on both), the same offence group, at
+ * times no further apart than the rule set's window, may be one matter reported twice. A decision
+ * maker decides (cancelling one as C3); the feed never cancels. */
+static void rules_want_duplicates(struct rules_ctx *c, struct rules_want *w, size_t *n)
+{
+    const struct ruleset_persons *pp = ruleset_persons(c->rs);
+    json_t *crimes = json_object_get(c->state, "crimes");
+    const char *own = rules_str(c->state, "incident_id");
+    if (!pp->duplicate_rule || !c->persons)
+        return;
+    for (size_t i = 0; i < c->nunits; i++) {
+        const struct rules_unit *u = &c->units[i];
+        if (u->dead || u->n == 0 || u->crime < 0)
+            continue;
+        json_t *crime = json_array_get(crimes, (size_t)u->crime);
+        const struct rules_alleg *p = &c->al[u->principal];
+        const char *vref = rules_str(p->victim, "ref");
+        const struct ruleset_offence *off = ruleset_offence(c->rs, rules_str(crime, "offence"));
+        char skey[1024], rkey[1024];
+        if (!rules_crime_live(crime) || !vref || !off || !p->has_when || !rules_suspect_key(c, p, skey, sizeof skey))
+            continue;
+        size_t k;
+        json_t *row;
+        const char *best = NULL, *best_inc = NULL;
+        json_array_foreach(c->persons, k, row) {
+            const char *inc = rules_str(row, "incident_id"), *crn = rules_str(row, "crn");
+            const struct ruleset_offence *ro = ruleset_offence(c->rs, rules_str(row, "offence"));
+            int64_t when, d;
+            if (!inc || !crn || (own && strcmp(inc, own) == 0) || !rules_json_str_eq(json_object_get(row, "victim_ref"), vref) ||
+                !ro || strcmp(ro->group, off->group) != 0 || !timefmt_parse(rules_str(row, "occurred_at"), &when) ||
+                !rules_row_suspect_key(row, rkey, sizeof rkey) || strcmp(rkey, skey) != 0 || rules_links_to(c, inc))
+                continue;
+            d = when - p->when_ms;
+            if ((d < 0 ? -d : d) > pp->duplicate_window_ms)
+                continue;
+            if (!best || strcmp(crn, best) < 0) {
+                best = crn;
+                best_inc = inc;
+            }
+        }
+        if (!best)
+            continue;
+        rules_want(w, n, "possible_duplicate", p, rules_str(crime, "offence"),
+                   jsonwrite_copy(json_object_get(crime, "flags")), json_pack("[s]", pp->duplicate_rule));
+        w[*n - 1].crn = rules_str(crime, "crn");
+        w[*n - 1].dup_incident = best_inc;
+        w[*n - 1].dup_crn = best;
+        w[*n - 1].role = rules_authority_role(c->rs, RULESET_ACT_CANCEL_C3, off);
+    }
 }
 
 static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w, const json_t *screen)
@@ -465,6 +583,7 @@ static size_t rules_collect_wants(struct rules_ctx *c, struct rules_want *w, con
         w[n - 1].role = rules_authority_role(c->rs, RULESET_ACT_RECLASSIFY_DOWN,
                                              ruleset_offence(c->rs, rules_str(crime, "offence")));
     }
+    rules_want_duplicates(c, w, &n);
     size_t oi;
     json_t *ok;
     json_array_foreach(c->orphans, oi, ok) {
@@ -570,6 +689,9 @@ static void rules_pending_fields(json_t *p, const struct rules_want *w)
         json_object_set_new(p, "role", json_string(w->role));
     if (w->crn)
         json_object_set_new(p, "crn", json_string(w->crn));
+    if (w->dup_crn)
+        json_object_set_new(p, "duplicate_of",
+                            json_pack("{s:s, s:s}", "incident_id", w->dup_incident, "crn", w->dup_crn));
     json_object_set(p, "flags", w->flags);
     json_object_set(p, "rules", w->rules);
     if (w->indicators)
@@ -685,21 +807,29 @@ int rules_record(struct rules_ctx *c)
         struct rules_unit *u = &c->units[i];
         if (u->dead || u->n == 0)
             continue;
+        if (u->incidents) /* occasions of other incidents were counted (rules_count_across) */
+            rules_add_rule(u->rules, ruleset_persons(c->rs)->course_rule);
         if (u->crime >= 0) {
+            /* this incident's own crime for the course stands: it is the one the others count in */
+            if (u->across)
+                u->linked_crn = NULL;
+            u->across = false;
             rules_update_crime(c, u);
             continue;
         }
+        if (u->across)
+            continue; /* counted in the course's crime in another incident */
         rules_match_linked(c, u);
         if (!u->linked_crn && rules_new_crime(c, u) < 0)
             return -1;
     }
     rules_decide(c);
 
-    /* At most one item per allegation, one per unit, one per orphaned crime, one per hidden crime
-     * screened, and the incident's own four. */
+    /* At most one item per allegation, two per unit (a review, a possible duplicate), one per
+     * orphaned crime, one per hidden crime screened, and the incident's own four. */
     json_t *screen = rules_assess_screen(c);
     struct rules_want *w =
-        screen ? calloc(c->nal + c->nunits + json_array_size(c->orphans) + json_array_size(screen) + 5, sizeof *w)
+        screen ? calloc(c->nal + 2 * c->nunits + json_array_size(c->orphans) + json_array_size(screen) + 5, sizeof *w)
                : NULL;
     if (!w) {
         json_decref(screen);

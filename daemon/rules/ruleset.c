@@ -72,6 +72,8 @@ struct ruleset {
     struct ruleset_group *groups;
     size_t ngroups;
 
+    struct ruleset_persons persons; /* the `persons` block: all zero when the set has none */
+
     void **allocs; /* NULL-terminated string lists handed out above */
     size_t nallocs, capallocs;
 };
@@ -972,13 +974,52 @@ static int ruleset_load_flags(struct ruleset_loader *ld, const json_t *root)
     return 0;
 }
 
+#define DAY_MS (24 * 3600 * (int64_t)1000)
+
+/* The `persons` block: what fcrd does with a person's command-and-control `ref` across
+ * incidents (docs/rules.md "Across incidents"). Optional: a set without it keeps every incident
+ * on its own. */
+static int ruleset_load_persons(struct ruleset_loader *ld, const json_t *root)
+{
+    static const char *const keys[] = {"rule", "course_window_days", "repeat_victim", "possible_duplicate", NULL};
+    static const char *const rkeys[] = {"rule", "incidents", "window_days", NULL};
+    static const char *const dkeys[] = {"rule", "window_minutes", NULL};
+    struct ruleset_persons *p = &ld->rs->persons;
+    const json_t *o = json_object_get(root, "persons"), *r, *d;
+    int64_t v;
+    if (!o)
+        return 0;
+    if (ruleset_keys(ld, o, "persons", keys) < 0 || ruleset_rule_ref(ld, o, "rule", "persons", &p->course_rule) < 0 ||
+        ruleset_int(ld, o, "course_window_days", "persons", true, 1, 0, &v) < 0)
+        return -1;
+    p->course_window_ms = v * DAY_MS;
+    if ((r = json_object_get(o, "repeat_victim"))) {
+        if (ruleset_keys(ld, r, "persons.repeat_victim", rkeys) < 0 ||
+            ruleset_rule_ref(ld, r, "rule", "persons.repeat_victim", &p->repeat_rule) < 0 ||
+            ruleset_int(ld, r, "incidents", "persons.repeat_victim", true, 2, 0, &v) < 0)
+            return -1;
+        p->repeat_incidents = (int)(v > 1000000 ? 1000000 : v);
+        if (ruleset_int(ld, r, "window_days", "persons.repeat_victim", true, 1, 0, &v) < 0)
+            return -1;
+        p->repeat_window_ms = v * DAY_MS;
+    }
+    if ((d = json_object_get(o, "possible_duplicate"))) {
+        if (ruleset_keys(ld, d, "persons.possible_duplicate", dkeys) < 0 ||
+            ruleset_rule_ref(ld, d, "rule", "persons.possible_duplicate", &p->duplicate_rule) < 0 ||
+            ruleset_int(ld, d, "window_minutes", "persons.possible_duplicate", true, 0, 0, &v) < 0)
+            return -1;
+        p->duplicate_window_ms = v * 60 * 1000;
+    }
+    return 0;
+}
+
 static int ruleset_build(struct ruleset_loader *ld, json_t *root)
 {
     struct ruleset *rs = ld->rs;
     static const char *const keys[] = {"version", "title", "deadline_hours", "occasion_window_minutes", "rules",
                                        "offences", "lexicon", "exceptions", "confirmation", "schools_protocol",
                                        "police_only", "action_fraud", "n100", "closing_reasons", "qualifiers",
-                                       "flags", "flag_rules", "indicators", "authority", NULL};
+                                       "flags", "flag_rules", "indicators", "authority", "persons", NULL};
     int64_t v;
     if (ruleset_keys(ld, root, "", keys) < 0)
         return -1;
@@ -994,7 +1035,8 @@ static int ruleset_build(struct ruleset_loader *ld, json_t *root)
         ruleset_load_offences(ld, root) < 0 ||
         ruleset_load_lexicon(ld, root) < 0 || ruleset_load_exceptions(ld, root) < 0 ||
         ruleset_load_confirmation(ld, root) < 0 || ruleset_load_simple(ld, root) < 0 ||
-        ruleset_load_closing(ld, root) < 0 || ruleset_load_flags(ld, root) < 0)
+        ruleset_load_closing(ld, root) < 0 || ruleset_load_flags(ld, root) < 0 ||
+        ruleset_load_persons(ld, root) < 0)
         return -1;
     /* N100 turns on for rape codes: a rule set whose rape codes lack the flag would record
      * nothing for an unconfirmed rape and hold nothing either. */
@@ -1282,6 +1324,11 @@ int64_t ruleset_deadline_ms(const struct ruleset *rs)
 int64_t ruleset_occasion_window_ms(const struct ruleset *rs)
 {
     return rs->window_ms;
+}
+
+const struct ruleset_persons *ruleset_persons(const struct ruleset *rs)
+{
+    return &rs->persons;
 }
 
 size_t ruleset_rule_count(const struct ruleset *rs)

@@ -277,6 +277,21 @@ int64_t ruleset_deadline_ms(const struct ruleset *rs);
  * are one occasion (0: only equal times). */
 int64_t ruleset_occasion_window_ms(const struct ruleset *rs);
 
+/* The `persons` block: a person's command-and-control `ref` across incidents. A window of 0
+ * means the rule set does not ask for it (no block, or no sub-block). Strings borrowed. */
+struct ruleset_persons {
+    const char *course_rule;     /* the rule id of a course counted across incidents */
+    int64_t course_window_ms;    /* course-of-conduct occasions of other incidents count when
+                                  * their times are at most this far from the allegation's */
+    const char *repeat_rule;     /* repeat victim: its rule id, NULL when not asked */
+    int repeat_incidents;        /* ... at least this many incidents of the victim's ref ... */
+    int64_t repeat_window_ms;    /* ... first reported at most this long before the latest */
+    const char *duplicate_rule;  /* possible duplicate: its rule id, NULL when not asked */
+    int64_t duplicate_window_ms; /* ... occurred_at at most this far apart */
+};
+/* ruleset_persons: never NULL; borrowed from the rule set. */
+const struct ruleset_persons *ruleset_persons(const struct ruleset *rs);
+
 /* Every rule id the rule set declares (its `rules` list), with title and source. */
 size_t ruleset_rule_count(const struct ruleset *rs);
 const char *ruleset_rule_id(const struct ruleset *rs, size_t i);

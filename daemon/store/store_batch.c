@@ -10,6 +10,7 @@
 #include "rules/rules.h"
 #include "rules/rules_act.h"
 #include "store/incident.h"
+#include "store/store_persons.h"
 #include "store/store_int.h"
 
 /* What the rules' serial callback needs: the lane's serials, and where to say they ran out. */
@@ -66,6 +67,13 @@ bool store_batch_all_openings(struct store_item *const *b, size_t n)
         const struct store_item *it = b[i];
         if (it->act || it->read_first || it->in_doubt || it->ev.type != FEED_EVENT_OPENED ||
             json_array_size(json_object_get(it->ev.doc, "links")) > 0)
+            return false;
+        /* A victim with a ref: the person index must be read under its lock (SQL_PERSONS_LOCK). */
+        struct jsonwrite_buf refs = {0};
+        store_persons_victim_refs(&refs, it->ev.doc, NULL);
+        bool any = refs.len > 0;
+        jsonwrite_buf_free(&refs);
+        if (any)
             return false;
     }
     return true;
@@ -172,7 +180,7 @@ static bool decide_action(struct decide_ctx *c, struct store_item *it, json_t *s
 
 /* Decide one item against the batch's working state. Returns true when it is to be written. */
 static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *states, json_t *linked, json_t *seen,
-                       json_t *batch_seen, struct store_write *w)
+                       json_t *batch_seen, const json_t *persons, struct store_write *w)
 {
     struct store *st = c->ln->st;
     if (it->act)
@@ -209,8 +217,8 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
      * work on a copy. (Nothing does today: the linked incidents' object leaves the incident's
      * own state out.) */
     bool in_place = state && state->refcount == 1;
-    int rc = in_place ? rules_update(&env, state, linked, ev, &new_state, &outcome, &err)
-                      : rules_apply(&env, state, linked, ev, &new_state, &outcome, &err);
+    int rc = in_place ? rules_update_persons(&env, state, linked, persons, ev, &new_state, &outcome, &err)
+                      : rules_apply_persons(&env, state, linked, persons, ev, &new_state, &outcome, &err);
     if (rc < 0) {
         /* (only rules_update says -1) Memory ran out half-way through changing the state in
          * place: the batch cannot be trusted. */
@@ -237,17 +245,30 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
     return true;
 }
 
-struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen, struct store_write *w)
+struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen, json_t *persons,
+                                         struct store_write *w)
 {
     struct store_decision d = {0};
     struct decide_ctx c = {ln, &d};
     json_t *batch_seen = json_object();
     for (size_t i = 0; i < ln->nbatch && !d.state_lost; i++) {
-        json_t *item_linked = linked_for(ln->batch[i], states);
-        if (decide_one(&c, ln->batch[i], states, json_object_size(item_linked) ? item_linked : NULL, seen,
-                       batch_seen, w))
-            d.accepted++;
+        struct store_item *it = ln->batch[i];
+        json_t *item_linked = linked_for(it, states);
+        /* the person index as this batch leaves it so far: an earlier item's occasions count */
+        json_t *flat = json_object_size(persons) ? store_persons_flatten(persons) : NULL;
+        bool written = decide_one(&c, it, states, json_object_size(item_linked) ? item_linked : NULL, seen,
+                                  batch_seen, flat, w);
+        json_decref(flat);
         json_decref(item_linked);
+        if (!written)
+            continue;
+        d.accepted++;
+        json_t *rows = store_persons_rows(it->ev.incident_id, json_object_get(states, it->ev.incident_id),
+                                          ln->st->rs, true);
+        if (json_array_size(rows) > 0 || json_object_get(persons, it->ev.incident_id))
+            json_object_set_new(persons, it->ev.incident_id, rows);
+        else
+            json_decref(rows);
     }
     json_decref(batch_seen);
     return d;

@@ -110,8 +110,10 @@ struct store_decision {
 };
 /* store_batch_decide: decides the lane's batch, item by item in arrival order, against `states`
  * (incident id -> state, or null for a row with none), which it updates, with the stored events
- * `seen` (event id -> {body, reply}). Sets each item's reply and fills w. */
-struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen,
+ * `seen` (event id -> {body, reply}) and the person index's victim rows of the batch's refs
+ * `persons` (incident id -> rows, store_persons.h), which it updates as the batch changes its
+ * incidents. Sets each item's reply and fills w. */
+struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen, json_t *persons,
                                          struct store_write *w);
 /* store_batch_all_openings: every item opens an incident on its own (see batch_direct in store_lane.c). */
 bool store_batch_all_openings(struct store_item *const *b, size_t n);
@@ -129,14 +131,15 @@ size_t store_batch_incidents(const struct store_item *it, const char **ids, size
  * Audit entries as lines too (audit_line), which the database hashes into the chain; those with no
  * time of their own get the batch's. */
 struct store_write {
-    struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit;
+    struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit, persons, changed;
+    const struct ruleset *rs; /* for the person index's offence groups (borrowed) */
     char at[AUDIT_AT_SIZE];
     json_t *touched; /* incident id -> true */
     const char *ruleset_sha256; /* the hash of the rule set deciding the batch (borrowed) */
 };
 /* store_write_init: an empty write for a batch decided with the rule set whose hash is
  * ruleset_sha256 (borrowed: the rule set outlives the batch's deciding). */
-void store_write_init(struct store_write *w, const char *ruleset_sha256);
+void store_write_init(struct store_write *w, const char *ruleset_sha256, const struct ruleset *rs);
 void store_write_clear(struct store_write *w);
 /* store_write_event: an accepted event's row (body: its stored reply body) and its rules' audit
  * entries (from outcome). */
@@ -147,9 +150,13 @@ void store_write_audit(struct store_write *w, const json_t *entry, const struct 
 void store_write_touch(struct store_write *w, const char *incident_id);
 /* store_write_params: rows for the final state of every incident the batch changed (updates of the
  * rows the batch locked, `existing`, inserts of the others), then the write statement's $1..$5 in
- * p[0..4] and the audit lines in p[5] (each the caller's to free). Clears w. Returns false when
- * memory ran out (the p[] that could be made are still set, the others NULL). */
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[6]);
+ * p[0..4], the audit lines in p[5], and SQL_PERSONS_WRITE's $1 and $2 (the changed incidents'
+ * ids and their person index rows) in p[6] and p[7] (each the caller's to free). Clears w. Returns false when memory ran out
+ * (the p[] that could be made are still set, the others NULL). */
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8]);
+/* store_write_refs: the victim refs of the batch's events, as a text[] literal (see
+ * SQL_PERSONS_LOCK). Malloc'd; NULL when memory runs out. */
+char *store_write_refs(struct store_item *const *b, size_t n);
 /* store_write_ids: the batch's incident (or event) ids as a text[] literal (repeats are harmless
  * in the queries). Malloc'd; NULL when memory runs out. */
 char *store_write_ids(struct store_item *const *b, size_t n, bool incidents);

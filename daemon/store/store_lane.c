@@ -5,7 +5,8 @@
  * decided in memory while others are written and committed. A batch takes three round trips:
  *   1. BEGIN; create the missing incidents the batch links to or updates (not those it opens:
  *      see SQL_INCIDENTS_CREATE); lock (one sorted statement) the batch's incidents and the
- *      incidents they link to, reading their state; read already-seen event ids; fetch serial
+ *      incidents they link to, reading their state; lock the victims' refs and read their person
+ *      index rows (SQL_PERSONS_LOCK, SQL_PERSONS_READ); read already-seen event ids; fetch serial
  *      numbers.
  *   2. (rules decided in memory, event by event, in arrival order: store_batch.c) one write
  *      statement, which also inserts the incidents that had no row, then the audit entries, which
@@ -40,6 +41,9 @@
 static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
 static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
+static const char sql_persons_lock[] = SQL_PERSONS_LOCK;
+static const char sql_persons_read[] = SQL_PERSONS_READ;
+static const char sql_persons_write[] = SQL_PERSONS_WRITE;
 static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
@@ -379,14 +383,14 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 static void batch_send_writes(struct store_lane *ln, struct store_write *w, json_t *states, const json_t *existing,
                               size_t refill)
 {
-    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines */
-    char *p[6];
+    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's */
+    char *p[8];
     int rc = -1;
     bool complete = store_write_params(w, states, existing, p);
     if (complete) {
         char nbuf[32];
         const char *p_n[1] = {nbuf};
-        struct pg_query q[5];
+        struct pg_query q[6];
         int nq = 0;
         if (ln->direct) {
             q[nq++] = (struct pg_query){sql_begin, 0, NULL};
@@ -407,6 +411,9 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
             q[nq++] = (struct pg_query){sql_ruleset_store, 4, p_rs};
         }
         q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
+        /* A direct batch's incidents are new: nothing to replace unless they name refs. */
+        if (!ln->direct || strcmp(p[7], "[]") != 0)
+            q[nq++] = (struct pg_query){sql_persons_write, 2, (const char *const *)p + 6};
         const char *p_audit[2] = {p[5], ln->chain};
         q[nq++] = (struct pg_query){sql_audit_append, 2, p_audit};
         store_lane_state_set(&ln->state, STORE_LANE_WRITING);
@@ -414,7 +421,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, nq, write_done, ln);
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         free(p[i]);
     if (!complete) {
         /* nothing was sent: a direct batch has no transaction to roll back */
@@ -441,6 +448,24 @@ static json_t *rows_to_object(const PGresult *r, json_t *existing)
     return o;
 }
 
+/* The person index rows read (SQL_PERSONS_READ), by incident id: arrays of row objects. */
+static json_t *rows_persons(const PGresult *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        json_t *row = jsonparse_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0, NULL);
+        json_t *arr = json_object_get(o, PQgetvalue(r, i, 0));
+        if (!row)
+            continue;
+        if (!arr) {
+            arr = json_array();
+            json_object_set_new(o, PQgetvalue(r, i, 0), arr);
+        }
+        json_array_append_new(arr, row);
+    }
+    return o;
+}
+
 /* The stored events the batch resends, by id: {body, reply}. */
 static json_t *rows_seen(const PGresult *r)
 {
@@ -459,9 +484,10 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: BEGIN, create (only when the batch has rows to create), then always the last three:
-     * lock (the batch's incidents and those they link to), seen, serials */
-    const PGresult *locked = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
+    /* res: BEGIN, create (only when the batch has rows to create), then always the last five:
+     * lock (the batch's incidents and those they link to), refs' locks, person index rows, seen,
+     * serials */
+    const PGresult *locked = res[n - 5], *person_rows = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
     if (serials_add(ln, serials) != 0) {
         batch_rollback(ln, "out of memory", false);
         return;
@@ -469,10 +495,12 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_t *existing = json_object();
     json_t *states = rows_to_object(locked, existing);
     json_t *seen = rows_seen(seen_rows);
+    json_t *persons = rows_persons(person_rows);
     struct store_write w;
-    store_write_init(&w, ruleset_sha256(ln->st->rs));
-    struct store_decision d = store_batch_decide(ln, states, seen, &w);
+    store_write_init(&w, ruleset_sha256(ln->st->rs), ln->st->rs);
+    struct store_decision d = store_batch_decide(ln, states, seen, persons, &w);
     json_decref(seen);
+    json_decref(persons);
 
     if (d.state_lost || d.serial_short || d.accepted == 0) {
         json_decref(states);
@@ -600,11 +628,12 @@ static bool batch_direct(struct store_lane *ln, size_t need)
 {
     if (serials_left(ln) < need || !store_batch_all_openings(ln->batch, ln->nbatch))
         return false;
-    json_t *states = json_object(), *existing = json_object(), *seen = json_object();
+    json_t *states = json_object(), *existing = json_object(), *seen = json_object(), *persons = json_object();
     struct store_write w;
-    store_write_init(&w, ruleset_sha256(ln->st->rs));
-    struct store_decision d = store_batch_decide(ln, states, seen, &w);
+    store_write_init(&w, ruleset_sha256(ln->st->rs), ln->st->rs);
+    struct store_decision d = store_batch_decide(ln, states, seen, persons, &w);
     json_decref(seen);
+    json_decref(persons);
     if (d.accepted < ln->nbatch || d.serial_short || d.state_lost) {
         for (size_t i = 0; i < ln->nbatch; i++) {
             json_decref(ln->batch[i]->reply);
@@ -646,13 +675,15 @@ static void batch_start(struct store_lane *ln)
     char *events = store_write_ids(ln->batch, ln->nbatch, false);
     char *links = store_write_link_ids(ln->batch, ln->nbatch, false);
     char *create = store_write_link_ids(ln->batch, ln->nbatch, true);
+    char *refs = store_write_refs(ln->batch, ln->nbatch);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zu", fetch);
-    if (!incidents || !events || !links || !create) {
+    if (!incidents || !events || !links || !create || !refs) {
         free(incidents);
         free(events);
         free(links);
         free(create);
+        free(refs);
         batch_fail(ln, "overloaded", "out of memory");
         return;
     }
@@ -660,13 +691,16 @@ static void batch_start(struct store_lane *ln)
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
     const char *p_create[1] = {create};
-    /* read_done finds the last three results in the same places with or without the create */
-    struct pg_query q[5];
+    const char *p_refs[2] = {refs, incidents};
+    /* read_done finds the last five results in the same places with or without the create */
+    struct pg_query q[7];
     int nq = 0;
     q[nq++] = (struct pg_query){sql_begin, 0, NULL};
     if (strcmp(create, "{}") != 0)
         q[nq++] = (struct pg_query){sql_incidents_create, 1, p_create};
     q[nq++] = (struct pg_query){sql_incidents_lock, 2, p_inc};
+    q[nq++] = (struct pg_query){sql_persons_lock, 2, p_refs};
+    q[nq++] = (struct pg_query){sql_persons_read, 2, p_refs};
     q[nq++] = (struct pg_query){sql_events_seen, 1, p_ev};
     q[nq++] = (struct pg_query){sql_serials, 1, p_n};
     store_lane_state_set(&ln->state, STORE_LANE_READING);
@@ -677,6 +711,7 @@ static void batch_start(struct store_lane *ln)
     free(events);
     free(links);
     free(create);
+    free(refs);
     if (rc != 0)
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
@@ -721,7 +756,8 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     static const char *const prepared[] = {sql_begin,      sql_incidents_create, sql_incidents_lock,
                                            sql_events_seen, sql_serials,          sql_write,
                                            sql_audit_append, sql_commit,         sql_rollback,
-                                           sql_ruleset_store};
+                                           sql_ruleset_store, sql_persons_lock,  sql_persons_read,
+                                           sql_persons_write};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;

@@ -28,6 +28,31 @@
     "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
     " ORDER BY incident_id FOR UPDATE"
 
+/* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
+ * batch are those refs and the victims' refs the person index holds for its incidents (an update
+ * may name a victim only by the id an earlier event gave). Takes a transaction-scoped advisory
+ * lock per ref, in the order of the lock keys, after the incidents' row locks and before reading
+ * the index (SQL_PERSONS_READ, its own statement, so its snapshot is taken once the locks are
+ * held). Why a lock per ref rather than locking the other incidents' rows: the incidents a ref
+ * leads to are known only by reading the index, which another transaction may be changing, and
+ * locking rows found that way could not be done in one sorted statement with the batch's own.
+ * A lock per victim ref serialises exactly the transactions that could count the same course or
+ * see the same duplicate, across lanes and fcrd instances. The ref locks come after the row locks
+ * so that the refs the index holds for the batch's incidents are read once those incidents are
+ * locked, and cannot change before the commit. Every transaction takes its row locks (sorted),
+ * then its ref locks (sorted), all in round trip 1, so no two wait for each other's locks. The
+ * one later wait is an insert of a new incident that another transaction created, still
+ * uncommitted, in its round trip 1 (an update reaching one instance while another opens the
+ * incident); that wait can close a circle with a ref lock as it already can with a row lock, and
+ * PostgreSQL's deadlock check then ends one of the two, which is rolled back and decided again
+ * like any refused transaction (at most three attempts). A direct batch takes no ref lock, so an event naming a victim with a ref is never in one
+ * (store_batch_all_openings). Two refs may share a key: they then wait for each other, harmlessly. */
+#define SQL_PERSONS_REFS                                                                                         "SELECT unnest($1::text[]) UNION SELECT p.ref FROM person_index p"                                           " WHERE p.incident_id = ANY ($2::text[]) AND p.role = 'victim'"
+#define SQL_PERSONS_LOCK                                                                                         "SELECT count(pg_advisory_xact_lock(t.k)) FROM (SELECT DISTINCT hashtextextended('fcrd.person:' || r.x, 0)"     " AS k FROM (" SQL_PERSONS_REFS ") AS r(x) ORDER BY 1) AS t"
+
+/* The person index's victim rows of the same refs, each as one JSON object (store_persons.h). */
+#define SQL_PERSONS_READ                                                                                         "SELECT p.incident_id, row_to_json(p)::text FROM person_index p"                                             " WHERE p.role = 'victim' AND p.ref IN (" SQL_PERSONS_REFS ")"
+
 /* $1: the batch's event ids. */
 #define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
 
@@ -132,5 +157,19 @@
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+
+/* $1: the incidents the batch changed (text[]); $2: their person index rows, a JSON array
+ * (store_persons_rows). Every row of those incidents is replaced (sql/0012_person_index.sql). Sent
+ * right after SQL_WRITE in the same pipeline and transaction: the index never shows a state that
+ * did not commit. A direct batch whose incidents name no person with a ref skips it. */
+#define SQL_PERSONS_WRITE                                                                                    \
+    "WITH d AS (DELETE FROM person_index WHERE incident_id = ANY ($1::text[]) RETURNING 1)"                  \
+    " INSERT INTO person_index (ref, role, incident_id, allegation, victim_ref, suspect_refs, offence,"      \
+    "  offence_group, course, occasions, occurred_at, reported_at, crn)"                                    \
+    " SELECT x.ref, x.role, x.incident_id, x.allegation, x.victim_ref, x.suspect_refs, x.offence,"          \
+    "  x.offence_group, x.course, x.occasions, x.occurred_at, x.reported_at, x.crn"                         \
+    " FROM jsonb_to_recordset($2::jsonb) AS x(ref text, role text, incident_id text, allegation text,"      \
+    "  victim_ref text, suspect_refs text[], offence text, offence_group text, course boolean,"             \
+    "  occasions integer, occurred_at timestamptz, reported_at timestamptz, crn text)"
 
 #endif

@@ -5,15 +5,18 @@
 #include <sys/time.h>
 
 #include "store/incident.h"
+#include "store/store_persons.h"
 #include "store/store_int.h"
 #include "util/pgtext.h"
 
-void store_write_init(struct store_write *w, const char *ruleset_sha256)
+void store_write_init(struct store_write *w, const char *ruleset_sha256, const struct ruleset *rs)
 {
     memset(w, 0, sizeof(*w));
     w->ruleset_sha256 = ruleset_sha256;
+    w->rs = rs;
     jsonwrite_char(&w->crimes, '[');
     jsonwrite_char(&w->pending, '[');
+    jsonwrite_char(&w->persons, '[');
     struct timeval now;
     gettimeofday(&now, NULL);
     audit_at((int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, w->at);
@@ -28,9 +31,14 @@ void store_write_clear(struct store_write *w)
     jsonwrite_buf_free(&w->crimes);
     jsonwrite_buf_free(&w->pending);
     jsonwrite_buf_free(&w->audit);
+    jsonwrite_buf_free(&w->persons);
+    jsonwrite_buf_free(&w->changed);
     json_decref(w->touched);
     w->touched = NULL;
 }
+
+static void text_array_add(struct jsonwrite_buf *b, const char *v);
+static char *text_array_end(struct jsonwrite_buf *b);
 
 /* An array member, or [] when it is missing. */
 static void write_array(struct jsonwrite_buf *b, const char *key, const json_t *v)
@@ -119,23 +127,34 @@ static void write_incidents(struct store_write *w, json_t *states, const json_t 
             write_row(&w->crimes, c, id, st);
         json_array_foreach(json_object_get(st, "pending"), i, c)
             write_row(&w->pending, c, id, NULL);
+        /* the incident's person index rows, replacing those it had (SQL_PERSONS_WRITE) */
+        text_array_add(&w->changed, id);
+        json_t *rows = store_persons_rows(id, st, w->rs, false);
+        json_array_foreach(rows, i, c) {
+            jsonwrite_sep(&w->persons);
+            jsonwrite_value(&w->persons, c, 0);
+        }
+        json_decref(rows);
     }
 }
 
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[6])
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8])
 {
     write_incidents(w, states, existing);
     jsonwrite_char(&w->crimes, ']');
     jsonwrite_char(&w->pending, ']');
+    jsonwrite_char(&w->persons, ']');
     p[0] = jsonwrite_take(&w->events, NULL);
     p[1] = jsonwrite_take(&w->incidents, NULL);
     p[2] = jsonwrite_take(&w->crimes, NULL);
     p[3] = jsonwrite_take(&w->pending, NULL);
     p[4] = jsonwrite_take(&w->new_incidents, NULL);
     p[5] = jsonwrite_take(&w->audit, NULL);
+    p[6] = text_array_end(&w->changed);
+    p[7] = jsonwrite_take(&w->persons, NULL);
     store_write_clear(w);
     bool complete = true;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         complete = complete && p[i];
     return complete;
 }
@@ -178,5 +197,14 @@ char *store_write_link_ids(struct store_item *const *b, size_t n, bool own)
         json_array_foreach(json_object_get(b[i]->act, "links"), j, l)
             text_array_add(&out, json_string_value(l));
     }
+    return text_array_end(&out);
+}
+
+char *store_write_refs(struct store_item *const *b, size_t n)
+{
+    struct jsonwrite_buf out = {0};
+    for (size_t i = 0; i < n; i++)
+        if (!b[i]->act)
+            store_persons_victim_refs(&out, b[i]->ev.doc, NULL);
     return text_array_end(&out);
 }

@@ -21,6 +21,7 @@ struct fx {
     struct rules_env env;
     json_t *state;
     json_t *linked;
+    json_t *persons; /* other incidents' occasions by person ref (rules_apply_persons), or NULL */
     json_t *out;
     struct feed_event_error err;
     int rc;
@@ -45,6 +46,7 @@ static void fx_free(struct fx *f)
 {
     json_decref(f->state);
     json_decref(f->linked);
+    json_decref(f->persons);
     json_decref(f->out);
     ruleset_free(f->rs);
 }
@@ -58,7 +60,7 @@ static void fx_check_update(struct fx *f, const struct feed_event *ev, int64_t s
     f->serial = serial;
     json_t *mine = f->state ? json_deep_copy(f->state) : NULL, *ns2 = NULL, *out2 = NULL;
     struct feed_event_error err = {0};
-    int rc = rules_update(&f->env, mine, f->linked, ev, &ns2, &out2, &err);
+    int rc = rules_update_persons(&f->env, mine, f->linked, f->persons, ev, &ns2, &out2, &err);
     ck_assert_int_eq(rc, f->rc);
     ck_assert_int_eq(f->serial, after_apply);
     if (rc == 0) {
@@ -121,7 +123,7 @@ __attribute__((format(printf, 2, 3))) static int fx_apply(struct fx *f, const ch
     char *before = f->state ? json_dumps(f->state, JSON_SORT_KEYS) : NULL;
     int64_t serial = f->serial;
     memset(&f->err, 0, sizeof f->err);
-    f->rc = rules_apply(&f->env, f->state, f->linked, &ev, &ns, &out, &f->err);
+    f->rc = rules_apply_persons(&f->env, f->state, f->linked, f->persons, &ev, &ns, &out, &f->err);
     if (before) {
         /* The engine never changes the state it is given. */
         char *after = json_dumps(f->state, JSON_SORT_KEYS);
@@ -625,6 +627,133 @@ START_TEST(e_course_of_conduct)
     expect_decision(&f, "a1", "recorded", NULL, NULL, "8U", "HOCR-E.course_of_conduct");
     expect_decision(&f, "a2", "recorded", NULL, NULL, "8N", "NCRS.balance");
     fx_free(&f);
+}
+END_TEST
+
+/* A person index row of another incident: one occasion of `offence` against victim ref VR by
+ * suspect ref SR (suspects "" for none), held in crime `crn` (NULL: none). */
+static json_t *other_row(const char *incident, const char *offence, const char *when, const char *suspects,
+                         const char *crn)
+{
+    json_t *refs = json_array();
+    if (*suspects)
+        json_array_append_new(refs, json_string(suspects));
+    return json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:i, s:s, s:s?}", "incident_id", incident, "allegation", "a1",
+                     "victim_ref", "VR", "suspect_refs", refs, "offence", offence, "group", "violence", "occasions", 1,
+                     "occurred_at", when, "crn", crn);
+}
+
+#define VICTIM_REF "{'id':'v1','role':'victim','name':'Ann Lee','sex':'female','age':30,'confirms':true,'ref':'VR'}"
+#define SUSPECT_REF "{'id':'s1','role':'suspect','sex':'male','age':31,'ref':'SR'}"
+#define HAR1(when) "{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'harassment','occurred_at':'" when "'}"
+
+/* Occasions of one course reported in other calls add up with this one's; the call that reaches
+ * the minimum records the crime and names the incidents it counted. */
+START_TEST(e_course_across_incidents)
+{
+    struct fx f;
+    fx_init(&f);
+    f.persons = json_array();
+    json_array_append_new(f.persons, other_row("INC0", "8L", "2026-04-01T09:30:00Z", "SR", NULL));
+    fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", HAR1(WHEN)));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    expect_decision(&f, "a1", "recorded", NULL, NULL, "8L", "HOCR-E.course_across_incidents");
+    json_t *d = decision(&f, "a1");
+    ck_assert_uint_eq(json_array_size(json_object_get(d, "incidents")), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(json_object_get(d, "incidents"), 0)), "INC0");
+    ck_assert(has_rule(json_object_get(json_array_get(json_object_get(f.state, "crimes"), 0), "rules"),
+                       "HOCR-E.course_across_incidents"));
+    fx_free(&f);
+
+    /* Without the other call: one occasion, no course. */
+    fx_init(&f);
+    fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", HAR1(WHEN)));
+    expect_decision(&f, "a1", "pending", "insufficient_detail", NULL, "8L", "HOCR-E.course_of_conduct");
+    fx_free(&f);
+
+    /* Another suspect, another offence, the incident's own row, no suspect ref: separate. */
+    static const char *const rows[][3] = {{"INC0", "8L", "OTHER"}, {"INC0", "8Q", "SR"}, {"INC1", "8L", "SR"}};
+    for (size_t i = 0; i < 3; i++) {
+        fx_init(&f);
+        f.persons = json_array();
+        json_array_append_new(f.persons, other_row(rows[i][0], rows[i][1], WHEN, rows[i][2], NULL));
+        fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", HAR1(WHEN)));
+        ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+        expect_decision(&f, "a1", "pending", "insufficient_detail", NULL, "8L", "HOCR-E.course_of_conduct");
+        fx_free(&f);
+    }
+    fx_init(&f);
+    f.persons = json_array();
+    json_array_append_new(f.persons, other_row("INC0", "8L", WHEN, "SR", NULL));
+    fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT, "v1", HAR1(WHEN)));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    fx_free(&f);
+
+    /* The course already made a crime in another call: counted in it, no second crime. */
+    fx_init(&f);
+    f.persons = json_array();
+    json_array_append_new(f.persons, other_row("INC0", "8L", "2026-04-01T09:30:00Z", "SR", "WM/2026/000777"));
+    json_array_append_new(f.persons, other_row("INC9", "8L", "2026-04-02T09:30:00Z", "SR", NULL));
+    fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", HAR1(WHEN)));
+    ck_assert_uint_eq(count_crimes(&f, NULL), 0);
+    expect_decision(&f, "a1", "counted_in", NULL, NULL, "8L", "HOCR-E.course_across_incidents");
+    ck_assert_str_eq(s(decision(&f, "a1"), "crn"), "WM/2026/000777");
+    ck_assert_uint_eq(open_pending(&f, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* The window's edge: exactly course_window_days (365) apart counts, one millisecond more does not. */
+START_TEST(e_course_window_edges)
+{
+    static const struct {
+        const char *when;
+        size_t crimes;
+    } cases[] = {{"2025-05-01T09:30:00Z", 1}, {"2025-05-01T09:29:59.999Z", 0},
+                 {"2027-05-01T09:30:00Z", 1}, {"2027-05-01T09:30:00.001Z", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct fx f;
+        fx_init(&f);
+        f.persons = json_array();
+        json_array_append_new(f.persons, other_row("INC0", "8L", cases[i].when, "SR", NULL));
+        fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", HAR1("2026-05-01T09:30:00Z")));
+        ck_assert_msg(count_crimes(&f, NULL) == cases[i].crimes, "%s", cases[i].when);
+        fx_free(&f);
+    }
+}
+END_TEST
+
+/* Two unlinked incidents with a crime each for the same victim and suspect refs, offence group and
+ * time (within the window) open a possible_duplicate item; a link, or a time past the window, not. */
+START_TEST(c_possible_duplicate)
+{
+    static const struct {
+        const char *when;
+        const char *crn;
+        bool linked;
+        size_t items;
+    } cases[] = {{"2026-05-01T11:30:00Z", "WM/2026/000777", false, 1}, /* edge: 120 minutes */
+                 {"2026-05-01T11:30:00.001Z", "WM/2026/000777", false, 0},
+                 {"2026-05-01T09:30:00Z", NULL, false, 0}, /* no crime there */
+                 {"2026-05-01T09:30:00Z", "WM/2026/000777", true, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct fx f;
+        fx_init(&f);
+        f.persons = json_array();
+        json_t *row = other_row("INC0", "8N", cases[i].when, "SR", cases[i].crn);
+        json_array_append_new(f.persons, row);
+        if (cases[i].linked)
+            f.linked = json_pack("{s:{}}", "INC0");
+        fx_apply(&f, OPEN(VICTIM_REF "," SUSPECT_REF, "v1", A1("")));
+        ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+        ck_assert_msg(open_pending(&f, "possible_duplicate") == cases[i].items, "case %zu", i);
+        if (cases[i].items) {
+            json_t *p = json_array_get(json_object_get(f.state, "pending"), 0);
+            ck_assert_str_eq(s(json_object_get(p, "duplicate_of"), "crn"), "WM/2026/000777");
+            ck_assert_str_eq(s(p, "role"), "ddm");
+        }
+        fx_free(&f);
+    }
 }
 END_TEST
 
@@ -1650,6 +1779,9 @@ int main(void)
     tcase_add_test(tc, d_per_offender);
     tcase_add_test(tc, e_separate_occasions);
     tcase_add_test(tc, e_course_of_conduct);
+    tcase_add_test(tc, e_course_across_incidents);
+    tcase_add_test(tc, e_course_window_edges);
+    tcase_add_test(tc, c_possible_duplicate);
     tcase_add_test(tc, f_principal);
     tcase_add_test(tc, f_in_course_of);
     tcase_add_test(tc, exceptions_as_data);

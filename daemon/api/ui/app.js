@@ -33,6 +33,7 @@
     possible_crime: 'Possible hidden crime', closed_without_crime: 'Closed without a crime',
     retraction_review: 'Retraction review',
     reclassification_review: 'Lower offence proposed by the feed: review',
+    possible_duplicate: 'Possible duplicate of another incident',
   };
   const OUTCOMES = {
     recorded: 'Recorded', counted_in: 'Counted in another crime', pending: 'Pending decision',
@@ -117,6 +118,12 @@
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
     return h('time', { datetime: iso, title: iso }, (short ? shortFmt : timeFmt).format(d));
+  }
+
+  /* A victim named (by C&C reference) in several incidents lately: the rule set's repeat_victim. */
+  function repeatTag() {
+    return h('span', { class: 'tag', 'data-repeat-victim': '', title: 'This victim is named in several recent incidents' },
+      'Repeat victim');
   }
 
   function tags(list) {
@@ -422,7 +429,7 @@
         h('td', {}, h('a', { href: `#/incident/${enc(it.incident_id)}`, 'data-focus': `link ${it.id}` },
           it.incident_id)),
         h('td', { class: 'reason' }, words(REASONS, it.reason)),
-        h('td', {}, tags(it.flags)),
+        h('td', {}, tags(it.flags), it.repeat_victim ? [' ', repeatTag()] : null),
         h('td', {}, [it.allegation, it.candidate_offence ? `offence ${it.candidate_offence}` : null,
           it.victim ? `victim ${it.victim}` : null].filter(Boolean).join(' · ') || dash),
         h('td', {}, h('button', {
@@ -665,7 +672,8 @@
     app.incident = { id, view: v };
     const meta = clear($('incident-meta'));
     append(meta, [`Category ${str(v.category)} · first contact `, when(v.opened_at),
-      v.closed_at ? [' · closed ', when(v.closed_at)] : ' · open']);
+      v.closed_at ? [' · closed ', when(v.closed_at)] : ' · open',
+      v.repeat_victim ? [' · ', repeatTag()] : null]);
     const body = clear($('incident-body'));
     body.append(
       pendingSection(v), crimesSection(v), allegationsSection(v), personsSection(v),
