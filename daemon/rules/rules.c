@@ -437,9 +437,15 @@ static json_t *rules_outcome(struct rules_ctx *c)
     }
     json_array_foreach(json_object_get(c->state, "pending"), i, p) {
         const char *st = rules_str(p, "status");
-        if (st && strcmp(st, "open") == 0)
-            json_array_append_new(pending, json_pack("{s:s, s:s, s:s}", "id", rules_str(p, "id"), "reason",
-                                                     rules_str(p, "reason"), "due", rules_str(p, "due")));
+        if (st && strcmp(st, "open") == 0) {
+            json_t *item = json_pack("{s:s, s:s, s:s}", "id", rules_str(p, "id"), "reason", rules_str(p, "reason"),
+                                     "due", rules_str(p, "due"));
+            /* the offence a possible crime or a review points to, so the sender sees it at once */
+            const char *cand = rules_str(p, "candidate_offence");
+            if (item && cand)
+                json_object_set_new(item, "candidate_offence", json_string(cand));
+            json_array_append_new(pending, item);
+        }
     }
     json_object_set_new(out, "crimes", crimes);
     json_object_set_new(out, "decisions", decisions);

@@ -59,6 +59,8 @@ class ScreeningTest(DaemonTestCase):
         self.assertEqual([(c["offence"], c["action"]) for c in reply["crimes"]], [("39", "recorded")], reply)
         pend = [p for p in reply["pending"] if p["reason"] == "possible_crime"]
         self.assertEqual(len(pend), 1, json.dumps(reply))
+        self.assertEqual(pend[0].get("candidate_offence"), "34B", "the reply names the candidate")
+        self.assertSchema("feed-reply", reply, "reply with a candidate")
         warn = [w for w in reply["warnings"] if w["code"] == "possible_crime"]
         self.assertEqual(len(warn), 1, reply)
         self.assertEqual(warn[0].get("field"), "narrative")
