@@ -188,7 +188,8 @@ int service_start(struct service *svc, const char *allocator)
     struct api_params ap = {
         .host = cfg->api_listen.host,
         .port = cfg->api_listen.port,
-        .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max},
+        .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max,
+                   {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s}},
         .conninfo = cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
