@@ -55,6 +55,7 @@ struct key_def {
 static const char *const feed_tls_words[] = { "off", "on", "mutual", NULL };
 static const char *const api_tls_words[] = { "off", "on", NULL };
 static const char *const log_format_words[] = { "plain", "json", NULL };
+static const char *const yes_no_words[] = { "no", "yes", NULL };
 
 /* Every key, once. The loader, the defaults, the bounds, the reload diff and docs/configuration.md
  * all follow this table; keep the document in step when a row changes. */
@@ -83,6 +84,9 @@ static const struct key_def keys[] = {
       .describe = "feed connections served at once; further ones are refused" },
     { KEY("feed", "tls"), .type = KT_WORD, AT(feed_tls), .dflt = "off", .words = feed_tls_words,
       .describe = "TLS on the feed's TCP listeners: off, on, or mutual (client certificates required)" },
+    { KEY("feed", "allow_insecure"), .type = KT_WORD, AT(feed_allow_insecure), .dflt = "no",
+      .words = yes_no_words,
+      .describe = "yes: let a TCP listener on a non-loopback address start without tls = mutual (logged at start)" },
     { KEY("api", "listen"), .type = KT_LISTEN_TCP, AT(api_listen), .flags = KF_REQUIRED,
       .describe = "HOST:PORT of the supervisor HTTP API (TCP only)" },
     { KEY("api", "tokens"), .type = KT_PATH, AT(api_tokens), .flags = KF_REQUIRED | KF_RELOAD,
@@ -867,6 +871,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->force_code);
     free(cfg->log_level);
     free(cfg->feed_tls);
+    free(cfg->feed_allow_insecure);
     free(cfg->api_tls);
     free(cfg->tls_cert);
     free(cfg->tls_key);

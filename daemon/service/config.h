@@ -27,6 +27,8 @@ struct config {
     size_t feed_max_inflight;  /* max_inflight: lines per connection awaiting reply before reading pauses, default 1024 */
     size_t feed_max_connections; /* max_connections, default 256 */
     char *feed_tls;            /* tls: off | on | mutual (client certificates required), default off */
+    char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
+                                  without mutual TLS; default no */
     /* [api] */
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */

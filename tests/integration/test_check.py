@@ -129,6 +129,41 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn(":3: a hashed token is sha256: and 64 lowercase hex digits", out)
 
+    def test_feed_open_to_the_network_needs_mutual_tls_or_allow_insecure(self):
+        base = self.config_lines()
+        n = self.line_of(base, "listen = tcp:")
+        for listen, named in (("tcp:0.0.0.0:7999", "tcp:0.0.0.0:7999"), ("tcp:[::]:7999", "tcp:[::]:7999"),
+                              ("tcp:127.0.0.1:7998, tcp:192.0.2.7:7999", "tcp:192.0.2.7:7999")):
+            for tls in ("off", "on"):
+                with self.subTest(listen=listen, tls=tls):
+                    lines = list(base)
+                    lines[n - 1] = f"listen = {listen}"
+                    lines.insert(n, f"tls = {tls}")
+                    rc, out = self.check(lines)
+                    self.assertEqual(rc, 1, out)
+                    self.assertIn(f"[feed] listen: {named} is not a loopback address and [feed] tls is {tls}", out)
+                    self.assertIn("allow_insecure", out)
+                    # Said in plain words, it is allowed.
+                    lines.insert(n, "allow_insecure = yes")
+                    rc, out = self.check(lines)
+                    self.assertNotIn("is not a loopback address", out)
+                    if tls == "off":  # (with tls = on, the check goes on to want a certificate)
+                        self.assertEqual(rc, 0, out)
+        # Loopback (any of 127.0.0.0/8, ::1, a name that resolves only to them) and unix sockets
+        # need nothing.
+        for listen in ("tcp:127.0.0.2:7999", "tcp:[::1]:7999", "tcp:localhost:7999",
+                       f"unix:{os.path.join(self.dir, 'only.sock')}"):
+            with self.subTest(listen=listen):
+                lines = list(base)
+                lines[n - 1] = f"listen = {listen}"
+                rc, out = self.check(lines)
+                self.assertEqual(rc, 0, out)
+        lines = list(base)
+        lines.insert(n, "allow_insecure = maybe")
+        rc, out = self.check(lines)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("allow_insecure", out)
+
     def test_version(self):
         r = subprocess.run([FCRD_BIN, "--version"], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
