@@ -27,6 +27,7 @@ struct config {
     size_t feed_max_inflight;  /* max_inflight: lines per connection awaiting reply before reading pauses, default 1024 */
     size_t feed_max_connections; /* max_connections, default 256 */
     char *feed_tls;            /* tls: off | on | mutual (client certificates required), default off */
+    size_t feed_max_seq_gap;   /* max_seq_gap: largest seq step above an incident's last, default 10000 */
     char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
                                   without mutual TLS; default no */
     /* [api] */

@@ -225,6 +225,7 @@ int service_start(struct service *svc, const char *allocator)
                          : cfg->feed_max_inflight * cfg->feed_max_connections,
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
         .metrics = svc->metrics,
     };
     svc->st = store_new(svc->base, &ip, svc->cur.rs);
