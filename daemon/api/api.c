@@ -17,6 +17,7 @@
 #include "util/jsonwrite.h"
 #include "util/log.h"
 #include "store/pgconn.h"
+#include "service/metrics.h"
 #include "service/tls.h"
 
 #define API_MAX_PARAMS 8
@@ -47,6 +48,7 @@ struct api {
     struct store *st;
     struct pgconn *db;
     struct api_query *head, *tail, *inflight;
+    struct api_guard *guard; /* failed authentications per client address */
     bool draining;
     char describe[160];
 };
@@ -75,6 +77,7 @@ void api_send_json(struct evhttp_request *req, int status, json_t *body)
                          : status == 409 ? "Conflict"
                          : status == 413 ? "Payload Too Large"
                          : status == 422 ? "Unprocessable Entity"
+                         : status == 429 ? "Too Many Requests"
                          : status == 500 ? "Internal Server Error"
                          : status == 503 ? "Service Unavailable"
                                          : "Error";
@@ -300,16 +303,65 @@ void api_read_after(struct api *a, const struct api_call *call, const char *pre,
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
-/* The bearer token's role, or ROLE_NONE. */
-static enum role api_authenticate(const struct api *a, struct evhttp_request *req, const char **user)
+/* The bearer token's role, or ROLE_NONE; *presented says whether the request offered any
+ * credentials at all (only those are guesses worth counting against the address). */
+static enum role api_authenticate(const struct api *a, struct evhttp_request *req, const char **user,
+                                  bool *presented)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    *presented = h && *h;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !a->tokens)
         return ROLE_NONE;
     h += 7;
     while (*h == ' ')
         h++;
     return tokens_lookup(a->tokens, h, user);
+}
+
+/* api_auth_log: a refusal, at most one line a second per kind, never with the token. */
+static void api_auth_log(struct api *a, enum api_guard_kind kind, const struct api_route *route, const char *peer,
+                         double now, const char *what)
+{
+    unsigned long skipped = 0;
+    if (!api_guard_log_due(a->guard, kind, now, &skipped))
+        return;
+    char more[80] = "";
+    if (skipped)
+        snprintf(more, sizeof(more), " (%lu more since the last such line, not logged)", skipped);
+    log_warn("api: %s %s from %s: %s%s", api_route_method_name(route->method), route->pattern, peer ? peer : "?",
+             what, more);
+}
+
+/* api_auth_refuse: 401 or 403 for the request, logged and counted; a 401 for credentials that
+ * were offered counts against the address, and may block it. */
+static void api_auth_refuse(struct api *a, struct evhttp_request *req, const struct api_route *route,
+                            const char *peer, double now, bool unauthorized, bool presented)
+{
+    if (!unauthorized) {
+        metrics_api_auth_failure(a->p.metrics, METRICS_AUTH_FORBIDDEN);
+        api_auth_log(a, API_GUARD_FORBIDDEN, route, peer, now, "403 forbidden (the token's role may not)");
+        api_error(req, 403, "forbidden", "this role may not do this", NULL);
+        return;
+    }
+    metrics_api_auth_failure(a->p.metrics, METRICS_AUTH_UNAUTHORIZED);
+    api_auth_log(a, API_GUARD_UNAUTHORIZED, route, peer, now,
+                 presented ? "401 unauthorized (a token that is not in the tokens file)" : "401 unauthorized (no token)");
+    if (presented && peer && api_guard_failure(a->guard, peer, now))
+        api_auth_log(a, API_GUARD_BLOCKED, route, peer, now, "too many failed authentications: address blocked");
+    api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+}
+
+/* api_auth_blocked: 429 to an address that failed too often, whatever token it offers now. */
+static void api_auth_blocked(struct api *a, struct evhttp_request *req, const struct api_route *route,
+                             const char *peer, double now, int wait)
+{
+    metrics_api_auth_failure(a->p.metrics, METRICS_AUTH_TOO_MANY);
+    api_auth_log(a, API_GUARD_BLOCKED, route, peer, now, "429 (address blocked after too many failed authentications)");
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%d", wait);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", secs);
+    api_error(req, 429, "too_many_failures",
+              "too many failed authentications from this address; try again after Retry-After seconds", NULL);
 }
 
 const char *api_call_param(const struct api_call *call, const char *name)
@@ -348,18 +400,33 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
     const struct api_route *match = m.route;
     struct api_call call = {req, match, &m, {NULL, ROLE_NONE}};
     if (match->role != ROLE_NONE) {
+        char *peer = NULL; /* owned by the connection */
+        ev_uint16_t peer_port = 0;
+        struct evhttp_connection *conn = evhttp_request_get_connection(req);
+        if (conn)
+            evhttp_connection_get_peer(conn, &peer, &peer_port);
+        double now = metrics_clock();
+        /* Checked before the token, so a blocked address learns nothing, not even from a guess
+         * that happens to be right. */
+        int wait = api_guard_blocked(a->guard, peer, now);
+        if (wait > 0) {
+            api_auth_blocked(a, req, match, peer, now, wait);
+            api_route_match_clear(&m);
+            return;
+        }
         const char *user = NULL;
-        enum role role = api_authenticate(a, req, &user);
+        bool presented = false;
+        enum role role = api_authenticate(a, req, &user, &presented);
         call.who.user = user;
         call.who.role = role;
         if (role == ROLE_NONE) {
-            api_error(req, 401, "unauthorized", "a valid bearer token is required", NULL);
+            api_auth_refuse(a, req, match, peer, now, true, presented);
             api_route_match_clear(&m);
             return;
         }
         /* ops may read metrics only; every other role has the rights of those below it. */
         if (role < match->role || (role == ROLE_OPS && match->role != ROLE_OPS)) {
-            api_error(req, 403, "forbidden", "this role may not do this", NULL);
+            api_auth_refuse(a, req, match, peer, now, false, true);
             api_route_match_clear(&m);
             return;
         }
@@ -390,7 +457,8 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->rs = rs;
     a->st = st;
     a->http = evhttp_new(base);
-    if (!a->conninfo || !a->http) {
+    a->guard = api_guard_new(&p->limits.guard);
+    if (!a->conninfo || !a->http || !a->guard) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -441,6 +509,7 @@ struct api *api_free(struct api *a)
     pgconn_free(a->db);
     if (a->http)
         evhttp_free(a->http);
+    api_guard_free(a->guard);
     free(a->conninfo);
     free(a);
     return NULL;
@@ -489,6 +558,7 @@ struct metrics *api_metrics(const struct api *a)
 void api_set_limits(struct api *a, const struct api_limits *lim)
 {
     a->p.limits = *lim;
+    api_guard_set_limits(a->guard, &lim->guard);
     /* evhttp has one limit for every request: the larger of the two, and each handler holds its
      * body to its own (api_body_object), answering 413 in the API's error shape. */
     size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;

@@ -8,6 +8,7 @@
 
 #include "store/store.h"
 #include "rules/ruleset.h"
+#include "api/api_guard.h"
 #include "api/tokens.h"
 
 struct api;
@@ -20,6 +21,7 @@ struct api_limits {
     size_t max_body;
     size_t whatif_max_body;
     size_t audit_sample_max;
+    struct api_guard_limits guard; /* failed authentications per address before a 429 */
 };
 
 struct api_params {

@@ -55,6 +55,7 @@ struct key_def {
 static const char *const feed_tls_words[] = { "off", "on", "mutual", NULL };
 static const char *const api_tls_words[] = { "off", "on", NULL };
 static const char *const log_format_words[] = { "plain", "json", NULL };
+static const char *const yes_no_words[] = { "no", "yes", NULL };
 
 /* Every key, once. The loader, the defaults, the bounds, the reload diff and docs/configuration.md
  * all follow this table; keep the document in step when a row changes. */
@@ -83,6 +84,12 @@ static const struct key_def keys[] = {
       .describe = "feed connections served at once; further ones are refused" },
     { KEY("feed", "tls"), .type = KT_WORD, AT(feed_tls), .dflt = "off", .words = feed_tls_words,
       .describe = "TLS on the feed's TCP listeners: off, on, or mutual (client certificates required)" },
+    { KEY("feed", "max_seq_gap"), .type = KT_COUNT, AT(feed_max_seq_gap), .dflt = "10000",
+      .min = 1, .max = 9007199254740992LL, .flags = KF_RELOAD,
+      .describe = "largest step of seq above a known incident's last; a larger one is rejected seq_gap" },
+    { KEY("feed", "allow_insecure"), .type = KT_WORD, AT(feed_allow_insecure), .dflt = "no",
+      .words = yes_no_words,
+      .describe = "yes: let a TCP listener on a non-loopback address start without tls = mutual (logged at start)" },
     { KEY("api", "listen"), .type = KT_LISTEN_TCP, AT(api_listen), .flags = KF_REQUIRED,
       .describe = "HOST:PORT of the supervisor HTTP API (TCP only)" },
     { KEY("api", "tokens"), .type = KT_PATH, AT(api_tokens), .flags = KF_REQUIRED | KF_RELOAD,
@@ -101,6 +108,15 @@ static const struct key_def keys[] = {
     { KEY("api", "metrics_refresh_ms"), .type = KT_INT, AT(api_metrics_refresh_ms), .dflt = "15000",
       .min = 1000, .max = 3600000, .flags = KF_RELOAD,
       .describe = "how often the figures /metrics reads from the database are refreshed, in milliseconds" },
+    { KEY("api", "auth_failures_max"), .type = KT_COUNT, AT(api_auth_failures_max), .dflt = "20",
+      .min = 1, .max = 1000000, .flags = KF_RELOAD,
+      .describe = "failed authentications (401) from one address within auth_failure_window_s that block it" },
+    { KEY("api", "auth_failure_window_s"), .type = KT_INT, AT(api_auth_failure_window_s), .dflt = "60",
+      .min = 1, .max = 86400, .flags = KF_RELOAD,
+      .describe = "the window, in seconds, in which an address's failed authentications are counted" },
+    { KEY("api", "auth_block_s"), .type = KT_INT, AT(api_auth_block_s), .dflt = "60",
+      .min = 1, .max = 86400, .flags = KF_RELOAD,
+      .describe = "how long, in seconds, a blocked address is answered 429 whatever token it presents" },
     { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
       .flags = KF_RELOAD,
       .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
@@ -858,6 +874,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->force_code);
     free(cfg->log_level);
     free(cfg->feed_tls);
+    free(cfg->feed_allow_insecure);
     free(cfg->api_tls);
     free(cfg->tls_cert);
     free(cfg->tls_key);

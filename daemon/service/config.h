@@ -27,6 +27,9 @@ struct config {
     size_t feed_max_inflight;  /* max_inflight: lines per connection awaiting reply before reading pauses, default 1024 */
     size_t feed_max_connections; /* max_connections, default 256 */
     char *feed_tls;            /* tls: off | on | mutual (client certificates required), default off */
+    size_t feed_max_seq_gap;   /* max_seq_gap: largest seq step above an incident's last, default 10000 */
+    char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
+                                  without mutual TLS; default no */
     /* [api] */
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */
@@ -35,6 +38,9 @@ struct config {
     size_t api_audit_sample_max; /* audit_sample_max: largest audit sample per stratum, default 1000 */
     char *api_tls;             /* tls: off | on, default off */
     int api_metrics_refresh_ms; /* metrics_refresh_ms: period of the database figures, default 15000 */
+    size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
+    int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
+    int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

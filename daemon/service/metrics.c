@@ -49,6 +49,8 @@ struct metrics {
     uint64_t conns_accepted, conns_refused;
     uint64_t tls_failures;
     struct histogram ack;
+    /* api */
+    uint64_t auth_failures[METRICS_AUTH_KINDS];
     /* store */
     struct histogram batch, commit;
     uint64_t rollbacks;
@@ -201,6 +203,12 @@ void metrics_feed_tls_failure(struct metrics *m)
 {
     if (m)
         m->tls_failures++;
+}
+
+void metrics_api_auth_failure(struct metrics *m, enum metrics_auth why)
+{
+    if (m && (size_t)why < METRICS_AUTH_KINDS)
+        m->auth_failures[why]++;
 }
 
 void metrics_store_commit(struct metrics *m, size_t events, double seconds)
@@ -423,6 +431,18 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     if (s.tls_expiry > 0)
         gauge(&o, "fcrd_tls_certificate_expiry_seconds",
               "When the server certificate in use expires, in seconds since the epoch.", s.tls_expiry);
+
+    /* the API */
+    family(&o, "fcrd_api_auth_failures_total", "counter",
+           "API requests refused before their handler: unauthorized (401, no valid token), forbidden (403, the "
+           "role may not), too_many_failures (429, the address failed too often).");
+    emit(&o,
+         "fcrd_api_auth_failures_total{reason=\"unauthorized\"} %llu\n"
+         "fcrd_api_auth_failures_total{reason=\"forbidden\"} %llu\n"
+         "fcrd_api_auth_failures_total{reason=\"too_many_failures\"} %llu\n",
+         (unsigned long long)m->auth_failures[METRICS_AUTH_UNAUTHORIZED],
+         (unsigned long long)m->auth_failures[METRICS_AUTH_FORBIDDEN],
+         (unsigned long long)m->auth_failures[METRICS_AUTH_TOO_MANY]);
 
     /* the store */
     gauge(&o, "fcrd_store_backlog", "Events and decisions queued for the database or in the batch in flight.",

@@ -34,6 +34,14 @@ void metrics_feed_connection(struct metrics *m, bool accepted);
 /* metrics_feed_tls_failure: a TLS handshake on the feed that failed or was refused. */
 void metrics_feed_tls_failure(struct metrics *m);
 
+/* ---- the API ---- */
+
+/* Why a request was refused before its handler ran: no valid token (401), a role without the
+ * right (403), or an address blocked after too many failures (429). */
+enum metrics_auth { METRICS_AUTH_UNAUTHORIZED, METRICS_AUTH_FORBIDDEN, METRICS_AUTH_TOO_MANY, METRICS_AUTH_KINDS };
+/* metrics_api_auth_failure: one such refusal. */
+void metrics_api_auth_failure(struct metrics *m, enum metrics_auth why);
+
 /* ---- the store ---- */
 
 /* metrics_store_commit: a batch of `events` committed, `seconds` after its writes and COMMIT

@@ -3,7 +3,10 @@
  * (SIGHUP reloads, SIGTERM/SIGINT drain) and the status timer, on one event loop. */
 #include "service/service.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,50 @@
 #define QUEUE_MAX ((size_t)4096) /* events awaiting the store, all connections together (~5 KiB each) */
 #define STATUS_EVERY_S 5
 
+/* loopback_only: every address host names is 127.0.0.0/8 or ::1 (an IPv4-mapped 127.x too).
+ * A name that does not resolve, or an empty host (every address), is not. */
+static bool loopback_only(const char *host)
+{
+    if (!host || !*host)
+        return false;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return false;
+    bool all = true;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ai->ai_addr;
+            all = all && (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr;
+            all = all && (IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127));
+        } else {
+            all = false;
+        }
+    }
+    freeaddrinfo(res);
+    return all;
+}
+
+/* service_feed_exposed: the first TCP feed listener that anyone on the network could reach
+ * without a client certificate (not loopback, [feed] tls not mutual), written "tcp:HOST:PORT"
+ * into name; false when there is none. Anyone who reaches such a listener can inject events. */
+static bool service_feed_exposed(const struct config *cfg, size_t *from, char *name, size_t namelen)
+{
+    if (strcmp(cfg->feed_tls, "mutual") == 0)
+        return false;
+    for (size_t i = *from; i < cfg->n_feed_listen; i++) {
+        const struct listen_addr *l = &cfg->feed_listen[i];
+        if (l->kind != LISTEN_TCP || loopback_only(l->host))
+            continue;
+        snprintf(name, namelen, strchr(l->host, ':') ? "tcp:[%s]:%d" : "tcp:%s:%d", l->host, l->port);
+        *from = i + 1;
+        return true;
+    }
+    return false;
+}
+
 struct service *service_new(const char *config_path, char *err, size_t errlen)
 {
     struct service *svc = calloc(1, sizeof(*svc));
@@ -40,6 +87,17 @@ struct service *service_new(const char *config_path, char *err, size_t errlen)
         return service_free(svc);
     log_set_journal(log_stderr_is_journal());
     service_state_apply_log(svc->cur.cfg);
+    char exposed[300];
+    size_t at = 0;
+    if (strcmp(svc->cur.cfg->feed_allow_insecure, "yes") != 0 &&
+        service_feed_exposed(svc->cur.cfg, &at, exposed, sizeof(exposed))) {
+        snprintf(err, errlen,
+                 "[feed] listen: %s is not a loopback address and [feed] tls is %s: anyone who can reach it "
+                 "could send events; set [feed] tls = mutual, listen on 127.0.0.1 or a unix socket, or set "
+                 "[feed] allow_insecure = yes to accept that",
+                 exposed, svc->cur.cfg->feed_tls);
+        return service_free(svc);
+    }
     if (service_state_load_files(&svc->cur, strcmp(svc->cur.cfg->feed_tls, "off") != 0,
                                  strcmp(svc->cur.cfg->api_tls, "off") != 0, err, errlen) != 0)
         return service_free(svc);
@@ -167,6 +225,7 @@ int service_start(struct service *svc, const char *allocator)
                          : cfg->feed_max_inflight * cfg->feed_max_connections,
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
         .metrics = svc->metrics,
     };
     svc->st = store_new(svc->base, &ip, svc->cur.rs);
@@ -180,6 +239,11 @@ int service_start(struct service *svc, const char *allocator)
         .tls = svc->cur.tls_feed,
     };
     feed_event_limits_default(&fp.limits);
+    char exposed[300];
+    for (size_t at = 0; service_feed_exposed(cfg, &at, exposed, sizeof(exposed));)
+        log_warn("feed: %s accepts events from anyone who can reach it: not a loopback address, [feed] tls "
+                 "is %s and [feed] allow_insecure = yes",
+                 exposed, cfg->feed_tls);
     svc->feed = feed_new(svc->base, &fp, cfg->feed_listen, cfg->n_feed_listen, svc->st, err, sizeof(err));
     if (!svc->feed) {
         log_error("%s", err);
@@ -188,7 +252,8 @@ int service_start(struct service *svc, const char *allocator)
     struct api_params ap = {
         .host = cfg->api_listen.host,
         .port = cfg->api_listen.port,
-        .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max},
+        .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max,
+                   {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s}},
         .conninfo = cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,

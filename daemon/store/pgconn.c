@@ -240,8 +240,10 @@ static void pgconn_check_done(struct pgconn *c)
     for (int i = 0; i < c->nprepared + (c->nprepared > 0); i++) {
         if (!pgconn_result_ok(c->results[1 + i])) {
             const PGresult *pr = c->results[1 + i];
-            log_error("database %s: cannot prepare a statement: %s", c->name,
-                      pr ? PQresultErrorMessage(pr) : "no result");
+            const char *state = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
+            const char *primary = pr ? PQresultErrorField(pr, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+            log_error("database %s: cannot prepare a statement: SQLSTATE %s: %s", c->name, state ? state : "-",
+                      primary ? primary : pr ? PQresStatus(PQresultStatus(pr)) : "no result");
             pgconn_lost(c, "a statement could not be prepared");
             return;
         }
@@ -406,6 +408,11 @@ static void pgconn_start(struct pgconn *c)
         return;
     }
     PQsetNoticeProcessor(c->pg, pgconn_notice, c);
+    /* Every error and notice text libpq builds on this connection, whoever logs it, holds the
+     * severity and the primary message only: DETAIL ("Key (id)=(...) already exists", "Failing
+     * row contains (...)"), HINT and CONTEXT can quote the rows of victims' records. */
+    PQsetErrorVerbosity(c->pg, PQERRORS_TERSE);
+    PQsetErrorContextVisibility(c->pg, PQSHOW_CONTEXT_NEVER);
     pgconn_state_set(&c->state, PGCONN_CONNECTING);
     pgconn_arm_deadline(c);
     pgconn_poll(c);

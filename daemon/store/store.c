@@ -263,6 +263,11 @@ void store_set_batch_max(struct store *st, size_t batch_max)
     st->p.batch_max = batch_max ? batch_max : 1;
 }
 
+void store_set_max_seq_gap(struct store *st, int64_t max_seq_gap)
+{
+    st->p.max_seq_gap = max_seq_gap;
+}
+
 unsigned long store_db_reconnects(const struct store *st)
 {
     unsigned long n = 0;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "feed/feed_event.h"
 #include "rules/ruleset.h"
@@ -28,6 +29,8 @@ struct store_params {
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
     int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */
     struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
+    int64_t max_seq_gap;  /* an event of a known incident more than this above its last seq is
+                             rejected seq_gap (0: no limit) */
 };
 
 /* store_new: copies params; rs is borrowed (see store_set_ruleset). NULL on failure. */
@@ -60,6 +63,9 @@ void store_fail_queued(struct store *st, const char *code, const char *message);
 
 /* store_set_batch_max: events per transaction from the next batch on (a reload). */
 void store_set_batch_max(struct store *st, size_t batch_max);
+
+/* store_set_max_seq_gap: the largest seq step allowed from the next decision on (a reload). */
+void store_set_max_seq_gap(struct store *st, int64_t max_seq_gap);
 
 /* store_db_reconnects: how often the store's connection was re-established. */
 unsigned long store_db_reconnects(const struct store *st);

@@ -210,6 +210,15 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
         it->reply = rejected(it, "seq_conflict", "seq", msg);
         return false;
     }
+    /* A seq far beyond the last would make every genuine later event a seq_conflict: one forged
+     * or corrupt line could freeze the incident. Refused, the incident stays open to the next. */
+    if (state && st->p.max_seq_gap > 0 && ev->seq - last > st->p.max_seq_gap) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "seq %lld is more than %lld above the incident's last applied seq %lld",
+                 (long long)ev->seq, (long long)st->p.max_seq_gap, (long long)last);
+        it->reply = rejected(it, "seq_gap", "seq", msg);
+        return false;
+    }
     struct rules_env env = {st->rs, st->force, next_serial, c};
     json_t *new_state = NULL, *outcome = NULL;
     struct feed_event_error err = {0};

@@ -514,6 +514,7 @@ class Harness:
             f.write("# test tokens: TOKEN USER ROLE\n")
             for role, token in self.tokens.items():
                 f.write(f"{token} it-{role}-user {role}\n")
+        os.chmod(path, 0o600)  # fcrd refuses a tokens file every user may read
         return path
 
     def config_text(self, **over):

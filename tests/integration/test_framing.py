@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_framing.py: the feed's line protocol. Bad lines cost nothing but themselves, replies
-come one per line in order, and pipelining and several connections work."""
+come one per line in order, and pipelining and several connections work. A seq far above an
+incident's last (2^53) is rejected seq_gap and the incident takes its genuine next event."""
 import json
 import threading
 
@@ -109,6 +110,31 @@ class FramingTest(DaemonTestCase):
             self.assertEqual(r.get("event_id"), ev["event_id"], "the first reply is the event's")
             self.assertStatus(r, "accepted")
             self.assertFalse(feed.pending_input(0.5), "nothing more was sent")
+
+    def test_seq_gap_is_refused_and_the_incident_stays_open(self):
+        inc = uid("GAP")
+        at = "2026-03-02T10:30:00Z"
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(assault_opened(inc)), "accepted")
+            far = event(inc, 2 ** 53, "incident.updated", at, narrative="Forged.")
+            r = feed.request(far)
+            self.assertStatus(r, "rejected", "seq_gap")
+            self.assertField(r, "seq")
+            self.assertSchema("feed-reply", r, "seq_gap reply")
+            self.assertNotStored(far["event_id"])
+            self.assertEqual(self.h.sql_value("SELECT last_seq FROM incidents WHERE incident_id = %s", (inc,)), 1)
+            # The genuine next event is accepted; so is a step of exactly the limit (10,000), and
+            # one beyond it is not.
+            self.assertStatus(feed.request(event(inc, 2, "incident.updated", at, narrative="Suspect gone.")),
+                              "accepted")
+            self.assertStatus(feed.request(event(inc, 10002, "incident.updated", at, narrative="Later.")),
+                              "accepted")
+            r = feed.request(event(inc, 20003, "incident.updated", at, narrative="Too far."))
+            self.assertStatus(r, "rejected", "seq_gap")
+            self.assertStatus(feed.request(event(inc, 10003, "incident.updated", at, narrative="Next.")),
+                              "accepted")
+            # A new incident may begin at any seq.
+            self.assertStatus(feed.request(assault_opened(uid("GAP"), seq=2 ** 53)), "accepted")
 
     def test_crlf_line_end(self):
         ev = assault_opened(uid("CRLF"))

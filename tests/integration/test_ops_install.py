@@ -114,6 +114,7 @@ class InstallTest(unittest.TestCase):
         tokens = os.path.join(self.dest, "tokens")
         with open(tokens, "w", encoding="utf-8") as f:
             f.write("install-test-token-0123456789 tester ops\n")
+        os.chmod(tokens, 0o600)  # fcrd refuses a tokens file every user may read
         staged_text = text.replace(f"= {self.prefix}/", f"= {self.dest}{self.prefix}/")
         staged_text = re.sub(r"(?m)^tokens = .*$", f"tokens = {tokens}", staged_text)
         conf = os.path.join(self.dest, "staged.conf")

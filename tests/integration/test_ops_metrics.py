@@ -34,10 +34,17 @@ class MetricsTest(DaemonTestCase):
     def test_who_may_read(self):
         for role in ("ops", "auditor", "fcr"):
             self.scrape(role)
+        before, _ = self.scrape()
         status, _ = self.h.api.get("/metrics")
+        self.assertEqual(status, 401)
+        status, _ = self.h.api.get("/v1/pending", token="not-a-known-token-at-all")
         self.assertEqual(status, 401)
         status, _ = self.h.api.get("/v1/pending", role="ops")
         self.assertEqual(status, 403, "ops may read the metrics and nothing else")
+        after, _ = self.scrape()
+        for reason, n in (("unauthorized", 2), ("forbidden", 1), ("too_many_failures", 0)):
+            self.assertEqual((metric(after, "fcrd_api_auth_failures_total", reason=reason) or 0)
+                             - (metric(before, "fcrd_api_auth_failures_total", reason=reason) or 0), n, reason)
 
     def test_families_and_types(self):
         _, types = self.scrape()
@@ -50,6 +57,7 @@ class MetricsTest(DaemonTestCase):
             "fcrd_feed_connections_accepted_total": "counter", "fcrd_store_backlog": "gauge",
             "fcrd_build_info": "gauge", "fcrd_reloads_total": "counter",
             "fcrd_store_direct_batches_total": "counter", "fcrd_store_direct_misses_total": "counter",
+            "fcrd_api_auth_failures_total": "counter",
         }
         for name, kind in want.items():
             self.assertEqual(types.get(name), kind, name)

@@ -118,6 +118,25 @@ START_TEST(args_audit_forms)
 }
 END_TEST
 
+START_TEST(args_token_hash)
+{
+    struct fcrctl_args a;
+    char err[256];
+    char *hash[] = {"fcrctl", "token", "hash"};
+    ck_assert_int_eq(parse(&a, NARGS(hash), hash, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.cmd, FCRCTL_CMD_TOKEN_HASH);
+    ck_assert_ptr_null(a.target);
+    /* The token is read from standard input: an operand after "hash" is refused, not hashed. */
+    char *with_token[] = {"fcrctl", "token", "hash", "abcdefghijklmnop"};
+    ck_assert_int_eq(parse(&a, NARGS(with_token), with_token, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+    char *bare[] = {"fcrctl", "token"};
+    ck_assert_int_eq(parse(&a, NARGS(bare), bare, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+    char *other[] = {"fcrctl", "token", "show"};
+    ck_assert_int_eq(parse(&a, NARGS(other), other, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+    ck_assert_msg(strstr(err, "show") != NULL, "the message names the operand: %s", err);
+}
+END_TEST
+
 START_TEST(args_help_version_and_dashdash)
 {
     struct fcrctl_args a;
@@ -1186,6 +1205,7 @@ static Suite *fcrctl_suite(void)
     tcase_add_test(tc, args_decide);
     tcase_add_test(tc, args_cancel_and_reclassify);
     tcase_add_test(tc, args_audit_forms);
+    tcase_add_test(tc, args_token_hash);
     tcase_add_test(tc, args_help_version_and_dashdash);
     tcase_add_loop_test(tc, args_refused, 0, sizeof(bad_args) / sizeof(bad_args[0]));
     tcase_add_test(tc, usage_lists_exit_statuses);

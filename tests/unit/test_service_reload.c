@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/tokens.h"
@@ -38,6 +39,8 @@ static void write_file(const char *path, const char *text, size_t len)
     ck_assert_ptr_nonnull(fp);
     ck_assert_uint_eq(fwrite(text, 1, len, fp), len);
     fclose(fp);
+    /* As in production: fcrd refuses a tokens file every user may read. */
+    ck_assert_int_eq(chmod(path, 0600), 0);
 }
 
 static void write_text(const char *path, const char *text)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api/tokens.h"
@@ -234,8 +235,19 @@ START_TEST(example_file_has_every_role)
     const char *root = getenv("FCRD_SOURCE_ROOT");
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/conf/tokens.example", root && *root ? root : ".");
+    /* Read through a private copy: a checkout makes the file readable by every user, and such a
+     * tokens file is refused. */
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text, fp);
+    fclose(fp);
+    ck_assert_uint_lt(n, sizeof text);
+    tmp_write(path, sizeof path, text, n);
     struct tokens *t = NULL;
-    ck_assert_msg(tokens_load(path, &t, err, sizeof err) == 0, "%s", err);
+    int rc = tokens_load(path, &t, err, sizeof err);
+    unlink(path);
+    ck_assert_msg(rc == 0, "%s", err);
     ck_assert_uint_eq(tokens_count(t), 5);
     static const struct {
         const char *token;
@@ -253,6 +265,86 @@ START_TEST(example_file_has_every_role)
 }
 END_TEST
 
+#define ABC_HASH "sha256:f39dac6cbaba535e2c207cd0cd8f154974223c848f727f98b3564cea569b41cf"
+
+START_TEST(hash_form)
+{
+    char out[TOKENS_HASH_TEXT_LEN + 1], err[256] = "";
+    ck_assert_int_eq(tokens_hash("abcdefghijklmnop", out, sizeof out, err, sizeof err), 0);
+    ck_assert_str_eq(out, ABC_HASH);
+    ck_assert_uint_eq(strlen(out), TOKENS_HASH_TEXT_LEN);
+    /* What the file would refuse is refused here too, without quoting it. */
+    ck_assert_int_eq(tokens_hash("abcdefghijklmno", out, sizeof out, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "token shorter than 16 characters"));
+    ck_assert_ptr_null(strstr(err, "abcdefghijklmno"));
+    ck_assert_int_eq(tokens_hash("abcdefgh jklmnop", out, sizeof out, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "token may hold only"));
+    ck_assert_int_eq(tokens_hash(NULL, out, sizeof out, err, sizeof err), -1);
+    ck_assert_int_eq(tokens_hash("abcdefghijklmnop", out, TOKENS_HASH_TEXT_LEN, err, sizeof err), -1);
+}
+END_TEST
+
+START_TEST(hashed_tokens_match_as_plain_ones)
+{
+    struct tokens *t = load_ok(ABC_HASH " sgt.khan supervisor\n"
+                                        "ops-token-aaaaaaaaaaaa ops.bot ops\n");
+    ck_assert_uint_eq(tokens_count(t), 2);
+    const char *user = NULL;
+    ck_assert_int_eq(tokens_lookup(t, "abcdefghijklmnop", &user), ROLE_SUPERVISOR);
+    ck_assert_str_eq(user, "sgt.khan");
+    ck_assert_int_eq(tokens_lookup(t, "ops-token-aaaaaaaaaaaa", &user), ROLE_OPS);
+    ck_assert_str_eq(user, "ops.bot");
+    /* The hash itself is not a token that lets anyone in. */
+    ck_assert_int_eq(tokens_lookup(t, ABC_HASH, NULL), ROLE_NONE);
+    ck_assert_int_eq(tokens_lookup(t, ABC_HASH + 7, NULL), ROLE_NONE);
+    ck_assert_int_eq(tokens_lookup(t, "abcdefghijklmnoq", NULL), ROLE_NONE);
+    tokens_free(t);
+
+    /* A token and its hash are the same token. */
+    expect_error("abcdefghijklmnop sgt ops\n" ABC_HASH " insp ddm\n", ":2: duplicate token (first on line 1)",
+                 "abcdefghijklmnop");
+    expect_error("sha256:F39DAC6CBABA535E2C207CD0CD8F154974223C848F727F98B3564CEA569B41CF sgt ops\n",
+                 ":1: a hashed token is sha256: and 64 lowercase hex digits", NULL);
+    expect_error("sha256:f39dac6cbaba535e2c207cd0cd8f154974223c848f727f98b3564cea569b41 sgt ops\n",
+                 ":1: a hashed token is sha256:", NULL);
+    expect_error("sha256:f39dac6cbaba535e2c207cd0cd8f154974223c848f727f98b3564cea569b41cf0 sgt ops\n",
+                 ":1: a hashed token is sha256:", NULL);
+    expect_error("sha256: sgt ops\n", ":1: a hashed token is sha256:", NULL);
+}
+END_TEST
+
+START_TEST(file_open_to_every_user_is_refused)
+{
+    static const struct {
+        mode_t mode;
+        const char *want; /* NULL: loads */
+    } cases[] = {
+        { 0600, NULL }, { 0400, NULL }, { 0640, NULL }, { 0660, NULL },
+        { 0644, "mode 0644 lets every user read it" }, { 0604, "mode 0604 lets every user read it" },
+        { 0602, "mode 0602 lets every user write it" }, { 0666, "mode 0666 lets every user read it" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[256], err[512] = "";
+        tmp_write(path, sizeof path, good, strlen(good));
+        ck_assert_int_eq(chmod(path, cases[i].mode), 0);
+        struct tokens *t = NULL;
+        int rc = tokens_load(path, &t, err, sizeof err);
+        unlink(path);
+        if (!cases[i].want) {
+            ck_assert_msg(rc == 0, "mode %o: %s", (unsigned)cases[i].mode, err);
+            ck_assert_uint_eq(tokens_count(t), 5);
+            tokens_free(t);
+            continue;
+        }
+        ck_assert_int_eq(rc, -1);
+        ck_assert_ptr_null(t);
+        ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "message '%s' lacks the file name", err);
+        ck_assert_msg(strstr(err, cases[i].want) != NULL, "message '%s' lacks '%s'", err, cases[i].want);
+        ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tokens");
@@ -265,6 +357,9 @@ int main(void)
     tcase_add_test(tc, bearer_token_characters);
     tcase_add_test(tc, role_names);
     tcase_add_test(tc, example_file_has_every_role);
+    tcase_add_test(tc, hash_form);
+    tcase_add_test(tc, hashed_tokens_match_as_plain_ones);
+    tcase_add_test(tc, file_open_to_every_user_is_refused);
     suite_add_tcase(s, tc);
     return check_run(s);
 }

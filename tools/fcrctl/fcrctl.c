@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/tokens.h"
 #include "fcrctl_args.h"
 #include "fcrctl_chain.h"
 #include "fcrctl_http.h"
@@ -955,6 +956,31 @@ static int fcrctl_token(const struct fcrctl_args *a, char **out)
     return 0;
 }
 
+/* token hash: the first line of standard input, trimmed, in the hashed form of the tokens file.
+ * Nothing is sent; the token is wiped from memory once hashed. */
+static int fcrctl_cmd_token_hash(void)
+{
+    if (isatty(STDIN_FILENO))
+        fputs("token (then Enter): ", stderr);
+    char line[FCRCTL_TOKEN_MAX];
+    bool got = fgets(line, sizeof(line), stdin) != NULL;
+    char *t = got ? fcrctl_trim(line) : NULL;
+    if (!t || !*t) {
+        memset(line, 0, sizeof(line));
+        fcrctl_say("token hash: no token on standard input");
+        return FCRCTL_EXIT_USAGE;
+    }
+    char out[TOKENS_HASH_TEXT_LEN + 1], err[256];
+    int rc = tokens_hash(t, out, sizeof(out), err, sizeof(err));
+    memset(line, 0, sizeof(line));
+    if (rc != 0) {
+        fcrctl_say("token hash: %s", err);
+        return FCRCTL_EXIT_USAGE;
+    }
+    printf("%s\n", out);
+    return FCRCTL_EXIT_OK;
+}
+
 static int fcrctl_run(struct fcrctl *ctl)
 {
     switch (ctl->args->cmd) {
@@ -998,6 +1024,12 @@ int main(int argc, char **argv)
     if (args.cmd == FCRCTL_CMD_VERSION) {
         printf("fcrctl %s\n", FCRD_VERSION);
         return fflush(stdout) == 0 ? FCRCTL_EXIT_OK : FCRCTL_EXIT_FAILURE;
+    }
+    if (args.cmd == FCRCTL_CMD_TOKEN_HASH) {
+        int rc = fcrctl_cmd_token_hash();
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return rc ? rc : FCRCTL_EXIT_FAILURE;
+        return rc;
     }
     const char *url = args.url;
     if (!url) {

@@ -24,7 +24,7 @@ static const struct fcrctl_args_command commands[] = {
     {"crime", FCRCTL_CMD_CRIME, 1, 1},           {"decide", FCRCTL_CMD_DECIDE, 2, 2},
     {"cancel", FCRCTL_CMD_CANCEL, 2, 2},         {"reclassify", FCRCTL_CMD_RECLASSIFY, 2, 2},
     {"audit", FCRCTL_CMD_AUDIT, 0, 1},           {"report", FCRCTL_CMD_REPORT, 0, 0},
-    {"whatif", FCRCTL_CMD_WHATIF, 1, 1},
+    {"whatif", FCRCTL_CMD_WHATIF, 1, 1},         {"token", FCRCTL_CMD_TOKEN_HASH, 1, 1},
     {"help", FCRCTL_CMD_HELP, 0, 1},
 };
 
@@ -147,6 +147,13 @@ static int fcrctl_args_check(struct fcrctl_args *a, const char *const *operands,
         } else if (a->anchor) {
             return fcrctl_args_fail(err, errlen, "only 'audit verify' takes --anchor");
         }
+        break;
+    case FCRCTL_CMD_TOKEN_HASH:
+        /* The token itself never comes from argv, where the process list shows it. */
+        if (strcmp(a->target, "hash") != 0)
+            return fcrctl_args_fail(err, errlen, "token: unknown operand '%s' (did you mean 'token hash'?)",
+                                    a->target);
+        a->target = NULL;
         break;
     case FCRCTL_CMD_REPORT:
         if (!a->from || !a->to)
@@ -294,6 +301,9 @@ static const char usage_text[] =
     "                          candidate rule set in FILE: the allegations whose outcome or\n"
     "                          offence would change, and counts by offence category; progress\n"
     "                          on stderr; --json prints the server's NDJSON lines\n"
+    "  token hash              read a token from standard input and print the line fcrd's\n"
+    "                          tokens file may hold instead of it: sha256:HEX (no request\n"
+    "                          is sent)\n"
     "  help                    this text\n"
     "\n"
     "Global options:\n"

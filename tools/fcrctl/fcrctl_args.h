@@ -20,6 +20,7 @@ enum fcrctl_cmd {
     FCRCTL_CMD_AUDIT_VERIFY, /* audit verify */
     FCRCTL_CMD_REPORT,
     FCRCTL_CMD_WHATIF,       /* whatif FILE --from D --to D */
+    FCRCTL_CMD_TOKEN_HASH,   /* token hash: the token from standard input, its tokens-file form out */
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
