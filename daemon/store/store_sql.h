@@ -18,14 +18,40 @@
     "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"       \
     " ON CONFLICT (incident_id) DO NOTHING"
 
-/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
- * incidents their stored state links to, and reads their state. Reading linked incidents under
- * the lock means a same_report link sees a crime another instance is committing. */
+/* The incidents whose state has a same_report link to one of $1 (sql/0013_incident_links.sql's
+ * index answers this exact expression). */
+#define SQL_LINKED_BACK(ids)                                                                                 \
+    "jsonb_path_query_array(state::jsonb, '$.links[*] ? (@.relation == \"same_report\").incident_id')"       \
+    " ?| " ids
+
+/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to, the
+ * incidents their stored state links to and the incidents whose stored state links to them (a
+ * same_report link is honoured whichever report arrives first), and reads their state. Reading
+ * linked incidents under the lock means a same_report link sees a crime another instance is
+ * committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
     "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
     " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
     "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
     "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
+    " OR " SQL_LINKED_BACK("$1::text[]") " ORDER BY incident_id FOR UPDATE"
+
+/* $1: the batch's incident ids. Sent right after SQL_INCIDENTS_LOCK: the incidents that link to the
+ * batch's by a same_report link, looked up again once the batch's own rows are locked, locked and
+ * read. Why again: SQL_INCIDENTS_LOCK's lookup reads the snapshot its statement started with, and a
+ * transaction that wrote a link to one of the batch's incidents held that incident's row lock
+ * (every link target is created and locked by the linking batch, SQL_INCIDENTS_CREATE), so once
+ * the batch holds its rows no new link to them can commit, and this statement's fresh snapshot
+ * sees every one. The rows already locked are locked again at no cost, without waiting.
+ * Deadlock: a link that committed before SQL_INCIDENTS_LOCK began is locked there, in the one
+ * sorted order, so two lanes or two fcrd instances wait for each other only in that order. Only a
+ * link committed while SQL_INCIDENTS_LOCK waited for its rows is locked here, after the others;
+ * the linking transaction has then ended, and another transaction holding that linking incident
+ * and waiting for ours would have to have begun on it in that same instant: PostgreSQL's deadlock
+ * check then ends one of the two, which is rolled back and decided again like any refused
+ * transaction (the same one rare wait SQL_PERSONS_LOCK describes). */
+#define SQL_INCIDENTS_LOCK_BACK                                                                              \
+    "SELECT incident_id, state::text FROM incidents WHERE " SQL_LINKED_BACK("$1::text[]")                    \
     " ORDER BY incident_id FOR UPDATE"
 
 /* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
