@@ -149,11 +149,41 @@ static json_t *rules_crime_summary(const json_t *crime)
     return copy;
 }
 
+static bool rules_same_report(const struct rules_ctx *c, const char *other_id, const json_t *other);
+
+/* The most serious offence a same_report-linked report counted in this crime alleges, when it
+ * ranks above `code`: the crime stays at it (a report's own later events do not take down what a
+ * linked report's disclosure raised it to). NULL when none does. */
+static const char *rules_linked_code(const struct rules_ctx *c, const char *crn, const char *code)
+{
+    const struct ruleset_offence *best = ruleset_offence(c->rs, code);
+    const char *out = NULL, *id, *aid;
+    json_t *other, *d;
+    if (!c->linked || !crn || !best)
+        return NULL;
+    json_object_foreach((json_t *)c->linked, id, other) {
+        if (!json_is_object(other) || !rules_same_report(c, id, other))
+            continue;
+        json_object_foreach(json_object_get(other, "decisions"), aid, d) {
+            const struct ruleset_offence *o = ruleset_offence(c->rs, rules_str(d, "offence"));
+            if (o && rules_json_str_eq(json_object_get(d, "outcome"), "counted_in") &&
+                rules_json_str_eq(json_object_get(d, "crn"), crn) && o->rank_days > best->rank_days) {
+                best = o;
+                out = o->code;
+            }
+        }
+    }
+    return out;
+}
+
 static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
 {
     json_t *crime = json_array_get(json_object_get(c->state, "crimes"), (size_t)u->crime);
     const char *crn = rules_str(crime, "crn");
     const char *code = rules_unit_code(c, u);
+    const char *raised = rules_linked_code(c, crn, code);
+    if (raised)
+        code = raised;
     const char *victim = c->al[u->principal].victim_id;
     bool recode = !rules_json_str_eq(json_object_get(crime, "offence"), code);
     /* The feed never downgrades: a person the authority table names decides (HOCR-B.downgrade_review). */

@@ -131,6 +131,12 @@ class LinksTest(DaemonTestCase):
                                  [(crn, "8N", "reclassified")], json.dumps(r2))
                 self.assertEqual([(c, o) for c, _, o in self.crimes(a, b)], [(crn, "8N")],
                                  "the more serious offence wins, one crime")
+                # the first report's next event does not take it back down, nor ask for a review
+                self.send(harness.event(first["incident_id"], 2, "incident.updated", "2026-03-02T10:45:00Z",
+                                        narrative="Caller rang back."))
+                self.assertEqual([(c, o) for c, _, o in self.crimes(a, b)], [(crn, "8N")])
+                self.assertEqual(self.h.sql_value("SELECT count(*) FROM pending_decisions WHERE incident_id = ANY (%s)"
+                                                  " AND status = 'open'", ([a, b],)), 0)
                 # the lesser offence told later never takes it down
                 ev = report(uid("IC"), ref, at="2026-03-02T11:00:00Z", links=[a, b], conduct="assault.no_injury")
                 r3 = self.send(ev)

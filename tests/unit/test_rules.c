@@ -618,6 +618,17 @@ static void expect_upgrade(const char *first_id, const char *first_links, const 
         ck_assert_ptr_nonnull(audit_entry(&g, "crime.reclassified"));
         /* the linked state given is left alone: the change is a copy */
         ck_assert_str_eq(s(json_array_get(json_object_get(f.state, "crimes"), 0), "offence"), "105A");
+        /* the first report's next event keeps the crime where the linked report raised it: no
+         * reclassification back down, no review */
+        json_decref(f.state);
+        f.state = json_incref(changed);
+        json_decref(f.linked);
+        f.linked = json_pack("{s:O}", then_id, g.state);
+        fx_apply(&f, "{'v':1,'event_id':'x2','type':'incident.updated','incident_id':'%s','seq':2,'at':'" AT
+                     "','narrative':'caller rang back'}", first_id);
+        ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "8N");
+        ck_assert_uint_eq(open_pending(&f, "reclassification_review"), 0);
+        ck_assert_uint_eq(count_crimes(&f, NULL), 1);
     }
     fx_free(&g);
     fx_free(&f);
