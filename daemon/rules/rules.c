@@ -381,6 +381,7 @@ static void rules_ctx_free(struct rules_ctx *c)
     json_decref(c->orphans);
     json_decref(c->touched);
     json_decref(c->touched_persons);
+    json_decref(c->linked_out);
     if (c->new_incident)
         json_decref(c->state);
 }
@@ -428,6 +429,16 @@ static json_t *rules_outcome(struct rules_ctx *c)
         if (action)
             json_array_append_new(crimes, rules_reply_crime(crime, action));
     }
+    /* a linked report's crime this report reclassified up */
+    const char *lid;
+    json_t *lst;
+    json_object_foreach(c->linked_out, lid, lst) {
+        json_array_foreach(json_object_get(lst, "crimes"), i, crime) {
+            const char *action = rules_str(c->crime_actions, rules_str(crime, "crn"));
+            if (action)
+                json_array_append_new(crimes, rules_reply_crime(crime, action));
+        }
+    }
     json_t *state_decisions = json_object_get(c->state, "decisions");
     for (size_t k = 0; k < c->nal; k++) {
         struct rules_alleg *a = &c->al[k];
@@ -453,6 +464,8 @@ static json_t *rules_outcome(struct rules_ctx *c)
     json_object_set(out, "warnings", c->warnings);
     json_object_set_new(out, "rules", json_string(ruleset_version(c->rs)));
     json_object_set(out, "audit", c->audit);
+    if (json_object_size(c->linked_out))
+        json_object_set(out, "linked_states", c->linked_out);
     return out;
 }
 
@@ -485,9 +498,11 @@ int rules_update_persons(const struct rules_env *env, json_t *state, const json_
     c.audit = json_array();
     c.crime_actions = json_object();
     c.orphans = json_array();
+    c.linked_out = json_object();
     c.new_incident = state == NULL;
     c.state = state ? state : rules_new_state(&c);
-    if (!c.state || !c.warnings || !c.audit || !c.crime_actions || !c.orphans || rules_touch_scan(&c) < 0) {
+    if (!c.state || !c.warnings || !c.audit || !c.crime_actions || !c.orphans || !c.linked_out ||
+        rules_touch_scan(&c) < 0) {
         rules_error(err, "bad_field", "", "out of memory while applying the rules");
         rules_ctx_free(&c);
         return -1;

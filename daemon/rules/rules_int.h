@@ -103,8 +103,15 @@ struct rules_ctx {
     bool touch_all;        /* the event changes something every allegation depends on */
     json_t *touched;       /* ids of allegations the event changes, owned */
     json_t *touched_persons; /* ids of persons the event adds or changes, owned */
+    /* linked incident id -> a changed copy of its state (a same_report link reclassified its crime
+     * up or settled its pending items), owned; the outcome hands them on as `linked_states` */
+    json_t *linked_out;
     struct feed_event_error *err;
 };
+
+/* A pending item of a same_report-linked incident, closed because this report recorded the crime
+ * it waited for. */
+#define RULE_SAME_REPORT_SETTLED "HOCR-GR.same_report_settled"
 
 /* rules.c helpers used by the others */
 void rules_warn(struct rules_ctx *c, const char *code, const char *field, const char *fmt, ...)

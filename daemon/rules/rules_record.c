@@ -149,11 +149,41 @@ static json_t *rules_crime_summary(const json_t *crime)
     return copy;
 }
 
+static bool rules_same_report(const struct rules_ctx *c, const char *other_id, const json_t *other);
+
+/* The most serious offence a same_report-linked report counted in this crime alleges, when it
+ * ranks above `code`: the crime stays at it (a report's own later events do not take down what a
+ * linked report's disclosure raised it to). NULL when none does. */
+static const char *rules_linked_code(const struct rules_ctx *c, const char *crn, const char *code)
+{
+    const struct ruleset_offence *best = ruleset_offence(c->rs, code);
+    const char *out = NULL, *id, *aid;
+    json_t *other, *d;
+    if (!c->linked || !crn || !best)
+        return NULL;
+    json_object_foreach((json_t *)c->linked, id, other) {
+        if (!json_is_object(other) || !rules_same_report(c, id, other))
+            continue;
+        json_object_foreach(json_object_get(other, "decisions"), aid, d) {
+            const struct ruleset_offence *o = ruleset_offence(c->rs, rules_str(d, "offence"));
+            if (o && rules_json_str_eq(json_object_get(d, "outcome"), "counted_in") &&
+                rules_json_str_eq(json_object_get(d, "crn"), crn) && o->rank_days > best->rank_days) {
+                best = o;
+                out = o->code;
+            }
+        }
+    }
+    return out;
+}
+
 static void rules_update_crime(struct rules_ctx *c, struct rules_unit *u)
 {
     json_t *crime = json_array_get(json_object_get(c->state, "crimes"), (size_t)u->crime);
     const char *crn = rules_str(crime, "crn");
     const char *code = rules_unit_code(c, u);
+    const char *raised = rules_linked_code(c, crn, code);
+    if (raised)
+        code = raised;
     const char *victim = c->al[u->principal].victim_id;
     bool recode = !rules_json_str_eq(json_object_get(crime, "offence"), code);
     /* The feed never downgrades: a person the authority table names decides (HOCR-B.downgrade_review). */
@@ -194,20 +224,96 @@ static bool rules_same_person(const json_t *x, const json_t *y)
     return nx && ny && strcasecmp(nx, ny) == 0;
 }
 
-/* Another call about the same matter (a same_report link) whose incident already recorded the
- * crime for this victim: this report is counted in it, never a second crime. */
+/* Whether a linked incident is another call about the same matter: a same_report link either way,
+ * this incident's to it or its to this one. A link is honoured whichever report arrived first. */
+static bool rules_same_report(const struct rules_ctx *c, const char *other_id, const json_t *other)
+{
+    const char *me = rules_str(c->state, "incident_id");
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(c->state, "links"), i, l) {
+        if (rules_json_str_eq(json_object_get(l, "relation"), "same_report") &&
+            rules_json_str_eq(json_object_get(l, "incident_id"), other_id))
+            return true;
+    }
+    json_array_foreach(json_object_get(other, "links"), i, l) {
+        if (me && rules_json_str_eq(json_object_get(l, "relation"), "same_report") &&
+            rules_json_str_eq(json_object_get(l, "incident_id"), me))
+            return true;
+    }
+    return false;
+}
+
+/* Whether the person `person_id` of another incident's state is this victim (by ref where both
+ * have one, else by name). */
+static bool rules_other_victim(const json_t *other, const char *person_id, const json_t *victim)
+{
+    size_t j;
+    json_t *person;
+    if (!person_id || !victim)
+        return false;
+    json_array_foreach(json_object_get(other, "persons"), j, person) {
+        if (rules_json_str_eq(json_object_get(person, "id"), person_id))
+            return rules_same_person(person, victim);
+    }
+    return false;
+}
+
+/* A linked incident's state to change: a copy made once per event, handed on in the outcome (the
+ * linked states themselves are the caller's, read only). NULL when memory ran out. */
+static json_t *rules_linked_edit(struct rules_ctx *c, const char *id, const json_t *other)
+{
+    json_t *copy = json_object_get(c->linked_out, id);
+    if (copy)
+        return copy;
+    copy = jsonwrite_copy(other);
+    if (copy && json_object_set_new(c->linked_out, id, copy) != 0)
+        return NULL;
+    return copy;
+}
+
+/* The linked report's crime ranks below what this report alleges: under the principal-crime rule
+ * the more serious offence wins, and a reclassification up is made at once. */
+static void rules_linked_upgrade(struct rules_ctx *c, struct rules_unit *u, const char *id, const json_t *other,
+                                 const char *crn)
+{
+    const struct rules_alleg *p = &c->al[u->principal];
+    json_t *copy = rules_linked_edit(c, id, other), *crime;
+    size_t k;
+    json_array_foreach(json_object_get(copy, "crimes"), k, crime) {
+        if (!rules_json_str_eq(json_object_get(crime, "crn"), crn))
+            continue;
+        json_t *before = rules_crime_summary(crime);
+        json_object_set_new(crime, "offence", json_string(p->off->code));
+        json_t *rules = json_object_get(crime, "rules");
+        if (!json_is_array(rules)) {
+            rules = json_array();
+            json_object_set_new(crime, "rules", rules);
+        }
+        rules_add_rule(rules, RULE_RECLASSIFICATION);
+        rules_add_rule(rules, RULE_PRINCIPAL);
+        rules_add_rule(rules, RULE_SAME_REPORT);
+        json_object_set_new(c->crime_actions, crn, json_string("reclassified"));
+        rules_audit(c, "crime.reclassified", crn, NULL, p->id, before, rules_crime_summary(crime),
+                    json_pack("[s, s, s]", RULE_RECLASSIFICATION, RULE_PRINCIPAL, RULE_SAME_REPORT));
+        return;
+    }
+}
+
+/* Another call about the same matter (a same_report link, either way) whose incident already
+ * recorded the crime for this victim: this report is counted in it, never a second crime; when
+ * this report alleges the more serious offence, that crime is reclassified up to it. Another
+ * victim's crime is never folded. */
 static void rules_match_linked(struct rules_ctx *c, struct rules_unit *u)
 {
     const struct rules_alleg *p = &c->al[u->principal];
-    size_t i, k, j;
-    json_t *link, *crime, *person;
+    size_t k;
+    const char *id;
+    json_t *other, *crime;
     if (!c->linked || !p->victim)
         return;
-    json_array_foreach(json_object_get(c->state, "links"), i, link) {
-        if (!rules_json_str_eq(json_object_get(link, "relation"), "same_report"))
-            continue;
-        const json_t *other = json_object_get(c->linked, rules_str(link, "incident_id"));
-        if (!json_is_object(other))
+    json_object_foreach((json_t *)c->linked, id, other) {
+        if (!json_is_object(other) || !rules_same_report(c, id, other))
             continue;
         json_array_foreach(json_object_get(other, "crimes"), k, crime) {
             const char *vid = rules_str(crime, "victim");
@@ -216,12 +322,66 @@ static void rules_match_linked(struct rules_ctx *c, struct rules_unit *u)
                 continue;
             if (strcmp(o->code, p->off->code) != 0 && strcmp(o->category, p->off->category) != 0)
                 continue;
-            json_array_foreach(json_object_get(other, "persons"), j, person) {
-                if (rules_json_str_eq(json_object_get(person, "id"), vid) && rules_same_person(person, p->victim)) {
-                    u->linked_crn = rules_str(crime, "crn");
-                    return;
+            if (!rules_other_victim(other, vid, p->victim))
+                continue;
+            u->linked_crn = rules_str(crime, "crn");
+            if (strcmp(o->code, p->off->code) != 0 && rules_assess_rank(p) > o->rank_days)
+                rules_linked_upgrade(c, u, id, other, u->linked_crn);
+            return;
+        }
+    }
+}
+
+/* This report recorded the crime for a victim: the pending items of a same_report-linked report
+ * about the same victim waited for this very crime, and are closed, saying so. */
+static void rules_settle_linked(struct rules_ctx *c, struct rules_unit *u, const char *crn)
+{
+    const struct rules_alleg *p = &c->al[u->principal];
+    const char *id;
+    json_t *other;
+    if (!c->linked || !p->victim)
+        return;
+    json_object_foreach((json_t *)c->linked, id, other) {
+        if (!json_is_object(other) || !rules_same_report(c, id, other))
+            continue;
+        size_t k;
+        json_t *pd;
+        json_array_foreach(json_object_get(other, "pending"), k, pd) {
+            if (!rules_json_str_eq(json_object_get(pd, "status"), "open"))
+                continue;
+            const char *vid = rules_str(pd, "victim");
+            if (!vid) {
+                json_t *al;
+                size_t j;
+                json_array_foreach(json_object_get(other, "allegations"), j, al) {
+                    if (rules_json_str_eq(json_object_get(al, "id"), rules_str(pd, "allegation")))
+                        vid = rules_str(al, "victim");
                 }
             }
+            if (!rules_other_victim(other, vid, p->victim))
+                continue;
+            json_t *copy = rules_linked_edit(c, id, other);
+            json_t *mine = json_array_get(json_object_get(copy, "pending"), k);
+            if (!mine)
+                return;
+            json_t *before = jsonwrite_copy(mine);
+            json_object_set_new(mine, "status", json_string("closed"));
+            json_object_set_new(mine, "closed_at", json_string(c->at));
+            /* how: "same_report", not "rules": the question was answered by the other report, and
+             * like a person's answer it is not asked again by the rules of this one (which cannot
+             * see, from its own facts, that the crime is recorded) */
+            json_object_set_new(mine, "resolution",
+                                json_pack("{s:s, s:s, s:s?, s:s, s:s}", "how", "same_report", "incident_id",
+                                          rules_str(c->state, "incident_id"), "event_id", c->ev->event_id, "outcome",
+                                          "counted_in", "crn", crn));
+            json_t *rules = json_object_get(mine, "rules");
+            if (!json_is_array(rules)) {
+                rules = json_array();
+                json_object_set_new(mine, "rules", rules);
+            }
+            rules_add_rule(rules, RULE_SAME_REPORT_SETTLED);
+            rules_audit(c, "pending.closed", NULL, rules_str(mine, "id"), rules_str(mine, "allegation"), before,
+                        jsonwrite_copy(mine), json_pack("[s]", RULE_SAME_REPORT_SETTLED));
         }
     }
 }
@@ -820,8 +980,11 @@ int rules_record(struct rules_ctx *c)
         if (u->across)
             continue; /* counted in the course's crime in another incident */
         rules_match_linked(c, u);
-        if (!u->linked_crn && rules_new_crime(c, u) < 0)
-            return -1;
+        if (!u->linked_crn) {
+            if (rules_new_crime(c, u) < 0)
+                return -1;
+            rules_settle_linked(c, u, rules_str(json_array_get(crimes, (size_t)u->crime), "crn"));
+        }
     }
     rules_decide(c);
 

@@ -111,7 +111,27 @@ static json_t *linked_for(const struct store_item *it, json_t *states)
     const char *own = it->ev.incident_id;
     if (it->act)
         return incident_others(states, own);
-    return incident_linked(states, it->ev.doc, json_object_get(states, own), own);
+    json_t *out = incident_linked(states, it->ev.doc, json_object_get(states, own), own);
+    /* and those that link to it: a same_report link is honoured whichever report came first (round
+     * trip 1 locked and read them, SQL_INCIDENTS_LOCK_BACK) */
+    const char *id;
+    json_t *st;
+    json_object_foreach(states, id, st)
+    {
+        size_t i;
+        json_t *l;
+        if (json_is_null(st) || strcmp(id, own) == 0 || json_object_get(out, id))
+            continue;
+        json_array_foreach(json_object_get(st, "links"), i, l)
+        {
+            const char *to = json_string_value(json_object_get(l, "incident_id"));
+            if (to && strcmp(to, own) == 0) {
+                json_object_set(out, id, st);
+                break;
+            }
+        }
+    }
+    return out;
 }
 
 static json_t *rejected(const struct store_item *it, const char *code, const char *field, const char *msg)
@@ -250,6 +270,17 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
     json_object_set_new(batch_seen, ev->event_id, seen_entry);
     if (!in_place)
         json_object_set_new(states, ev->incident_id, new_state);
+    /* linked reports the rules changed (a crime reclassified up, pending items settled): their new
+     * state is written with this batch, under the lock round trip 1 took on them */
+    const char *lid;
+    json_t *lst;
+    json_object_foreach(json_object_get(outcome, "linked_states"), lid, lst)
+    {
+        if (json_object_get(states, lid)) {
+            json_object_set(states, lid, lst);
+            store_write_touch(w, lid);
+        }
+    }
     json_decref(outcome);
     return true;
 }

@@ -132,6 +132,7 @@ size_t store_batch_incidents(const struct store_item *it, const char **ids, size
  * time of their own get the batch's. */
 struct store_write {
     struct jsonwrite_buf events, incidents, new_incidents, crimes, pending, audit, persons, changed;
+    struct jsonwrite_buf link_from, link_to; /* the accepted events' same_report links (SQL_LINKS_WRITE) */
     const struct ruleset *rs; /* for the person index's offence groups (borrowed) */
     char at[AUDIT_AT_SIZE];
     json_t *touched; /* incident id -> true */
@@ -151,9 +152,10 @@ void store_write_touch(struct store_write *w, const char *incident_id);
 /* store_write_params: rows for the final state of every incident the batch changed (updates of the
  * rows the batch locked, `existing`, inserts of the others), then the write statement's $1..$5 in
  * p[0..4], the audit lines in p[5], and SQL_PERSONS_WRITE's $1 and $2 (the changed incidents'
- * ids and their person index rows) in p[6] and p[7] (each the caller's to free). Clears w. Returns false when memory ran out
- * (the p[] that could be made are still set, the others NULL). */
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8]);
+ * ids and their person index rows) in p[6] and p[7], SQL_LINKS_WRITE's $1 and $2 in p[8] and p[9]
+ * (each the caller's to free). Clears w. Returns false when memory ran out (the p[] that could be
+ * made are still set, the others NULL). */
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[10]);
 /* store_write_refs: the victim refs of the batch's events, as a text[] literal (see
  * SQL_PERSONS_LOCK). Malloc'd; NULL when memory runs out. */
 char *store_write_refs(struct store_item *const *b, size_t n);
@@ -161,7 +163,7 @@ char *store_write_refs(struct store_item *const *b, size_t n);
  * in the queries). Malloc'd; NULL when memory runs out. */
 char *store_write_ids(struct store_item *const *b, size_t n, bool incidents);
 /* store_write_link_ids: the incident ids the batch's events and decisions link to, as a text[]
- * literal; with `own`, also the incidents of its items other than openings (see
+ * literal; with `own`, also the incidents of its items, openings included (see
  * SQL_INCIDENTS_CREATE). Malloc'd; NULL when memory runs out. */
 char *store_write_link_ids(struct store_item *const *b, size_t n, bool own);
 

@@ -40,10 +40,12 @@
  * them by address, so each is one object used everywhere. */
 static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
 static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
+static const char sql_incidents_lock_back[] = SQL_INCIDENTS_LOCK_BACK;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_persons_lock[] = SQL_PERSONS_LOCK;
 static const char sql_persons_read[] = SQL_PERSONS_READ;
 static const char sql_persons_write[] = SQL_PERSONS_WRITE;
+static const char sql_links_write[] = SQL_LINKS_WRITE;
 static const char sql_audit_append[] = SQL_AUDIT_APPEND;
 static const char sql_serials[] = SQL_SERIALS;
 static const char sql_write[] = SQL_WRITE;
@@ -383,14 +385,15 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
 static void batch_send_writes(struct store_lane *ln, struct store_write *w, json_t *states, const json_t *existing,
                               size_t refill)
 {
-    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's */
-    char *p[8];
+    /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's,
+     * p[8..9]: the same_report links' */
+    char *p[10];
     int rc = -1;
     bool complete = store_write_params(w, states, existing, p);
     if (complete) {
         char nbuf[32];
         const char *p_n[1] = {nbuf};
-        struct pg_query q[6];
+        struct pg_query q[7];
         int nq = 0;
         if (ln->direct) {
             q[nq++] = (struct pg_query){sql_begin, 0, NULL};
@@ -414,6 +417,8 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         /* A direct batch's incidents are new: nothing to replace unless they name refs. */
         if (!ln->direct || strcmp(p[7], "[]") != 0)
             q[nq++] = (struct pg_query){sql_persons_write, 2, (const char *const *)p + 6};
+        if (strcmp(p[8], "{}") != 0)
+            q[nq++] = (struct pg_query){sql_links_write, 2, (const char *const *)p + 8};
         const char *p_audit[2] = {p[5], ln->chain};
         q[nq++] = (struct pg_query){sql_audit_append, 2, p_audit};
         store_lane_state_set(&ln->state, STORE_LANE_WRITING);
@@ -421,7 +426,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, nq, write_done, ln);
     }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 10; i++)
         free(p[i]);
     if (!complete) {
         /* nothing was sent: a direct batch has no transaction to roll back */
@@ -484,16 +489,20 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: BEGIN, create (only when the batch has rows to create), then always the last five:
-     * lock (the batch's incidents and those they link to), refs' locks, person index rows, seen,
-     * serials */
-    const PGresult *locked = res[n - 5], *person_rows = res[n - 3], *seen_rows = res[n - 2], *serials = res[n - 1];
+    /* res: BEGIN, create (only when the batch has rows to create), then always the last six:
+     * lock (the batch's incidents and those they link to or that link to them), the same_report
+     * links to them looked up again, refs' locks, person index rows, seen, serials */
+    const PGresult *locked = res[n - 6], *back = res[n - 5], *person_rows = res[n - 3], *seen_rows = res[n - 2],
+                   *serials = res[n - 1];
     if (serials_add(ln, serials) != 0) {
         batch_rollback(ln, "out of memory", false);
         return;
     }
     json_t *existing = json_object();
     json_t *states = rows_to_object(locked, existing);
+    json_t *back_states = rows_to_object(back, existing);
+    json_object_update_missing(states, back_states);
+    json_decref(back_states);
     json_t *seen = rows_seen(seen_rows);
     json_t *persons = rows_persons(person_rows);
     struct store_write w;
@@ -692,13 +701,14 @@ static void batch_start(struct store_lane *ln)
     const char *p_n[1] = {nbuf};
     const char *p_create[1] = {create};
     const char *p_refs[2] = {refs, incidents};
-    /* read_done finds the last five results in the same places with or without the create */
-    struct pg_query q[7];
+    /* read_done finds the last six results in the same places with or without the create */
+    struct pg_query q[8];
     int nq = 0;
     q[nq++] = (struct pg_query){sql_begin, 0, NULL};
     if (strcmp(create, "{}") != 0)
         q[nq++] = (struct pg_query){sql_incidents_create, 1, p_create};
     q[nq++] = (struct pg_query){sql_incidents_lock, 2, p_inc};
+    q[nq++] = (struct pg_query){sql_incidents_lock_back, 1, p_inc};
     q[nq++] = (struct pg_query){sql_persons_lock, 2, p_refs};
     q[nq++] = (struct pg_query){sql_persons_read, 2, p_refs};
     q[nq++] = (struct pg_query){sql_events_seen, 1, p_ev};
@@ -757,7 +767,7 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
                                            sql_events_seen, sql_serials,          sql_write,
                                            sql_audit_append, sql_commit,         sql_rollback,
                                            sql_ruleset_store, sql_persons_lock,  sql_persons_read,
-                                           sql_persons_write};
+                                           sql_persons_write, sql_incidents_lock_back, sql_links_write};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;

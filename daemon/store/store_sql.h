@@ -6,26 +6,54 @@
 /* Id lists arrive as text[] literals, so that a prepared statement's generic plan looks them up
  * by primary key. */
 
-/* $1: the incident ids the batch's events (or people's decisions) link to, and those of its
- * items other than openings (updates, closings, decisions). Creates the missing ones as rows with
- * no state so that they can be locked: an incident being opened by another transaction right now
- * makes this wait for that transaction's end, so that the item is decided on what it committed. A
- * linked id never opened stays a row with no state. Sorted, so that two fcrd instances lock in the
- * same order. An opening needs no such row: it is decided on its own event (and on its links), and
- * its incident is inserted whole by the write statement, which fails if another transaction
- * created the incident meanwhile (see SQL_WRITE). A batch with nothing to create skips this. */
+/* $1: the incident ids the batch's events (or people's decisions) link to, and those of all its
+ * items (updates, closings, decisions, and openings too). Creates the missing ones as rows with
+ * no state so that they can be locked: an incident being opened (or linked to) by another
+ * transaction right now makes this wait for that transaction's end, so that the item is decided
+ * on what it committed. A linked id never opened stays a row with no state. Sorted, so that two
+ * fcrd instances lock in the same order. Openings are created here too (their row, with no state,
+ * is then updated by the write statement) so that a batch that reads first never waits on a row
+ * after its ref locks (SQL_PERSONS_LOCK): the report a same_report link names is opened, on one
+ * instance, while the linking report, on another, creates its row and takes the victim's ref
+ * lock; had the opening been inserted only by the write statement, after taking that same ref
+ * lock, each would wait for the other. Only a direct batch (which takes no ref lock) inserts its
+ * openings whole in the write statement, which fails if another transaction created the incident
+ * meanwhile (see SQL_WRITE). A batch with nothing to create skips this. */
 #define SQL_INCIDENTS_CREATE                                                                                 \
     "INSERT INTO incidents (incident_id) SELECT DISTINCT x FROM unnest($1::text[]) AS t(x) ORDER BY x"       \
     " ON CONFLICT (incident_id) DO NOTHING"
 
-/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to and the
- * incidents their stored state links to, and reads their state. Reading linked incidents under
- * the lock means a same_report link sees a crime another instance is committing. */
+/* The incidents that have a same_report link to one of `ids` (sql/0013_incident_links.sql). */
+#define SQL_LINKED_BACK(ids) "ARRAY(SELECT from_id FROM incident_links WHERE to_id = ANY (" ids "))"
+
+/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to, the
+ * incidents their stored state links to and the incidents whose stored state links to them (a
+ * same_report link is honoured whichever report arrives first), and reads their state. Reading
+ * linked incidents under the lock means a same_report link sees a crime another instance is
+ * committing. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
     "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
     " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
     "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
-    "  WHERE s.incident_id = ANY ($1::text[])))"                                                             \
+    "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]") ")"                        \
+    " ORDER BY incident_id FOR UPDATE"
+
+/* $1: the batch's incident ids. Sent right after SQL_INCIDENTS_LOCK: the incidents that link to the
+ * batch's by a same_report link, looked up again once the batch's own rows are locked, locked and
+ * read. Why again: SQL_INCIDENTS_LOCK's lookup reads the snapshot its statement started with, and a
+ * transaction that wrote a link to one of the batch's incidents held that incident's row lock
+ * (every link target is created and locked by the linking batch, SQL_INCIDENTS_CREATE), so once
+ * the batch holds its rows no new link to them can commit (SQL_LINKS_WRITE is written under that
+ * lock), and this statement's fresh snapshot sees every one. The rows already locked are locked again at no cost, without waiting.
+ * Deadlock: a link that committed before SQL_INCIDENTS_LOCK began is locked there, in the one
+ * sorted order, so two lanes or two fcrd instances wait for each other only in that order. Only a
+ * link committed while SQL_INCIDENTS_LOCK waited for its rows is locked here, after the others;
+ * the linking transaction has then ended, and another transaction holding that linking incident
+ * and waiting for ours would have to have begun on it in that same instant: PostgreSQL's deadlock
+ * check then ends one of the two, which is rolled back and decided again like any refused
+ * transaction (the same one rare wait SQL_PERSONS_LOCK describes). */
+#define SQL_INCIDENTS_LOCK_BACK                                                                              \
+    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")" \
     " ORDER BY incident_id FOR UPDATE"
 
 /* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
@@ -40,12 +68,10 @@
  * see the same duplicate, across lanes and fcrd instances. The ref locks come after the row locks
  * so that the refs the index holds for the batch's incidents are read once those incidents are
  * locked, and cannot change before the commit. Every transaction takes its row locks (sorted),
- * then its ref locks (sorted), all in round trip 1, so no two wait for each other's locks. The
- * one later wait is an insert of a new incident that another transaction created, still
- * uncommitted, in its round trip 1 (an update reaching one instance while another opens the
- * incident); that wait can close a circle with a ref lock as it already can with a row lock, and
- * PostgreSQL's deadlock check then ends one of the two, which is rolled back and decided again
- * like any refused transaction (at most three attempts). A direct batch takes no ref lock, so an event naming a victim with a ref is never in one
+ * then its ref locks (sorted), all in round trip 1, so no two wait for each other's locks: a batch
+ * that reads first has created every row it will write (SQL_INCIDENTS_CREATE, openings included),
+ * so its write statement inserts no incident and never waits for another transaction's new row.
+ * A direct batch takes no ref lock, so an event naming a victim with a ref is never in one
  * (store_batch_all_openings). Two refs may share a key: they then wait for each other, harmlessly. */
 #define SQL_PERSONS_REFS                                                                                         "SELECT unnest($1::text[]) UNION SELECT p.ref FROM person_index p"                                           " WHERE p.incident_id = ANY ($2::text[]) AND p.role = 'victim'"
 #define SQL_PERSONS_LOCK                                                                                         "SELECT count(pg_advisory_xact_lock(t.k)) FROM (SELECT DISTINCT hashtextextended('fcrd.person:' || r.x, 0)"     " AS k FROM (" SQL_PERSONS_REFS ") AS r(x) ORDER BY 1) AS t"
@@ -157,6 +183,16 @@
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+
+/* $1, $2: the same_report links of the batch's accepted events, from ($1, the linking incident)
+ * to ($2, the incident named), as parallel text[]. Sent after SQL_WRITE in the same transaction,
+ * which holds every named incident's row lock (SQL_INCIDENTS_CREATE / SQL_INCIDENTS_LOCK), so a
+ * transaction that later locks the named incident sees the link (SQL_INCIDENTS_LOCK_BACK).
+ * Sorted, so that two instances insert in the same order. A batch whose events make no such link
+ * skips it. */
+#define SQL_LINKS_WRITE                                                                                      \
+    "INSERT INTO incident_links (from_id, to_id) SELECT DISTINCT f, t FROM unnest($1::text[], $2::text[])"  \
+    " AS x(f, t) WHERE f <> t ORDER BY t, f ON CONFLICT DO NOTHING"
 
 /* $1: the incidents the batch changed (text[]); $2: their person index rows, a JSON array
  * (store_persons_rows). Every row of those incidents is replaced (sql/0012_person_index.sql). Sent

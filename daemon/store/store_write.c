@@ -33,6 +33,8 @@ void store_write_clear(struct store_write *w)
     jsonwrite_buf_free(&w->audit);
     jsonwrite_buf_free(&w->persons);
     jsonwrite_buf_free(&w->changed);
+    jsonwrite_buf_free(&w->link_from);
+    jsonwrite_buf_free(&w->link_to);
     json_decref(w->touched);
     w->touched = NULL;
 }
@@ -109,6 +111,16 @@ void store_write_event(struct store_write *w, const struct store_item *it, const
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
         store_write_audit(w, v, &o);
     store_write_touch(w, ev->incident_id);
+    /* its same_report links, so that the report a link names finds the linking one */
+    json_array_foreach(json_object_get(ev->doc, "links"), i, v)
+    {
+        const char *to = json_string_value(json_object_get(v, "incident_id"));
+        const char *rel = json_string_value(json_object_get(v, "relation"));
+        if (to && rel && strcmp(rel, "same_report") == 0) {
+            text_array_add(&w->link_from, ev->incident_id);
+            text_array_add(&w->link_to, to);
+        }
+    }
 }
 
 /* Rows for the final state of every incident the batch changed: updates of the rows the batch
@@ -138,7 +150,7 @@ static void write_incidents(struct store_write *w, json_t *states, const json_t 
     }
 }
 
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[8])
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[10])
 {
     write_incidents(w, states, existing);
     jsonwrite_char(&w->crimes, ']');
@@ -152,9 +164,11 @@ bool store_write_params(struct store_write *w, json_t *states, const json_t *exi
     p[5] = jsonwrite_take(&w->audit, NULL);
     p[6] = text_array_end(&w->changed);
     p[7] = jsonwrite_take(&w->persons, NULL);
+    p[8] = text_array_end(&w->link_from);
+    p[9] = text_array_end(&w->link_to);
     store_write_clear(w);
     bool complete = true;
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 10; i++)
         complete = complete && p[i];
     return complete;
 }
@@ -188,7 +202,9 @@ char *store_write_link_ids(struct store_item *const *b, size_t n, bool own)
 {
     struct jsonwrite_buf out = {0};
     for (size_t i = 0; i < n; i++) {
-        if (own && (b[i]->act || b[i]->ev.type != FEED_EVENT_OPENED))
+        /* openings too: a batch that reads first creates every row it writes before it takes any
+         * ref lock (see SQL_INCIDENTS_CREATE) */
+        if (own)
             text_array_add(&out, b[i]->ev.incident_id);
         size_t j;
         json_t *l;

@@ -504,6 +504,218 @@ START_TEST(gr_same_report)
 }
 END_TEST
 
+/* ---- a same_report link, whichever report arrives first ---- */
+
+/* A report of INC1 or INC2 about Ann Lee (ref P-1 unless REF says otherwise), CONDUCT, linking to
+ * LINKS. */
+#define LINKED_OPEN(id, ev, links, vref, conduct)                                                              \
+    "{'v':1,'event_id':'" ev "','type':'incident.opened','incident_id':'" id "','seq':1,'at':'" AT             \
+    "','category':'crime','reported_by':'v1','links':[" links "],"                                            \
+    "'persons':[{'id':'v1','role':'victim','name':'Ann Lee','ref':'" vref "','confirms':true}," SUSPECT "],"   \
+    "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'" conduct "','occurred_at':'" WHEN  \
+    "'," LOC "}]}"
+#define TO_INC1 "{'incident_id':'INC1','relation':'same_report'}"
+
+/* The linked state the rules handed back for an incident, or NULL. */
+static json_t *linked_state(const struct fx *f, const char *id)
+{
+    return json_object_get(json_object_get(f->out, "linked_states"), id);
+}
+
+START_TEST(gr_same_report_linking_first)
+{
+    struct fx b, a;
+    /* B (INC2) links to A (INC1), but arrives first: it records the crime. */
+    fx_init(&b);
+    fx_apply(&b, LINKED_OPEN("INC2", "x1", TO_INC1, "P-1", "assault.injury"));
+    expect_decision(&b, "a1", "recorded", NULL, NULL, "8N", NULL);
+    const char *crn = s(crime_at(&b, 0), "crn");
+    /* A arrives: it finds B's crime through B's link to it, and is counted in it. */
+    fx_init(&a);
+    a.serial = 100;
+    a.linked = json_pack("{s:O}", "INC2", b.state);
+    fx_apply(&a, LINKED_OPEN("INC1", "e1", "", "P-1", "assault.injury"));
+    expect_decision(&a, "a1", "counted_in", NULL, NULL, "8N", "HOCR-GR.same_report");
+    ck_assert_str_eq(s(decision(&a, "a1"), "crn"), crn);
+    ck_assert_uint_eq(count_crimes(&a, NULL), 0);
+    ck_assert_ptr_null(linked_state(&a, "INC2")); /* same offence: B's crime is left as it is */
+    fx_free(&a);
+    /* Without B's state, A records its own (what happened before links worked both ways). */
+    fx_init(&a);
+    fx_apply(&a, LINKED_OPEN("INC1", "e1", "", "P-1", "assault.injury"));
+    expect_decision(&a, "a1", "recorded", NULL, NULL, "8N", NULL);
+    fx_free(&a);
+    fx_free(&b);
+}
+END_TEST
+
+START_TEST(gr_same_report_named_first)
+{
+    struct fx a, b;
+    fx_init(&a);
+    fx_apply(&a, LINKED_OPEN("INC1", "e1", "", "P-1", "assault.injury"));
+    const char *crn = s(crime_at(&a, 0), "crn");
+    fx_init(&b);
+    b.serial = 100;
+    b.linked = json_pack("{s:O}", "INC1", a.state);
+    fx_apply(&b, LINKED_OPEN("INC2", "x1", TO_INC1, "P-1", "assault.injury"));
+    expect_decision(&b, "a1", "counted_in", NULL, NULL, "8N", "HOCR-GR.same_report");
+    ck_assert_str_eq(s(decision(&b, "a1"), "crn"), crn);
+    ck_assert_uint_eq(count_crimes(&b, NULL), 0);
+    ck_assert_ptr_null(json_object_get(b.out, "linked_states"));
+    fx_free(&b);
+    fx_free(&a);
+}
+END_TEST
+
+/* The more serious offence wins whichever report carries it, and whichever arrives first: the crime
+ * already recorded is reclassified up at once; the lesser never takes it down. */
+static void expect_upgrade(const char *first_id, const char *first_links, const char *then_id, const char *then_links,
+                           bool serious_first)
+{
+    struct fx f, g;
+    char ev1[2048], ev2[2048];
+    snprintf(ev1, sizeof ev1,
+             "{'v':1,'event_id':'x1','type':'incident.opened','incident_id':'%s','seq':1,'at':'" AT
+             "','category':'crime','reported_by':'v1','links':[%s],"
+             "'persons':[{'id':'v1','role':'victim','name':'Ann Lee','ref':'P-1','confirms':true}," SUSPECT "],"
+             "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'%s','occurred_at':'" WHEN
+             "'," LOC "}]}",
+             first_id, first_links, serious_first ? "assault.injury" : "assault.no_injury");
+    snprintf(ev2, sizeof ev2,
+             "{'v':1,'event_id':'y1','type':'incident.opened','incident_id':'%s','seq':1,'at':'" AT
+             "','category':'crime','reported_by':'v1','links':[%s],"
+             "'persons':[{'id':'v1','role':'victim','name':'Ann Lee','ref':'P-1','confirms':true}," SUSPECT "],"
+             "'allegations':[{'id':'a1','victim':'v1','suspects':['s1'],'conduct':'%s','occurred_at':'" WHEN
+             "'," LOC "}]}",
+             then_id, then_links, serious_first ? "assault.no_injury" : "assault.injury");
+    fx_init(&f);
+    fx_apply(&f, "%s", ev1);
+    const char *crn = s(crime_at(&f, 0), "crn");
+    ck_assert_str_eq(s(crime_at(&f, 0), "offence"), serious_first ? "8N" : "105A");
+    fx_init(&g);
+    g.serial = 100;
+    g.linked = json_pack("{s:O}", first_id, f.state);
+    fx_apply(&g, "%s", ev2);
+    ck_assert_str_eq(s(decision(&g, "a1"), "outcome"), "counted_in");
+    ck_assert_str_eq(s(decision(&g, "a1"), "crn"), crn);
+    ck_assert_uint_eq(count_crimes(&g, NULL), 0);
+    json_t *changed = linked_state(&g, first_id);
+    if (serious_first) {
+        ck_assert_ptr_null(changed);
+    } else {
+        ck_assert_ptr_nonnull(changed);
+        json_t *crime = json_array_get(json_object_get(changed, "crimes"), 0);
+        ck_assert_str_eq(s(crime, "crn"), crn);
+        ck_assert_str_eq(s(crime, "offence"), "8N");
+        ck_assert(has_rule(json_object_get(crime, "rules"), "HOCR-B.reclassification"));
+        ck_assert(has_rule(json_object_get(crime, "rules"), "HOCR-GR.same_report"));
+        /* the reply names the crime reclassified, and the audit says so */
+        json_t *rc = json_array_get(json_object_get(g.out, "crimes"), 0);
+        ck_assert_str_eq(s(rc, "crn"), crn);
+        ck_assert_str_eq(s(rc, "action"), "reclassified");
+        ck_assert_str_eq(s(rc, "offence"), "8N");
+        ck_assert_ptr_nonnull(audit_entry(&g, "crime.reclassified"));
+        /* the linked state given is left alone: the change is a copy */
+        ck_assert_str_eq(s(json_array_get(json_object_get(f.state, "crimes"), 0), "offence"), "105A");
+        /* the first report's next event keeps the crime where the linked report raised it: no
+         * reclassification back down, no review */
+        json_decref(f.state);
+        f.state = json_incref(changed);
+        json_decref(f.linked);
+        f.linked = json_pack("{s:O}", then_id, g.state);
+        fx_apply(&f, "{'v':1,'event_id':'x2','type':'incident.updated','incident_id':'%s','seq':2,'at':'" AT
+                     "','narrative':'caller rang back'}", first_id);
+        ck_assert_str_eq(s(crime_at(&f, 0), "offence"), "8N");
+        ck_assert_uint_eq(open_pending(&f, "reclassification_review"), 0);
+        ck_assert_uint_eq(count_crimes(&f, NULL), 1);
+    }
+    fx_free(&g);
+    fx_free(&f);
+}
+
+START_TEST(gr_same_report_more_serious_wins)
+{
+    expect_upgrade("INC1", "", "INC2", TO_INC1, false);  /* named report first, linking one serious */
+    expect_upgrade("INC2", TO_INC1, "INC1", "", false);  /* linking report first, named one serious */
+    expect_upgrade("INC1", "", "INC2", TO_INC1, true);   /* the lesser later never takes it down */
+    expect_upgrade("INC2", TO_INC1, "INC1", "", true);
+}
+END_TEST
+
+START_TEST(gr_same_report_settles_pending)
+{
+    struct fx a, b;
+    /* A third party's report: pending until the victim confirms. */
+    fx_init(&a);
+    fx_apply(&a, OPEN("{'id':'w1','role':'witness'},{'id':'v1','role':'victim','name':'Ann Lee','ref':'P-1',"
+                      "'confirms':null}," SUSPECT, "w1", A1("")));
+    ck_assert_uint_eq(open_pending(&a, "third_party_unconfirmed"), 1);
+    const char *pid = s(json_array_get(json_object_get(a.state, "pending"), 0), "id");
+    /* The victim's own call, linked to it, records the crime: A's item is settled by it. */
+    fx_init(&b);
+    b.serial = 100;
+    b.linked = json_pack("{s:O}", "INC1", a.state);
+    fx_apply(&b, LINKED_OPEN("INC2", "x1", TO_INC1, "P-1", "assault.no_injury"));
+    expect_decision(&b, "a1", "recorded", NULL, NULL, "105A", NULL);
+    const char *crn = s(crime_at(&b, 0), "crn");
+    json_t *changed = linked_state(&b, "INC1");
+    ck_assert_ptr_nonnull(changed);
+    json_t *p = json_array_get(json_object_get(changed, "pending"), 0);
+    ck_assert_str_eq(s(p, "id"), pid);
+    ck_assert_str_eq(s(p, "status"), "closed");
+    ck_assert(has_rule(json_object_get(p, "rules"), "HOCR-GR.same_report_settled"));
+    ck_assert_str_eq(s(json_object_get(p, "resolution"), "crn"), crn);
+    const json_t *e = audit_entry(&b, "pending.closed");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(s(e, "pending_id"), pid);
+    /* A's next event does not ask the settled question again */
+    json_t *settled = json_incref(changed);
+    json_decref(a.state);
+    a.state = settled;
+    a.linked = json_pack("{s:O}", "INC2", b.state);
+    fx_apply(&a, "{'v':1,'event_id':'e2','type':'incident.updated','incident_id':'INC1','seq':2,'at':'" AT
+                 "','narrative':'caller rang back'}");
+    ck_assert_uint_eq(open_pending(&a, NULL), 0);
+    fx_free(&b);
+    fx_free(&a);
+}
+END_TEST
+
+START_TEST(gr_same_report_other_victim)
+{
+    struct fx b, a;
+    /* B's crime is for P-1; A reports P-2, another victim of the same matter: its own crime. */
+    fx_init(&b);
+    fx_apply(&b, LINKED_OPEN("INC2", "x1", TO_INC1, "P-1", "assault.injury"));
+    fx_init(&a);
+    a.serial = 100;
+    a.linked = json_pack("{s:O}", "INC2", b.state);
+    fx_apply(&a, "{'v':1,'event_id':'e1','type':'incident.opened','incident_id':'INC1','seq':1,'at':'" AT
+                 "','category':'crime','reported_by':'v2',"
+                 "'persons':[{'id':'v2','role':'victim','name':'Ann Lee','ref':'P-2','confirms':true}," SUSPECT "],"
+                 "'allegations':[{'id':'a1','victim':'v2','suspects':['s1'],'conduct':'assault.injury',"
+                 "'occurred_at':'" WHEN "'," LOC "}]}");
+    expect_decision(&a, "a1", "recorded", NULL, NULL, "8N", NULL);
+    ck_assert_uint_eq(count_crimes(&a, NULL), 1);
+    ck_assert_ptr_null(json_object_get(a.out, "linked_states"));
+    fx_free(&a);
+    /* nor is another victim's pending item settled */
+    fx_init(&a);
+    fx_apply(&a, OPEN("{'id':'w1','role':'witness'},{'id':'v1','role':'victim','name':'Bo Chan','ref':'P-9',"
+                      "'confirms':null}," SUSPECT, "w1", A1("")));
+    ck_assert_uint_eq(open_pending(&a, "third_party_unconfirmed"), 1);
+    json_decref(b.state);
+    b.state = NULL;
+    b.linked = json_pack("{s:O}", "INC1", a.state);
+    fx_apply(&b, LINKED_OPEN("INC2", "x1", TO_INC1, "P-1", "assault.injury"));
+    expect_decision(&b, "a1", "recorded", NULL, NULL, "8N", NULL);
+    ck_assert_ptr_null(json_object_get(b.out, "linked_states"));
+    fx_free(&a);
+    fx_free(&b);
+}
+END_TEST
+
 /* ---- location, public order, fraud ---- */
 
 START_TEST(g_other_force_and_abroad)
@@ -1772,6 +1984,11 @@ int main(void)
     tcase_add_test(tc, gr_n100);
     tcase_add_test(tc, gr_schools_protocol);
     tcase_add_test(tc, gr_same_report);
+    tcase_add_test(tc, gr_same_report_linking_first);
+    tcase_add_test(tc, gr_same_report_named_first);
+    tcase_add_test(tc, gr_same_report_more_serious_wins);
+    tcase_add_test(tc, gr_same_report_settles_pending);
+    tcase_add_test(tc, gr_same_report_other_victim);
     tcase_add_test(tc, g_other_force_and_abroad);
     tcase_add_test(tc, po_police_only);
     tcase_add_test(tc, fraud_action_fraud);
