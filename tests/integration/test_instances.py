@@ -163,8 +163,8 @@ class TwoInstancesTest(DaemonTestCase):
     # Before that, the linked incident was read without a lock and both instances recorded a crime.
     # Holding the audit head lock makes the interleaving certain: the first instance holds its
     # incident and waits for the audit head; the second waits for that incident. (The reverse
-    # order, the linking report committed before the report it links to, is a known limitation:
-    # the link is seen only from the side that makes it. See docs/reliability.md.)
+    # order, the linking report committed before the report it links to, is tested in
+    # test_links.py: incident_links makes a link visible from the incident it names.)
     def test_same_report_at_two_instances_counts_once(self):
         """Both reports reach the two instances while the audit head is locked, so both are in
         their transaction, blocked, before either commits."""
