@@ -544,3 +544,25 @@ class Peer(harness.Harness):
     def start(self):
         self.start_fcrd()
         return self
+
+
+class TwoInstancesCase(harness.DaemonTestCase):
+    """Two fcrd instances on one database: the harness's (self.h) and a peer (self.peer), both
+    ready before each test; the peer must stop cleanly (no sanitizer report) at the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.peer = Peer(cls.h, "peer")
+        cls.addClassCleanup(cls._stop_peer)
+        cls.peer.start()
+
+    @classmethod
+    def _stop_peer(cls):
+        problems = cls.peer.stop_fcrd()
+        if problems:
+            raise AssertionError("second fcrd: " + "; ".join(problems))
+
+    def setUp(self):
+        for d in (self.h, self.peer):
+            self.assertIsNotNone(wait_ready(d, 60), f"{d.name} ready")

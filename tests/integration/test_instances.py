@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, uid  # noqa: E402
+from harness import assault_opened, uid  # noqa: E402
 
 INCIDENTS = 150
 DRAIN_LIMIT = 120.0
@@ -42,24 +42,7 @@ def same_report_pair():
     return p, q, first, second
 
 
-class TwoInstancesTest(DaemonTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.peer = faultkit.Peer(cls.h, "peer")
-        cls.addClassCleanup(cls._stop_peer)
-        cls.peer.start()
-
-    @classmethod
-    def _stop_peer(cls):
-        problems = cls.peer.stop_fcrd()
-        if problems:
-            raise AssertionError("second fcrd: " + "; ".join(problems))
-
-    def setUp(self):
-        for d in (self.h, self.peer):
-            self.assertIsNotNone(faultkit.wait_ready(d, 60), f"{d.name} ready")
+class TwoInstancesTest(faultkit.TwoInstancesCase):
 
     def test_same_stream_over_two_links_to_two_instances(self):
         h, peer = self.h, self.peer

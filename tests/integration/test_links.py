@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, uid  # noqa: E402
+from harness import assault_opened, uid  # noqa: E402
 
 PAIRS = 40
 
@@ -45,25 +45,7 @@ def report(incident_id, ref, at="2026-03-02T10:00:00Z", links=None, conduct="ass
     return ev
 
 
-class LinksTest(DaemonTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.peer = faultkit.Peer(cls.h, "peer")
-        cls.addClassCleanup(cls._stop_peer)
-        cls.peer.start()
-
-    @classmethod
-    def _stop_peer(cls):
-        problems = cls.peer.stop_fcrd()
-        if problems:
-            raise AssertionError("second fcrd: " + "; ".join(problems))
-
-    def setUp(self):
-        for d in (self.h, self.peer):
-            self.assertIsNotNone(faultkit.wait_ready(d, 60), f"{d.name} ready")
-
+class LinksTest(faultkit.TwoInstancesCase):
     def send(self, ev, d=None):
         with (d or self.h).feed() as feed:
             r = feed.request(ev)
