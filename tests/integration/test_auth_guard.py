@@ -57,11 +57,13 @@ class AuthGuardTest(DaemonTestCase):
         before = self.scrape()
         offset = len(self.h.log_text())
         guess = "Guess-" + uid("G")
+        t0 = time.monotonic()
         for i in range(19):
             self.assertEqual(self.h.api.get("/v1/pending", token=f"{guess}-{i}")[0], 401, i)
         # Nineteen failures block nothing yet.
         self.assertEqual(self.h.api.get("/v1/pending", role="auditor")[0], 200)
         self.assertEqual(self.h.api.get("/v1/pending", token=f"{guess}-19")[0], 401, "the twentieth is a 401")
+        spent = time.monotonic() - t0
         status, headers, body = self.raw_get("/v1/pending", self.h.tokens["auditor"])
         self.assertEqual(status, 429, body)
         self.assertIn('"too_many_failures"', body)
@@ -75,9 +77,10 @@ class AuthGuardTest(DaemonTestCase):
         self.assertIn("from 127.0.0.1", log)
         self.assertNotIn(guess, log, "no token in the log")
         self.assertNotIn(self.h.tokens["auditor"], log)
-        # Twenty 401s within a second or two: one line a second at most, the rest counted.
+        # Twenty 401s: one line a second at most (however long they took), the rest counted.
         lines = [ln for ln in log.splitlines() if "401 unauthorized" in ln]
-        self.assertLessEqual(len(lines), 4, "\n".join(lines))
+        self.assertLessEqual(len(lines), int(spent) + 2, "\n".join(lines))
+        self.assertLess(len(lines), 20, "not one line per failure")
         time.sleep(1.1)
         self.assertEqual(self.h.api.get("/v1/pending", token=f"{guess}-x")[0], 429, "still blocked, not counted")
         self.h.api.get("/v1/pending", token=f"{guess}-y")

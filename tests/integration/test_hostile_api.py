@@ -263,7 +263,12 @@ class HostileApiTest(DaemonTestCase):
                 s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
                           f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
                           + body)
-                time.sleep(0.5)  # the query is sent and waits on the lock
+                # until fcrd's query waits on the lock: the request was read and is in its hands
+                deadline = time.monotonic() + 20
+                while not self.h.sql_value("SELECT count(*) FROM pg_stat_activity WHERE datname = 'fcrd'"
+                                           " AND wait_event_type = 'Lock'"):
+                    self.assertLess(time.monotonic(), deadline, f"{method} {path} never reached the database")
+                    time.sleep(0.05)
                 s.close()
                 time.sleep(0.3)
             finally:

@@ -259,7 +259,7 @@ class WhatifTest(DaemonTestCase):
 
             t = threading.Thread(target=run)
             t.start()
-            time.sleep(0.5)  # the run is now waiting for the lock
+            self.await_run()  # the run holds the what-if lock and waits for raw_events
             for _ in range(3):
                 t0 = time.monotonic()
                 status, body = self.h.api.get(f"/v1/incidents/{self.inc['A1']}", role="auditor")
@@ -287,8 +287,7 @@ class WhatifTest(DaemonTestCase):
             s.sendall(b"POST /v1/whatif HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       + f"Authorization: Bearer {self.h.tokens['auditor']}\r\n".encode()
                       + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-            time.sleep(0.5)
-            self.assertEqual(self.whatif_sessions(), 1)
+            self.await_run()
             s.close()
             deadline = time.monotonic() + 10
             while self.whatif_sessions() and time.monotonic() < deadline:
@@ -298,6 +297,14 @@ class WhatifTest(DaemonTestCase):
             locker.rollback()
             locker.close()
         self.whatif(loaded_rules())  # the lock went with it
+
+    def await_run(self, timeout=20):
+        """Until a run holds the what-if lock (a fixed sleep is not enough under the sanitizers
+        on a busy machine: the run first opens its own connection)."""
+        deadline = time.monotonic() + timeout
+        while self.whatif_sessions() != 1:
+            self.assertLess(time.monotonic(), deadline, "no what-if run took the lock")
+            time.sleep(0.05)
 
     def whatif_sessions(self):
         return self.h.sql_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
