@@ -187,7 +187,7 @@ def main(argv):
 
     before, after = results.pop("persons-before", None), results.pop("persons-after", None)
     if before and after:
-        b, a = before["events_per_s"], after["events_per_s"]
+        b, a = before["throughput"], after["throughput"]
         ratio = a / b if b else 0
         out.append("person index (openings naming refs, closed loop)")
         out.append(f"  {b:,.0f} events/s before seeding, {a:,.0f} events/s with the seeded index ({100 * ratio:.0f}%)")

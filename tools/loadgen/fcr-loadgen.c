@@ -46,6 +46,10 @@ static void loadgen_usage(FILE *out)
             "  --links X            share of openings linked to a recent incident of the same connection,\n"
             "                       half as a second call about it, half as related, 0..1 (default 0.05)\n"
             "  --narrative BYTES    narrative length of an opening (default 240)\n"
+            "  --refs N             every victim carries a command-and-control ref BV-k, k drawn from\n"
+            "                       1..N per incident, and its suspect (when there is one) BS-(k mod\n"
+            "                       50000): the refs bench/seed-persons.sql seeds, so the person index\n"
+            "                       lookups hit its rows (default 0: no refs)\n"
             "  --pool N             incidents open at once awaiting follow-ups (default 1024)\n"
             "  --epoch SECONDS      event times from this Unix time on, a tenth of a second apart per\n"
             "                       connection, instead of the clock: the same options then generate\n"
@@ -78,6 +82,7 @@ enum {
     OPT_UNCONFIRMED,
     OPT_LINKS,
     OPT_NARRATIVE,
+    OPT_REFS,
     OPT_POOL,
     OPT_EPOCH,
     OPT_PID,
@@ -108,6 +113,7 @@ static const struct option loadgen_options[] = {
     {"unconfirmed", required_argument, NULL, OPT_UNCONFIRMED},
     {"links", required_argument, NULL, OPT_LINKS},
     {"narrative", required_argument, NULL, OPT_NARRATIVE},
+    {"refs", required_argument, NULL, OPT_REFS},
     {"pool", required_argument, NULL, OPT_POOL},
     {"epoch", required_argument, NULL, OPT_EPOCH},
     {"pid", required_argument, NULL, OPT_PID},
@@ -403,6 +409,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NARRATIVE:
             o.gen.narrative = (unsigned)loadgen_number("narrative", optarg, 0, 16000);
+            break;
+        case OPT_REFS:
+            o.gen.refs = (uint64_t)loadgen_number("refs", optarg, 0, 1e12);
             break;
         case OPT_POOL:
             o.gen.pool = (unsigned)loadgen_number("pool", optarg, 1, 1 << 24);

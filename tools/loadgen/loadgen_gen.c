@@ -107,6 +107,12 @@ static const struct kind *gen_kind(const struct loadgen_gen *g, uint64_t n)
     return &kinds[0];
 }
 
+/* The victim ref number of incident n, 1..refs (with --refs). */
+static uint64_t gen_ref(const struct loadgen_gen *g, uint64_t n)
+{
+    return 1 + gen_fact(g, n, 9) % g->p.refs;
+}
+
 /* A bounded writer: once full it stops writing and remembers it. */
 struct out {
     char *buf;
@@ -175,6 +181,8 @@ static void out_victim(struct out *o, const struct loadgen_gen *g, uint64_t n, c
         if (k->relationship)
             out_printf(o, ",\"relationships\":[{\"to\":\"s1\",\"kind\":\"%s\"}]", k->relationship);
     }
+    if (g->p.refs)
+        out_printf(o, ",\"ref\":\"BV-%llu\"", (unsigned long long)gen_ref(g, n));
     if (confirmed)
         out_printf(o, ",\"confirms\":true");
     out_printf(o, "}");
@@ -197,8 +205,12 @@ static void gen_opened(struct loadgen_gen *g, struct out *o, const struct open_i
     out_narrative(o, g, inc->n, g->p.narrative);
     out_printf(o, ",\"reported_by\":\"%s\",\"persons\":[", inc->unconfirmed ? "c1" : "v1");
     out_victim(o, g, inc->n, k, !inc->unconfirmed);
-    if (k->relationship)
-        out_printf(o, ",{\"id\":\"s1\",\"role\":\"suspect\",\"sex\":\"male\"}");
+    if (k->relationship) {
+        out_printf(o, ",{\"id\":\"s1\",\"role\":\"suspect\",\"sex\":\"male\"");
+        if (g->p.refs)
+            out_printf(o, ",\"ref\":\"BS-%llu\"", (unsigned long long)(gen_ref(g, inc->n) % LOADGEN_SUSPECT_REFS));
+        out_printf(o, "}");
+    }
     if (inc->unconfirmed)
         out_printf(o, ",{\"id\":\"c1\",\"role\":\"third_party\",\"name\":\"Neighbour\"}");
     out_printf(o, "],\"allegations\":[{\"id\":\"a1\",\"victim\":\"v1\"");
@@ -244,7 +256,7 @@ int loadgen_gen_new(struct loadgen_gen **out, const struct loadgen_gen_params *p
     *out = NULL;
     if (!p->prefix || !*p->prefix || strlen(p->prefix) > 32 || p->updates < 0 || p->updates > 8 ||
         p->closed < 0 || p->closed > 1 || p->unconfirmed < 0 || p->unconfirmed > 1 || p->links < 0 || p->links > 1 ||
-        p->narrative > 16000 ||
+        p->narrative > 16000 || p->refs > LOADGEN_REFS_MAX ||
         p->pool < 1 || p->epoch < 0)
         return -1;
     struct loadgen_gen *g = calloc(1, sizeof(*g));

@@ -9,6 +9,10 @@
 
 struct loadgen_gen;
 
+/* Distinct suspect refs of --refs (bench/seed-persons.sql seeds as many). */
+#define LOADGEN_SUSPECT_REFS 50000u
+#define LOADGEN_REFS_MAX UINT64_C(1000000000000)
+
 struct loadgen_gen_params {
     const char *prefix;   /* every incident and event id starts with it (copied); unique per run */
     unsigned stream;      /* part of the ids: one generator per connection keeps ids apart */
@@ -21,6 +25,10 @@ struct loadgen_gen_params {
                              second call about the same matter, or a related one), 0..1 */
     unsigned narrative;   /* narrative bytes of an opening (the others get a fifth), 0..16000 */
     unsigned pool;        /* incidents open at once, awaiting their follow-ups, >= 1 */
+    uint64_t refs;        /* > 0: every victim carries a command-and-control ref BV-k, k from 1..refs
+                             (a fact of the incident), and its suspect, when there is one, BS-(k mod
+                             LOADGEN_SUSPECT_REFS): the refs bench/seed-persons.sql seeds, so that
+                             the person index lookups find rows; 0: no refs */
     int64_t epoch;        /* > 0: times are epoch + a tenth of a second per event of the stream
                              instead of the clock, so that the same run can be sent again and be
                              answered `duplicate` */

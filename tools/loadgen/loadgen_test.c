@@ -86,14 +86,56 @@ END_TEST
 struct mix {
     double updates, closed, unconfirmed, links;
     unsigned narrative, pool;
+    uint64_t refs; /* victim (and suspect) refs from a pool of this many, 0 for none */
 };
 
 static const struct mix mixes[] = {
-    {0.3, 0.2, 0.1, 0.05, 240, 1024}, /* the default */
-    {0.0, 0.0, 0.0, 0.0, 0, 1},       /* openings only, nothing kept */
-    {2.5, 1.0, 1.0, 1.0, 16000, 3},   /* long narratives, every incident followed up and linked */
-    {8.0, 0.5, 0.5, 0.5, 10, 64},
+    {0.3, 0.2, 0.1, 0.05, 240, 1024, 0}, /* the default */
+    {0.0, 0.0, 0.0, 0.0, 0, 1, 0},       /* openings only, nothing kept */
+    {2.5, 1.0, 1.0, 1.0, 16000, 3, 0},   /* long narratives, every incident followed up and linked */
+    {8.0, 0.5, 0.5, 0.5, 10, 64, 0},
+    {0.3, 0.2, 0.1, 0.05, 240, 1024, 1000000}, /* the default with refs, as bench/run's persons step */
+    {2.0, 0.5, 0.5, 0.0, 40, 16, 3},           /* a few refs, every one named again and again */
 };
+
+/* With refs: the opening's victim carries BV-k (k in 1..refs, the same in every event of the
+ * incident) and its suspect, if any, BS-(k mod LOADGEN_SUSPECT_REFS); without, no ref at all. */
+static void check_refs(const struct mix *m, const char *line, size_t len, json_t *victim_refs)
+{
+    json_t *ev = json_loadb(line, len, 0, NULL);
+    ck_assert_ptr_nonnull(ev);
+    const char *inc = json_string_value(json_object_get(ev, "incident_id"));
+    ck_assert_ptr_nonnull(inc);
+    json_t *persons = json_object_get(ev, "persons");
+    size_t i;
+    json_t *pe;
+    unsigned long long k = 0;
+    json_array_foreach(persons, i, pe) {
+        const char *role = json_string_value(json_object_get(pe, "role"));
+        const char *ref = json_string_value(json_object_get(pe, "ref"));
+        if (!m->refs || strcmp(role, "victim") != 0) {
+            if (!m->refs || strcmp(role, "suspect") != 0)
+                ck_assert_msg(ref == NULL, "unexpected ref: %.*s", (int)len, line);
+            continue;
+        }
+        ck_assert_msg(ref && sscanf(ref, "BV-%llu", &k) == 1 && k >= 1 && k <= m->refs, "victim ref: %.*s",
+                      (int)len, line);
+        json_t *seen = json_object_get(victim_refs, inc);
+        if (seen)
+            ck_assert_str_eq(json_string_value(seen), ref);
+        else
+            json_object_set_new(victim_refs, inc, json_string(ref));
+    }
+    json_array_foreach(persons, i, pe) {
+        if (!m->refs || strcmp(json_string_value(json_object_get(pe, "role")), "suspect") != 0)
+            continue;
+        ck_assert_msg(k > 0, "a suspect ref without a victim ref: %.*s", (int)len, line);
+        char want[32];
+        snprintf(want, sizeof(want), "BS-%llu", k % LOADGEN_SUSPECT_REFS);
+        ck_assert_str_eq(json_string_value(json_object_get(pe, "ref")), want);
+    }
+    json_decref(ev);
+}
 
 START_TEST(gen_lines_are_valid_events_in_seq_order)
 {
@@ -101,14 +143,14 @@ START_TEST(gen_lines_are_valid_events_in_seq_order)
     struct loadgen_gen_params p = {.prefix = "ut", .stream = 3, .seed = 42, .updates = m->updates,
                                    .closed = m->closed, .unconfirmed = m->unconfirmed, .links = m->links,
                                    .narrative = m->narrative,
-                                   .pool = m->pool};
+                                   .pool = m->pool, .refs = m->refs};
     struct loadgen_gen *g = NULL;
     ck_assert_int_eq(loadgen_gen_new(&g, &p), 0);
     size_t cap = loadgen_gen_line_max(g);
     char *buf = malloc(cap);
     ck_assert_ptr_nonnull(buf);
     ck_assert_uint_eq(loadgen_gen_next(g, 1780000000, buf, cap - 1), 0); /* too small: refused */
-    json_t *last_seq = json_object();
+    json_t *last_seq = json_object(), *victim_refs = json_object();
     unsigned n = 3000;
     for (unsigned i = 0; i < n; i++) {
         size_t len = loadgen_gen_next(g, 1780000000 + i, buf, cap);
@@ -121,6 +163,7 @@ START_TEST(gen_lines_are_valid_events_in_seq_order)
         ck_assert_msg(rc == 0, "line %u refused (%s at %s: %s): %.*s", i, err.code, err.field, err.message, (int)len,
                       buf);
         ck_assert_msg(json_array_size(ev.warnings) == 0, "line %u has warnings: %.*s", i, (int)len, buf);
+        check_refs(m, buf, len - 1, victim_refs);
         json_t *prev = json_object_get(last_seq, ev.incident_id);
         if (ev.type == FEED_EVENT_OPENED) {
             ck_assert_ptr_null(prev);
@@ -147,6 +190,9 @@ START_TEST(gen_lines_are_valid_events_in_seq_order)
         ck_assert_uint_eq(c.linked, 0);
     if (m->links == 1)
         ck_assert_uint_eq(c.linked, c.opened - 1); /* all but the first, which has nothing to link to */
+    if (m->refs) /* every opening named its victim by ref */
+        ck_assert_uint_eq(json_object_size(victim_refs), c.opened);
+    json_decref(victim_refs);
     json_decref(last_seq);
     free(buf);
     loadgen_gen_free(g);
@@ -211,6 +257,8 @@ START_TEST(gen_refuses_bad_parameters)
     p = ok, p.narrative = 16001;
     ck_assert_int_eq(loadgen_gen_new(&g, &p), -1);
     p = ok, p.pool = 0;
+    ck_assert_int_eq(loadgen_gen_new(&g, &p), -1);
+    p = ok, p.refs = LOADGEN_REFS_MAX + 1;
     ck_assert_int_eq(loadgen_gen_new(&g, &p), -1);
     p = ok, p.links = 1.01;
     ck_assert_int_eq(loadgen_gen_new(&g, &p), -1);
