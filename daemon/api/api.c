@@ -96,7 +96,7 @@ void api_error(struct evhttp_request *req, int status, const char *code, const c
     api_send_json(req, status, json_pack("{s:o}", "error", e));
 }
 
-json_t *api_body_object(struct evhttp_request *req, size_t max)
+json_t *api_body_object(struct evhttp_request *req, size_t max, const char *const *known)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -115,6 +115,19 @@ json_t *api_body_object(struct evhttp_request *req, size_t max)
         api_error(req, 400, "bad_json", msg, NULL);
         json_decref(body);
         return NULL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        size_t i = 0;
+        while (known && known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (known && !known[i]) {
+            api_error(req, 400, "bad_field", "unknown field", key);
+            json_decref(body);
+            return NULL;
+        }
     }
     return body;
 }

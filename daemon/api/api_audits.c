@@ -135,22 +135,6 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
 /* ---- bodies --------------------------------------------------------------------------------- */
 
 
-/* The first member of body not in `known` (NULL-terminated), or NULL. */
-static const char *api_audits_unknown(json_t *body, const char *const *known)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v)
-    {
-        size_t i = 0;
-        while (known[i] && strcmp(known[i], key) != 0)
-            i++;
-        if (!known[i])
-            return key;
-    }
-    return NULL;
-}
-
 /* A member that is absent or null: NULL. */
 static json_t *api_audits_member(json_t *body, const char *name)
 {
@@ -214,12 +198,6 @@ static const char *api_audits_draw_check(json_t *body, long size_max, char *msg,
                                          char *from, char *to, long *size, char *seedbuf, size_t seedlen,
                                          json_t **strata)
 {
-    static const char *const known[] = {"from", "to", "size", "seed", "strata", NULL};
-    const char *unknown = api_audits_unknown(body, known);
-    if (unknown) {
-        *field = unknown;
-        return "unknown field";
-    }
     int64_t f, t;
     json_t *v = api_audits_member(body, "from");
     *field = "from";
@@ -284,7 +262,8 @@ static const char *api_audits_draw_check(json_t *body, long size_max, char *msg,
 void api_audits_post(struct api *a, const struct api_call *call)
 {
     struct evhttp_request *req = call->req;
-    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
+    static const char *const known[] = {"from", "to", "size", "seed", "strata", NULL};
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body, known);
     if (!body)
         return;
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN], seed[SEED_MAX * 4 + 32];
@@ -491,12 +470,6 @@ static void api_audits_verdict_finish(struct evhttp_request *req, const PGresult
 /* Checks a verdict's body; NULL when it is right, else the message for *field. */
 static const char *api_audits_verdict_check(const struct api *a, json_t *body, const char **field)
 {
-    static const char *const known[] = {"incident_id", "verdict", "offence", "note", NULL};
-    const char *unknown = api_audits_unknown(body, known);
-    if (unknown) {
-        *field = unknown;
-        return "unknown field";
-    }
     json_t *v = api_audits_member(body, "incident_id");
     *field = "incident_id";
     if (!v)
@@ -539,7 +512,8 @@ void api_audits_post_verdict(struct api *a, const struct api_call *call)
         api_error(req, 404, "not_found", "no such audit", NULL);
         return;
     }
-    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
+    static const char *const known[] = {"incident_id", "verdict", "offence", "note", NULL};
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body, known);
     if (!body)
         return;
     const char *field = NULL;

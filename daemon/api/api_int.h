@@ -46,8 +46,9 @@ struct evhttp_request *api_request_abandoned(struct evhttp_request *req);
 /* api_body_object: the request body as a JSON object (new reference), or NULL once the request has
  * been answered: 413 too_large past `max` bytes (0: no limit of the handler's own beyond
  * [api] max_body, which evhttp enforces), 400 bad_json when it is not one JSON object (duplicate
- * keys included). */
-json_t *api_body_object(struct evhttp_request *req, size_t max);
+ * keys included), 400 bad_field naming the first member not in `known` (NULL-terminated; NULL:
+ * the handler checks members itself). */
+json_t *api_body_object(struct evhttp_request *req, size_t max, const char *const *known);
 
 /* api_read: run one query with text parameters (NULL = SQL NULL; copied) on the API's own
  * connection; finish gets the request and the result (only when the query succeeded). A failure

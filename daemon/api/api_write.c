@@ -54,7 +54,7 @@ static const struct field_spec reclassify_fields[] = {
 /* Parse and check a body against its field table; NULL (400 sent) when anything is off. */
 static json_t *body_parse(struct api *a, struct evhttp_request *req, const struct field_spec *spec)
 {
-    json_t *body = api_body_object(req, api_get_limits(a)->max_body);
+    json_t *body = api_body_object(req, api_get_limits(a)->max_body, NULL);
     if (!body)
         return NULL;
     const char *key;
