@@ -41,6 +41,7 @@ struct checkpoint {
     char digest[CHECKPOINT_KEY_ID_LEN]; /* of the line, for the journal */
     size_t nheads;
     bool have_one;          /* a checkpoint was written since start */
+    bool ever_up;           /* the connection has been up since start */
     double fail_logged;     /* metrics_clock() of the last failure logged, 0: none */
     unsigned long unlogged; /* failures since then not logged */
 };
@@ -225,7 +226,10 @@ static void checkpoint_start(struct checkpoint *c)
     if (c->querying || c->writing)
         return; /* the last one is still being made: this one is skipped */
     if (!pgconn_up(c->db)) {
-        checkpoint_failed(c, "the database is unavailable");
+        /* Still connecting at start is not a failure: the first checkpoint follows the
+         * connection (checkpoint_state). */
+        if (c->ever_up)
+            checkpoint_failed(c, "the database is unavailable");
         return;
     }
     if (!pgconn_ready(c->db))
@@ -251,6 +255,7 @@ static void checkpoint_tick(evutil_socket_t fd, short what, void *arg)
 static void checkpoint_state(void *arg, bool up)
 {
     struct checkpoint *c = arg;
+    c->ever_up = c->ever_up || up;
     if (up && !c->have_one)
         checkpoint_start(c);
 }

@@ -138,7 +138,8 @@ int fcrctl_checkpoints_load(struct fcrctl_checkpoints *c, const char *path, cons
             break;
         }
         c->lines++;
-        struct fcrctl_checkpoints_head *grown = realloc(c->heads, (c->n + nheads) * sizeof(*grown) + 1);
+        /* + 1: a line without heads still asks realloc for some room, never for none */
+        struct fcrctl_checkpoints_head *grown = realloc(c->heads, (c->n + nheads + 1) * sizeof(*grown));
         if (!grown) {
             snprintf(why, whylen, "out of memory");
             rc = FCRCTL_EXIT_FAILURE;
