@@ -27,18 +27,18 @@ static const char heads_sql[] = "SELECT chain, last_id, hash FROM chain_heads()"
 struct checkpoint {
     struct pgconn *db;
     struct event *timer;
-    struct event *written;  /* the writer's end of the pipe became readable */
+    struct event *written;  /* the pipe's read end is readable: the writer thread is done */
     int pipe_fd[2];         /* the writer thread writes its errno (0: synced) to [1] */
     EVP_PKEY *key;
     char *path;
     struct metrics *m;
     int interval_s;
     bool querying;          /* a reading of the heads is in flight */
-    bool writing;           /* the writer thread runs; the fields below are its own until it ends */
+    bool writing;           /* the writer thread runs: it reads path and line, which stay as they are */
     pthread_t writer;
-    char *line;             /* the line it appends */
+    char *line;             /* the line it appends (owned) */
     int64_t time_ms;        /* the checkpoint's time */
-    char digest[CHECKPOINT_KEY_ID_LEN]; /* of the line, for the journal */
+    char digest[CHECKPOINT_KEY_ID_LEN]; /* of its heads, for the journal */
     size_t nheads;
     bool have_one;          /* a checkpoint was written since start */
     bool ever_up;           /* the connection has been up since start */
