@@ -15,8 +15,8 @@ static void usage(FILE *out)
                  "       fcrd --version\n"
                  "       fcrd --routes\n"
                  "  --config FILE  configuration file (INI)\n"
-                 "  --check        validate the configuration, the rule set, the tokens file and the TLS\n"
-                 "                 files, then exit\n"
+                 "  --check        validate the configuration, the rule set, the tokens file, the TLS\n"
+                 "                 files and the audit checkpoint key, then exit\n"
                  "  --routes       list the API's routes (METHOD PATH ROLE), then exit\n");
 }
 

@@ -140,6 +140,15 @@ static const struct key_def keys[] = {
     { KEY("service", "drain_timeout_ms"), .type = KT_INT, AT(drain_timeout_ms), .dflt = "10000",
       .min = 100, .max = 3600000, .flags = KF_RELOAD,
       .describe = "longest a stop (SIGTERM) waits for what is in flight before fcrd exits, in milliseconds" },
+    { KEY("audit", "checkpoint_interval_s"), .type = KT_INT, AT(audit_checkpoint_interval_s), .dflt = "0",
+      .min = 0, .max = 86400,
+      .describe = "seconds between signed checkpoints of the audit chains' heads; 0: none (300 recommended)" },
+    { KEY("audit", "checkpoint_key"), .type = KT_PATH, AT(audit_checkpoint_key),
+      .dflt = "/etc/fcrd/audit-checkpoint.key",
+      .describe = "PEM Ed25519 private key that signs the checkpoints; only fcrd's user may read it" },
+    { KEY("audit", "checkpoint_file"), .type = KT_PATH, AT(audit_checkpoint_file),
+      .dflt = "/var/lib/fcrd/audit-checkpoints.jsonl",
+      .describe = "file the signed checkpoints are appended to, one JSON line each" },
     { KEY("log", "level"), .type = KT_LOG_LEVEL, AT(log_level), .dflt = "info", .flags = KF_RELOAD,
       .describe = "least severe message logged: debug, info, warn or error" },
     { KEY("log", "format"), .type = KT_WORD, AT(log_format), .dflt = "plain", .words = log_format_words,
@@ -881,6 +890,8 @@ struct config *config_free(struct config *cfg)
     free(cfg->tls_client_ca);
     free(cfg->tls_client_subjects);
     free(cfg->log_format);
+    free(cfg->audit_checkpoint_key);
+    free(cfg->audit_checkpoint_file);
     free(cfg);
     return NULL;
 }

@@ -55,6 +55,10 @@ struct config {
     size_t store_lanes;        /* lanes: store connections, each writing one batch, default 4, 1..16 */
     /* [service] */
     int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
+    /* [audit] (the key and the file are read only where the interval is not 0) */
+    int audit_checkpoint_interval_s; /* checkpoint_interval_s: seconds between checkpoints, 0 = none (default) */
+    char *audit_checkpoint_key;  /* checkpoint_key: PEM Ed25519 private key, mode 600 */
+    char *audit_checkpoint_file; /* checkpoint_file: where the signed checkpoint lines are appended */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */

@@ -67,6 +67,9 @@ struct metrics {
     size_t ncrimes;
     double stats_time;
     uint64_t stats_failures;
+    /* audit checkpoints */
+    uint64_t checkpoint_failures;
+    double checkpoint_ok_time;
 };
 
 static const double latency_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -294,6 +297,16 @@ void metrics_stats_failed(struct metrics *m)
         m->stats_failures++;
 }
 
+void metrics_checkpoint(struct metrics *m, bool ok, double when)
+{
+    if (!m)
+        return;
+    if (ok)
+        m->checkpoint_ok_time = when;
+    else
+        m->checkpoint_failures++;
+}
+
 /* ---- rendering ------------------------------------------------------------------------------ */
 
 /* Rendering appends to an evbuffer and remembers the first failure, so the code reads as a
@@ -478,6 +491,14 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     gauge(&o, "fcrd_stats_timestamp_seconds",
           "When the figures read from the database were last refreshed (0: not yet).", m->stats_time);
     counter(&o, "fcrd_stats_failures_total", "Refreshes of the database figures that failed.", m->stats_failures);
+
+    /* audit checkpoints */
+    counter(&o, "fcrd_audit_checkpoint_failures_total",
+            "Signed checkpoints of the audit chains' heads that could not be made (database, file or key).",
+            m->checkpoint_failures);
+    gauge(&o, "fcrd_audit_checkpoint_last_success_timestamp_seconds",
+          "When a signed checkpoint was last appended and synced to the checkpoint file (0: never).",
+          m->checkpoint_ok_time);
 
     /* reloads */
     family(&o, "fcrd_reloads_total", "counter", "Configuration reloads (SIGHUP), by result.");

@@ -83,6 +83,12 @@ void metrics_set_stats(struct metrics *m, int64_t pending_open, int64_t pending_
 /* metrics_stats_failed: a refresh failed (the figures keep their last values). */
 void metrics_stats_failed(struct metrics *m);
 
+/* ---- signed checkpoints of the audit chains (see service/checkpoint.h) ---- */
+
+/* metrics_checkpoint: a checkpoint written and synced (ok, at `when`, wall-clock seconds since
+ * the epoch), or one that failed (database, file or key; `when` unused). */
+void metrics_checkpoint(struct metrics *m, bool ok, double when);
+
 /* metrics_render: append the exposition text. Returns 0, or -1 when out of memory. */
 int metrics_render(struct metrics *m, struct evbuffer *out);
 

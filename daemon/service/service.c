@@ -4,18 +4,23 @@
 #include "service/service.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/event.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "api/api_int.h"
 #include "feed/feed.h"
 #include "rules/ruleset.h"
+#include "service/checkpoint.h"
+#include "service/checkpoint_sign.h"
 #include "service/config.h"
 #include "service/metrics.h"
 #include "service/metrics_db.h"
@@ -75,6 +80,35 @@ static bool service_feed_exposed(const struct config *cfg, size_t *from, char *n
     return false;
 }
 
+/* service_checkpoint_files: with checkpoints on, the signing key loaded into svc, and the
+ * checkpoint file (or, before the first checkpoint, its folder) writable; else err names the key
+ * and the file. Nothing is created: `fcrd --check` runs this too. */
+static int service_checkpoint_files(struct service *svc, char *err, size_t errlen)
+{
+    const struct config *cfg = svc->cur.cfg;
+    if (cfg->audit_checkpoint_interval_s == 0)
+        return 0;
+    char msg[600];
+    svc->ckpt_key = checkpoint_sign_load_private(cfg->audit_checkpoint_key, msg, sizeof(msg));
+    if (!svc->ckpt_key) {
+        snprintf(err, errlen, "[audit] checkpoint_key: %s", msg);
+        return -1;
+    }
+    char *copy = strdup(cfg->audit_checkpoint_file);
+    if (!copy) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    bool exists = access(cfg->audit_checkpoint_file, F_OK) == 0;
+    const char *what = exists ? cfg->audit_checkpoint_file : dirname(copy);
+    int rc = access(what, W_OK);
+    if (rc != 0)
+        snprintf(err, errlen, "[audit] checkpoint_file: %s%s: %s", exists ? "" : "the folder of the file, ", what,
+                 strerror(errno));
+    free(copy);
+    return rc == 0 ? 0 : -1;
+}
+
 struct service *service_new(const char *config_path, char *err, size_t errlen)
 {
     struct service *svc = calloc(1, sizeof(*svc));
@@ -100,6 +134,8 @@ struct service *service_new(const char *config_path, char *err, size_t errlen)
     }
     if (service_state_load_files(&svc->cur, strcmp(svc->cur.cfg->feed_tls, "off") != 0,
                                  strcmp(svc->cur.cfg->api_tls, "off") != 0, err, errlen) != 0)
+        return service_free(svc);
+    if (service_checkpoint_files(svc, err, errlen) != 0)
         return service_free(svc);
     svc->notify = notify_new();
     if (!svc->notify) {
@@ -269,6 +305,15 @@ int service_start(struct service *svc, const char *allocator)
                               svc->metrics, svc->cur.rs);
     if (!svc->mdb)
         return -1;
+    if (svc->ckpt_key) {
+        struct checkpoint_params cp = {cfg->db_conninfo, cfg->db_connect_timeout_ms, cfg->audit_checkpoint_interval_s,
+                                       cfg->audit_checkpoint_file, svc->metrics};
+        svc->ckpt = checkpoint_new(svc->base, &cp, svc->ckpt_key);
+        svc->ckpt_key = NULL; /* taken over, also on failure */
+        if (!svc->ckpt)
+            return -1;
+        log_info("audit checkpoints every %d s to %s", cfg->audit_checkpoint_interval_s, cfg->audit_checkpoint_file);
+    }
     metrics_set_sampler(svc->metrics, sample, svc);
     svc->sig_int = evsignal_new(svc->base, SIGINT, signal_cb, svc);
     svc->sig_term = evsignal_new(svc->base, SIGTERM, signal_cb, svc);
@@ -319,6 +364,9 @@ struct service *service_free(struct service *svc)
     svc->st = store_free(svc->st);
     svc->feed = feed_free(svc->feed);
     svc->mdb = metrics_db_free(svc->mdb);
+    svc->ckpt = checkpoint_free(svc->ckpt);
+    EVP_PKEY_free(svc->ckpt_key);
+    svc->ckpt_key = NULL;
     svc->api = api_free(svc->api);
     svc->known = rulesets_free(svc->known);
     struct event *evs[] = {svc->sig_int, svc->sig_term, svc->sig_hup, svc->drain_timer, svc->status_timer};

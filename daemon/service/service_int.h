@@ -4,6 +4,7 @@
 #define FCRD_SERVICE_INT_H
 
 #include <event2/event.h>
+#include <openssl/evp.h>
 #include <stdbool.h>
 
 #include "service/service.h"
@@ -17,6 +18,9 @@ struct service {
     struct event_base *base;
     struct metrics *metrics;
     struct metrics_db *mdb;
+    struct checkpoint *ckpt;  /* NULL when [audit] checkpoint_interval_s is 0 */
+    EVP_PKEY *ckpt_key;       /* the checkpoint signing key, loaded by service_new, until
+                                 service_start hands it to ckpt */
     struct notify *notify;
     struct store *st;
     struct feed *feed;

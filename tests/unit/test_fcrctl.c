@@ -103,6 +103,16 @@ START_TEST(args_audit_forms)
     char *anchors[] = {"fcrctl", "audit", "verify", "--anchor=7:abc,9:def"};
     ck_assert_int_eq(parse(&a, NARGS(anchors), anchors, err, sizeof(err)), 0);
     ck_assert_str_eq(a.anchor, "7:abc,9:def");
+    char *checked[] = {"fcrctl", "audit", "verify", "--checkpoints", "cp.jsonl", "--pubkey=k.pub"};
+    ck_assert_int_eq(parse(&a, NARGS(checked), checked, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.cmd, FCRCTL_CMD_AUDIT_VERIFY);
+    ck_assert_str_eq(a.checkpoints, "cp.jsonl");
+    ck_assert_str_eq(a.pubkey, "k.pub");
+    char *keygen[] = {"fcrctl", "audit", "keygen", "--out", "k"};
+    ck_assert_int_eq(parse(&a, NARGS(keygen), keygen, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.cmd, FCRCTL_CMD_AUDIT_KEYGEN);
+    ck_assert_str_eq(a.out, "k");
+    ck_assert_ptr_null(a.target);
     char *anchor_list[] = {"fcrctl", "audit", "--crn", "C", "--anchor", "7:abc"};
     ck_assert_int_eq(parse(&a, NARGS(anchor_list), anchor_list, err, sizeof(err)), FCRCTL_EXIT_USAGE);
 
@@ -190,6 +200,12 @@ static const struct bad_args bad_args[] = {
     {4, {"fcrctl", "pending", "--timeout", "99999"}, "timeout"},
     {4, {"fcrctl", "pending", "--token", "secret"}, "--token"},
     {7, {"fcrctl", "audit", "verify", "--anchor", "1:a", "--anchor", "2:b"}, "comma"},
+    {5, {"fcrctl", "audit", "verify", "--checkpoints", "f"}, "--pubkey"},
+    {5, {"fcrctl", "audit", "verify", "--pubkey", "k"}, "--checkpoints"},
+    {3, {"fcrctl", "audit", "keygen"}, "--out"},
+    {7, {"fcrctl", "audit", "keygen", "--out", "k", "--pubkey", "p"}, "--out"},
+    {5, {"fcrctl", "audit", "verify", "--out", "k"}, "keygen"},
+    {6, {"fcrctl", "audit", "--crn", "C", "--checkpoints", "f"}, "--checkpoints"},
 };
 
 START_TEST(args_refused)

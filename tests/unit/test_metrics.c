@@ -331,7 +331,16 @@ START_TEST(gauges_from_the_sampler_and_the_database)
     metrics_reload(m, false);
     metrics_reload(m, false);
     char *text = render(m);
+    ck_assert(value(text, "fcrd_audit_checkpoint_failures_total") == 0);
+    ck_assert(value(text, "fcrd_audit_checkpoint_last_success_timestamp_seconds") == 0);
+    free(text);
+    metrics_checkpoint(m, false, 0);
+    metrics_checkpoint(m, true, 1767225601.25);
+    metrics_checkpoint(m, false, 1767225699);
+    text = render(m);
     check_exposition(text);
+    ck_assert(value(text, "fcrd_audit_checkpoint_failures_total") == 2);
+    ck_assert(fabs(value(text, "fcrd_audit_checkpoint_last_success_timestamp_seconds") - 1767225601.25) < 1e-3);
     ck_assert(value(text, "fcrd_feed_connections") == 3);
     ck_assert(value(text, "fcrd_feed_inflight") == 17);
     ck_assert(value(text, "fcrd_store_backlog") == 9);

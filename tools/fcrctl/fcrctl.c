@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include "api/tokens.h"
+#include "service/checkpoint_sign.h"
 #include "fcrctl_args.h"
 #include "fcrctl_chain.h"
+#include "fcrctl_checkpoints.h"
 #include "fcrctl_http.h"
+#include "fcrctl_keygen.h"
 #include "fcrctl_table.h"
 
 #define FCRCTL_DEFAULT_URL "http://127.0.0.1:7879"
@@ -27,6 +30,7 @@ struct fcrctl {
     const struct fcrctl_args *args;
     struct fcrctl_http *http;
     FILE *out;
+    const struct fcrctl_checkpoints *checkpoints; /* audit verify --checkpoints: what was checked */
 };
 
 #define COLS(a) (a), sizeof(a) / sizeof((a)[0])
@@ -549,6 +553,10 @@ static int fcrctl_verify_result(struct fcrctl *ctl, const struct fcrctl_chain *c
                         : json_pack("{s:b, s:I, s:I, s:s, s:o}", "ok", 1, "entries", (json_int_t)chain->count,
                                     "head_id", (json_int_t)(last ? chain->last_id : 0), "head_hash",
                                     last ? last->last_hash : "", "heads", fcrctl_verify_heads(chain));
+        if (r && ctl->checkpoints && json_object_set_new(r, "checkpoints", json_integer((json_int_t)ctl->checkpoints->lines)) != 0) {
+            json_decref(r);
+            r = NULL;
+        }
         char *s = r ? json_dumps(r, JSON_COMPACT) : NULL;
         if (s)
             fprintf(ctl->out, "%s\n", s);
@@ -566,6 +574,9 @@ static int fcrctl_verify_result(struct fcrctl *ctl, const struct fcrctl_chain *c
         fprintf(ctl->out, "entries before it checked good: %lld\n", chain->count);
     } else {
         fprintf(ctl->out, "audit chain OK: %lld entries\n", chain->count);
+        if (ctl->checkpoints)
+            fprintf(ctl->out, "checkpoints OK: %zu signed checkpoint(s), %zu chain head(s) found with their hashes\n",
+                    ctl->checkpoints->lines, ctl->checkpoints->n);
         for (int n = 1; n <= FCRCTL_CHAIN_MAX; n++) {
             const struct fcrctl_chain_head *h = fcrctl_chain_head(chain, n);
             if (h->count > 0)
@@ -576,7 +587,45 @@ static int fcrctl_verify_result(struct fcrctl *ctl, const struct fcrctl_chain *c
 }
 
 /* The whole trail, page by page, oldest first; only each chain's head is kept between pages. */
+static int fcrctl_verify_walk(struct fcrctl *ctl, struct fcrctl_checkpoints *ck);
+
+/* With --checkpoints, their signatures first: a file that does not verify is not worth walking
+ * the trail for. */
 static int fcrctl_cmd_audit_verify(struct fcrctl *ctl)
+{
+    if (!ctl->args->checkpoints)
+        return fcrctl_verify_walk(ctl, NULL);
+    struct fcrctl_checkpoints ck;
+    char why[1024];
+    int rc = fcrctl_checkpoints_load(&ck, ctl->args->checkpoints, ctl->args->pubkey, why, sizeof(why));
+    if (rc == FCRCTL_EXIT_CHAIN) {
+        fprintf(ctl->out, "audit checkpoints BROKEN: %s\n", why);
+        return rc;
+    }
+    if (rc != 0) {
+        fcrctl_say("%s", why);
+        return rc;
+    }
+    if (ck.other > 0)
+        fcrctl_say("%zu checkpointed head(s) of chains other than the audit trail's are not checked here", ck.other);
+    ctl->checkpoints = &ck;
+    rc = fcrctl_verify_walk(ctl, &ck);
+    ctl->checkpoints = NULL;
+    fcrctl_checkpoints_clear(&ck);
+    return rc;
+}
+
+/* The item just added to chain, checked against the checkpoints (when given). */
+static int fcrctl_verify_checkpointed(struct fcrctl_checkpoints *ck, const struct fcrctl_chain *chain, long long id,
+                                      char *why, size_t whylen)
+{
+    if (!ck)
+        return 0;
+    const struct fcrctl_chain_head *h = fcrctl_chain_head(chain, chain->last_chain);
+    return fcrctl_checkpoints_entry(ck, id, chain->last_chain, h->last_hash, why, whylen);
+}
+
+static int fcrctl_verify_walk(struct fcrctl *ctl, struct fcrctl_checkpoints *ck)
 {
     struct fcrctl_chain chain;
     fcrctl_chain_init(&chain);
@@ -616,9 +665,10 @@ static int fcrctl_cmd_audit_verify(struct fcrctl *ctl)
         const json_t *item;
         json_array_foreach(items, i, item)
         {
-            char why[256];
+            char why[1024];
             long long id;
-            if (fcrctl_chain_add(&chain, item, &id, why, sizeof(why)) != 0) {
+            if (fcrctl_chain_add(&chain, item, &id, why, sizeof(why)) != 0 ||
+                fcrctl_verify_checkpointed(ck, &chain, id, why, sizeof(why)) != 0) {
                 json_decref(doc);
                 free(cursor);
                 return fcrctl_verify_result(ctl, &chain, id, why);
@@ -642,8 +692,8 @@ static int fcrctl_cmd_audit_verify(struct fcrctl *ctl)
             return FCRCTL_EXIT_FAILURE;
         }
     }
-    char why[256];
-    if (fcrctl_chain_finish(&chain, why, sizeof(why)) != 0)
+    char why[1024];
+    if (fcrctl_chain_finish(&chain, why, sizeof(why)) != 0 || (ck && fcrctl_checkpoints_finish(ck, why, sizeof(why)) != 0))
         return fcrctl_verify_result(ctl, &chain, -1, why);
     return fcrctl_verify_result(ctl, &chain, -1, NULL);
 }
@@ -981,6 +1031,22 @@ static int fcrctl_cmd_token_hash(void)
     return FCRCTL_EXIT_OK;
 }
 
+/* audit keygen: nothing is sent; the key id is printed, as the checkpoints will carry it. */
+static int fcrctl_cmd_audit_keygen(const struct fcrctl_args *a)
+{
+    char key_id[CHECKPOINT_KEY_ID_LEN], why[600];
+    int rc = fcrctl_keygen_write(a->out, key_id, why, sizeof(why));
+    if (rc != 0) {
+        fcrctl_say("audit keygen: %s", why);
+        return rc;
+    }
+    printf("private key: %s (mode 600: give it to fcrd's user, [audit] checkpoint_key)\n"
+           "public key:  %s.pub (keep a copy away from this machine, for 'audit verify --pubkey')\n"
+           "key id:      %s\n",
+           a->out, a->out, key_id);
+    return FCRCTL_EXIT_OK;
+}
+
 static int fcrctl_run(struct fcrctl *ctl)
 {
     switch (ctl->args->cmd) {
@@ -1025,8 +1091,8 @@ int main(int argc, char **argv)
         printf("fcrctl %s\n", FCRD_VERSION);
         return fflush(stdout) == 0 ? FCRCTL_EXIT_OK : FCRCTL_EXIT_FAILURE;
     }
-    if (args.cmd == FCRCTL_CMD_TOKEN_HASH) {
-        int rc = fcrctl_cmd_token_hash();
+    if (args.cmd == FCRCTL_CMD_TOKEN_HASH || args.cmd == FCRCTL_CMD_AUDIT_KEYGEN) {
+        int rc = args.cmd == FCRCTL_CMD_TOKEN_HASH ? fcrctl_cmd_token_hash() : fcrctl_cmd_audit_keygen(&args);
         if (fflush(stdout) != 0 || ferror(stdout))
             return rc ? rc : FCRCTL_EXIT_FAILURE;
         return rc;

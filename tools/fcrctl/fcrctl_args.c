@@ -62,6 +62,9 @@ static const struct fcrctl_args_option options[] = {
     OPT("incident", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), incident, 0),
     OPT("crn", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), crn, 0),
     OPT("anchor", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), anchor, 0),
+    OPT("checkpoints", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), checkpoints, 0),
+    OPT("pubkey", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), pubkey, 0),
+    OPT("out", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), out, 0),
     OPT("from", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), from, 0),
     OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), to, 0),
 };
@@ -134,18 +137,28 @@ static int fcrctl_args_check(struct fcrctl_args *a, const char *const *operands,
             return fcrctl_args_fail(err, errlen, "cancel: the reason is C1, C2, C3 or C4, not '%s'", a->choice);
         break;
     case FCRCTL_CMD_AUDIT:
-        if (a->target) {
+        if (a->target && strcmp(a->target, "keygen") == 0) {
+            if (!a->out || a->incident || a->crn || a->anchor || a->checkpoints || a->pubkey)
+                return fcrctl_args_fail(err, errlen, "audit keygen takes --out KEY and nothing else");
+            a->cmd = FCRCTL_CMD_AUDIT_KEYGEN;
+            a->target = NULL;
+        } else if (a->out) {
+            return fcrctl_args_fail(err, errlen, "only 'audit keygen' takes --out");
+        } else if (a->target) {
             if (strcmp(a->target, "verify") != 0)
-                return fcrctl_args_fail(err, errlen, "audit: unknown operand '%s' (did you mean 'audit verify'?)",
+                return fcrctl_args_fail(err, errlen,
+                                        "audit: unknown operand '%s' (did you mean 'audit verify' or 'audit keygen'?)",
                                         a->target);
+            if (!a->checkpoints != !a->pubkey)
+                return fcrctl_args_fail(err, errlen, "--checkpoints FILE and --pubkey KEY go together");
             if (a->incident || a->crn)
                 return fcrctl_args_fail(err, errlen, "audit verify walks the whole chain: no --incident or --crn");
             a->cmd = FCRCTL_CMD_AUDIT_VERIFY;
             a->target = NULL;
         } else if (!a->incident == !a->crn) {
             return fcrctl_args_fail(err, errlen, "audit needs exactly one of --incident ID and --crn CRN");
-        } else if (a->anchor) {
-            return fcrctl_args_fail(err, errlen, "only 'audit verify' takes --anchor");
+        } else if (a->anchor || a->checkpoints || a->pubkey) {
+            return fcrctl_args_fail(err, errlen, "only 'audit verify' takes --anchor, --checkpoints and --pubkey");
         }
         break;
     case FCRCTL_CMD_TOKEN_HASH:
@@ -294,6 +307,12 @@ static const char usage_text[] =
     "                          fetch the whole audit trail and check its hash chains; with\n"
     "                          --anchor, also that each entry ID still has the HASH recorded\n"
     "                          earlier (give every head line of the last run, comma-separated)\n"
+    "  audit verify --checkpoints FILE --pubkey KEY\n"
+    "                          also check every line of fcrd's checkpoint file: its signature\n"
+    "                          by KEY, and that each chain head it names is still in the trail\n"
+    "                          with that hash (names the first entry that differs)\n"
+    "  audit keygen --out KEY  create a checkpoint signing key: the private key in KEY (mode\n"
+    "                          600), the public key in KEY.pub (no request is sent)\n"
     "  report --from DATE --to DATE\n"
     "                          crime-data-integrity figures for the period\n"
     "  whatif FILE --from DATE --to DATE\n"
@@ -325,7 +344,7 @@ static const char usage_text[] =
     "  7  server or database unavailable (5xx)\n"
     "  8  no reply: cannot connect, connection lost or timed out; a write may or may not have\n"
     "     been applied, so look before repeating it\n"
-    "  9  audit verify: the chain is broken\n";
+    "  9  audit verify: the chain is broken, or a checkpoint is not signed or does not match\n";
 
 void fcrctl_args_usage(FILE *out)
 {

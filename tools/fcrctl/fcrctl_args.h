@@ -21,6 +21,7 @@ enum fcrctl_cmd {
     FCRCTL_CMD_REPORT,
     FCRCTL_CMD_WHATIF,       /* whatif FILE --from D --to D */
     FCRCTL_CMD_TOKEN_HASH,   /* token hash: the token from standard input, its tokens-file form out */
+    FCRCTL_CMD_AUDIT_KEYGEN, /* audit keygen --out KEY: a checkpoint signing key pair */
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
@@ -61,6 +62,9 @@ struct fcrctl_args {
     const char *incident;
     const char *crn;
     const char *anchor; /* audit verify: "ID:HASH" of entries recorded earlier, comma-separated */
+    const char *checkpoints; /* audit verify: fcrd's signed checkpoint file */
+    const char *pubkey;      /* audit verify: the public key the checkpoints are checked with */
+    const char *out;         /* audit keygen: where the private key goes (the public key: OUT.pub) */
 
     /* report, whatif */
     const char *from;

@@ -1,0 +1,24 @@
+-- 0017_chain_heads.sql: chain_heads(), every hash chain's head in one snapshot, for the signed
+-- checkpoints fcrd writes outside the database (docs/operations.md, "Audit checkpoints").
+--
+-- One row per chain: its name ('audit.1' .. 'audit.16'), and the id and hash of its last entry
+-- (last_id NULL and hash '' for a chain with no entry yet). A later hash chain (an access log
+-- chain, say) is added by replacing this function with one that adds its rows; the callers
+-- need no change.
+--
+-- The head row's hash names the last entry, found through the unique index on audit.hash, so
+-- the function costs the same on a trail of any size. The entry is looked up in the head's own
+-- chain: a head whose hash names no entry of its chain (entries deleted, the head left as it
+-- was) is returned with last_id NULL and its hash, which fcrd refuses to sign.
+--
+-- One SQL statement: the heads are read in one snapshot, and every chain's head row and entries
+-- are written in one transaction (audit_append), so the heads agree with each other.
+CREATE FUNCTION chain_heads() RETURNS TABLE (chain text, last_id bigint, hash text)
+LANGUAGE sql STABLE AS $$
+    SELECT 'audit.' || h.id, a.id, h.hash
+    FROM audit_head h
+    LEFT JOIN audit a ON a.hash = h.hash AND a.chain = h.id AND h.hash <> ''
+    ORDER BY h.id
+$$;
+REVOKE ALL ON FUNCTION chain_heads() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chain_heads() TO fcrd_app;
