@@ -30,6 +30,11 @@ struct config {
     size_t feed_max_seq_gap;   /* max_seq_gap: largest seq step above an incident's last, default 10000 */
     char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
                                   without mutual TLS; default no */
+    size_t feed_max_tokens;    /* max_tokens: JSON tokens a line may hold before it is parsed, default 16384 */
+    size_t feed_max_unknown_bytes; /* max_unknown_bytes: unknown fields' total size per event, default 16384 */
+    size_t feed_max_persons_per_incident;     /* default 2000 */
+    size_t feed_max_allegations_per_incident; /* default 2000 */
+    size_t feed_max_links_per_incident;       /* default 1000 */
     /* [api] */
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */
@@ -55,6 +60,7 @@ struct config {
     size_t store_lanes;        /* lanes: store connections, each writing one batch, default 4, 1..16 */
     /* [service] */
     int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
+    size_t memory_limit_mb;    /* memory_limit_mb: what the feed and the store queue may hold, default 256 */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */
