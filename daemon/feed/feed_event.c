@@ -705,7 +705,7 @@ void feed_event_limits_default(struct feed_event_limits *lim)
     lim->max_array = 100;
     lim->max_string = 1024;
     lim->max_tokens = 16384;
-    lim->max_unknown_bytes = 16384;
+    lim->max_unknown_bytes = 32768;
 }
 
 /* A copy of obj[key] when it is a well-formed identifier, for echoing in a rejection. */

@@ -37,7 +37,7 @@ struct feed_event_limits {
     size_t max_array;       /* any other array (qualifiers, suspects, links, relationships), default 100 */
     size_t max_string;      /* any other free string, default 1024 bytes */
     size_t max_tokens;      /* JSON tokens a line may hold before it is parsed ([feed] max_tokens), default 16384 */
-    size_t max_unknown_bytes; /* unknown fields' total size ([feed] max_unknown_bytes), default 16384 */
+    size_t max_unknown_bytes; /* unknown fields' total size ([feed] max_unknown_bytes), default 32768 */
 };
 
 struct feed_event {

@@ -93,7 +93,7 @@ static const struct key_def keys[] = {
     { KEY("feed", "max_tokens"), .type = KT_COUNT, AT(feed_max_tokens), .dflt = "16384",
       .min = 256, .max = 16777216, .flags = KF_RELOAD,
       .describe = "JSON tokens (objects, arrays, strings, separators) a line may hold; more is rejected too_many_tokens unparsed" },
-    { KEY("feed", "max_unknown_bytes"), .type = KT_BYTES, AT(feed_max_unknown_bytes), .dflt = "16384",
+    { KEY("feed", "max_unknown_bytes"), .type = KT_BYTES, AT(feed_max_unknown_bytes), .dflt = "32768",
       .min = 0, .max = 16777216, .flags = KF_RELOAD,
       .describe = "total size of an event's unknown fields (names and compact values); more is rejected bad_field" },
     { KEY("feed", "max_persons_per_incident"), .type = KT_COUNT, AT(feed_max_persons_per_incident),

@@ -31,7 +31,7 @@ struct config {
     char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
                                   without mutual TLS; default no */
     size_t feed_max_tokens;    /* max_tokens: JSON tokens a line may hold before it is parsed, default 16384 */
-    size_t feed_max_unknown_bytes; /* max_unknown_bytes: unknown fields' total size per event, default 16384 */
+    size_t feed_max_unknown_bytes; /* max_unknown_bytes: unknown fields' total size per event, default 32768 */
     size_t feed_max_persons_per_incident;     /* default 2000 */
     size_t feed_max_allegations_per_incident; /* default 2000 */
     size_t feed_max_links_per_incident;       /* default 1000 */
