@@ -157,6 +157,7 @@ static void sample(void *arg, struct metrics_sample *s)
     s->feed_connections = feed_connections(svc->feed);
     s->feed_inflight = feed_inflight(svc->feed);
     s->store_backlog = store_backlog(svc->st);
+    s->store_backlog_bytes = store_bytes(svc->st);
     s->db_up_store = store_db_up(svc->st);
     s->db_up_api = api_db_up(svc->api);
     s->reconnects_store = store_db_reconnects(svc->st);
