@@ -50,6 +50,7 @@ struct conn {
     struct event *resume; /* deferred: continue reading buffered input */
     struct slot *head, *tail;
     size_t inflight;
+    size_t reply_bytes; /* ready replies held in slots behind one still awaited: charged like output */
     unsigned long id;
     enum feed_conn_state state; /* changed only through feed_conn_set_state */
     /* Inside an over-long line: drop bytes up to its newline. A field, not a state: the line
@@ -76,6 +77,7 @@ struct feed {
     size_t nconns;
     unsigned long next_id;
     bool draining;
+    bool mem_paused; /* a connection stopped reading because the store's charged bytes were tight */
     char describe[1024];
 };
 
@@ -157,9 +159,19 @@ static size_t conn_output(const struct conn *c)
     return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+/* A connection reads on while it has room of its own (lines awaiting a reply, reply bytes not yet
+ * taken by the peer, against max_output) and the store's charged bytes are not tight: parsed events
+ * waiting for the database are what grows with input when the database stalls. */
 static bool conn_may_read(const struct conn *c)
 {
-    return c->inflight < c->feed->p.max_inflight && conn_output(c) < c->feed->p.max_output;
+    struct feed *f = c->feed;
+    if (c->inflight >= f->p.max_inflight || conn_output(c) + c->reply_bytes >= f->p.max_output)
+        return false;
+    if (store_memory_tight(f->st)) {
+        f->mem_paused = true;
+        return false;
+    }
+    return true;
 }
 
 /* Whether framing has work left: buffered bytes, or the too_long reply of an over-long line. */
@@ -175,6 +187,7 @@ static void conn_flush(struct conn *c)
         struct slot *s = c->head;
         if (s->line)
             bufferevent_write(c->bev, s->line, s->len);
+        c->reply_bytes -= s->line ? s->len : 0;
         c->head = s->next;
         if (!c->head)
             c->tail = NULL;
@@ -194,7 +207,21 @@ static void slot_set_reply(struct slot *s, const json_t *reply)
 {
     s->line = feed_reply_line(reply, &s->len);
     s->ready = true;
+    if (s->conn && s->line)
+        s->conn->reply_bytes += s->len;
     metrics_feed_reply(s->metrics, reply);
+}
+
+/* The store answered and released what it charged: connections stopped for memory go on once it
+ * is no longer tight (each checks its own room again when it resumes). */
+static void feed_mem_wake(struct feed *f)
+{
+    if (!f->mem_paused || store_memory_tight(f->st))
+        return;
+    f->mem_paused = false;
+    for (struct conn *c = f->conns; c; c = c->next)
+        if (c->state == FEED_CONN_PAUSED || (c->state == FEED_CONN_CLOSING && conn_has_input(c)))
+            event_active(c->resume, EV_TIMEOUT, 0);
 }
 
 static void slot_store_cb(void *arg, const json_t *reply)
@@ -204,16 +231,20 @@ static void slot_store_cb(void *arg, const json_t *reply)
         metrics_feed_ack(s->metrics, metrics_clock() - s->arrived);
     slot_set_reply(s, reply);
     if (!s->conn) {
+        struct feed *f = s->feed;
         if (s->prev)
             s->prev->next = s->next;
         else
-            s->feed->orphans = s->next;
+            f->orphans = s->next;
         if (s->next)
             s->next->prev = s->prev;
         slot_free(s);
+        feed_mem_wake(f);
         return;
     }
+    struct feed *f = s->conn->feed;
     conn_flush(s->conn);
+    feed_mem_wake(f);
 }
 
 static struct slot *conn_new_slot(struct conn *c)
@@ -624,6 +655,7 @@ void feed_set_limits(struct feed *f, const struct feed_params *p)
     f->p.max_line = p->max_line;
     f->p.max_inflight = p->max_inflight;
     f->p.max_connections = p->max_connections;
+    f->p.limits = p->limits;
 }
 
 size_t feed_unsent(const struct feed *f)

@@ -18,7 +18,9 @@ struct feed_params {
     size_t max_line;        /* bytes per line, excluding the newline */
     size_t max_inflight;    /* lines awaiting their reply before reading pauses */
     size_t max_connections;
-    size_t max_output;      /* reply bytes queued for a slow reader before reading pauses */
+    size_t max_output;      /* reply bytes held for one connection (unsent, and ready behind one awaited)
+                               before reading pauses; the store's charged bytes pause every connection
+                               (store_memory_tight) */
     struct feed_event_limits limits;
     struct metrics *metrics; /* borrowed; may be NULL */
     struct tls *tls;         /* TLS on the TCP listeners when set (borrowed; a reload swaps its contents) */
@@ -39,7 +41,7 @@ void feed_stop_listening(struct feed *f);
  * being handed to the store; lines already handed over are answered as usual. */
 void feed_set_draining(struct feed *f);
 
-/* feed_set_limits: max_line, max_inflight and max_connections of p apply from now on (a reload);
+/* feed_set_limits: max_line, max_inflight, max_connections and limits of p apply from now on (a reload);
  * connections over a lowered limit are not closed. */
 void feed_set_limits(struct feed *f, const struct feed_params *p);
 

@@ -54,6 +54,7 @@ struct ev_ctx {
     struct feed_event_error *err;
     json_t *warnings;
     size_t unknown_seen;
+    size_t unknown_bytes; /* names and compact values of the unknown fields so far */
     enum feed_event_type type;
     json_int_t seq;
     int64_t at_ms;
@@ -524,26 +525,36 @@ static size_t ev_field_index(const struct ev_field *fields, size_t n_fields, con
 }
 
 /* Unknown fields are reported, not rejected: a newer sender may add fields before fcrd knows
- * them, and a report must never be lost for that. The field stays in the stored document. */
-static void ev_report_unknown(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
-                              size_t n_fields)
+ * them, and a report must never be lost for that. The field stays in the stored document, so
+ * their total size is bounded: the field that takes it over max_unknown_bytes is bad_field. */
+static int ev_report_unknown(struct ev_ctx *c, json_t *obj, const char *path, const struct ev_field *fields,
+                             size_t n_fields)
 {
     for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
         const char *key = json_object_iter_key(it);
         if (ev_field_index(fields, n_fields, key) < n_fields)
             continue;
         c->unknown_seen++;
-        if (c->unknown_seen > FEED_EVENT_MAX_UNKNOWN_WARNINGS)
-            continue;
         size_t klen = strlen(key);
+        /* json_dumpb with no buffer only measures: nothing of the value is copied */
+        c->unknown_bytes += klen + json_dumpb(json_object_iter_value(it), NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+        bool over = c->unknown_bytes > c->lim->max_unknown_bytes;
+        if (c->unknown_seen > FEED_EVENT_MAX_UNKNOWN_WARNINGS && !over)
+            continue;
         bool cut = klen > EV_KEY_SHOWN;
         if (cut)
             klen = utf8_cut(key, EV_KEY_SHOWN);
         char field[EV_PATH_LEN + EV_KEY_SHOWN + 8], msg[EV_PATH_LEN + EV_KEY_SHOWN + 96];
         snprintf(field, sizeof field, "%s%s%.*s%s", path, *path ? "." : "", (int)klen, key, cut ? "..." : "");
+        if (over)
+            return ev_fail(c, field,
+                           "%s is not a field of feed contract v1, and the event's unknown fields take more than "
+                           "%zu bytes with it ([feed] max_unknown_bytes)",
+                           field, c->lim->max_unknown_bytes);
         snprintf(msg, sizeof msg, "%s is not a field of feed contract v1; kept but ignored", field);
         ev_warn(c, "unknown_field", field, msg);
     }
+    return 0;
 }
 
 /* The object's keys are read once and matched against the table; the fields are then checked in
@@ -586,7 +597,7 @@ static int ev_check_object(struct ev_ctx *c, json_t *obj, const char *path, cons
             return -1;
     }
     if (unknown)
-        ev_report_unknown(c, obj, path, fields, n_fields);
+        return ev_report_unknown(c, obj, path, fields, n_fields);
     return 0;
 }
 
@@ -615,6 +626,39 @@ static bool ev_too_deep(const char *line, size_t len)
         }
     }
     return false;
+}
+
+size_t feed_event_tokens(const char *line, size_t len)
+{
+    size_t tokens = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = line[i];
+        if (in_string) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+            tokens++;
+        } else if (ch == '{' || ch == '[' || ch == ',') {
+            tokens++;
+        }
+    }
+    return tokens;
+}
+
+/* Bytes per token charged: jansson's largest measured cost, an empty object (a hashtable each),
+ * is near 120 bytes with glibc's allocator; strings and numbers cost 20 to 45. */
+#define EV_TOKEN_COST 128
+/* Charged once per event: the item, the event's ids, its warnings and its reply. */
+#define EV_EVENT_COST 4096
+
+size_t feed_event_cost(size_t len, size_t tokens)
+{
+    /* the document's text (in its strings), its canonical form, and the copy the batch keeps */
+    return EV_EVENT_COST + 3 * len + EV_TOKEN_COST * tokens;
 }
 
 /* jansson's error text may quote the offending input; keep only printable ASCII of it so the
@@ -660,6 +704,8 @@ void feed_event_limits_default(struct feed_event_limits *lim)
     lim->max_allegations = 200;
     lim->max_array = 100;
     lim->max_string = 1024;
+    lim->max_tokens = 16384;
+    lim->max_unknown_bytes = 32768;
 }
 
 /* A copy of obj[key] when it is a well-formed identifier, for echoing in a rejection. */
@@ -694,6 +740,16 @@ int feed_event_parse(const char *line, size_t len, const struct feed_event_limit
     }
     if (ev_too_deep(line, len)) {
         feed_event_error_set(err, "bad_json", "", "the line is nested more than %d levels deep", FEED_EVENT_MAX_DEPTH);
+        return -1;
+    }
+    /* Parsing costs up to some 120 bytes per token: a line dense with tiny values would cost
+     * megabytes before it could be looked at. Counted first, parsed only within the bound. */
+    size_t tokens = feed_event_tokens(line, len);
+    if (tokens > lim->max_tokens) {
+        feed_event_error_set(err, "too_many_tokens", "",
+                             "the line holds %zu JSON tokens (objects, arrays, strings, commas), more than the limit "
+                             "of %zu ([feed] max_tokens)",
+                             tokens, lim->max_tokens);
         return -1;
     }
     json_error_t je;
@@ -743,6 +799,7 @@ int feed_event_parse(const char *line, size_t len, const struct feed_event_limit
     out->doc = doc;
     out->canon = jsonwrite_dumps(doc, JSONWRITE_SORT);
     out->warnings = c.warnings;
+    out->bytes = feed_event_cost(len, tokens);
     if (!out->event_id || !out->incident_id || !out->canon) {
         feed_event_clear(out);
         feed_event_error_set(err, "overloaded", "", "out of memory while storing the event");

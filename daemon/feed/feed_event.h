@@ -36,6 +36,8 @@ struct feed_event_limits {
     size_t max_allegations; /* default 200 */
     size_t max_array;       /* any other array (qualifiers, suspects, links, relationships), default 100 */
     size_t max_string;      /* any other free string, default 1024 bytes */
+    size_t max_tokens;      /* JSON tokens a line may hold before it is parsed ([feed] max_tokens), default 16384 */
+    size_t max_unknown_bytes; /* unknown fields' total size ([feed] max_unknown_bytes), default 32768 */
 };
 
 struct feed_event {
@@ -47,9 +49,23 @@ struct feed_event {
     json_t *doc;       /* the whole validated event object, one reference owned */
     char *canon;       /* canonical serialisation: sorted keys, compact; owned. Equal content <=> equal canon */
     json_t *warnings;  /* non-fatal findings of validation, array of {code, message, field}; owned, never NULL */
+    size_t bytes;      /* what the parsed event holds in memory, estimated (feed_event_cost): charged to the
+                          memory bound while it waits for the database */
 };
 
 void feed_event_limits_default(struct feed_event_limits *lim);
+
+/* feed_event_tokens: the JSON tokens of a line as [feed] max_tokens counts them: objects, arrays,
+ * strings (keys included) and the commas between values, found by one scan that parses nothing.
+ * Every value but the first follows a comma or opens an object or array, or is a key's value, so
+ * a line's values are at most twice this: what parsing will build is bounded by it. */
+size_t feed_event_tokens(const char *line, size_t len);
+
+/* feed_event_cost: the memory a parsed event of a line of len bytes holding `tokens` tokens is
+ * charged: the document's values (jansson spends 20 to 120 bytes per token, empty objects the
+ * most: measured), its canonical text and the copies the reply and the batch make, as a bound
+ * rather than a guess, so that what is charged is never less than what is held. */
+size_t feed_event_cost(size_t len, size_t tokens);
 
 /* feed_event_parse: parse one line (without its newline; may hold a trailing '\r' already stripped)
  * and validate every field's type and limits, without looking at any incident state.
@@ -63,12 +79,16 @@ void feed_event_limits_default(struct feed_event_limits *lim);
  *   "unsupported_version" v is an integer other than 1;
  *   "bad_field"           a field missing, of the wrong type, outside its limits or vocabulary,
  *                         or a time that does not parse; err->field is its JSON path;
+ *   "too_many_tokens"     the line holds more than lim->max_tokens tokens (feed_event_tokens);
+ *                         it is not parsed;
  *   "overloaded"          out of memory (not the sender's fault: worth a retry).
  * err->event_id / err->incident_id are filled whenever the line has them as well-formed ids.
  *
  * On success out->doc is the event as sent, except that optional fields sent as null are
  * removed (null means absent), persons[].confirms excepted: there null is kept and means
- * "not yet asked". Unknown fields stay in doc and each gets an "unknown_field" warning.
+ * "not yet asked". Unknown fields stay in doc and each gets an "unknown_field" warning, as long as
+ * together they take no more than lim->max_unknown_bytes (each one's name plus its compact JSON):
+ * the one that goes over is "bad_field", named in err->field. out->bytes is feed_event_cost's.
  * Person and allegation ids are not resolved here (they may name entries of earlier events). */
 int feed_event_parse(const char *line, size_t len, const struct feed_event_limits *lim, struct feed_event *out,
                 struct feed_event_error *err);

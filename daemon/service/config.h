@@ -30,6 +30,11 @@ struct config {
     size_t feed_max_seq_gap;   /* max_seq_gap: largest seq step above an incident's last, default 10000 */
     char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
                                   without mutual TLS; default no */
+    size_t feed_max_tokens;    /* max_tokens: JSON tokens a line may hold before it is parsed, default 16384 */
+    size_t feed_max_unknown_bytes; /* max_unknown_bytes: unknown fields' total size per event, default 32768 */
+    size_t feed_max_persons_per_incident;     /* default 2000 */
+    size_t feed_max_allegations_per_incident; /* default 2000 */
+    size_t feed_max_links_per_incident;       /* default 1000 */
     /* [api] */
     struct listen_addr api_listen; /* listen: HOST:PORT (TCP only); required */
     char *api_tokens;          /* tokens: path of the tokens file; required */
@@ -59,6 +64,7 @@ struct config {
     int audit_checkpoint_interval_s; /* checkpoint_interval_s: seconds between checkpoints, 0 = none (default) */
     char *audit_checkpoint_key;  /* checkpoint_key: PEM Ed25519 private key, mode 600 */
     char *audit_checkpoint_file; /* checkpoint_file: where the signed checkpoint lines are appended */
+    size_t memory_limit_mb;    /* memory_limit_mb: what the feed and the store queue may hold, default 256 */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */

@@ -460,6 +460,9 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     /* the store */
     gauge(&o, "fcrd_store_backlog", "Events and decisions queued for the database or in the batch in flight.",
           (double)s.store_backlog);
+    gauge(&o, "fcrd_store_backlog_bytes",
+          "Bytes the events queued or in a batch in flight are charged against half of [service] memory_limit_mb.",
+          (double)s.store_backlog_bytes);
     histogram(&o, "fcrd_store_batch_size", "Events and decisions per committed transaction.", &m->batch);
     histogram(&o, "fcrd_store_commit_seconds",
               "Seconds from sending a batch's writes and COMMIT to the database's answer.", &m->commit);

@@ -62,6 +62,7 @@ struct metrics_sample {
     size_t feed_connections;  /* open now */
     size_t feed_inflight;     /* lines awaiting their reply */
     size_t store_backlog;     /* events queued or in the batch in flight */
+    size_t store_backlog_bytes; /* what they are charged against the memory bound (store_bytes) */
     bool db_up_store, db_up_api;
     unsigned long reconnects_store, reconnects_api;
     bool draining;

@@ -193,6 +193,7 @@ static void sample(void *arg, struct metrics_sample *s)
     s->feed_connections = feed_connections(svc->feed);
     s->feed_inflight = feed_inflight(svc->feed);
     s->store_backlog = store_backlog(svc->st);
+    s->store_backlog_bytes = store_bytes(svc->st);
     s->db_up_store = store_db_up(svc->st);
     s->db_up_api = api_db_up(svc->api);
     s->reconnects_store = store_db_reconnects(svc->st);
@@ -214,6 +215,19 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* ---- start, run and free -------------------------------------------------------------------- */
+
+size_t service_conn_budget(const struct config *cfg)
+{
+    size_t share = (cfg->memory_limit_mb << 18) / (cfg->feed_max_connections ? cfg->feed_max_connections : 1);
+    return share < (64u << 10) ? 64u << 10 : share > (4u << 20) ? 4u << 20 : share;
+}
+
+void service_event_limits(const struct config *cfg, struct feed_event_limits *lim)
+{
+    feed_event_limits_default(lim);
+    lim->max_tokens = cfg->feed_max_tokens;
+    lim->max_unknown_bytes = cfg->feed_max_unknown_bytes;
+}
 
 int service_start(struct service *svc, const char *allocator)
 {
@@ -259,6 +273,10 @@ int service_start(struct service *svc, const char *allocator)
         .queue_max = QUEUE_MAX < cfg->feed_max_inflight * cfg->feed_max_connections
                          ? QUEUE_MAX
                          : cfg->feed_max_inflight * cfg->feed_max_connections,
+        /* and by bytes: half the memory bound for parsed events (docs/reliability.md, "Memory bound") */
+        .queue_bytes_max = cfg->memory_limit_mb << 19,
+        .caps = {cfg->feed_max_persons_per_incident, cfg->feed_max_allegations_per_incident,
+                 cfg->feed_max_links_per_incident},
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
@@ -271,10 +289,11 @@ int service_start(struct service *svc, const char *allocator)
         .max_line = cfg->feed_max_line,
         .max_inflight = cfg->feed_max_inflight,
         .max_connections = cfg->feed_max_connections,
+        .max_output = service_conn_budget(cfg),
         .metrics = svc->metrics,
         .tls = svc->cur.tls_feed,
     };
-    feed_event_limits_default(&fp.limits);
+    service_event_limits(cfg, &fp.limits);
     char exposed[300];
     for (size_t at = 0; service_feed_exposed(cfg, &at, exposed, sizeof(exposed));)
         log_warn("feed: %s accepts events from anyone who can reach it: not a loopback address, [feed] tls "

@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "service/service.h"
 #include "service/service_state.h"
@@ -35,6 +36,16 @@ struct service {
     double drain_started;     /* metrics_clock() */
     char status[256];         /* the last STATUS= sent */
 };
+
+struct config;
+struct feed_event_limits;
+
+/* service_conn_budget: the reply bytes one feed connection may hold before fcrd stops reading it:
+ * a quarter of [service] memory_limit_mb shared by [feed] max_connections, from 64 KiB to 4 MiB. */
+size_t service_conn_budget(const struct config *cfg);
+
+/* service_event_limits: the contract's limits with the configured token and unknown-field bounds. */
+void service_event_limits(const struct config *cfg, struct feed_event_limits *lim);
 
 /* How long one store round trip may take; the watchdog allows three of them. */
 #define SERVICE_UNIT_TIMEOUT_MS 10000

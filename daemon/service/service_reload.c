@@ -131,7 +131,12 @@ static void hand_over(struct service *svc, const struct service_state *next)
         .max_inflight = next->cfg->feed_max_inflight,
         .max_connections = next->cfg->feed_max_connections,
     };
+    service_event_limits(next->cfg, &fp.limits);
     feed_set_limits(svc->feed, &fp);
+    struct store_incident_caps caps = {next->cfg->feed_max_persons_per_incident,
+                                       next->cfg->feed_max_allegations_per_incident,
+                                       next->cfg->feed_max_links_per_incident};
+    store_set_caps(svc->st, &caps);
     struct api_limits lim = {next->cfg->api_max_body, next->cfg->api_whatif_max_body,
                              next->cfg->api_audit_sample_max,
                              {next->cfg->api_auth_failures_max, next->cfg->api_auth_failure_window_s,

@@ -19,10 +19,21 @@
 
 /* ---- items and the queue -------------------------------------------------------------------- */
 
+/* The item's memory is no longer the queue's: released before its reply is handed over, so that
+ * the feed, woken by that reply, sees the room it made. */
+static void store_item_release(struct store_item *it)
+{
+    if (it->charged_to) {
+        it->charged_to->bytes -= it->charge;
+        it->charged_to = NULL;
+    }
+}
+
 struct store_item *store_item_free(struct store_item *it)
 {
     if (!it)
         return NULL;
+    store_item_release(it);
     feed_event_clear(&it->ev);
     json_decref(it->act);
     json_decref(it->reply);
@@ -32,6 +43,7 @@ struct store_item *store_item_free(struct store_item *it)
 
 void store_deliver(struct store_item *it, json_t *reply)
 {
+    store_item_release(it);
     it->fn(it->arg, reply);
     json_decref(reply);
     store_item_free(it);
@@ -196,6 +208,16 @@ void store_submit(struct store *st, struct feed_event *ev, store_reply_fn fn, vo
         store_answer_retry(it, "overloaded", "too many events are waiting for the database");
         return;
     }
+    /* By bytes too: a few large events can hold more than many small ones. One event is always
+     * taken into an empty queue, or an event larger than the bound could never be written. */
+    size_t charge = it->ev.bytes;
+    if (st->p.queue_bytes_max > 0 && st->bytes > 0 && st->bytes + charge > st->p.queue_bytes_max) {
+        store_answer_retry(it, "overloaded", "the events waiting for the database hold too much memory");
+        return;
+    }
+    it->charged_to = st;
+    it->charge = charge;
+    st->bytes += charge;
     store_push_back(st, it);
     store_schedule(st);
 }
@@ -228,6 +250,21 @@ bool store_db_up(const struct store *st)
         if (st->lanes[k].db && pgconn_up(st->lanes[k].db))
             return true;
     return false;
+}
+
+size_t store_bytes(const struct store *st)
+{
+    return st->bytes;
+}
+
+bool store_memory_tight(const struct store *st)
+{
+    return st->p.queue_bytes_max > 0 && st->bytes >= st->p.queue_bytes_max / 4 * 3;
+}
+
+void store_set_caps(struct store *st, const struct store_incident_caps *caps)
+{
+    st->p.caps = *caps;
 }
 
 size_t store_backlog(const struct store *st)

@@ -20,12 +20,21 @@ struct metrics;
  * per submitted event, possibly from inside store_submit itself (db down, overloaded). */
 typedef void (*store_reply_fn)(void *arg, const json_t *reply);
 
+/* How much one incident may hold ([feed] max_*_per_incident): an event that would take its
+ * incident over is rejected incident_too_large and changes nothing (store_caps.h). */
+struct store_incident_caps {
+    size_t persons, allegations, links;
+};
+
 struct store_params {
     const char *conninfo; /* serving role */
     const char *force;    /* force code for crime reference numbers */
     size_t batch_max;     /* events per transaction */
     size_t lanes;         /* store connections, each carrying one batch at a time (0 means 1) */
     size_t queue_max;     /* events waiting for a transaction; beyond it: retry/overloaded */
+    size_t queue_bytes_max; /* bytes (feed_event.bytes) the events waiting for or in a transaction may be
+                               charged; beyond it: retry/overloaded (0: no limit) */
+    struct store_incident_caps caps; /* 0 in a field: no limit on it */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
     int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */
     struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
@@ -51,6 +60,17 @@ void store_submit(struct store *st, struct feed_event *ev, store_reply_fn fn, vo
 void store_submit_action(struct store *st, const char *incident_id, json_t *act, store_reply_fn fn, void *arg);
 
 bool store_db_up(const struct store *st);
+
+/* store_bytes: what the events queued and in the batches in flight are charged (feed_event.bytes),
+ * released as each is answered, before its reply is handed over. */
+size_t store_bytes(const struct store *st);
+
+/* store_memory_tight: the charged bytes are past three quarters of queue_bytes_max: the feed stops
+ * reading until an answer brings them back below (so that lines already read still fit). */
+bool store_memory_tight(const struct store *st);
+
+/* store_set_caps: the per-incident caps from the next decision on (a reload). */
+void store_set_caps(struct store *st, const struct store_incident_caps *caps);
 size_t store_backlog(const struct store *st); /* queued + in the current batch */
 bool store_idle(const struct store *st);
 

@@ -11,6 +11,7 @@
 #include "rules/rules_act.h"
 #include "store/incident.h"
 #include "store/store_persons.h"
+#include "store/store_caps.h"
 #include "store/store_int.h"
 
 /* What the rules' serial callback needs: the lane's serials, and where to say they ran out. */
@@ -237,6 +238,12 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
         snprintf(msg, sizeof(msg), "seq %lld is more than %lld above the incident's last applied seq %lld",
                  (long long)ev->seq, (long long)st->p.max_seq_gap, (long long)last);
         it->reply = rejected(it, "seq_gap", "seq", msg);
+        return false;
+    }
+    /* Before the rules: an event that would take its incident past a cap changes nothing. */
+    char cap_field[32], cap_msg[200];
+    if (store_caps_check(&st->p.caps, state, ev->doc, cap_field, sizeof cap_field, cap_msg, sizeof cap_msg) != 0) {
+        it->reply = rejected(it, "incident_too_large", cap_field, cap_msg);
         return false;
     }
     struct rules_env env = {st->rs, st->force, next_serial, c};

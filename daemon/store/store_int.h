@@ -28,6 +28,8 @@ struct store_item {
     unsigned serial_boost; /* fetch this many times the usual serials (after its batch ran short) */
     bool read_first;       /* a direct batch that held it was refused: decide it after reading */
     json_t *reply;  /* decided in round trip 1, delivered after COMMIT */
+    struct store *charged_to; /* whose store_bytes count `charge`; NULL once released */
+    size_t charge;
     struct store_item *next;
 };
 
@@ -69,6 +71,7 @@ struct store {
     /* waiting items, FIFO */
     struct store_item *head, *tail;
     size_t queued;
+    size_t bytes; /* charged by the items queued and in batches (store_bytes) */
     struct store_lane *lanes; /* p.lanes of them */
     /* set by store_fail_queued: how batches it abandons are answered (static strings) */
     const char *fail_code, *fail_message;

@@ -55,6 +55,7 @@ class MetricsTest(DaemonTestCase):
             "fcrd_store_batch_size": "histogram", "fcrd_store_commit_seconds": "histogram",
             "fcrd_db_up": "gauge", "fcrd_db_reconnects_total": "counter", "fcrd_feed_connections": "gauge",
             "fcrd_feed_connections_accepted_total": "counter", "fcrd_store_backlog": "gauge",
+            "fcrd_store_backlog_bytes": "gauge",
             "fcrd_build_info": "gauge", "fcrd_reloads_total": "counter",
             "fcrd_store_direct_batches_total": "counter", "fcrd_store_direct_misses_total": "counter",
             "fcrd_api_auth_failures_total": "counter",

@@ -451,7 +451,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 35);
+    ck_assert_uint_eq(n, 41);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -487,6 +487,9 @@ START_TEST(key_table_names_and_flags)
         { "feed.allow_insecure", false }, { "feed.max_seq_gap", true }, { "api.auth_failures_max", true }, { "api.auth_failure_window_s", true }, { "api.auth_block_s", true },
         { "audit.checkpoint_interval_s", false }, { "audit.checkpoint_key", false },
         { "audit.checkpoint_file", false },
+        { "feed.max_tokens", true }, { "feed.max_unknown_bytes", true }, { "feed.max_persons_per_incident", true },
+        { "feed.max_allegations_per_incident", true }, { "feed.max_links_per_incident", true },
+        { "service.memory_limit_mb", false },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {

@@ -587,6 +587,95 @@ START_TEST(custom_limits_apply)
 }
 END_TEST
 
+/* ---- memory bounds: tokens counted before parsing, unknown fields' size, the charge ---- */
+
+START_TEST(tokens_counted_outside_strings)
+{
+    ck_assert_uint_eq(feed_event_tokens("{}", 2), 1);
+    ck_assert_uint_eq(feed_event_tokens("[1,2,3]", 7), 3);
+    ck_assert_uint_eq(feed_event_tokens("{\"a\":[{},{}]}", 14), 6); /* {, "a", [, {, ",", { */
+    /* brackets, commas and escaped quotes inside a string are not tokens */
+    const char *s = "{\"k\":\"a,[{\\\",b\"}";
+    ck_assert_uint_eq(feed_event_tokens(s, strlen(s)), 3);
+}
+END_TEST
+
+/* base_event with `extra` (",\"x\":...") put before its closing brace. Caller frees. */
+static char *base_with(const char *extra)
+{
+    size_t n = strlen(base_event), m = strlen(extra);
+    char *t = malloc(n + m + 1);
+    ck_assert_ptr_nonnull(t);
+    snprintf(t, n + m + 1, "%.*s%s}", (int)(n - 1), base_event, extra);
+    return t;
+}
+
+START_TEST(too_many_tokens_is_refused_unparsed)
+{
+    struct feed_event_limits lim;
+    feed_event_limits_default(&lim);
+    ck_assert_uint_eq(lim.max_tokens, 16384);
+    size_t base_tokens = feed_event_tokens(base_event, strlen(base_event));
+    struct feed_event ev;
+    struct feed_event_error err;
+    lim.max_tokens = base_tokens;
+    ck_assert_int_eq(feed_event_parse(base_event, strlen(base_event), &lim, &ev, &err), 0);
+    ck_assert_uint_eq(ev.bytes, feed_event_cost(strlen(base_event), base_tokens));
+    feed_event_clear(&ev);
+    lim.max_tokens = base_tokens - 1;
+    ck_assert_int_eq(feed_event_parse(base_event, strlen(base_event), &lim, &ev, &err), -1);
+    ck_assert_str_eq(err.code, "too_many_tokens");
+    ck_assert_ptr_nonnull(strstr(err.message, "max_tokens"));
+    ck_assert_ptr_null(err.event_id); /* not parsed: nothing read from it */
+    feed_event_error_clear(&err);
+}
+END_TEST
+
+START_TEST(unknown_fields_bounded_in_total)
+{
+    struct feed_event_limits lim;
+    feed_event_limits_default(&lim);
+    ck_assert_uint_eq(lim.max_unknown_bytes, 32768);
+    /* "x_a":[1,2] is 3 + 5 bytes, persons[0].x_b "abc" is 3 + 5: 16 in all */
+    char *line = base_with(",\"x_a\":[1,2]");
+    const char *p1 = strstr(line, "{\"id\":\"p1\",");
+    ck_assert_ptr_nonnull(p1);
+    size_t n = strlen(line) + 16, at = (size_t)(p1 - line) + 1;
+    char *two = malloc(n);
+    ck_assert_ptr_nonnull(two);
+    snprintf(two, n, "%.*s%s%s", (int)at, line, "\"x_b\":\"abc\",", line + at);
+    struct feed_event ev;
+    struct feed_event_error err;
+    lim.max_unknown_bytes = 16;
+    ck_assert_int_eq(feed_event_parse(two, strlen(two), &lim, &ev, &err), 0);
+    ck_assert_uint_eq(json_array_size(ev.warnings), 2);
+    feed_event_clear(&ev);
+    lim.max_unknown_bytes = 15; /* the second unknown field, wherever it is, takes it over */
+    ck_assert_int_eq(feed_event_parse(two, strlen(two), &lim, &ev, &err), -1);
+    ck_assert_str_eq(err.code, "bad_field");
+    ck_assert_ptr_nonnull(strstr(err.message, "max_unknown_bytes"));
+    ck_assert_msg(strcmp(err.field, "x_a") == 0 || strcmp(err.field, "persons[0].x_b") == 0, "%s", err.field);
+    ck_assert_str_eq(err.event_id, "evt-0001");
+    feed_event_error_clear(&err);
+    lim.max_unknown_bytes = 0;
+    ck_assert_int_eq(feed_event_parse(line, strlen(line), &lim, &ev, &err), -1);
+    ck_assert_str_eq(err.field, "x_a");
+    feed_event_error_clear(&err);
+    free(two);
+    free(line);
+}
+END_TEST
+
+START_TEST(cost_bounds_what_a_line_holds)
+{
+    /* never less than the text held three times over, and growing with the tokens */
+    ck_assert_uint_ge(feed_event_cost(65536, 0), 3 * 65536);
+    ck_assert_uint_gt(feed_event_cost(100, 1000), feed_event_cost(100, 10));
+    /* a 64 KiB line dense with empty objects (measured at some 5 MB parsed) is charged more */
+    ck_assert_uint_gt(feed_event_cost(65536, 43000), 5u << 20);
+}
+END_TEST
+
 /* ---- identity echo ---- */
 
 START_TEST(identity_echoed_on_rejection)
@@ -1127,6 +1216,10 @@ int main(void)
     tcase_add_test(tc, type_names);
     tcase_add_test(tc, limits_default_values);
     tcase_add_test(tc, custom_limits_apply);
+    tcase_add_test(tc, tokens_counted_outside_strings);
+    tcase_add_test(tc, too_many_tokens_is_refused_unparsed);
+    tcase_add_test(tc, unknown_fields_bounded_in_total);
+    tcase_add_test(tc, cost_bounds_what_a_line_holds);
     tcase_add_test(tc, identity_echoed_on_rejection);
     tcase_add_test(tc, version_forms);
     tcase_add_test(tc, canon_equal_for_reordered_keys);

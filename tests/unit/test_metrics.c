@@ -310,6 +310,7 @@ static void sample(void *arg, struct metrics_sample *s)
     s->feed_connections = 3;
     s->feed_inflight = 17;
     s->store_backlog = 9;
+    s->store_backlog_bytes = 123456;
     s->db_up_store = true;
     s->db_up_api = false;
     s->reconnects_store = 2;
@@ -344,6 +345,7 @@ START_TEST(gauges_from_the_sampler_and_the_database)
     ck_assert(value(text, "fcrd_feed_connections") == 3);
     ck_assert(value(text, "fcrd_feed_inflight") == 17);
     ck_assert(value(text, "fcrd_store_backlog") == 9);
+    ck_assert(value(text, "fcrd_store_backlog_bytes") == 123456);
     ck_assert(value(text, "fcrd_db_up{connection=\"store\"}") == 1);
     ck_assert(value(text, "fcrd_db_up{connection=\"api\"}") == 0);
     ck_assert(value(text, "fcrd_db_reconnects_total{connection=\"api\"}") == 5);
