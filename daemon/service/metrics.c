@@ -55,7 +55,7 @@ struct metrics {
     struct histogram batch, commit;
     uint64_t rollbacks;
     uint64_t direct, direct_misses;
-    bool read_only;
+    bool read_only; /* a write refused as read-only (SQLSTATE 25006) since the last commit */
     /* daemon */
     uint64_t reloads_ok, reloads_failed;
     double last_reload_ok;
