@@ -55,6 +55,7 @@ struct metrics {
     struct histogram batch, commit;
     uint64_t rollbacks;
     uint64_t direct, direct_misses;
+    bool read_only; /* a write refused as read-only (SQLSTATE 25006) since the last commit */
     /* daemon */
     uint64_t reloads_ok, reloads_failed;
     double last_reload_ok;
@@ -236,6 +237,12 @@ void metrics_store_direct(struct metrics *m, bool missed)
         m->direct_misses++;
     else
         m->direct++;
+}
+
+void metrics_store_read_only(struct metrics *m, bool read_only)
+{
+    if (m)
+        m->read_only = read_only;
 }
 
 void metrics_reload(struct metrics *m, bool ok)
@@ -477,6 +484,10 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     family(&o, "fcrd_db_up", "gauge", "1 while the database connection is up.");
     emit(&o, "fcrd_db_up{connection=\"store\"} %d\nfcrd_db_up{connection=\"api\"} %d\n", s.db_up_store ? 1 : 0,
          s.db_up_api ? 1 : 0);
+    gauge(&o, "fcrd_db_read_only",
+          "1 since the database refused the store's writes as read-only (SQLSTATE 25006, a standby); 0 again "
+          "after a commit.",
+          m->read_only ? 1 : 0);
     family(&o, "fcrd_db_reconnects_total", "counter", "Database connections re-established after a loss.");
     emit(&o, "fcrd_db_reconnects_total{connection=\"store\"} %lu\nfcrd_db_reconnects_total{connection=\"api\"} %lu\n",
          s.reconnects_store, s.reconnects_api);

@@ -53,6 +53,10 @@ void metrics_store_rollback(struct metrics *m);
  * batch was refused by the database and goes back to be decided after reading (missed: true). */
 void metrics_store_direct(struct metrics *m, bool missed);
 
+/* metrics_store_read_only: the database refused a write as read-only (SQLSTATE 25006; true), or
+ * a batch's COMMIT went through (false). Shown as fcrd_db_read_only until the other happens. */
+void metrics_store_read_only(struct metrics *m, bool read_only);
+
 /* ---- the daemon ---- */
 
 void metrics_reload(struct metrics *m, bool ok);

@@ -185,8 +185,10 @@ static void batch_deliver(struct store_lane *ln)
     struct store *st = ln->st;
     struct store_item **b = ln->batch;
     size_t n = ln->nbatch;
-    if (ln->commit_sent > 0)
+    if (ln->commit_sent > 0) {
         metrics_store_commit(st->p.metrics, n, metrics_clock() - ln->commit_sent);
+        metrics_store_read_only(st->p.metrics, false); /* the server took a write again */
+    }
     /* The rule set the batch stored is committed with it: later batches need not store it. */
     if (ln->rs_storing[0] && strcmp(ln->rs_storing, ruleset_sha256(st->rs)) == 0)
         memcpy(st->rs_stored, ln->rs_storing, sizeof(st->rs_stored));
@@ -294,6 +296,22 @@ static void batch_rollback(struct store_lane *ln, const char *why, bool redo)
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
+/* A server that refuses writes as read-only (SQLSTATE 25006: a hot standby after a failover, or
+ * default_transaction_read_only) fails every batch the same way until an operator acts, so it is
+ * shown as a gauge for the alert rather than only as rollbacks and retries. */
+static void note_read_only(struct store *st, PGresult **res, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const char *state = res[i] && PQresultStatus(res[i]) == PGRES_FATAL_ERROR
+                                ? PQresultErrorField(res[i], PG_DIAG_SQLSTATE)
+                                : NULL;
+        if (state && strcmp(state, "25006") == 0) {
+            metrics_store_read_only(st->p.metrics, true);
+            return;
+        }
+    }
+}
+
 static const char *first_error(PGresult **res, int n)
 {
     for (int i = 0; i < n; i++)
@@ -317,6 +335,8 @@ static bool unit_failed(struct store_lane *ln, PGresult **res, int n, const char
         return true;
     }
     const char *why = first_error(res, n);
+    if (why)
+        note_read_only(st, res, n);
     if (why && ln->direct)
         log_debug("store: a direct batch was refused, deciding it again after reading: %s", why);
     if (why)
@@ -341,6 +361,7 @@ static void commit_done(void *arg, PGresult **res, int n, const char *error, boo
     }
     const char *why = first_error(res, n);
     if (why) {
+        note_read_only(ln->st, res, n);
         batch_rollback(ln, why, false);
         return;
     }

@@ -376,6 +376,27 @@ START_TEST(gauges_from_the_sampler_and_the_database)
 }
 END_TEST
 
+START_TEST(read_only_database)
+{
+    struct metrics *m = metrics_new();
+    char *text = render(m);
+    ck_assert(value(text, "fcrd_db_read_only") == 0);
+    free(text);
+    /* Set by a write refused as read-only; it stays until a commit goes through. */
+    metrics_store_read_only(m, true);
+    metrics_store_rollback(m);
+    text = render(m);
+    check_exposition(text);
+    ck_assert(value(text, "fcrd_db_read_only") == 1);
+    free(text);
+    metrics_store_read_only(m, false);
+    text = render(m);
+    ck_assert(value(text, "fcrd_db_read_only") == 0);
+    free(text);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(null_registry_records_nothing)
 {
     metrics_feed_line(NULL);
@@ -385,6 +406,7 @@ START_TEST(null_registry_records_nothing)
     metrics_feed_tls_failure(NULL);
     metrics_store_commit(NULL, 1, 1);
     metrics_store_rollback(NULL);
+    metrics_store_read_only(NULL, true);
     metrics_reload(NULL, true);
     metrics_set_sampler(NULL, sample, NULL);
     metrics_set_stats(NULL, 1, 1, NULL, 1);
@@ -404,6 +426,7 @@ int main(void)
     tcase_add_test(tc, codes_are_bounded);
     tcase_add_test(tc, histograms);
     tcase_add_test(tc, gauges_from_the_sampler_and_the_database);
+    tcase_add_test(tc, read_only_database);
     tcase_add_test(tc, null_registry_records_nothing);
     suite_add_tcase(s, tc);
     return check_run(s);
