@@ -47,6 +47,8 @@ struct feed_event {
     json_t *doc;       /* the whole validated event object, one reference owned */
     char *canon;       /* canonical serialisation: sorted keys, compact; owned. Equal content <=> equal canon */
     json_t *warnings;  /* non-fatal findings of validation, array of {code, message, field}; owned, never NULL */
+    char *source;      /* the [sources] name of the connection it came by (service/sources.h), set by the
+                          feed after parsing; owned; NULL stands for "default" */
 };
 
 void feed_event_limits_default(struct feed_event_limits *lim);
