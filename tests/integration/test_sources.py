@@ -14,7 +14,11 @@ connections have keepalive on.
 
 Without sources every connection is 'default' (said once at start); an incident written then
 belongs to no source, and the first named source to write to it after sources are configured
-takes it."""
+takes it.
+
+Two fcrd instances on one database, two rooms opening the same incidents at the same moment, one
+through each instance: each incident is accepted from exactly one room, the other is told
+wrong_source, and the stored events and the incident all name that one room."""
 import os
 import re
 import shutil
@@ -22,14 +26,18 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
+import threading
 import time
-import unittest
 
-import harness
-from harness import DaemonTestCase, Harness, assault_opened, event, uid
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fault"))
+
+import faultkit  # noqa: E402
+import harness  # noqa: E402
+from harness import DaemonTestCase, Harness, assault_opened, event, uid  # noqa: E402
 from test_ops_support import (TlsFeedClient, client_context, https_get, make_ca, make_cert, metric,
-                              parse_metrics, subject_rfc2253)
+                              parse_metrics, subject_rfc2253)  # noqa: E402
 
 REFUSED_UNKNOWN = "refused: no [sources] entry names it"
 
@@ -354,6 +362,44 @@ class NoSourcesTest(ReloadMixin, DaemonTestCase):
         with self.h.feed() as plain:
             r = plain.request(event(inc, 3, "incident.updated", at="2026-03-02T10:06:00Z"))
             self.assertStatus(r, "rejected", "wrong_source")
+
+
+class TwoInstancesSourcesTest(faultkit.TwoInstancesCase):
+    """The owner is read under the incident's row lock, so two instances agree on it."""
+
+    harness_config = {"sources.room-x": "loopback", "sources.room-y": "uid:0"}
+
+    def test_two_rooms_race_for_the_same_incidents_on_two_instances(self):
+        incidents = [uid("SRC-RACE") for _ in range(60)]
+        replies = {}
+
+        def room(name, address):
+            feed = harness.FeedClient(address)
+            try:
+                feed.send_many([assault_opened(inc) for inc in incidents])
+                replies[name] = feed.read_replies(len(incidents), timeout=60)
+            finally:
+                feed.close()
+
+        links = [threading.Thread(target=room, args=("room-x", f"tcp:127.0.0.1:{self.h.feed_port}")),
+                 threading.Thread(target=room, args=("room-y", f"unix:{self.peer.feed_unix}"))]
+        for t in links:
+            t.start()
+        for t in links:
+            t.join(90)
+        self.assertEqual(sorted(replies), ["room-x", "room-y"], "both rooms got every reply")
+        owners = dict(self.h.sql("SELECT incident_id, source FROM incidents WHERE incident_id = ANY (%s)",
+                                 (incidents,)))
+        stored = dict(self.h.sql("SELECT incident_id, string_agg(DISTINCT source, ',') FROM raw_events"
+                                 " WHERE incident_id = ANY (%s) GROUP BY incident_id", (incidents,)))
+        for i, inc in enumerate(incidents):
+            x, y = replies["room-x"][i], replies["room-y"][i]
+            outcome = sorted([(x["status"], (x.get("error") or {}).get("code")),
+                              (y["status"], (y.get("error") or {}).get("code"))])
+            self.assertEqual(outcome, [("accepted", None), ("rejected", "wrong_source")], f"{inc}: {x} {y}")
+            winner = "room-x" if x["status"] == "accepted" else "room-y"
+            self.assertEqual(owners.get(inc), winner, inc)
+            self.assertEqual(stored.get(inc), winner, inc)
 
 
 if __name__ == "__main__":
