@@ -2,8 +2,6 @@
  * connection's peer speaks for. */
 #include "service/sources.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
