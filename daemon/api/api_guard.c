@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/lograte.h"
+
 struct api_guard_entry {
     char addr[API_GUARD_ADDR_MAX]; /* "" = free */
     double window_start;           /* the first failure counted in the current window */
@@ -18,10 +20,7 @@ struct api_guard {
     struct api_guard_limits lim;
     struct api_guard_entry v[API_GUARD_ENTRIES];
     size_t n; /* entries in use */
-    struct {
-        double last; /* when a line of the kind was last logged; < 0 = never */
-        unsigned long suppressed;
-    } log[API_GUARD_KINDS];
+    struct lograte log[API_GUARD_KINDS]; /* one line a second per kind */
 };
 
 struct api_guard *api_guard_new(const struct api_guard_limits *lim)
@@ -31,7 +30,7 @@ struct api_guard *api_guard_new(const struct api_guard_limits *lim)
         return NULL;
     g->lim = *lim;
     for (size_t k = 0; k < API_GUARD_KINDS; k++)
-        g->log[k].last = -1;
+        g->log[k].every = 1.0;
     return g;
 }
 
@@ -117,15 +116,7 @@ bool api_guard_log_due(struct api_guard *g, enum api_guard_kind kind, double now
 {
     if (!g || (size_t)kind >= API_GUARD_KINDS)
         return false;
-    if (g->log[kind].last >= 0 && now - g->log[kind].last < 1.0) {
-        g->log[kind].suppressed++;
-        return false;
-    }
-    g->log[kind].last = now;
-    if (suppressed)
-        *suppressed = g->log[kind].suppressed;
-    g->log[kind].suppressed = 0;
-    return true;
+    return lograte_due(&g->log[kind], now, suppressed);
 }
 
 size_t api_guard_size(const struct api_guard *g)

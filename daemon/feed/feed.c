@@ -19,6 +19,8 @@
 
 #include "util/errbuf.h"
 #include "util/log.h"
+#include "util/lograte.h"
+#include "service/sources.h"
 #include "service/metrics.h"
 #include "feed/feed_conn.h"
 #include "feed/feed_reply.h"
@@ -56,6 +58,15 @@ struct conn {
     /* Inside an over-long line: drop bytes up to its newline. A field, not a state: the line
      * spans reads, so it may straddle a pause and the peer's EOF (see feed_conn.h). */
     bool discarding;
+    struct event *first_line; /* closes the connection when no complete line came in time */
+    bool got_line;            /* a complete line arrived: the first-line deadline is off */
+    /* Who the peer is. `known`: identified as a [sources] source, so it counts against that
+     * source's cap and may take a reserved place; until then (a TLS handshake under way, or no
+     * [sources] at all) it counts in feed->nunknown. */
+    bool tcp, loopback, has_uid, known;
+    uid_t uid;
+    char peer[540]; /* "tcp:192.0.2.7:40112", "unix uid 0 pid 123", then " subject ..." once known; for logs */
+    char source[SOURCES_NAME_MAX + 1];  /* "" until identified */
     struct conn *prev, *next;
 };
 
@@ -75,6 +86,9 @@ struct feed {
     struct slot *orphans; /* slots of closed connections that the store still holds */
     struct event *reaper;
     size_t nconns;
+    size_t nunknown; /* live connections not identified as a [sources] source */
+    /* Refusals and closings a peer can cause at will are logged rate-limited, each kind alone. */
+    struct lograte log_unknown, log_full, log_idle;
     unsigned long next_id;
     bool draining;
     bool mem_paused; /* a connection stopped reading because the store's charged bytes were tight */
@@ -82,6 +96,7 @@ struct feed {
 };
 
 static void conn_process(struct conn *c);
+static bool conn_identify(struct conn *c, const char *subject);
 
 /* ---- connection lifetime -------------------------------------------------------------------- */
 
@@ -99,6 +114,10 @@ static void conn_close(struct conn *c, const char *why)
     log_debug("feed: connection %lu closed: %s", c->id, why);
     feed_conn_set_state(&c->state, FEED_CONN_CLOSED, c->id); /* allowed from every other state */
     bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    if (c->first_line)
+        evtimer_del(c->first_line);
+    if (!c->known)
+        f->nunknown--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -134,6 +153,8 @@ static void conn_free(struct conn *c)
     }
     if (c->resume)
         event_free(c->resume);
+    if (c->first_line)
+        event_free(c->first_line);
     if (c->bev)
         bufferevent_free(c->bev);
     free(c);
@@ -253,6 +274,11 @@ static struct slot *conn_new_slot(struct conn *c)
     if (!s)
         return NULL;
     s->conn = c;
+    if (!c->got_line) { /* every line that gets a reply counts, a refused one too */
+        c->got_line = true;
+        if (c->first_line)
+            evtimer_del(c->first_line);
+    }
     s->metrics = c->feed->p.metrics;
     if (s->metrics) {
         metrics_feed_line(s->metrics);
@@ -310,6 +336,15 @@ static void conn_line(struct conn *c, char *line, size_t len)
         slot_set_reply(s, r);
         json_decref(r);
         feed_event_error_clear(&err);
+        conn_flush(c);
+        return;
+    }
+    ev.source = strdup(c->source[0] ? c->source : SOURCES_DEFAULT);
+    if (!ev.source) {
+        json_t *r = feed_reply_error("retry", ev.event_id, ev.incident_id, "overloaded", "out of memory", NULL);
+        slot_set_reply(s, r);
+        json_decref(r);
+        feed_event_clear(&ev);
         conn_flush(c);
         return;
     }
@@ -426,6 +461,16 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         char subject[512];
         tls_peer_subject(bev, subject, sizeof(subject));
         log_debug("feed: connection %lu: TLS established%s%s", c->id, subject[0] ? ", client " : "", subject);
+        if (subject[0]) {
+            char who[128];
+            snprintf(who, sizeof(who), "%.100s", c->peer);
+            snprintf(c->peer, sizeof(c->peer), "%s subject %.400s", who, subject);
+        }
+        /* No line has been read yet: one that no source owns, or over its source's cap, ends here. */
+        if (!conn_identify(c, subject)) {
+            conn_close(c, "refused after the TLS handshake");
+            return;
+        }
         return;
     }
     if (c->state == FEED_CONN_HANDSHAKE && (what & BEV_EVENT_EOF)) {
@@ -458,23 +503,114 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* ---- listeners ------------------------------------------------------------------------------ */
 
+static void conn_first_line_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct feed *f = c->feed;
+    (void)fd;
+    (void)what;
+    if (c->state == FEED_CONN_CLOSED || c->got_line)
+        return;
+    lograte_refused(&f->log_idle, metrics_clock(),
+                    "feed: connection %lu from %s closed: no complete line within %d s of opening", c->id, c->peer,
+                    f->p.first_line_timeout_s);
+    conn_close(c, "no complete line in time");
+}
+
+/* Who is at the other end, before anything is read: address, loopback or not, a Unix socket
+ * peer's user (SO_PEERCRED: the credentials it had when it connected, which it cannot fake). */
+static void conn_peer(struct conn *c, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        c->tcp = true;
+        if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+            c->loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        } else {
+            const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+            const uint8_t *b = in6->sin6_addr.s6_addr;
+            c->loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+                          (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127);
+        }
+        char host[64] = "?", serv[16] = "?";
+        getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv, sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+        snprintf(c->peer, sizeof(c->peer), sa->sa_family == AF_INET6 ? "tcp:[%s]:%s" : "tcp:%s:%s", host, serv);
+        return;
+    }
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 && len == sizeof(cr)) {
+        c->has_uid = true;
+        c->uid = cr.uid;
+        snprintf(c->peer, sizeof(c->peer), "unix uid %lu pid %ld", (unsigned long)cr.uid, (long)cr.pid);
+    } else {
+        snprintf(c->peer, sizeof(c->peer), "unix (peer credentials unknown)");
+    }
+}
+
+static size_t source_conns(const struct feed *f, const char *name)
+{
+    size_t n = 0;
+    for (const struct conn *c = f->conns; c; c = c->next)
+        n += c->known && strcmp(c->source, name) == 0;
+    return n;
+}
+
+/* conn_identify: names the connection's source from what is known of its peer (subject: its
+ * client certificate's, or NULL). With [sources] configured, a peer no entry names, or one whose
+ * source already holds max_connections_per_source connections, is refused: logged rate-limited,
+ * and false is returned (the caller closes it). Without [sources] every peer is "default". The
+ * connection must already be in f->conns and counted in f->nunknown. */
+static bool conn_identify(struct conn *c, const char *subject)
+{
+    struct feed *f = c->feed;
+    if (!f->p.sources) {
+        snprintf(c->source, sizeof(c->source), "%s", SOURCES_DEFAULT);
+        return true;
+    }
+    struct sources_peer peer = {subject && *subject ? subject : NULL, c->has_uid, c->uid, c->loopback};
+    const char *name = sources_match(f->p.sources, &peer);
+    if (!name) {
+        lograte_refused(&f->log_unknown, metrics_clock(),
+                        "feed: connection %lu from %s refused: no [sources] entry names it", c->id, c->peer);
+        metrics_feed_connection(f->p.metrics, false);
+        return false;
+    }
+    size_t held = source_conns(f, name);
+    if (held >= f->p.max_per_source) {
+        lograte_refused(&f->log_full, metrics_clock(),
+                        "feed: connection %lu from %s refused: source %s holds %zu connections already "
+                        "([feed] max_connections_per_source)",
+                        c->id, c->peer, name, held);
+        metrics_feed_connection(f->p.metrics, false);
+        return false;
+    }
+    snprintf(c->source, sizeof(c->source), "%s", name);
+    c->known = true;
+    f->nunknown--;
+    log_debug("feed: connection %lu from %s is source %s", c->id, c->peer, name);
+    return true;
+}
+
+/* TCP keepalive, so that a peer that vanished (a cable cut, a crashed host) does not hold its
+ * place until the next write: the kernel probes an idle connection and drops it unanswered. */
+static void conn_keepalive(const struct feed *f, evutil_socket_t fd)
+{
+    if (f->p.keepalive_s <= 0)
+        return;
+    int one = 1, idle = f->p.keepalive_s, intvl = f->p.keepalive_interval_s, cnt = f->p.keepalive_count;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0 ||
+        (intvl > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0) ||
+        (cnt > 0 && setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0))
+        log_debug("feed: cannot set TCP keepalive: %s", strerror(errno));
+}
+
 static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
                            void *arg)
 {
     struct feed *f = arg;
     (void)lev;
-    (void)salen;
-    if (f->nconns >= f->p.max_connections) {
-        log_warn("feed: connection refused: %zu connections already open", f->nconns);
-        metrics_feed_connection(f->p.metrics, false);
-        evutil_closesocket(fd);
-        return;
-    }
-    bool tcp = sa->sa_family == AF_INET || sa->sa_family == AF_INET6;
-    if (tcp) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
     struct conn *c = calloc(1, sizeof(*c));
     if (!c) {
         evutil_closesocket(fd);
@@ -482,18 +618,53 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
     }
     c->feed = f;
     c->id = ++f->next_id;
+    conn_peer(c, fd, sa, salen);
+    /* Unidentified connections (a TLS handshake under way) may not take the reserved places,
+     * so that a flood of them leaves room for the sources' own. Without [sources] no
+     * connection is ever identified, and nothing is reserved. */
+    size_t reserved = f->p.sources ? f->p.reserved : 0;
+    bool tls = c->tcp && f->p.tls;
+    bool full = f->nconns >= f->p.max_connections;
+    if (!full && tls && f->nunknown + reserved >= f->p.max_connections)
+        full = true;
+    if (full) {
+        lograte_refused(&f->log_full, metrics_clock(),
+                        "feed: connection %lu from %s refused: %zu connections open, %zu of them unidentified "
+                        "([feed] max_connections %zu, reserved_connections %zu)",
+                        c->id, c->peer, f->nconns, f->nunknown, f->p.max_connections, reserved);
+        metrics_feed_connection(f->p.metrics, false);
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    if (c->tcp) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_keepalive(f, fd);
+    }
     /* TLS guards the network; a unix socket is guarded by its file permissions. */
-    bool tls = tcp && f->p.tls;
     c->state = tls ? FEED_CONN_HANDSHAKE : FEED_CONN_READING; /* where it starts, not a transition */
     if (tls)
         c->bev = tls_accept(f->p.tls, f->base, fd, 0); /* closes fd when it fails */
     else
         c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
     c->resume = event_new(f->base, -1, 0, conn_resume_cb, c);
-    if (!c->bev || !c->resume) {
+    c->first_line = evtimer_new(f->base, conn_first_line_cb, c);
+    if (!c->bev || !c->resume || !c->first_line) {
         if (!c->bev && !tls)
             evutil_closesocket(fd);
         conn_free(c);
+        return;
+    }
+    c->next = f->conns;
+    if (f->conns)
+        f->conns->prev = c;
+    f->conns = c;
+    f->nconns++;
+    f->nunknown++;
+    /* A plain connection is identified at once, before anything is read from it. */
+    if (!tls && !conn_identify(c, NULL)) {
+        conn_close(c, "refused before reading");
         return;
     }
     metrics_feed_connection(f->p.metrics, true);
@@ -502,13 +673,12 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
         struct timeval handshake = {TLS_HANDSHAKE_TIMEOUT_S, 0};
         bufferevent_set_timeouts(c->bev, &handshake, NULL);
     }
+    if (f->p.first_line_timeout_s > 0) {
+        struct timeval deadline = {f->p.first_line_timeout_s, 0};
+        evtimer_add(c->first_line, &deadline);
+    }
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->next = f->conns;
-    if (f->conns)
-        f->conns->prev = c;
-    f->conns = c;
-    f->nconns++;
-    log_debug("feed: connection %lu opened", c->id);
+    log_debug("feed: connection %lu opened from %s%s%s", c->id, c->peer, c->source[0] ? ", source " : "", c->source);
 }
 
 static void describe_append(struct feed *f, const char *text)
@@ -593,6 +763,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
     if (f->p.max_output == 0)
         f->p.max_output = 4u << 20;
     f->st = st;
+    f->log_unknown.every = f->log_full.every = f->log_idle.every = p->refusal_interval_s;
     f->reaper = event_new(base, -1, 0, feed_reap_cb, f);
     f->listeners = calloc(naddrs ? naddrs : 1, sizeof(*f->listeners));
     if (!f->reaper || !f->listeners) {
@@ -656,6 +827,15 @@ void feed_set_limits(struct feed *f, const struct feed_params *p)
     f->p.max_inflight = p->max_inflight;
     f->p.max_connections = p->max_connections;
     f->p.limits = p->limits;
+    f->p.max_per_source = p->max_per_source;
+    f->p.reserved = p->reserved;
+    f->p.first_line_timeout_s = p->first_line_timeout_s;
+    f->p.keepalive_s = p->keepalive_s;
+    f->p.keepalive_interval_s = p->keepalive_interval_s;
+    f->p.keepalive_count = p->keepalive_count;
+    f->p.sources = p->sources;
+    f->p.refusal_interval_s = p->refusal_interval_s;
+    f->log_unknown.every = f->log_full.every = f->log_idle.every = p->refusal_interval_s;
 }
 
 size_t feed_unsent(const struct feed *f)

@@ -12,6 +12,7 @@
 
 struct feed;
 struct metrics;
+struct sources;
 struct tls;
 
 struct feed_params {
@@ -24,6 +25,17 @@ struct feed_params {
     struct feed_event_limits limits;
     struct metrics *metrics; /* borrowed; may be NULL */
     struct tls *tls;         /* TLS on the TCP listeners when set (borrowed; a reload swaps its contents) */
+    /* [sources]: who may connect, and as which source (borrowed; the configuration holding it
+     * outlives the feed or is replaced through feed_set_limits). NULL: not configured, every
+     * connection is source "default". */
+    const struct sources *sources;
+    size_t max_per_source;   /* connections one source may hold (with sources only) */
+    size_t reserved;         /* of max_connections, places only identified sources take (with sources only) */
+    int first_line_timeout_s; /* a connection with no complete line this long after opening is closed; 0: off */
+    int keepalive_s;         /* TCP keepalive idle time; 0: no keepalive */
+    int keepalive_interval_s;
+    int keepalive_count;
+    int refusal_interval_s;  /* least seconds between two log lines of one kind of refusal */
 };
 
 /* feed_new: binds every address (unix socket paths are replaced if a stale socket is there).
@@ -41,8 +53,10 @@ void feed_stop_listening(struct feed *f);
  * being handed to the store; lines already handed over are answered as usual. */
 void feed_set_draining(struct feed *f);
 
-/* feed_set_limits: max_line, max_inflight, max_connections and limits of p apply from now on (a reload);
- * connections over a lowered limit are not closed. */
+/* feed_set_limits: max_line, max_inflight, max_connections, the memory limits, timeouts, keepalive
+ * settings and sources of p apply from now on (a reload), to new connections and new lines;
+ * connections over a lowered limit are not closed, and connections keep the source they were
+ * identified as. */
 void feed_set_limits(struct feed *f, const struct feed_params *p);
 
 /* feed_unsent: reply bytes written to connections but not yet taken by the kernel. */

@@ -11,14 +11,17 @@ static const char *const names[FEED_CONN_NSTATES] = {
 
 /* allowed[from][to]. Why each one exists:
  *   handshake -> reading   the TLS handshake completed
- *   handshake -> closed    it failed, timed out, or the peer left first
+ *   handshake -> closed    it failed, timed out, or the peer left first; or no complete line
+ *                          came within [feed] first_line_timeout_s
  *   reading   -> paused    the in-flight or unsent-output limit was reached
  *   paused    -> reading   replies went out and made room again
  *   reading   -> closing   the peer finished sending
  *   paused    -> closing   the same, seen while paused: a TLS close_notify met on a write
  *   reading, paused, closing -> closed
  *                          a socket error, out of memory, fcrd shutting down, or (closing) the
- *                          last reply written
+ *                          last reply written; (reading) a peer refused as it is identified,
+ *                          before any line is read: no [sources] entry names it, or its source
+ *                          holds its limit of connections; no complete line in time
  * Nothing leaves closed: the connection only awaits the reaper. Nothing returns to handshake,
  * and a closing connection never reads again, so it is never paused: it frames what is
  * buffered as room allows (see feed.c). */

@@ -821,6 +821,7 @@ void feed_event_clear(struct feed_event *ev)
     json_decref(ev->doc);
     free(ev->canon);
     json_decref(ev->warnings);
+    free(ev->source);
     memset(ev, 0, sizeof *ev);
 }
 

@@ -51,6 +51,8 @@ struct feed_event {
     json_t *warnings;  /* non-fatal findings of validation, array of {code, message, field}; owned, never NULL */
     size_t bytes;      /* what the parsed event holds in memory, estimated (feed_event_cost): charged to the
                           memory bound while it waits for the database */
+    char *source;      /* the [sources] name of the connection it came by (service/sources.h), set by the
+                          feed after parsing; owned; NULL stands for "default" */
 };
 
 void feed_event_limits_default(struct feed_event_limits *lim);

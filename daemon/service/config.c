@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "service/sources.h"
 #include "util/errbuf.h"
 
 enum key_type {
@@ -82,6 +83,24 @@ static const struct key_def keys[] = {
     { KEY("feed", "max_connections"), .type = KT_COUNT, AT(feed_max_connections), .dflt = "256",
       .min = 1, .max = 65536, .flags = KF_RELOAD,
       .describe = "feed connections served at once; further ones are refused" },
+    { KEY("feed", "max_connections_per_source"), .type = KT_COUNT, AT(feed_max_connections_per_source),
+      .dflt = "64", .min = 1, .max = 65536, .flags = KF_RELOAD,
+      .describe = "feed connections one [sources] source may hold at once; further ones are refused" },
+    { KEY("feed", "reserved_connections"), .type = KT_COUNT, AT(feed_reserved_connections), .dflt = "0",
+      .min = 0, .max = 65535, .flags = KF_RELOAD,
+      .describe = "of max_connections, the places only connections identified as a [sources] source may take" },
+    { KEY("feed", "first_line_timeout_s"), .type = KT_INT, AT(feed_first_line_timeout_s), .dflt = "60",
+      .min = 0, .max = 86400, .flags = KF_RELOAD,
+      .describe = "a connection that has sent no complete line this many seconds after it opened is closed (0: never)" },
+    { KEY("feed", "keepalive_s"), .type = KT_INT, AT(feed_keepalive_s), .dflt = "60",
+      .min = 0, .max = 86400, .flags = KF_RELOAD,
+      .describe = "TCP keepalive: seconds a feed connection is idle before the first probe (0: keepalive off)" },
+    { KEY("feed", "keepalive_interval_s"), .type = KT_INT, AT(feed_keepalive_interval_s), .dflt = "10",
+      .min = 1, .max = 3600, .flags = KF_RELOAD,
+      .describe = "TCP keepalive: seconds between unanswered probes" },
+    { KEY("feed", "keepalive_count"), .type = KT_INT, AT(feed_keepalive_count), .dflt = "6",
+      .min = 1, .max = 100, .flags = KF_RELOAD,
+      .describe = "TCP keepalive: unanswered probes after which the connection is dropped" },
     { KEY("feed", "tls"), .type = KT_WORD, AT(feed_tls), .dflt = "off", .words = feed_tls_words,
       .describe = "TLS on the feed's TCP listeners: off, on, or mutual (client certificates required)" },
     { KEY("feed", "max_seq_gap"), .type = KT_COUNT, AT(feed_max_seq_gap), .dflt = "10000",
@@ -171,6 +190,9 @@ static const struct key_def keys[] = {
       .describe = "least severe message logged: debug, info, warn or error" },
     { KEY("log", "format"), .type = KT_WORD, AT(log_format), .dflt = "plain", .words = log_format_words,
       .flags = KF_RELOAD, .describe = "how log lines look: plain (for a person) or json (one object per line)" },
+    { KEY("log", "refusal_interval_s"), .type = KT_INT, AT(log_refusal_interval_s), .dflt = "5",
+      .min = 0, .max = 3600, .flags = KF_RELOAD,
+      .describe = "least seconds between two log lines of one kind of refused or closed feed connection" },
 };
 
 #define KEYS_N (sizeof keys / sizeof keys[0])
@@ -735,9 +757,14 @@ struct loader {
     struct config *cfg;
     size_t key_line[KEYS_N];
     size_t section_line[KEYS_N]; /* indexed by the section's first key */
+    size_t sources_line;         /* where [sources] first began; 0: the file has none */
     char *err;
     size_t errlen;
 };
+
+/* The one section that is not in the key table: its keys are source names (service/sources.h).
+ * Compared by address: load_line sets *section to this very string. */
+static const char SOURCES_SECTION[] = "sources";
 
 static int load_line(struct loader *ld, char *line, size_t lineno, const char **section)
 {
@@ -756,6 +783,14 @@ static int load_line(struct loader *ld, char *line, size_t lineno, const char **
             return errbuf_set(ld->err, ld->errlen, "%s:%zu: expected [section] or key = value", ld->path,
                               lineno);
         char *name = trim(p + 1, (size_t)(close - p - 1));
+        if (strcmp(name, SOURCES_SECTION) == 0) {
+            if (!ld->sources_line)
+                ld->sources_line = lineno;
+            if (!ld->cfg->sources && !(ld->cfg->sources = sources_new()))
+                return errbuf_set(ld->err, ld->errlen, "%s:%zu: out of memory", ld->path, lineno);
+            *section = SOURCES_SECTION;
+            return 0;
+        }
         long s = section_find(name);
         if (s < 0)
             return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s]: unknown section", ld->path, lineno, name);
@@ -777,6 +812,17 @@ static int load_line(struct loader *ld, char *line, size_t lineno, const char **
     if (!*section)
         return errbuf_set(ld->err, ld->errlen, "%s:%zu: %s: key outside any [section]", ld->path, lineno,
                           key);
+    if (*section == SOURCES_SECTION) { /* a table keyed by source name, not fixed keys */
+        char why[700];
+        if (has_control(value))
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [sources] %s: value contains a control character",
+                              ld->path, lineno, key);
+        if (!*value)
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [sources] %s: value is empty", ld->path, lineno, key);
+        if (sources_add(ld->cfg->sources, key, value, why, sizeof why) != 0)
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [sources] %s: %s", ld->path, lineno, key, why);
+        return 0;
+    }
     const struct key_def *d = key_find(*section, key);
     if (!d)
         return errbuf_set(ld->err, ld->errlen, "%s:%zu: [%s] %s: unknown key", ld->path, lineno, *section,
@@ -822,6 +868,18 @@ static int load_finish(struct loader *ld)
         if (rc < 0)
             return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: bad default: %s", ld->path, d->section,
                               d->key, why);
+    }
+
+    if (ld->sources_line && sources_count(ld->cfg->sources) == 0)
+        return errbuf_set(ld->err, ld->errlen,
+                          "%s:%zu: [sources]: the section names no source; every feed connection would be "
+                          "refused (remove the section to run without sources)",
+                          ld->path, ld->sources_line);
+    if (ld->cfg->sources && ld->cfg->feed_reserved_connections >= ld->cfg->feed_max_connections) {
+        size_t s = (size_t)(key_find("feed", "reserved_connections") - keys);
+        return errbuf_set(ld->err, ld->errlen, "%s:%zu: [feed] reserved_connections: must be less than "
+                          "max_connections (%zu), or no unidentified connection could ever start",
+                          ld->path, ld->key_line[s], ld->cfg->feed_max_connections);
     }
 
     /* Two listeners on one address would fail at bind time with a vaguer message. */
@@ -910,6 +968,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->log_format);
     free(cfg->audit_checkpoint_key);
     free(cfg->audit_checkpoint_file);
+    sources_free(cfg->sources);
     free(cfg);
     return NULL;
 }

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct sources;
+
 enum listen_kind { LISTEN_TCP = 1, LISTEN_UNIX };
 
 struct listen_addr {
@@ -28,6 +30,12 @@ struct config {
     size_t feed_max_connections; /* max_connections, default 256 */
     char *feed_tls;            /* tls: off | on | mutual (client certificates required), default off */
     size_t feed_max_seq_gap;   /* max_seq_gap: largest seq step above an incident's last, default 10000 */
+    size_t feed_max_connections_per_source; /* max_connections_per_source: per [sources] source, default 64 */
+    size_t feed_reserved_connections; /* reserved_connections: places only identified sources take, default 0 */
+    int feed_first_line_timeout_s; /* first_line_timeout_s: close a connection silent this long, default 60; 0 off */
+    int feed_keepalive_s;      /* keepalive_s: TCP_KEEPIDLE, default 60; 0: no keepalive */
+    int feed_keepalive_interval_s; /* keepalive_interval_s: TCP_KEEPINTVL, default 10 */
+    int feed_keepalive_count;  /* keepalive_count: TCP_KEEPCNT, default 6 */
     char *feed_allow_insecure; /* allow_insecure: no | yes; yes lets a non-loopback TCP listener run
                                   without mutual TLS; default no */
     size_t feed_max_tokens;    /* max_tokens: JSON tokens a line may hold before it is parsed, default 16384 */
@@ -68,6 +76,10 @@ struct config {
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */
+    int log_refusal_interval_s; /* refusal_interval_s: least seconds between lines of one refusal kind, default 5 */
+    /* [sources] (not in the key table: its keys are names; see service/sources.h). NULL when the
+     * file has no such section: every feed connection is then source "default". Owned. */
+    struct sources *sources;
 };
 
 /* config_load: read and validate the file. Returns 0 and *out (caller frees with config_free),

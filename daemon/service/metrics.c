@@ -443,7 +443,7 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
     gauge(&o, "fcrd_feed_connections", "Feed connections open now.", (double)s.feed_connections);
     counter(&o, "fcrd_feed_connections_accepted_total",
             "Feed connections accepted; its rate shows how often senders reconnect.", m->conns_accepted);
-    counter(&o, "fcrd_feed_connections_refused_total", "Feed connections refused because too many were open.",
+    counter(&o, "fcrd_feed_connections_refused_total", "Feed connections refused before any line was read: too many open (in all, unidentified, or of their source), or no [sources] entry names them.",
             m->conns_refused);
     gauge(&o, "fcrd_feed_inflight", "Feed lines awaiting their reply.", (double)s.feed_inflight);
     counter(&o, "fcrd_feed_tls_failures_total",

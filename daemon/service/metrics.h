@@ -29,7 +29,8 @@ void metrics_feed_line(struct metrics *m);
 void metrics_feed_reply(struct metrics *m, const json_t *reply);
 /* metrics_feed_ack: seconds from a line's arrival to its reply, for lines the store decided. */
 void metrics_feed_ack(struct metrics *m, double seconds);
-/* metrics_feed_connection: a connection accepted, or refused (too many open). */
+/* metrics_feed_connection: a connection accepted, or refused before any line was read (a limit, or
+ * no [sources] entry names it). */
 void metrics_feed_connection(struct metrics *m, bool accepted);
 /* metrics_feed_tls_failure: a TLS handshake on the feed that failed or was refused. */
 void metrics_feed_tls_failure(struct metrics *m);

@@ -27,6 +27,7 @@
 #include "service/notify.h"
 #include "service/service_int.h"
 #include "service/service_reload.h"
+#include "service/sources.h"
 #include "service/tls.h"
 #include "store/migrate.h"
 #include "store/rulesets.h"
@@ -290,6 +291,14 @@ int service_start(struct service *svc, const char *allocator)
         .max_inflight = cfg->feed_max_inflight,
         .max_connections = cfg->feed_max_connections,
         .max_output = service_conn_budget(cfg),
+        .sources = cfg->sources,
+        .max_per_source = cfg->feed_max_connections_per_source,
+        .reserved = cfg->feed_reserved_connections,
+        .first_line_timeout_s = cfg->feed_first_line_timeout_s,
+        .keepalive_s = cfg->feed_keepalive_s,
+        .keepalive_interval_s = cfg->feed_keepalive_interval_s,
+        .keepalive_count = cfg->feed_keepalive_count,
+        .refusal_interval_s = cfg->log_refusal_interval_s,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_feed,
     };
@@ -352,6 +361,13 @@ int service_start(struct service *svc, const char *allocator)
              svc->cur.tls_feed ? (strcmp(cfg->feed_tls, "mutual") == 0 ? " (TLS, client certificates required on tcp)"
                                                                        : " (TLS on tcp)")
                                : "");
+    if (cfg->sources)
+        log_info("feed: %zu source(s) configured in [sources]; connections no entry names are refused",
+                 sources_count(cfg->sources));
+    else
+        log_info("feed: [sources] is not configured: every feed connection is source '%s' and its events are "
+                 "stored as such",
+                 SOURCES_DEFAULT);
     log_info("api listening on %s://%s", svc->cur.tls_api ? "https" : "http", api_describe(svc->api));
     if (svc->cur.tls_feed)
         log_info("feed TLS: %s", tls_describe(svc->cur.tls_feed));

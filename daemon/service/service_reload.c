@@ -15,6 +15,7 @@
 #include "service/metrics.h"
 #include "service/metrics_db.h"
 #include "service/notify.h"
+#include "service/sources.h"
 #include "service/service_int.h"
 #include "service/tls.h"
 #include "store/rulesets.h"
@@ -130,8 +131,20 @@ static void hand_over(struct service *svc, const struct service_state *next)
         .max_line = next->cfg->feed_max_line,
         .max_inflight = next->cfg->feed_max_inflight,
         .max_connections = next->cfg->feed_max_connections,
+        .sources = next->cfg->sources,
+        .max_per_source = next->cfg->feed_max_connections_per_source,
+        .reserved = next->cfg->feed_reserved_connections,
+        .first_line_timeout_s = next->cfg->feed_first_line_timeout_s,
+        .keepalive_s = next->cfg->feed_keepalive_s,
+        .keepalive_interval_s = next->cfg->feed_keepalive_interval_s,
+        .keepalive_count = next->cfg->feed_keepalive_count,
+        .refusal_interval_s = next->cfg->log_refusal_interval_s,
     };
     service_event_limits(next->cfg, &fp.limits);
+    if (!sources_equal(svc->cur.cfg->sources, next->cfg->sources))
+        log_info("reload: [sources]: %zu source(s) -> %zu; new connections are identified by the new table, open "
+                 "ones keep their source",
+                 sources_count(svc->cur.cfg->sources), sources_count(next->cfg->sources));
     feed_set_limits(svc->feed, &fp);
     struct store_incident_caps caps = {next->cfg->feed_max_persons_per_incident,
                                        next->cfg->feed_max_allegations_per_incident,

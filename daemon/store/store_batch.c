@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "feed/feed_reply.h"
+#include "service/sources.h"
 #include "rules/rules.h"
 #include "rules/rules_act.h"
 #include "store/incident.h"
@@ -199,17 +200,43 @@ static bool decide_action(struct decide_ctx *c, struct store_item *it, json_t *s
     return true;
 }
 
+/* A stored event's or an incident's source, when it names a room: NULL, and "default" (fcrd ran
+ * without [sources]), say nothing about who may write. */
+static const char *named_source(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strcmp(s, SOURCES_DEFAULT) != 0 ? s : NULL;
+}
+
 /* Decide one item against the batch's working state. Returns true when it is to be written. */
-static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *states, json_t *linked, json_t *seen,
-                       json_t *batch_seen, const json_t *persons, struct store_write *w)
+static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *states, json_t *owners, json_t *linked,
+                       json_t *seen, json_t *batch_seen, const json_t *persons, struct store_write *w)
 {
     struct store *st = c->ln->st;
     if (it->act)
         return decide_action(c, it, states, linked, w);
     struct feed_event *ev = &it->ev;
+    const char *source = ev->source ? ev->source : SOURCES_DEFAULT;
     json_t *prior = json_object_get(batch_seen, ev->event_id);
     if (!prior)
         prior = json_object_get(seen, ev->event_id);
+    /* Another room's event id: neither its stored reply nor whether the content matches is told
+     * to a source that did not send it. */
+    const char *prior_source = prior ? named_source(json_object_get(prior, "source")) : NULL;
+    if (prior_source && strcmp(prior_source, source) != 0) {
+        it->reply = rejected(it, "wrong_source", "event_id", "event_id was already used by another source");
+        return false;
+    }
+    /* An incident belongs to the source that opened it (or, opened before sources were recorded,
+     * to the first named source that wrote to it since): another source's event changes nothing.
+     * Checked before seq, so that another source learns nothing of the incident's progress. */
+    const char *owner = named_source(json_object_get(owners, ev->incident_id));
+    if (owner && strcmp(owner, source) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the incident belongs to another source; this connection is source %s", source);
+        it->reply = rejected(it, "wrong_source", "incident_id", msg);
+        return false;
+    }
     if (prior) {
         const char *canon = json_string_value(json_object_get(prior, "body"));
         if (canon && strcmp(canon, ev->canon) == 0)
@@ -274,6 +301,10 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
     json_t *seen_entry = json_object();
     json_object_set_new_nocheck(seen_entry, "body", json_stringn_nocheck(ev->canon, strlen(ev->canon)));
     json_object_set_new_nocheck(seen_entry, "reply", body);
+    json_object_set_new_nocheck(seen_entry, "source", json_string(source));
+    /* the incident is this source's from now on (SQL_WRITE writes the same: `es`) */
+    if (!owner && strcmp(source, SOURCES_DEFAULT) != 0)
+        json_object_set_new(owners, ev->incident_id, json_string(source));
     json_object_set_new(batch_seen, ev->event_id, seen_entry);
     if (!in_place)
         json_object_set_new(states, ev->incident_id, new_state);
@@ -292,8 +323,8 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
     return true;
 }
 
-struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen, json_t *persons,
-                                         struct store_write *w)
+struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *owners, json_t *seen,
+                                         json_t *persons, struct store_write *w)
 {
     struct store_decision d = {0};
     struct decide_ctx c = {ln, &d};
@@ -303,8 +334,8 @@ struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, 
         json_t *item_linked = linked_for(it, states);
         /* the person index as this batch leaves it so far: an earlier item's occasions count */
         json_t *flat = json_object_size(persons) ? store_persons_flatten(persons) : NULL;
-        bool written = decide_one(&c, it, states, json_object_size(item_linked) ? item_linked : NULL, seen,
-                                  batch_seen, flat, w);
+        bool written = decide_one(&c, it, states, owners, json_object_size(item_linked) ? item_linked : NULL,
+                                  seen, batch_seen, flat, w);
         json_decref(flat);
         json_decref(item_linked);
         if (!written)

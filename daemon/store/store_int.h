@@ -112,12 +112,13 @@ struct store_decision {
     bool state_lost;   /* memory ran out while an incident's state was being changed in place */
 };
 /* store_batch_decide: decides the lane's batch, item by item in arrival order, against `states`
- * (incident id -> state, or null for a row with none), which it updates, with the stored events
- * `seen` (event id -> {body, reply}) and the person index's victim rows of the batch's refs
+ * (incident id -> state, or null for a row with none), which it updates, and `owners` (incident id
+ * -> the source it belongs to, for those that have one; an incident a decided event gives its
+ * source is added), with the stored events `seen` (event id -> {body, reply, source?}) and the person index's victim rows of the batch's refs
  * `persons` (incident id -> rows, store_persons.h), which it updates as the batch changes its
  * incidents. Sets each item's reply and fills w. */
-struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *seen, json_t *persons,
-                                         struct store_write *w);
+struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, json_t *owners, json_t *seen,
+                                         json_t *persons, struct store_write *w);
 /* store_batch_all_openings: every item opens an incident on its own (see batch_direct in store_lane.c). */
 bool store_batch_all_openings(struct store_item *const *b, size_t n);
 /* store_batch_serials_needed: the serials an item usually consumes. */

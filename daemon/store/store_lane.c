@@ -461,8 +461,9 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
 
-/* The locked incidents' states by id (null for a row with no state); `existing` gets their ids. */
-static json_t *rows_to_object(const PGresult *r, json_t *existing)
+/* The locked incidents' states by id (null for a row with no state); `existing` gets their ids,
+ * `owners` the sources of those that belong to one. */
+static json_t *rows_to_object(const PGresult *r, json_t *existing, json_t *owners)
 {
     json_t *o = json_object();
     for (int i = 0; r && i < PQntuples(r); i++) {
@@ -470,6 +471,8 @@ static json_t *rows_to_object(const PGresult *r, json_t *existing)
                                            : jsonparse_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0, NULL);
         json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
         json_object_set_new(existing, PQgetvalue(r, i, 0), json_true());
+        if (!PQgetisnull(r, i, 2))
+            json_object_set_new(owners, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 2)));
     }
     return o;
 }
@@ -492,14 +495,17 @@ static json_t *rows_persons(const PGresult *r)
     return o;
 }
 
-/* The stored events the batch resends, by id: {body, reply}. */
+/* The stored events the batch resends, by id: {body, reply, source?} (no source: stored before
+ * sources were recorded). */
 static json_t *rows_seen(const PGresult *r)
 {
     json_t *seen = json_object();
     for (int i = 0; i < PQntuples(r); i++) {
         json_t *reply = json_loads(PQgetvalue(r, i, 2), 0, NULL);
-        json_object_set_new(seen, PQgetvalue(r, i, 0),
-                            json_pack("{s:s, s:o}", "body", PQgetvalue(r, i, 1), "reply", reply ? reply : json_object()));
+        json_t *e = json_pack("{s:s, s:o}", "body", PQgetvalue(r, i, 1), "reply", reply ? reply : json_object());
+        if (e && !PQgetisnull(r, i, 3))
+            json_object_set_new(e, "source", json_string(PQgetvalue(r, i, 3)));
+        json_object_set_new(seen, PQgetvalue(r, i, 0), e);
     }
     return seen;
 }
@@ -519,18 +525,19 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         batch_rollback(ln, "out of memory", false);
         return;
     }
-    json_t *existing = json_object();
-    json_t *states = rows_to_object(locked, existing);
-    json_t *back_states = rows_to_object(back, existing);
+    json_t *existing = json_object(), *owners = json_object();
+    json_t *states = rows_to_object(locked, existing, owners);
+    json_t *back_states = rows_to_object(back, existing, owners);
     json_object_update_missing(states, back_states);
     json_decref(back_states);
     json_t *seen = rows_seen(seen_rows);
     json_t *persons = rows_persons(person_rows);
     struct store_write w;
     store_write_init(&w, ruleset_sha256(ln->st->rs), ln->st->rs);
-    struct store_decision d = store_batch_decide(ln, states, seen, persons, &w);
+    struct store_decision d = store_batch_decide(ln, states, owners, seen, persons, &w);
     json_decref(seen);
     json_decref(persons);
+    json_decref(owners);
 
     if (d.state_lost || d.serial_short || d.accepted == 0) {
         json_decref(states);
@@ -659,11 +666,13 @@ static bool batch_direct(struct store_lane *ln, size_t need)
     if (serials_left(ln) < need || !store_batch_all_openings(ln->batch, ln->nbatch))
         return false;
     json_t *states = json_object(), *existing = json_object(), *seen = json_object(), *persons = json_object();
+    json_t *owners = json_object();
     struct store_write w;
     store_write_init(&w, ruleset_sha256(ln->st->rs), ln->st->rs);
-    struct store_decision d = store_batch_decide(ln, states, seen, persons, &w);
+    struct store_decision d = store_batch_decide(ln, states, owners, seen, persons, &w);
     json_decref(seen);
     json_decref(persons);
+    json_decref(owners);
     if (d.accepted < ln->nbatch || d.serial_short || d.state_lost) {
         for (size_t i = 0; i < ln->nbatch; i++) {
             json_decref(ln->batch[i]->reply);

@@ -30,9 +30,11 @@
  * incidents their stored state links to and the incidents whose stored state links to them (a
  * same_report link is honoured whichever report arrives first), and reads their state. Reading
  * linked incidents under the lock means a same_report link sees a crime another instance is
- * committing. */
+ * committing. The source each incident belongs to (sql/0015_event_sources.sql) comes with its
+ * state, so checking an event's source against it costs no round trip, and two instances see the
+ * same owner: the row is locked until the batch that sets it commits. */
 #define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
+    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
     " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
     "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
     "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]") ")"                        \
@@ -53,7 +55,7 @@
  * check then ends one of the two, which is rolled back and decided again like any refused
  * transaction (the same one rare wait SQL_PERSONS_LOCK describes). */
 #define SQL_INCIDENTS_LOCK_BACK                                                                              \
-    "SELECT incident_id, state::text FROM incidents WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")" \
+    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")" \
     " ORDER BY incident_id FOR UPDATE"
 
 /* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
@@ -80,7 +82,7 @@
 #define SQL_PERSONS_READ                                                                                         "SELECT p.incident_id, row_to_json(p)::text FROM person_index p"                                             " WHERE p.role = 'victim' AND p.ref IN (" SQL_PERSONS_REFS ")"
 
 /* $1: the batch's event ids. */
-#define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text FROM raw_events WHERE event_id = ANY ($1::text[])"
+#define SQL_EVENTS_SEEN "SELECT event_id, body, reply::text, source FROM raw_events WHERE event_id = ANY ($1::text[])"
 
 /* $1: how many serials (CRN and pending id numbers) to fetch: those the batch needs and spare ones
  * that the lane keeps for later batches of the same session (a direct batch fetches them with its
@@ -109,8 +111,8 @@
  * batch is rolled back (sql/0010_rulesets.sql). */
 #define SQL_RULESET_STORE "SELECT ruleset_store($1::text, $2::text, $3::text, $4::text)"
 
-/* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply separated
- * by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
+/* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply, source
+ * separated by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
  * them, $5 incidents that had none (new ones): one line each, as incident_row_line (incident.h)
  * writes it, tab-separated fields or the row as one JSON object; $3 crimes, $4 pending: JSON
  * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
@@ -122,13 +124,22 @@
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
  * for that transaction and then fails on the primary key, and the batch is rolled back and decided
- * again with the incident's row locked. Sorted, so that two instances insert in the same order. */
+ * again with the incident's row locked. Sorted, so that two instances insert in the same order.
+ *
+ * Sources (sql/0015_event_sources.sql): each event row keeps its source; an incident with no
+ * source yet (new, or from before sources were recorded) takes that of its accepted events in the
+ * batch (`es`: the batch decided them all from one source, store_batch.c), and one that has a
+ * source keeps it. Source 'default' (no [sources] configured) never takes an incident. */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
-    " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply)"                            \
-    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json"                            \
+    " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply, source)"                    \
+    " SELECT a[1], a[2], a[3]::bigint, a[4], a[5]::timestamptz, a[6], a[7]::json, a[8]"                      \
     " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
     " WHERE l <> '' RETURNING 1),"                                                                           \
+    " es AS MATERIALIZED ("                                                                                  \
+    " SELECT DISTINCT ON (a[2]) a[2] AS incident_id, a[8] AS source"                                         \
+    " FROM string_to_table($1::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
+    " WHERE l <> '' AND a[8] <> 'default'),"                                                                 \
     " ix AS MATERIALIZED ("                                                                                  \
     " SELECT y.new, CASE WHEN y.f THEN y.a[1] ELSE y.j->>'incident_id' END AS incident_id,"                  \
     "  (CASE WHEN y.f THEN y.a[2] ELSE y.j->>'last_seq' END)::bigint AS last_seq,"                           \
@@ -143,12 +154,14 @@
     "   string_to_array(t.l, E'\\t', '') AS s(a) WHERE t.l <> '') AS x) AS y),"                              \
     " inc AS ("                                                                                              \
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
-    "  closed_at = x.closed_at, state = x.state, updated_at = now()"                                         \
-    " FROM ix AS x WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING 1),"                          \
+    "  closed_at = x.closed_at, state = x.state, updated_at = now(), source = COALESCE(i.source, es.source)" \
+    " FROM ix AS x LEFT JOIN es ON es.incident_id = x.incident_id"                                           \
+    " WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING 1),"                                       \
     " ni AS ("                                                                                               \
-    " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state)"                  \
-    " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state"                       \
-    " FROM ix AS x WHERE x.new ORDER BY x.incident_id RETURNING 1),"                                         \
+    " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state, source)"          \
+    " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state, es.source"            \
+    " FROM ix AS x LEFT JOIN es ON es.incident_id = x.incident_id WHERE x.new ORDER BY x.incident_id"        \
+    " RETURNING 1),"                                                                                         \
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
     "  ruleset, ruleset_sha256)"                                                                             \

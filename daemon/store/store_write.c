@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "service/sources.h"
 #include "store/incident.h"
 #include "store/store_persons.h"
 #include "store/store_int.h"
@@ -102,6 +103,10 @@ void store_write_event(struct store_write *w, const struct store_item *it, const
         jsonwrite_char(b, '\t');
     }
     jsonwrite_value(b, body, 0);
+    jsonwrite_char(b, '\t');
+    /* a source name is [A-Za-z0-9_.-] (service/sources.h): a plain field */
+    const char *source = ev->source ? ev->source : SOURCES_DEFAULT;
+    jsonwrite_raw(b, source, strlen(source));
     jsonwrite_char(b, '\n');
     size_t i;
     json_t *v;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "service/config.h"
+#include "service/sources.h"
 #include "check_run.h"
 #include "config_keys.h"
 
@@ -451,7 +452,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 41);
+    ck_assert_uint_eq(n, 48);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -490,6 +491,10 @@ START_TEST(key_table_names_and_flags)
         { "feed.max_tokens", true }, { "feed.max_unknown_bytes", true }, { "feed.max_persons_per_incident", true },
         { "feed.max_allegations_per_incident", true }, { "feed.max_links_per_incident", true },
         { "service.memory_limit_mb", false },
+        { "feed.max_connections_per_source", true }, { "feed.reserved_connections", true },
+        { "feed.first_line_timeout_s", true }, { "feed.keepalive_s", true },
+        { "feed.keepalive_interval_s", true }, { "feed.keepalive_count", true },
+        { "log.refusal_interval_s", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {
@@ -720,6 +725,61 @@ START_TEST(docs_cover_every_key)
 }
 END_TEST
 
+START_TEST(sources_section)
+{
+    /* none: every connection is "default" */
+    struct config *cfg = load_ok(minimal);
+    ck_assert_ptr_null(cfg->sources);
+    ck_assert_uint_eq(cfg->feed_max_connections_per_source, 64);
+    ck_assert_uint_eq(cfg->feed_reserved_connections, 0);
+    ck_assert_int_eq(cfg->feed_first_line_timeout_s, 60);
+    ck_assert_int_eq(cfg->feed_keepalive_s, 60);
+    ck_assert_int_eq(cfg->feed_keepalive_interval_s, 10);
+    ck_assert_int_eq(cfg->feed_keepalive_count, 6);
+    ck_assert_int_eq(cfg->log_refusal_interval_s, 5);
+    config_free(cfg);
+
+    char *text = with("[sources]\n"
+                      "# two links of one room, and its local relay\n"
+                      "cc-north = subject:CN=cc1.north.example,O=Example Police, subject:CN=cc2.north.example,"
+                      "O=Example Police, uid:998\n"
+                      "tools = loopback\n"
+                      "[feed]\n"
+                      "max_connections = 10\n"
+                      "reserved_connections = 4\n"
+                      "[sources]\n"
+                      "cc-south = user:root\n");
+    cfg = load_ok(text);
+    free(text);
+    ck_assert_uint_eq(sources_count(cfg->sources), 3);
+    struct sources_peer link2 = {.subject = "CN=cc2.north.example,O=Example Police"};
+    ck_assert_str_eq(sources_match(cfg->sources, &link2), "cc-north");
+    struct sources_peer root = {.has_uid = true, .uid = 0};
+    ck_assert_str_eq(sources_match(cfg->sources, &root), "cc-south");
+    struct sources_peer local = {.loopback = true};
+    ck_assert_str_eq(sources_match(cfg->sources, &local), "tools");
+    ck_assert_uint_eq(cfg->feed_reserved_connections, 4);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(sources_errors)
+{
+    expect_error_with("[sources]\nroom-a = uid:1\nroom-b = uid:1\n",
+                      ":12: [sources] room-b: 'uid:1' already belongs to source room-a");
+    expect_error_with("[sources]\nroom-a = uid:one\n", ":11: [sources] room-a: 'uid:one': expected a numeric user id");
+    expect_error_with("[sources]\nroom-a =\n", ":11: [sources] room-a: value is empty");
+    expect_error_with("[sources]\ndefault = loopback\n", "[sources] default: 'default' is the source");
+    expect_error_with("[sources]\n# nothing yet\n", ":10: [sources]: the section names no source");
+    expect_error_with("[sources]\nroom-a = loopback\n[feed]\nreserved_connections = 256\n",
+                      ":13: [feed] reserved_connections: must be less than max_connections (256)");
+    /* without [sources] nothing is reserved, so the bound does not apply */
+    char *text = with("[feed]\nreserved_connections = 300\n");
+    config_free(load_ok(text));
+    free(text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -739,6 +799,8 @@ int main(void)
     tcase_add_test(tc, error_malformed_line);
     tcase_add_test(tc, error_nul_byte_and_missing_file);
     tcase_add_test(tc, parse_listen_items);
+    tcase_add_test(tc, sources_section);
+    tcase_add_test(tc, sources_errors);
     tcase_add_test(tc, key_table_names_and_flags);
     tcase_add_test(tc, render_round_trip);
     tcase_add_test(tc, render_masks_passwords_and_truncates);
