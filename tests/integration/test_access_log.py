@@ -329,12 +329,16 @@ class AccessLogTest(DaemonTestCase):
         self.get(f"/v1/incidents/{q(self.inc_b)}", role="ddm", purpose="fcrctl check")
         rc, out, err = self.fcrctl("access-log", "--user", "it-ddm-user", "--incident", self.inc_b, "--json")
         self.assertEqual(rc, 0, err)
-        items = json.loads(out)
+        items = json.loads(out)["items"]
         self.assertTrue(items and all(it["user"] == "it-ddm-user" for it in items), out)
         self.assertIn("fcrctl check", [it["purpose"] for it in items])
-        rc, out, err = self.fcrctl("access-log", "--ref", self.ref)
+        rc, out, err = self.fcrctl("access-log", "--ref", self.ref, "--all")
         self.assertEqual(rc, 0, err)
-        self.assertIn("/v1/subjects/{ref}", out)
+        self.assertEqual(out.splitlines()[0].split()[:5], ["ID", "AT", "USER", "ROLE", "ROUTE"], out)
+        self.assertIn(self.ref, out)
+        rc, _, err = self.fcrctl("access-log", "--from", "not-a-date")
+        self.assertEqual(rc, 6, err)
+        self.assertIn("from", err)
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "export.json")
             rc, out, err = self.fcrctl("subject", self.ref, "--json", "--out", path, "--purpose", "SAR 17",
