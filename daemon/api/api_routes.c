@@ -357,7 +357,7 @@ const struct api_route api_routes[] = {
      "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/cancel", ROLE_DDM, api_post_cancel, 64, 0, "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/reclassify", ROLE_DDM, api_post_reclassify, 64, 0, "no such endpoint"},
-    {EVHTTP_REQ_POST, "/v1/whatif", ROLE_AUDITOR, api_post_whatif, 0, 0, NULL},
+    {EVHTTP_REQ_POST, "/v1/whatif", ROLE_AUDITOR, api_post_whatif, 0, API_ROUTE_PERSONAL, NULL},
     /* The supervisor's page: "/" and its files under /ui/. */
     {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},
     {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},

@@ -8,7 +8,9 @@ is answered 503 and nothing is sent; GET /v1/access-log filters and pages; GET /
 exports what is held about a person across two incidents, and is itself logged; and the fcrctl
 commands for both."""
 import concurrent.futures
+import copy
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -239,6 +241,49 @@ class AccessLogTest(DaemonTestCase):
         self.assertEqual(len(self.records(purpose)), 48)
         txns = self.h.sql_value("SELECT count(DISTINCT xmin::text) FROM access_log WHERE purpose = %s", (purpose,))
         self.assertLessEqual(txns, 48)
+
+    # -- what-if results ------------------------------------------------------------------
+    def whatif(self, purpose):
+        with open(os.path.join(harness.SOURCE_ROOT, "conf", "rules", "hocr-2025.json"), encoding="utf-8") as f:
+            rs = json.load(f)
+        rs = copy.deepcopy(rs)
+        rs["version"] = "hocr-2026.0"
+        for entry in rs["lexicon"]["assault.injury"]:
+            if entry["offence"] == "8N":
+                entry["offence"] = "105A"
+        conn = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=60)
+        try:
+            conn.request("POST", "/v1/whatif", body=json.dumps({"ruleset": rs, "from": "2026-03-02", "to": "2026-03-03"}),
+                         headers={"Authorization": f"Bearer {self.h.tokens['auditor']}",
+                                  "Content-Type": "application/json", "X-Purpose": purpose})
+            resp = conn.getresponse()
+            return resp.status, [json.loads(x) for x in resp.read().decode().splitlines() if x.strip()]
+        finally:
+            conn.close()
+
+    def test_whatif_results_are_logged_before_they_are_sent(self):
+        purpose = uid("whatif")
+        status, lines = self.whatif(purpose)
+        self.assertEqual(status, 200, lines)
+        self.assertIn("summary", lines[-1], lines[-3:])
+        changed = {x["change"]["incident_id"] for x in lines if "change" in x}
+        self.assertIn(self.inc_a, changed)
+        logged = set()
+        for rec in self.records(purpose):
+            self.assertEqual((rec["route"], rec["method"], rec["user"]), ("/v1/whatif", "POST", "it-auditor-user"))
+            logged |= set(rec["incident_ids"])
+        self.assertLessEqual(changed, logged)
+        # A record that cannot be written: the changes are not sent, the stream ends in an error.
+        purpose = uid("whatif refused")
+        self.h.sql("REVOKE EXECUTE ON FUNCTION access_log_append(text) FROM fcrd_app")
+        try:
+            status, lines = self.whatif(purpose)
+        finally:
+            self.h.sql("GRANT EXECUTE ON FUNCTION access_log_append(text) TO fcrd_app")
+        self.assertEqual(status, 200, lines)
+        self.assertEqual([x for x in lines if "change" in x or "summary" in x], [], lines)
+        self.assertEqual(lines[-1]["error"]["code"], "access_log_unavailable", lines)
+        self.assertEqual(self.records(purpose), [])
 
     # -- GET /v1/access-log ----------------------------------------------------------------
     def test_access_log_filters_and_paging(self):
