@@ -401,6 +401,9 @@ test('incident_shows_events_persons_allegations_decisions_and_audit', async () =
   const audit = await page.$$eval('#incident-body tr[data-audit]', (rs) => rs.map((r) => r.textContent));
   assert.ok(audit.some((t) => /supervisor/.test(t)), 'the person\'s decision is in the trail');
   assert.ok(audit.some((t) => t.includes('crime.recorded')));
+  const access = await page.$$eval('#incident-body tr[data-access]', (rs) => rs.map((r) => r.textContent));
+  assert.ok(access.some((t) => /supervisor/.test(t) && t.includes('/v1/incidents/{incident_id}')),
+    'the access history shows who looked at the incident');
   assert.ok(await page.isVisible('#incident-body tr[data-crn] button[data-cancel]'));
   await shot('incident.png', true);
 });

@@ -655,10 +655,11 @@
   async function loadIncident(id) {
     const seq = ++app.incidentSeq;
     const err = $('incident-error');
-    const [inc, events, audit] = await Promise.all([
+    const [inc, events, audit, access] = await Promise.all([
       api('GET', `/v1/incidents/${enc(id)}`),
       apiList(`/v1/incidents/${enc(id)}/events`),
       apiList('/v1/audit', { incident_id: id }),
+      apiList('/v1/access-log', { incident_id: id }),
     ]);
     if (seq !== app.incidentSeq || app.view !== 'incident') return;
     clear(err);
@@ -677,7 +678,7 @@
     const body = clear($('incident-body'));
     body.append(
       pendingSection(v), crimesSection(v), allegationsSection(v), personsSection(v),
-      eventsSection(events), auditSection(audit));
+      eventsSection(events), auditSection(audit), accessSection(access));
     tick();
   }
 
@@ -850,6 +851,19 @@
     return section('Audit trail', table('Every change of state on this incident, oldest first',
       ['Entry', 'At', 'By', 'Action', 'Subject', 'Rules', 'Change', 'Hash'],
       rows, 'No audit entry yet.'), more(r));
+  }
+
+  /* Who has looked at this incident (the access log): this very view is its latest row. */
+  function accessSection(r) {
+    if (!r.ok) return section('Access history', h('div', { class: 'error' }, refusal(r)));
+    const rows = r.items.map((a) => h('tr', { 'data-access': String(a.id) },
+      h('td', {}, when(a.at)),
+      h('td', {}, `${str(a.user)} (${str(a.role)})`),
+      h('td', {}, h('code', {}, `${str(a.method)} ${str(a.route)}`)),
+      h('td', {}, a.purpose ? str(a.purpose) : h('span', { class: 'muted' }, 'no purpose given')),
+      h('td', {}, str(a.client))));
+    return section('Access history', table('Every look at this incident\'s records, oldest first',
+      ['At', 'By', 'What', 'Purpose', 'From'], rows, 'Nobody has looked yet.'), more(r));
   }
 
   /* ---- the self-audit report -------------------------------------------------------------- */
