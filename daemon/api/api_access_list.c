@@ -83,7 +83,9 @@ void api_access_list_get(struct api *a, const struct api_call *call)
     char from[TIMEFMT_LEN], to[TIMEFMT_LEN];
     const char *f = json_string_value(json_object_get(params, "from"));
     const char *t = json_string_value(json_object_get(params, "to"));
-    const char *bad = f && !api_access_list_time(f, false, from) ? "from" : t && !api_access_list_time(t, true, to) ? "to" : NULL;
+    const char *bad = f && !api_access_list_time(f, false, from) ? "from"
+                      : t && !api_access_list_time(t, true, to)  ? "to"
+                                                                  : NULL;
     if (bad) {
         api_error(req, 400, "bad_query", "a date (YYYY-MM-DD) or an RFC 3339 time is required", bad);
         json_decref(params);

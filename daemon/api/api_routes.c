@@ -324,7 +324,9 @@ static void handle_audit(struct api *a, const struct api_call *call)
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
-/* Path parameters are ids of the feed (at most 64 characters; the incident's events were always
+/* API_ROUTE_PERSONAL marks the rows whose replies carry personal data: each is written to the
+ * access log before it is sent (api_access.h); their handlers read through api_read_logged.
+ * Path parameters are ids of the feed (at most 64 characters; the incident's events were always
  * counted in characters, the others in bytes). Incident ids and CRNs may hold '/' unencoded;
  * pending ids and file names may not. A row listed earlier wins: an incident's events before the
  * incident. proto/openapi.yaml lists the same rows (tests/integration/test_api.py compares). */
@@ -332,9 +334,10 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics, 0, 0, NULL},
-    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}/events", ROLE_AUDITOR, api_events_get, 64, API_ROUTE_CHARS | API_ROUTE_PERSONAL,
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}/events", ROLE_AUDITOR, api_events_get, 64,
+     API_ROUTE_CHARS | API_ROUTE_PERSONAL, "no such incident"},
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}", ROLE_AUDITOR, handle_incident, 64, API_ROUTE_PERSONAL,
      "no such incident"},
-    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}", ROLE_AUDITOR, handle_incident, 64, API_ROUTE_PERSONAL, "no such incident"},
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, API_ROUTE_PERSONAL, NULL},
     {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, API_ROUTE_PERSONAL, "no such crime"},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, API_ROUTE_PERSONAL, NULL},
@@ -346,7 +349,8 @@ const struct api_route api_routes[] = {
     /* Independent audits (api_audits.c): auditors draw samples and give verdicts. */
     {EVHTTP_REQ_GET, "/v1/audits", ROLE_AUDITOR, api_audits_list, 0, 0, NULL},
     {EVHTTP_REQ_POST, "/v1/audits", ROLE_AUDITOR, api_audits_post, 0, 0, NULL},
-    {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT | API_ROUTE_PERSONAL, "no such audit"},
+    {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT | API_ROUTE_PERSONAL,
+     "no such audit"},
     {EVHTTP_REQ_POST, "/v1/audits/{id}/verdicts", ROLE_AUDITOR, api_audits_post_verdict, 20, API_ROUTE_ONE_SEGMENT,
      "no such audit"},
     /* The rule sets decisions name (api_rulesets.c). */
