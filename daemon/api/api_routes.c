@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access_log.h"
 #include "api/api_access_list.h"
 #include "api/api_audits.h"
 #include "api/api_events.h"
@@ -102,8 +103,9 @@ static void handle_healthz(struct api *a, const struct api_call *call)
 static void handle_readyz(struct api *a, const struct api_call *call)
 {
     struct store *st = api_store(a);
-    bool ready = store_db_up(st) && api_db_up(a) && store_backlog(st) <= api_ready_backlog(a) &&
-                 !api_draining(a);
+    /* The access log's connection too: without it every read of personal data is refused. */
+    bool ready = store_db_up(st) && api_db_up(a) && access_log_up(api_access_log(a)) &&
+                 store_backlog(st) <= api_ready_backlog(a) && !api_draining(a);
     api_send_json(call->req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
 }
 
