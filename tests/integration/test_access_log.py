@@ -107,7 +107,7 @@ class AccessLogTest(DaemonTestCase):
         self.assertEqual(status, 200, body)
         audit_id = body["id"]
         reads = [
-            ("incident", f"/v1/incidents/{q(self.inc_a)}", {self.inc_a}, {self.crn_a}, set()),
+            ("incident", f"/v1/incidents/{q(self.inc_a)}", {self.inc_a}, {self.crn_a}, {self.ref, self.ref2, self.sref}),
             ("events", f"/v1/incidents/{q(self.inc_a)}/events", {self.inc_a}, set(), {self.ref, self.ref2, self.sref}),
             ("crime", f"/v1/crimes/{q(self.crn_a)}", {self.inc_a}, {self.crn_a}, set()),
             ("audit", f"/v1/audit?incident_id={q(self.inc_a)}", {self.inc_a}, {self.crn_a}, set()),
