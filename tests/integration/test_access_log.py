@@ -106,9 +106,10 @@ class AccessLogTest(DaemonTestCase):
                                         body={"from": "2026-03-02", "to": "2026-03-04", "size": 5, "seed": 1})
         self.assertEqual(status, 200, body)
         audit_id = body["id"]
+        refs = {self.ref, self.ref2, self.sref}
         reads = [
-            ("incident", f"/v1/incidents/{q(self.inc_a)}", {self.inc_a}, {self.crn_a}, {self.ref, self.ref2, self.sref}),
-            ("events", f"/v1/incidents/{q(self.inc_a)}/events", {self.inc_a}, set(), {self.ref, self.ref2, self.sref}),
+            ("incident", f"/v1/incidents/{q(self.inc_a)}", {self.inc_a}, {self.crn_a}, refs),
+            ("events", f"/v1/incidents/{q(self.inc_a)}/events", {self.inc_a}, set(), refs),
             ("crime", f"/v1/crimes/{q(self.crn_a)}", {self.inc_a}, {self.crn_a}, set()),
             ("audit", f"/v1/audit?incident_id={q(self.inc_a)}", {self.inc_a}, {self.crn_a}, set()),
             ("pending", "/v1/pending?limit=1000", {self.inc_a}, set(), set()),
@@ -257,7 +258,8 @@ class AccessLogTest(DaemonTestCase):
                 entry["offence"] = "105A"
         conn = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=60)
         try:
-            conn.request("POST", "/v1/whatif", body=json.dumps({"ruleset": rs, "from": "2026-03-02", "to": "2026-03-03"}),
+            body = json.dumps({"ruleset": rs, "from": "2026-03-02", "to": "2026-03-03"})
+            conn.request("POST", "/v1/whatif", body=body,
                          headers={"Authorization": f"Bearer {self.h.tokens['auditor']}",
                                   "Content-Type": "application/json", "X-Purpose": purpose})
             resp = conn.getresponse()
