@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/metrics.h"
 #include "store/pgconn.h"
 #include "util/jsonwrite.h"
 #include "util/log.h"
@@ -23,6 +24,7 @@ struct access_log {
     struct event *deadline; /* the batch in flight gives up */
     struct event *kick;     /* sends the queued records from the loop */
     int timeout_ms;
+    struct metrics *metrics;
     /* records waiting for the next batch, in arrival order, and the batch in flight */
     struct access_log_wait *head, *tail, *inflight;
     bool busy;
@@ -31,8 +33,13 @@ struct access_log {
 static void access_log_pump(struct access_log *l);
 
 /* Tell every waiter of a list how its batch ended and free the list. */
-static void access_log_settle(struct access_log_wait *w, bool ok)
+static void access_log_settle(struct access_log *l, struct access_log_wait *w, bool ok)
 {
+    size_t n = 0;
+    for (struct access_log_wait *x = w; x; x = x->next)
+        n++;
+    if (n)
+        metrics_access_log(l->metrics, ok, n);
     while (w) {
         struct access_log_wait *next = w->next;
         if (w->done)
@@ -59,7 +66,7 @@ static void access_log_done(void *arg, PGresult **res, int n, const char *error,
     struct access_log_wait *batch = l->inflight;
     l->inflight = NULL;
     l->busy = false;
-    access_log_settle(batch, ok);
+    access_log_settle(l, batch, ok);
     access_log_pump(l);
 }
 
@@ -91,7 +98,7 @@ static void access_log_pump(struct access_log *l)
     struct access_log_wait *batch = l->head;
     l->head = l->tail = NULL;
     if (!lines) {
-        access_log_settle(batch, false);
+        access_log_settle(l, batch, false);
         return;
     }
     size_t at = 0;
@@ -113,7 +120,7 @@ static void access_log_pump(struct access_log *l)
     if (rc != 0) {
         l->inflight = NULL;
         l->busy = false;
-        access_log_settle(batch, false);
+        access_log_settle(l, batch, false);
         return;
     }
     struct timeval tv = {l->timeout_ms / 1000, (l->timeout_ms % 1000) * 1000};
@@ -130,16 +137,17 @@ static void access_log_state(void *arg, bool up)
     /* Queued records cannot be written now: their replies are refused rather than held. */
     struct access_log_wait *queued = l->head;
     l->head = l->tail = NULL;
-    access_log_settle(queued, false);
+    access_log_settle(l, queued, false);
 }
 
 struct access_log *access_log_new(struct event_base *base, const char *conninfo, int connect_timeout_ms,
-                                  int timeout_ms)
+                                  int timeout_ms, struct metrics *metrics)
 {
     struct access_log *l = calloc(1, sizeof(*l));
     if (!l)
         return NULL;
     l->timeout_ms = timeout_ms;
+    l->metrics = metrics;
     l->deadline = evtimer_new(base, access_log_timeout, l);
     l->kick = evtimer_new(base, access_log_kick, l);
     l->db = l->deadline && l->kick ? pgconn_new(base, conninfo, "access log", access_log_state, l) : NULL;
@@ -154,6 +162,7 @@ struct access_log *access_log_free(struct access_log *l)
     if (!l)
         return NULL;
     pgconn_free(l->db);
+    l->metrics = NULL; /* may be gone already when fcrd stops; nothing is written now anyway */
     if (l->deadline)
         event_free(l->deadline);
     if (l->kick)
@@ -162,8 +171,8 @@ struct access_log *access_log_free(struct access_log *l)
         w->done = NULL;
     for (struct access_log_wait *w = l->head; w; w = w->next)
         w->done = NULL;
-    access_log_settle(l->inflight, false);
-    access_log_settle(l->head, false);
+    access_log_settle(l, l->inflight, false);
+    access_log_settle(l, l->head, false);
     free(l);
     return NULL;
 }
@@ -183,14 +192,12 @@ bool access_log_up(const struct access_log *l)
 struct access_log_wait *access_log_write(struct access_log *l, const json_t *record, access_log_done_fn done,
                                          void *arg)
 {
-    if (!pgconn_up(l->db))
-        return NULL;
-    struct access_log_wait *w = calloc(1, sizeof(*w));
-    if (!w)
-        return NULL;
-    w->line = jsonwrite_dumps(record, JSONWRITE_SORT);
-    if (!w->line) {
+    struct access_log_wait *w = pgconn_up(l->db) ? calloc(1, sizeof(*w)) : NULL;
+    if (w)
+        w->line = jsonwrite_dumps(record, JSONWRITE_SORT);
+    if (!w || !w->line) {
         free(w);
+        metrics_access_log(l->metrics, false, 1);
         return NULL;
     }
     w->done = done;

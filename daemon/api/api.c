@@ -511,7 +511,8 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->http = evhttp_new(base);
     a->guard = api_guard_new(&p->limits.guard);
     a->log = !a->conninfo ? NULL
-                          : access_log_new(base, a->conninfo, p->connect_timeout_ms, p->limits.access_log_timeout_ms);
+                          : access_log_new(base, a->conninfo, p->connect_timeout_ms, p->limits.access_log_timeout_ms,
+                                           p->metrics);
     if (!a->conninfo || !a->http || !a->guard || !a->log) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);

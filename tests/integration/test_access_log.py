@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -221,8 +222,16 @@ class AccessLogTest(DaemonTestCase):
                                " OR entry::jsonb->'incident_ids' <> to_jsonb(incident_ids)")
         self.assertEqual(bad, 0)
 
+    def access_metric(self, result):
+        status, text = self.api.get("/metrics", role="ops")
+        self.assertEqual(status, 200)
+        m = re.search(r'^fcrd_access_log_records_total\{result="%s"\} (\d+)$' % result, text, re.M)
+        self.assertIsNotNone(m, text)
+        return int(m.group(1))
+
     def test_no_reply_without_its_record(self):
         purpose = uid("refused")
+        failed, written = self.access_metric("failed"), self.access_metric("written")
         self.h.sql("REVOKE EXECUTE ON FUNCTION access_log_append(text) FROM fcrd_app")
         try:
             for path in [f"/v1/incidents/{q(self.inc_a)}", f"/v1/subjects/{q(self.ref)}"]:
@@ -233,9 +242,11 @@ class AccessLogTest(DaemonTestCase):
         finally:
             self.h.sql("GRANT EXECUTE ON FUNCTION access_log_append(text) TO fcrd_app")
         self.assertEqual(self.records(purpose), [])
+        self.assertEqual(self.access_metric("failed"), failed + 2)
         status, body = self.get(f"/v1/incidents/{q(self.inc_a)}", purpose=purpose)
         self.assertEqual(status, 200, body)
         self.assertEqual(len(self.records(purpose)), 1)
+        self.assertGreater(self.access_metric("written"), written)
 
     def test_a_burst_of_reads_is_written_in_shared_batches(self):
         purpose = uid("burst")
