@@ -248,6 +248,29 @@ class AccessLogTest(DaemonTestCase):
         self.assertEqual(len(self.records(purpose)), 1)
         self.assertGreater(self.access_metric("written"), written)
 
+    def test_a_batch_that_takes_too_long_fails_its_replies(self):
+        """The log's head locked by another transaction: the batch waits, past
+        [api] access_log_timeout_ms, and the read is refused; once the lock goes, reads work."""
+        crime = f"/v1/crimes/{q(self.crn_a)}"
+        purpose = uid("stalled")
+        locker = self.h.connect(autocommit=False)
+        try:
+            self.set_config(**{"api.access_log_timeout_ms": "300"})
+            self.poll("the reload applied", lambda: "access_log_timeout_ms" in self.h.log_text())
+            with locker.cursor() as cur:
+                cur.execute("LOCK TABLE access_log_head IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            status, body = self.get(crime, purpose=purpose)
+            self.assertEqual((status, body["error"]["code"]), (503, "access_log_unavailable"), body)
+            self.assertLess(time.monotonic() - started, 10)
+        finally:
+            locker.rollback()
+            locker.close()
+            self.set_config()
+        self.poll("reads served again", lambda: self.get(crime, purpose=purpose)[0] == 200)
+        self.assertGreaterEqual(len(self.records(purpose)), 1)
+        self.assertIn("an access log batch took too long", self.h.log_text())
+
     def test_a_burst_of_reads_is_written_in_shared_batches(self):
         purpose = uid("burst")
         path = f"/v1/crimes/{q(self.crn_a)}"
