@@ -24,7 +24,7 @@
     " pp AS (SELECT inc.incident_id, inc.s, ARRAY(SELECT e->>'id' FROM"                                      \
     "  jsonb_array_elements(coalesce(inc.s->'persons', '[]'::jsonb)) e WHERE e->>'ref' = $1) AS pids FROM inc)," \
     " aa AS (SELECT pp.*, ARRAY(SELECT e->>'id' FROM jsonb_array_elements(coalesce(pp.s->'allegations',"      \
-    "  '[]'::jsonb)) e WHERE e->>'victim' = ANY(pp.pids) OR e->>'reported_by' = ANY(pp.pids)"                \
+    "  '[]'::jsonb)) e WHERE e->>'victim' = ANY(pp.pids)"                                                \
     "  OR (jsonb_typeof(e->'suspects') = 'array' AND e->'suspects' ?| pp.pids)) AS aids FROM pp),"           \
     " xx AS (SELECT aa.*, ARRAY(SELECT e->>'crn' FROM jsonb_array_elements(coalesce(aa.s->'crimes',"          \
     "  '[]'::jsonb)) e WHERE e->>'victim' = ANY(aa.pids) OR (jsonb_typeof(e->'allegations') = 'array'"       \
