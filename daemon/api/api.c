@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "api/access_log.h"
+#include "api/api_access.h"
 #include "api/api_int.h"
 #include "util/jsonwrite.h"
 #include "util/log.h"
@@ -32,6 +34,8 @@ struct api_query {
     int nparams;
     char *params[API_MAX_PARAMS];
     api_finish_fn finish;
+    api_build_fn build;   /* instead of finish: a reply held until its access record is written */
+    json_t *access;       /* the call's access record (build only) */
     void *arg;
     void (*arg_free)(void *); /* when finish is not called */
     bool finished;
@@ -49,6 +53,7 @@ struct api {
     struct pgconn *db;
     struct api_query *head, *tail, *inflight;
     struct api_guard *guard; /* failed authentications per client address */
+    struct access_log *log;  /* access records of replies that carry personal data */
     bool draining;
     char describe[160];
 };
@@ -158,6 +163,7 @@ static void api_query_free(struct api_query *q)
         evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
     for (int i = 0; i < q->nparams; i++)
         free(q->params[i]);
+    json_decref(q->access);
     free(q);
 }
 
@@ -205,7 +211,14 @@ static void api_query_done(void *arg, PGresult **res, int n, const char *error, 
             api_error(req, 500, "internal", "the request could not be answered", NULL);
         else if (!ok)
             api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
-        else {
+        else if (q->build) {
+            q->finished = true;
+            json_t *body = q->build(req, res[want - 1], q->arg);
+            if (q->arg_free)
+                q->arg_free(q->arg);
+            if (body)
+                api_access_send(a, q->access, req, body);
+        } else {
             q->finished = true;
             q->finish(req, res[want - 1], q->arg);
         }
@@ -259,7 +272,8 @@ void api_read(struct api *a, const struct api_call *call, const char *sql, int n
 }
 
 static void api_enqueue(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
-                        const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
+                        const char *const *params, api_finish_fn finish, api_build_fn build, void *arg,
+                        void (*arg_free)(void *))
 {
     struct evhttp_request *req = call->req;
     if (!pgconn_up(a->db)) {
@@ -283,6 +297,8 @@ static void api_enqueue(struct api *a, const struct api_call *call, const char *
     q->pre = pre;
     q->sql = sql;
     q->finish = finish;
+    q->build = build;
+    q->access = build ? json_incref((json_t *)call->access) : NULL;
     q->arg = arg;
     for (int i = 0; i < nparams; i++) {
         q->params[i] = params[i] ? strdup(params[i]) : NULL;
@@ -305,13 +321,26 @@ static void api_enqueue(struct api *a, const struct api_call *call, const char *
 void api_read_owned(struct api *a, const struct api_call *call, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
 {
-    api_enqueue(a, call, NULL, sql, nparams, params, finish, arg, arg_free);
+    api_enqueue(a, call, NULL, sql, nparams, params, finish, NULL, arg, arg_free);
 }
 
 void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg)
 {
-    api_enqueue(a, call, pre, sql, nparams, params, finish, arg, NULL);
+    api_enqueue(a, call, pre, sql, nparams, params, finish, NULL, arg, NULL);
+}
+
+void api_read_logged(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
+                     const char *const *params, api_build_fn build, void *arg, void (*arg_free)(void *))
+{
+    if (!call->access) {
+        /* A route not marked API_ROUTE_PERSONAL: a mistake of the table, never an unlogged reply. */
+        api_error(call->req, 500, "internal", "the request could not be answered", NULL);
+        if (arg_free)
+            arg_free(arg);
+        return;
+    }
+    api_enqueue(a, call, pre, sql, nparams, params, NULL, build, arg, arg_free);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -411,9 +440,9 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
         break;
     }
     const struct api_route *match = m.route;
-    struct api_call call = {req, match, &m, {NULL, ROLE_NONE}};
+    struct api_call call = {req, match, &m, {NULL, ROLE_NONE}, NULL};
+    char *peer = NULL; /* owned by the connection */
     if (match->role != ROLE_NONE) {
-        char *peer = NULL; /* owned by the connection */
         ev_uint16_t peer_port = 0;
         struct evhttp_connection *conn = evhttp_request_get_connection(req);
         if (conn)
@@ -444,6 +473,15 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
             return;
         }
     }
+    json_t *access = NULL;
+    if ((match->flags & API_ROUTE_PERSONAL) && m.result == API_ROUTE_FOUND) {
+        access = api_access_begin(a, &call, peer);
+        if (!access) {
+            api_route_match_clear(&m);
+            return;
+        }
+        call.access = access;
+    }
     /* Whether a parameter names nothing is said only to a caller who may ask. */
     if (m.result == API_ROUTE_BAD_PARAM)
         api_error(req, 404, "not_found", match->invalid ? match->invalid : "no such endpoint", NULL);
@@ -451,6 +489,7 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
         api_error(req, 404, "not_found", "no such endpoint", NULL);
     else
         match->handler(a, &call);
+    json_decref(access);
     api_route_match_clear(&m);
 }
 
@@ -471,7 +510,10 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->st = st;
     a->http = evhttp_new(base);
     a->guard = api_guard_new(&p->limits.guard);
-    if (!a->conninfo || !a->http || !a->guard) {
+    a->log = !a->conninfo ? NULL
+                          : access_log_new(base, a->conninfo, p->connect_timeout_ms, p->limits.access_log_timeout_ms,
+                                           p->metrics);
+    if (!a->conninfo || !a->http || !a->guard || !a->log) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -523,6 +565,7 @@ struct api *api_free(struct api *a)
     if (a->http)
         evhttp_free(a->http);
     api_guard_free(a->guard);
+    access_log_free(a->log);
     free(a->conninfo);
     free(a);
     return NULL;
@@ -563,6 +606,11 @@ bool api_draining(const struct api *a)
     return a->draining;
 }
 
+struct access_log *api_access_log(const struct api *a)
+{
+    return a->log;
+}
+
 struct metrics *api_metrics(const struct api *a)
 {
     return a->p.metrics;
@@ -572,6 +620,8 @@ void api_set_limits(struct api *a, const struct api_limits *lim)
 {
     a->p.limits = *lim;
     api_guard_set_limits(a->guard, &lim->guard);
+    if (a->log)
+        access_log_set_timeout(a->log, lim->access_log_timeout_ms);
     /* evhttp has one limit for every request: the larger of the two, and each handler holds its
      * body to its own (api_body_object), answering 413 in the API's error shape. */
     size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;
@@ -601,6 +651,9 @@ json_t *api_query_params(struct evhttp_request *req, const char *const *allowed)
         return NULL;
     }
     for (struct evkeyval *e = kv.tqh_first; e; e = e->next.tqe_next) {
+        /* A read's purpose is every route's parameter, checked at dispatch (api_access_begin). */
+        if (strcmp(e->key, "purpose") == 0)
+            continue;
         bool ok = false;
         for (size_t i = 0; allowed[i]; i++)
             if (strcmp(allowed[i], e->key) == 0)

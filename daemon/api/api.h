@@ -3,6 +3,7 @@
 #define FCRD_API_H
 
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -22,6 +23,8 @@ struct api_limits {
     size_t whatif_max_body;
     size_t audit_sample_max;
     struct api_guard_limits guard; /* failed authentications per address before a 429 */
+    bool require_purpose;          /* reads of personal data must say why (X-Purpose or purpose=) */
+    int access_log_timeout_ms;     /* an access log batch not committed by then fails its replies */
 };
 
 struct api_params {

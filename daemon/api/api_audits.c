@@ -418,20 +418,20 @@ static bool api_audits_results(json_t *audit)
     return true;
 }
 
-static void api_audits_get_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *api_audits_get_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
     if (PQntuples(res) != 1) {
         api_error(req, 404, "not_found", "no such audit", NULL);
-        return;
+        return NULL;
     }
     json_t *audit = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     if (!audit || !api_audits_results(audit)) {
         json_decref(audit);
         api_error(req, 500, "internal", "the audit could not be read", NULL);
-        return;
+        return NULL;
     }
-    api_send_json(req, 200, audit);
+    return audit;
 }
 
 void api_audits_get(struct api *a, const struct api_call *call)
@@ -442,7 +442,7 @@ void api_audits_get(struct api *a, const struct api_call *call)
         return;
     }
     const char *p[1] = {id};
-    api_read(a, call, SQL_GET, 1, p, api_audits_get_finish, NULL);
+    api_read_logged(a, call, NULL, SQL_GET, 1, p, api_audits_get_build, NULL, NULL);
 }
 
 /* ---- POST /v1/audits/{id}/verdicts ------------------------------------------------------------ */

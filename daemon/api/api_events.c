@@ -22,13 +22,13 @@
     " ORDER BY r.seq, r.event_id LIMIT $3::int + 1) e ON true"                                               \
     " WHERE i.incident_id = $1 AND i.state IS NOT NULL ORDER BY e.seq"
 
-static void api_events_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *api_events_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     long limit = (long)(intptr_t)arg;
     int n = PQntuples(res);
     if (n == 0) {
         api_error(req, 404, "not_found", "no such incident", NULL);
-        return;
+        return NULL;
     }
     json_t *items = json_array();
     int shown = 0;
@@ -39,7 +39,7 @@ static void api_events_finish(struct evhttp_request *req, const PGresult *res, v
         if (!it) {
             json_decref(items);
             api_error(req, 500, "internal", "a stored event cannot be read", NULL);
-            return;
+            return NULL;
         }
         json_array_append_new(items, it);
         shown++;
@@ -48,7 +48,7 @@ static void api_events_finish(struct evhttp_request *req, const PGresult *res, v
     json_t *next = json_null();
     if (n > limit && shown > 0)
         next = json_string(PQgetvalue(res, shown - 1, 1));
-    api_send_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
+    return json_pack("{s:o, s:o}", "items", items, "next", next);
 }
 
 void api_events_get(struct api *a, const struct api_call *call)
@@ -87,5 +87,5 @@ void api_events_get(struct api *a, const struct api_call *call)
     char limtext[24];
     snprintf(limtext, sizeof(limtext), "%ld", limit);
     const char *p[3] = {id, cursor, limtext};
-    api_read(a, call, SQL_EVENTS, 3, p, api_events_finish, (void *)(intptr_t)limit);
+    api_read_logged(a, call, NULL, SQL_EVENTS, 3, p, api_events_build, (void *)(intptr_t)limit, NULL);
 }

@@ -24,6 +24,7 @@ struct api_call {
     const struct api_route *route;
     const struct api_route_match *match;
     struct api_caller who;
+    const json_t *access; /* API_ROUTE_PERSONAL: the request's access record (api_access_begin) */
 };
 
 /* api_call_param: the path parameter `name` of the call (borrowed, valid during the handler). */
@@ -68,7 +69,18 @@ void api_read_owned(struct api *a, const struct api_call *call, const char *sql,
 void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg);
 
+/* api_read_logged: as api_read_owned (pre may be NULL, as api_read_after otherwise), for a
+ * route whose reply carries personal data (API_ROUTE_PERSONAL): build returns the 200 body
+ * (new reference), or NULL once it has answered the request itself (404, 500); the body is sent
+ * only after the call's access record, with the ids the body holds, is written
+ * (api_access_send). build borrows arg; arg_free(arg) is called after it, or whenever it is
+ * not called. */
+typedef json_t *(*api_build_fn)(struct evhttp_request *req, const PGresult *res, void *arg);
+void api_read_logged(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
+                     const char *const *params, api_build_fn build, void *arg, void (*arg_free)(void *));
+
 /* State the routes need. */
+struct access_log *api_access_log(const struct api *a);
 struct store *api_store(const struct api *a);
 const struct ruleset *api_ruleset(const struct api *a);
 bool api_db_up(const struct api *a);

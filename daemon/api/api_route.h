@@ -18,6 +18,7 @@ typedef void (*api_handler_fn)(struct api *a, const struct api_call *call);
 /* Flags of a row's parameters. */
 #define API_ROUTE_ONE_SEGMENT 1u /* a parameter holding '/' is not valid */
 #define API_ROUTE_CHARS 2u       /* max counts UTF-8 characters, not bytes */
+#define API_ROUTE_PERSONAL 4u    /* the reply carries personal data: it is access-logged (api_access.h) */
 
 /* One row. `pattern` is the path as proto/openapi.yaml writes it: literal text with parameters
  * "{name}". A parameter stands for one or more characters of the decoded path, '/' included

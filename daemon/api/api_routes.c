@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access_log.h"
+#include "api/api_access_list.h"
 #include "api/api_audits.h"
 #include "api/api_events.h"
 #include "api/api_int.h"
 #include "api/api_metrics.h"
 #include "api/api_report.h"
 #include "api/api_rulesets.h"
+#include "api/api_subjects.h"
 #include "api/api_ui.h"
 #include "api/api_whatif.h"
 #include "api/api_write.h"
@@ -71,9 +74,9 @@ static bool text_ok(struct evhttp_request *req, const char *v, const char *key, 
     return false;
 }
 
-/* Rows of one JSON text column -> {items: [...], next}. cursor_col (or -1) holds each row's cursor;
- * a row beyond `limit` means there is a next page. */
-static void send_page(struct evhttp_request *req, const PGresult *res, long limit, int cursor_col)
+/* Rows of one JSON text column -> {items: [...], next} (new reference). cursor_col (or -1) holds
+ * each row's cursor; a row beyond `limit` means there is a next page. */
+static json_t *page_build(const PGresult *res, long limit, int cursor_col)
 {
     json_t *items = json_array();
     int n = PQntuples(res);
@@ -86,7 +89,7 @@ static void send_page(struct evhttp_request *req, const PGresult *res, long limi
     json_t *next = json_null();
     if (n > limit && shown > 0 && cursor_col >= 0)
         next = json_string(PQgetvalue(res, shown - 1, cursor_col));
-    api_send_json(req, 200, json_pack("{s:o, s:o}", "items", items, "next", next));
+    return json_pack("{s:o, s:o}", "items", items, "next", next);
 }
 
 /* ---- health --------------------------------------------------------------------------------- */
@@ -100,8 +103,9 @@ static void handle_healthz(struct api *a, const struct api_call *call)
 static void handle_readyz(struct api *a, const struct api_call *call)
 {
     struct store *st = api_store(a);
-    bool ready = store_db_up(st) && api_db_up(a) && store_backlog(st) <= api_ready_backlog(a) &&
-                 !api_draining(a);
+    /* The access log's connection too: without it every read of personal data is refused. */
+    bool ready = store_db_up(st) && api_db_up(a) && access_log_up(api_access_log(a)) &&
+                 store_backlog(st) <= api_ready_backlog(a) && !api_draining(a);
     api_send_json(call->req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
 }
 
@@ -127,22 +131,22 @@ static void repeat_params(const struct api *a, char n[24], char w[24], const cha
     *pw = w;
 }
 
-static void incident_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *incident_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
     if (PQntuples(res) != 1) {
         api_error(req, 404, "not_found", "no such incident", NULL);
-        return;
+        return NULL;
     }
     json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
     if (!state) {
         api_error(req, 500, "internal", "the stored incident state cannot be read", NULL);
-        return;
+        return NULL;
     }
     json_t *view = incident_view(state);
     json_decref(state);
     json_object_set_new(view, "repeat_victim", json_boolean(PQgetvalue(res, 0, 1)[0] == 't'));
-    api_send_json(req, 200, view);
+    return view;
 }
 
 static void handle_incident(struct api *a, const struct api_call *call)
@@ -150,10 +154,10 @@ static void handle_incident(struct api *a, const struct api_call *call)
     char n[24], w[24];
     const char *p[3] = {api_call_param(call, "incident_id"), NULL, NULL};
     repeat_params(a, n, w, &p[1], &p[2]);
-    api_read(a, call,
-             "SELECT state::text, " SQL_REPEAT_VICTIM("$1", "$2", "$3")
-             " FROM incidents WHERE incident_id = $1 AND state IS NOT NULL",
-             3, p, incident_finish, NULL);
+    api_read_logged(a, call, NULL,
+                    "SELECT state::text, " SQL_REPEAT_VICTIM("$1", "$2", "$3")
+                    " FROM incidents WHERE incident_id = $1 AND state IS NOT NULL",
+                    3, p, incident_build, NULL, NULL);
 }
 
 /* ---- pending decisions ---------------------------------------------------------------------- */
@@ -171,9 +175,10 @@ static void handle_incident(struct api *a, const struct api_call *call)
     " AND ($4::timestamptz IS NULL OR (due, id) > ($4::timestamptz, $5::text))"                              \
     " ORDER BY due, id LIMIT $6::int + 1"
 
-static void pending_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *pending_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
-    send_page(req, res, (long)(intptr_t)arg, 1);
+    (void)req;
+    return page_build(res, (long)(intptr_t)arg, 1);
 }
 
 static void handle_pending(struct api *a, const struct api_call *call)
@@ -217,7 +222,7 @@ static void handle_pending(struct api *a, const struct api_call *call)
                             overdue && strcmp(overdue, "true") == 0 ? "true" : "false",
                             after ? due : NULL, after ? id : NULL, lim, NULL, NULL};
         repeat_params(a, n, w, &p[6], &p[7]);
-        api_read(a, call, SQL_PENDING, 8, p, pending_finish, (void *)(intptr_t)limit);
+        api_read_logged(a, call, NULL, SQL_PENDING, 8, p, pending_build, (void *)(intptr_t)limit, NULL);
     }
     json_decref(params);
 }
@@ -231,21 +236,23 @@ static void handle_pending(struct api *a, const struct api_call *call)
     " 'history', (SELECT coalesce(json_agg(" SQL_AUDIT_ITEM " ORDER BY a.id), '[]'::json)"                   \
     "  FROM audit a WHERE a.crn = c.crn))::text FROM crimes c WHERE c.crn = $1"
 
-static void crime_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *crime_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
     if (PQntuples(res) != 1) {
         api_error(req, 404, "not_found", "no such crime", NULL);
-        return;
+        return NULL;
     }
     json_t *c = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    api_send_json(req, c ? 200 : 500, c ? c : json_pack("{s:{s:s,s:s}}", "error", "code", "internal", "message", "bad row"));
+    if (!c)
+        api_error(req, 500, "internal", "bad row", NULL);
+    return c;
 }
 
 static void handle_crime(struct api *a, const struct api_call *call)
 {
     const char *p[1] = {api_call_param(call, "crn")};
-    api_read(a, call, SQL_CRIME, 1, p, crime_finish, NULL);
+    api_read_logged(a, call, NULL, SQL_CRIME, 1, p, crime_build, NULL, NULL);
 }
 
 /* ---- audit ---------------------------------------------------------------------------------- */
@@ -278,9 +285,10 @@ static void handle_crime(struct api *a, const struct api_call *call)
 #define SQL_AUDIT_ALL                                                                                        \
     SQL_AUDIT_SELECT " AND a.id <= current_setting('fcrd.audit_horizon')::bigint ORDER BY a.id LIMIT $4::int + 1"
 
-static void audit_finish(struct evhttp_request *req, const PGresult *res, void *arg)
+static json_t *audit_build(struct evhttp_request *req, const PGresult *res, void *arg)
 {
-    send_page(req, res, (long)(intptr_t)arg, 1);
+    (void)req;
+    return page_build(res, (long)(intptr_t)arg, 1);
 }
 
 static void handle_audit(struct api *a, const struct api_call *call)
@@ -308,16 +316,19 @@ static void handle_audit(struct api *a, const struct api_call *call)
         snprintf(lim, sizeof(lim), "%ld", limit);
         const char *p[4] = {param(params, "incident_id"), param(params, "crn"), after ? after : "0", lim};
         if (p[0] || p[1])
-            api_read(a, call, SQL_AUDIT, 4, p, audit_finish, (void *)(intptr_t)limit);
+            api_read_logged(a, call, NULL, SQL_AUDIT, 4, p, audit_build, (void *)(intptr_t)limit, NULL);
         else
-            api_read_after(a, call, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_finish, (void *)(intptr_t)limit);
+            api_read_logged(a, call, SQL_AUDIT_HORIZON, SQL_AUDIT_ALL, 4, p, audit_build, (void *)(intptr_t)limit,
+                            NULL);
     }
     json_decref(params);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */
 
-/* Path parameters are ids of the feed (at most 64 characters; the incident's events were always
+/* API_ROUTE_PERSONAL marks the rows whose replies carry personal data: each is written to the
+ * access log before it is sent (api_access.h); their handlers read through api_read_logged.
+ * Path parameters are ids of the feed (at most 64 characters; the incident's events were always
  * counted in characters, the others in bytes). Incident ids and CRNs may hold '/' unencoded;
  * pending ids and file names may not. A row listed earlier wins: an incident's events before the
  * incident. proto/openapi.yaml lists the same rows (tests/integration/test_api.py compares). */
@@ -325,17 +336,23 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/healthz", ROLE_NONE, handle_healthz, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/readyz", ROLE_NONE, handle_readyz, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/metrics", ROLE_OPS, api_get_metrics, 0, 0, NULL},
-    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}/events", ROLE_AUDITOR, api_events_get, 64, API_ROUTE_CHARS,
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}/events", ROLE_AUDITOR, api_events_get, 64,
+     API_ROUTE_CHARS | API_ROUTE_PERSONAL, "no such incident"},
+    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}", ROLE_AUDITOR, handle_incident, 64, API_ROUTE_PERSONAL,
      "no such incident"},
-    {EVHTTP_REQ_GET, "/v1/incidents/{incident_id}", ROLE_AUDITOR, handle_incident, 64, 0, "no such incident"},
-    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, 0, NULL},
-    {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, 0, "no such crime"},
-    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, 0, NULL},
+    {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, API_ROUTE_PERSONAL, NULL},
+    {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, API_ROUTE_PERSONAL, "no such crime"},
+    {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, API_ROUTE_PERSONAL, NULL},
     {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi, 0, 0, NULL},
+    /* Data protection (api_access_list.c, api_subjects.c): who looked at what, and a subject
+     * access export of everything held about one person. */
+    {EVHTTP_REQ_GET, "/v1/access-log", ROLE_AUDITOR, api_access_list_get, 0, API_ROUTE_PERSONAL, NULL},
+    {EVHTTP_REQ_GET, "/v1/subjects/{ref}", ROLE_FCR, api_subjects_get, 64, API_ROUTE_PERSONAL, "no such person"},
     /* Independent audits (api_audits.c): auditors draw samples and give verdicts. */
     {EVHTTP_REQ_GET, "/v1/audits", ROLE_AUDITOR, api_audits_list, 0, 0, NULL},
     {EVHTTP_REQ_POST, "/v1/audits", ROLE_AUDITOR, api_audits_post, 0, 0, NULL},
-    {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT, "no such audit"},
+    {EVHTTP_REQ_GET, "/v1/audits/{id}", ROLE_AUDITOR, api_audits_get, 20, API_ROUTE_ONE_SEGMENT | API_ROUTE_PERSONAL,
+     "no such audit"},
     {EVHTTP_REQ_POST, "/v1/audits/{id}/verdicts", ROLE_AUDITOR, api_audits_post_verdict, 20, API_ROUTE_ONE_SEGMENT,
      "no such audit"},
     /* The rule sets decisions name (api_rulesets.c). */
@@ -346,7 +363,7 @@ const struct api_route api_routes[] = {
      "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/cancel", ROLE_DDM, api_post_cancel, 64, 0, "no such endpoint"},
     {EVHTTP_REQ_POST, "/v1/crimes/{crn}/reclassify", ROLE_DDM, api_post_reclassify, 64, 0, "no such endpoint"},
-    {EVHTTP_REQ_POST, "/v1/whatif", ROLE_AUDITOR, api_post_whatif, 0, 0, NULL},
+    {EVHTTP_REQ_POST, "/v1/whatif", ROLE_AUDITOR, api_post_whatif, 0, API_ROUTE_PERSONAL, NULL},
     /* The supervisor's page: "/" and its files under /ui/. */
     {EVHTTP_REQ_GET, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},
     {EVHTTP_REQ_HEAD, "/", ROLE_NONE, api_ui_root, 0, 0, NULL},

@@ -151,6 +151,12 @@ static const struct key_def keys[] = {
     { KEY("api", "auth_block_s"), .type = KT_INT, AT(api_auth_block_s), .dflt = "60",
       .min = 1, .max = 86400, .flags = KF_RELOAD,
       .describe = "how long, in seconds, a blocked address is answered 429 whatever token it presents" },
+    { KEY("api", "require_purpose"), .type = KT_WORD, AT(api_require_purpose), .dflt = "no",
+      .words = yes_no_words, .flags = KF_RELOAD,
+      .describe = "yes: a read of personal data without a purpose (X-Purpose header or purpose=) is refused 400" },
+    { KEY("api", "access_log_timeout_ms"), .type = KT_INT, AT(api_access_log_timeout_ms), .dflt = "5000",
+      .min = 100, .max = 60000, .flags = KF_RELOAD,
+      .describe = "an access log batch not written within this many milliseconds fails: its replies get 503" },
     { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
       .flags = KF_RELOAD,
       .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
@@ -960,6 +966,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->log_level);
     free(cfg->feed_tls);
     free(cfg->feed_allow_insecure);
+    free(cfg->api_require_purpose);
     free(cfg->api_tls);
     free(cfg->tls_cert);
     free(cfg->tls_key);

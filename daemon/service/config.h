@@ -54,6 +54,8 @@ struct config {
     size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
     int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
     int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
+    char *api_require_purpose; /* require_purpose: yes | no, default no */
+    int api_access_log_timeout_ms; /* access_log_timeout_ms: an access log batch's deadline, default 5000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

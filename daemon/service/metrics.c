@@ -51,6 +51,7 @@ struct metrics {
     struct histogram ack;
     /* api */
     uint64_t auth_failures[METRICS_AUTH_KINDS];
+    uint64_t access_written, access_failed;
     /* store */
     struct histogram batch, commit;
     uint64_t rollbacks;
@@ -213,6 +214,14 @@ void metrics_api_auth_failure(struct metrics *m, enum metrics_auth why)
 {
     if (m && (size_t)why < METRICS_AUTH_KINDS)
         m->auth_failures[why]++;
+}
+
+void metrics_access_log(struct metrics *m, bool ok, size_t n)
+{
+    if (m && ok)
+        m->access_written += n;
+    else if (m)
+        m->access_failed += n;
 }
 
 void metrics_store_commit(struct metrics *m, size_t events, double seconds)
@@ -463,6 +472,12 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
          (unsigned long long)m->auth_failures[METRICS_AUTH_UNAUTHORIZED],
          (unsigned long long)m->auth_failures[METRICS_AUTH_FORBIDDEN],
          (unsigned long long)m->auth_failures[METRICS_AUTH_TOO_MANY]);
+    family(&o, "fcrd_access_log_records_total", "counter",
+           "Access records of replies that carry personal data: written, or failed (the reply was refused 503).");
+    emit(&o,
+         "fcrd_access_log_records_total{result=\"written\"} %llu\n"
+         "fcrd_access_log_records_total{result=\"failed\"} %llu\n",
+         (unsigned long long)m->access_written, (unsigned long long)m->access_failed);
 
     /* the store */
     gauge(&o, "fcrd_store_backlog", "Events and decisions queued for the database or in the batch in flight.",

@@ -42,6 +42,9 @@ void metrics_feed_tls_failure(struct metrics *m);
 enum metrics_auth { METRICS_AUTH_UNAUTHORIZED, METRICS_AUTH_FORBIDDEN, METRICS_AUTH_TOO_MANY, METRICS_AUTH_KINDS };
 /* metrics_api_auth_failure: one such refusal. */
 void metrics_api_auth_failure(struct metrics *m, enum metrics_auth why);
+/* metrics_access_log: n access records written (ok) or that could not be (their replies were
+ * refused 503). */
+void metrics_access_log(struct metrics *m, bool ok, size_t n);
 
 /* ---- the store ---- */
 

@@ -267,6 +267,9 @@ test('sign_in_by_keyboard_keeps_the_token_out_of_urls', async () => {
   for (let i = 0; i < 6 && await page.evaluate(() => document.activeElement.id) !== 'token'; i++) await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'token', 'the token field is reached by Tab');
   await page.keyboard.type(TOKENS.supervisor);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'purpose', 'then the purpose field');
+  await page.keyboard.type('E2E quality check');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#view-queue:not([hidden])');
   const stored = await page.evaluate(() => ({ s: sessionStorage.getItem('fcrd.token'), l: localStorage.length, c: document.cookie }));
@@ -401,6 +404,9 @@ test('incident_shows_events_persons_allegations_decisions_and_audit', async () =
   const audit = await page.$$eval('#incident-body tr[data-audit]', (rs) => rs.map((r) => r.textContent));
   assert.ok(audit.some((t) => /supervisor/.test(t)), 'the person\'s decision is in the trail');
   assert.ok(audit.some((t) => t.includes('crime.recorded')));
+  const access = await page.$$eval('#incident-body tr[data-access]', (rs) => rs.map((r) => r.textContent));
+  assert.ok(access.some((t) => /supervisor/.test(t) && t.includes('/v1/incidents/{incident_id}') &&
+    t.includes('E2E quality check')), 'the access history shows who looked at the incident, and why');
   assert.ok(await page.isVisible('#incident-body tr[data-crn] button[data-cancel]'));
   await shot('incident.png', true);
 });

@@ -3,7 +3,8 @@
 
 The migrations run as the schema owner, so every table belongs to fcrd_owner; the role fcrd
 serves with is no superuser and can do no DDL, no UPDATE or DELETE of raw events or the audit
-trail, and no DELETE or TRUNCATE anywhere; no statement is composed from text (a source scan).
+trail, no write of the access log but through its append function, and no DELETE or TRUNCATE
+anywhere; no statement is composed from text (a source scan).
 Secrets stay out of the log: a password in a connection string and
 the API tokens are never written there, not at debug level, not in a reload's list of changes.
 """
@@ -69,6 +70,14 @@ class PrivilegeTest(DaemonTestCase):
             "update audit": "UPDATE audit SET actor = 'x'",
             "delete audit": "DELETE FROM audit",
             "truncate audit": "TRUNCATE audit",
+            "insert access_log": "INSERT INTO access_log (at, user_id, role, method, route, path, entry, prev_hash,"
+                                 " hash) VALUES (now(), 'x', 'x', 'GET', '/', '/', '{}', '', '')",
+            "update access_log": "UPDATE access_log SET purpose = 'x'",
+            "delete access_log": "DELETE FROM access_log",
+            "truncate access_log": "TRUNCATE access_log",
+            "update access_log_head": "UPDATE access_log_head SET hash = ''",
+            "replace the append function": "CREATE OR REPLACE FUNCTION access_log_append(lines text) RETURNS integer"
+                                           " LANGUAGE sql AS 'SELECT 0'",
             "delete crimes": "DELETE FROM crimes",
             "delete pending": "DELETE FROM pending_decisions",
             "delete incidents": "DELETE FROM incidents",

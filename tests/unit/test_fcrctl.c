@@ -41,6 +41,39 @@ START_TEST(args_pending_all_options)
 }
 END_TEST
 
+START_TEST(args_access_log_and_subject)
+{
+    char *argv[] = {"fcrctl", "access-log", "--user", "u1", "--incident", "I-1", "--ref", "R-1", "--from",
+                    "2026-03-01", "--to", "2026-03-02", "--limit", "10", "--all", "--purpose", "SAR 17"};
+    struct fcrctl_args a;
+    char err[256];
+    ck_assert_int_eq(parse(&a, NARGS(argv), argv, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.cmd, FCRCTL_CMD_ACCESS_LOG);
+    ck_assert_str_eq(a.user, "u1");
+    ck_assert_str_eq(a.incident, "I-1");
+    ck_assert_str_eq(a.ref, "R-1");
+    ck_assert_str_eq(a.from, "2026-03-01");
+    ck_assert_str_eq(a.to, "2026-03-02");
+    ck_assert_int_eq(a.limit, 10);
+    ck_assert(a.all);
+    ck_assert_str_eq(a.purpose, "SAR 17");
+
+    char *subj[] = {"fcrctl", "subject", "R-1", "--json", "--out", "/tmp/x.json"};
+    ck_assert_int_eq(parse(&a, NARGS(subj), subj, err, sizeof(err)), 0);
+    ck_assert_int_eq(a.cmd, FCRCTL_CMD_SUBJECT);
+    ck_assert_str_eq(a.target, "R-1");
+    ck_assert_str_eq(a.out, "/tmp/x.json");
+    ck_assert(a.json);
+
+    char *no_ref[] = {"fcrctl", "subject"};
+    ck_assert_int_eq(parse(&a, NARGS(no_ref), no_ref, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+    char *wrong_opt[] = {"fcrctl", "subject", "R-1", "--user", "u1"};
+    ck_assert_int_eq(parse(&a, NARGS(wrong_opt), wrong_opt, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+    char *out_elsewhere[] = {"fcrctl", "access-log", "--out", "f"};
+    ck_assert_int_eq(parse(&a, NARGS(out_elsewhere), out_elsewhere, err, sizeof(err)), FCRCTL_EXIT_USAGE);
+}
+END_TEST
+
 START_TEST(args_decide)
 {
     char *argv[] = {"fcrctl", "decide", "P-7", "record", "--rationale", "victim confirms", "--offence", "8N",
@@ -1219,6 +1252,7 @@ static Suite *fcrctl_suite(void)
     TCase *tc = tcase_create("args");
     tcase_add_test(tc, args_pending_all_options);
     tcase_add_test(tc, args_decide);
+    tcase_add_test(tc, args_access_log_and_subject);
     tcase_add_test(tc, args_cancel_and_reclassify);
     tcase_add_test(tc, args_audit_forms);
     tcase_add_test(tc, args_token_hash);

@@ -3,6 +3,8 @@
 #include "fcrctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,6 +36,11 @@ struct fcrctl {
 };
 
 #define COLS(a) (a), sizeof(a) / sizeof((a)[0])
+
+static const struct fcrctl_table_column access_cols[] = {
+    {"ID", "id"},       {"AT", "at"},       {"USER", "user"},          {"ROLE", "role"},   {"ROUTE", "route"},
+    {"INCIDENTS", "incident_ids"}, {"CRNS", "crns"}, {"REFS", "person_refs"}, {"PURPOSE", "purpose"},
+};
 
 static const struct fcrctl_table_column pending_cols[] = {
     {"ID", "id"}, {"INCIDENT", "incident_id"}, {"REASON", "reason"},
@@ -137,7 +144,17 @@ static int fcrctl_call(struct fcrctl *ctl, const char *method, const char *targe
         fcrctl_say("out of memory");
         return FCRCTL_EXIT_FAILURE;
     }
-    int rc = fcrctl_http_request(ctl->http, method, target, text, reply);
+    /* The purpose goes with every request as a query parameter, which every route accepts. */
+    char *with = NULL;
+    if (ctl->args->purpose && (!(with = strdup(target)) || fcrctl_http_query_add(&with, "purpose", ctl->args->purpose))) {
+        free(with);
+        free(text);
+        memset(reply, 0, sizeof(*reply));
+        fcrctl_say("out of memory");
+        return FCRCTL_EXIT_FAILURE;
+    }
+    int rc = fcrctl_http_request(ctl->http, method, with ? with : target, text, reply);
+    free(with);
     free(text);
     if (rc != 0 || fcrctl_http_exit_code(reply->status) != FCRCTL_EXIT_OK)
         return fcrctl_fail_reply(ctl, method, reply);
@@ -1047,6 +1064,122 @@ static int fcrctl_cmd_audit_keygen(const struct fcrctl_args *a)
     return FCRCTL_EXIT_OK;
 }
 
+static int fcrctl_cmd_access_log(struct fcrctl *ctl)
+{
+    const struct fcrctl_args *a = ctl->args;
+    char *target = strdup("/v1/access-log");
+    char limit[24];
+    snprintf(limit, sizeof(limit), "%ld", a->limit);
+    if (!target || (a->user && fcrctl_http_query_add(&target, "user", a->user) != 0) ||
+        (a->incident && fcrctl_http_query_add(&target, "incident_id", a->incident) != 0) ||
+        (a->ref && fcrctl_http_query_add(&target, "ref", a->ref) != 0) ||
+        (a->from && fcrctl_http_query_add(&target, "from", a->from) != 0) ||
+        (a->to && fcrctl_http_query_add(&target, "to", a->to) != 0) ||
+        (a->limit && fcrctl_http_query_add(&target, "limit", limit) != 0)) {
+        free(target);
+        fcrctl_say("out of memory");
+        return FCRCTL_EXIT_FAILURE;
+    }
+    json_t *items;
+    bool more;
+    int rc = fcrctl_list(ctl, target, a->all, &items, &more);
+    free(target);
+    if (rc == 0 && !a->json) {
+        if (json_array_size(items) == 0)
+            fcrctl_say("no access records");
+        else if (fcrctl_print_section(ctl, NULL, items, COLS(access_cols)) != 0)
+            rc = FCRCTL_EXIT_FAILURE;
+    }
+    if (rc == 0 && more)
+        fcrctl_say("more access records than shown: --all fetches every page");
+    json_decref(items);
+    return rc;
+}
+
+/* The export, as it came, into a file only its owner may read: it is a person's whole record. */
+static int fcrctl_subject_write(const char *path, const struct fcrctl_http_reply *r)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0) {
+        fcrctl_say("cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return FCRCTL_EXIT_FAILURE;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        fcrctl_say("cannot write %s: %s", path, strerror(errno));
+        return FCRCTL_EXIT_FAILURE;
+    }
+    fwrite(r->body, 1, r->len, f);
+    if (r->len == 0 || r->body[r->len - 1] != '\n')
+        fputc('\n', f);
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0 || bad) {
+        fcrctl_say("cannot write %s", path);
+        return FCRCTL_EXIT_FAILURE;
+    }
+    return 0;
+}
+
+static const struct fcrctl_table_column subject_cols[] = {
+    {"INCIDENT", NULL}, {"PERSONS", NULL}, {"ALLEGATIONS", NULL}, {"CRIMES", NULL}, {"PENDING", NULL}, {"AUDIT", NULL},
+};
+
+/* A line per incident: how much the export holds of each kind. */
+static int fcrctl_subject_summary(const struct fcrctl *ctl, const json_t *doc)
+{
+    static const char *const kinds[] = {"persons", "allegations", "crimes", "pending", "audit"};
+    const json_t *incidents = json_object_get(doc, "incidents");
+    if (json_array_size(incidents) == 0) {
+        fcrctl_say("nothing is held about this person");
+        return 0;
+    }
+    struct fcrctl_table *t = fcrctl_table_new(COLS(subject_cols));
+    size_t i;
+    const json_t *inc;
+    int rc = t ? 0 : -1;
+    json_array_foreach(incidents, i, inc)
+    {
+        if (rc != 0)
+            break;
+        char counts[5][24];
+        const char *cells[6] = {json_string_value(json_object_get(inc, "incident_id"))};
+        for (size_t k = 0; k < 5; k++) {
+            snprintf(counts[k], sizeof(counts[k]), "%zu", json_array_size(json_object_get(inc, kinds[k])));
+            cells[k + 1] = counts[k];
+        }
+        if (!cells[0])
+            cells[0] = "-";
+        rc = fcrctl_table_add_row(t, cells);
+    }
+    if (rc == 0)
+        fcrctl_table_print(t, ctl->out);
+    fcrctl_table_free(t);
+    return rc;
+}
+
+static int fcrctl_cmd_subject(struct fcrctl *ctl)
+{
+    char *target = fcrctl_path("/v1/subjects/", ctl->args->target, "");
+    if (!target)
+        return FCRCTL_EXIT_FAILURE;
+    json_t *doc;
+    struct fcrctl_http_reply reply;
+    int rc = fcrctl_call(ctl, "GET", target, NULL, &doc, &reply);
+    free(target);
+    if (rc == 0 && ctl->args->out)
+        rc = fcrctl_subject_write(ctl->args->out, &reply);
+    if (rc == 0 && ctl->args->json && !ctl->args->out)
+        fcrctl_print_raw(ctl, &reply);
+    else if (rc == 0 && !ctl->args->json && fcrctl_subject_summary(ctl, doc) != 0)
+        rc = FCRCTL_EXIT_FAILURE;
+    json_decref(doc);
+    fcrctl_http_reply_clear(&reply);
+    return rc;
+}
+
 static int fcrctl_run(struct fcrctl *ctl)
 {
     switch (ctl->args->cmd) {
@@ -1070,6 +1203,10 @@ static int fcrctl_run(struct fcrctl *ctl)
         return fcrctl_cmd_report(ctl);
     case FCRCTL_CMD_WHATIF:
         return fcrctl_cmd_whatif(ctl);
+    case FCRCTL_CMD_ACCESS_LOG:
+        return fcrctl_cmd_access_log(ctl);
+    case FCRCTL_CMD_SUBJECT:
+        return fcrctl_cmd_subject(ctl);
     default:
         return FCRCTL_EXIT_USAGE;
     }

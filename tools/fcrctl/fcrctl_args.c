@@ -25,6 +25,7 @@ static const struct fcrctl_args_command commands[] = {
     {"cancel", FCRCTL_CMD_CANCEL, 2, 2},         {"reclassify", FCRCTL_CMD_RECLASSIFY, 2, 2},
     {"audit", FCRCTL_CMD_AUDIT, 0, 1},           {"report", FCRCTL_CMD_REPORT, 0, 0},
     {"whatif", FCRCTL_CMD_WHATIF, 1, 1},         {"token", FCRCTL_CMD_TOKEN_HASH, 1, 1},
+    {"access-log", FCRCTL_CMD_ACCESS_LOG, 0, 0}, {"subject", FCRCTL_CMD_SUBJECT, 1, 1},
     {"help", FCRCTL_CMD_HELP, 0, 1},
 };
 
@@ -45,12 +46,13 @@ static const struct fcrctl_args_option options[] = {
     OPT("url", KIND_TEXT, ALL_CMDS, url, 0),
     OPT("token-file", KIND_TEXT, ALL_CMDS, token_file, 0),
     OPT("json", KIND_FLAG, ALL_CMDS, json, 0),
+    OPT("purpose", KIND_TEXT, ALL_CMDS, purpose, 0),
     OPT("timeout", KIND_NUMBER, ALL_CMDS, timeout, 3600),
     OPT("overdue", KIND_FLAG, CMD(FCRCTL_CMD_PENDING), overdue, 0),
-    OPT("all", KIND_FLAG, CMD(FCRCTL_CMD_PENDING), all, 0),
+    OPT("all", KIND_FLAG, CMD(FCRCTL_CMD_PENDING) | CMD(FCRCTL_CMD_ACCESS_LOG), all, 0),
     OPT("flag", KIND_TEXT, CMD(FCRCTL_CMD_PENDING), flag, 0),
     OPT("reason", KIND_TEXT, CMD(FCRCTL_CMD_PENDING), reason, 0),
-    OPT("limit", KIND_NUMBER, CMD(FCRCTL_CMD_PENDING), limit, 1000),
+    OPT("limit", KIND_NUMBER, CMD(FCRCTL_CMD_PENDING) | CMD(FCRCTL_CMD_ACCESS_LOG), limit, 1000),
     OPT("rationale", KIND_TEXT, WRITES, rationale, 0),
     OPT("offence", KIND_TEXT, CMD(FCRCTL_CMD_DECIDE), offence, 0),
     OPT("victim", KIND_TEXT, CMD(FCRCTL_CMD_DECIDE), victim, 0),
@@ -59,14 +61,16 @@ static const struct fcrctl_args_option options[] = {
     OPT("duplicate-of", KIND_TEXT, CMD(FCRCTL_CMD_CANCEL), duplicate_of, 0),
     OPT("avi", KIND_TEXT, CMD(FCRCTL_CMD_CANCEL), avi, 0),
     OPT("victim-informed-at", KIND_TEXT, CMD(FCRCTL_CMD_CANCEL), victim_informed_at, 0),
-    OPT("incident", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), incident, 0),
+    OPT("incident", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT) | CMD(FCRCTL_CMD_ACCESS_LOG), incident, 0),
     OPT("crn", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), crn, 0),
     OPT("anchor", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), anchor, 0),
     OPT("checkpoints", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), checkpoints, 0),
     OPT("pubkey", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), pubkey, 0),
-    OPT("out", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT), out, 0),
-    OPT("from", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), from, 0),
-    OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF), to, 0),
+    OPT("out", KIND_TEXT, CMD(FCRCTL_CMD_AUDIT) | CMD(FCRCTL_CMD_SUBJECT), out, 0),
+    OPT("from", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF) | CMD(FCRCTL_CMD_ACCESS_LOG), from, 0),
+    OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF) | CMD(FCRCTL_CMD_ACCESS_LOG), to, 0),
+    OPT("user", KIND_TEXT, CMD(FCRCTL_CMD_ACCESS_LOG), user, 0),
+    OPT("ref", KIND_TEXT, CMD(FCRCTL_CMD_ACCESS_LOG), ref, 0),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -320,6 +324,15 @@ static const char usage_text[] =
     "                          candidate rule set in FILE: the allegations whose outcome or\n"
     "                          offence would change, and counts by offence category; progress\n"
     "                          on stderr; --json prints the server's NDJSON lines\n"
+    "  access-log [--user USER] [--incident ID] [--ref REF] [--from DATE] [--to DATE]\n"
+    "         [--limit N] [--all]\n"
+    "                          who looked at personal data: when, their role, the route, the\n"
+    "                          incidents, crimes and person refs the reply held, and why;\n"
+    "                          oldest first; --all follows every page\n"
+    "  subject REF [--out FILE]\n"
+    "                          everything held about the person with command-and-control ref\n"
+    "                          REF (a subject access request): a summary per incident, or with\n"
+    "                          --json the export; --out FILE writes the export to FILE (mode 600)\n"
     "  token hash              read a token from standard input and print the line fcrd's\n"
     "                          tokens file may hold instead of it: sha256:HEX (no request\n"
     "                          is sent)\n"
@@ -331,6 +344,8 @@ static const char usage_text[] =
     "                          (default: the token in $FCRD_TOKEN)\n"
     "  --json                  print the API's JSON instead of tables\n"
     "  --timeout SECONDS       longest wait for one reply (default 30)\n"
+    "  --purpose TEXT          why you look (sent as purpose=; fcrd's access log keeps it;\n"
+    "                          required for reads of personal data when [api] require_purpose)\n"
     "  --help, --version\n"
     "\n"
     "Exit status:\n"

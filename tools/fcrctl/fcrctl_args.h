@@ -22,6 +22,8 @@ enum fcrctl_cmd {
     FCRCTL_CMD_WHATIF,       /* whatif FILE --from D --to D */
     FCRCTL_CMD_TOKEN_HASH,   /* token hash: the token from standard input, its tokens-file form out */
     FCRCTL_CMD_AUDIT_KEYGEN, /* audit keygen --out KEY: a checkpoint signing key pair */
+    FCRCTL_CMD_ACCESS_LOG,   /* access-log [--user U] [--incident ID] [--ref REF] [--from D] [--to D] */
+    FCRCTL_CMD_SUBJECT,      /* subject REF [--out FILE] */
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
@@ -34,6 +36,7 @@ struct fcrctl_args {
     const char *url;
     const char *token_file;
     bool json;
+    const char *purpose; /* why: sent with every request (purpose=), kept in the access log */
     long timeout; /* seconds; 0 = not given */
 
     /* operands: target is the INCIDENT_ID, CRN or PENDING_ID; choice is decide's decision,
@@ -66,9 +69,16 @@ struct fcrctl_args {
     const char *pubkey;      /* audit verify: the public key the checkpoints are checked with */
     const char *out;         /* audit keygen: where the private key goes (the public key: OUT.pub) */
 
-    /* report, whatif */
+    /* report, whatif, access-log */
     const char *from;
     const char *to;
+
+    /* access-log (with incident, from, to, limit, all) */
+    const char *user;
+    const char *ref;
+
+    /* subject */
+    const char *out;
 };
 
 /* fcrctl_args_parse: fill *a from argv[1..argc-1]. Returns 0, or FCRCTL_EXIT_USAGE with a

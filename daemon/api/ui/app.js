@@ -161,6 +161,10 @@
   };
 
   const token = () => sessionStorage.getItem(TOKEN_KEY);
+  // The purpose given at sign-in goes with every request (purpose=, which fcrd's access log
+  // keeps); a query parameter rather than a header, which could not carry every character.
+  const PURPOSE_KEY = 'fcrd.purpose';
+  const withPurpose = (path, p) => (p ? `${path}${path.includes('?') ? '&' : '?'}purpose=${enc(p)}` : path);
 
   /* A message in the status line, read out by screen readers; it goes again after a while so
    * that an old message is never taken for news. */
@@ -194,7 +198,7 @@
     }
     let resp;
     try {
-      resp = await fetch(path, init);
+      resp = await fetch(withPurpose(path, opts.token ? opts.purpose : sessionStorage.getItem(PURPOSE_KEY)), init);
     } catch (e) {
       clearTimeout(timer);
       const message = ctl.signal.aborted ? 'no answer in time' : 'no connection';
@@ -294,6 +298,7 @@
     const field = $('token');
     const err = $('signin-error');
     const tok = field.value.trim();
+    const purpose = $('purpose').value.trim();
     err.textContent = '';
     if (tok.length < 16) {
       err.textContent = 'A token has at least 16 characters.';
@@ -303,17 +308,21 @@
     const btn = ev.submitter || document.querySelector('#signin button');
     btn.disabled = true;
     // Any reading role may see the queue: that is the test of a token.
-    const r = await api('GET', '/v1/pending?limit=1', undefined, { token: tok });
+    const r = await api('GET', '/v1/pending?limit=1', undefined, { token: tok, purpose });
     btn.disabled = false;
     if (!r.ok) {
       err.textContent = r.status === 401 ? 'This token is not accepted.'
         : r.status === 403 ? 'This token may not read decisions (an operations token reads metrics only).'
+          : r.error && r.error.code === 'purpose_required' ? 'This fcrd asks for a purpose: say why you look.'
           : `Cannot check the token: ${(r.error && r.error.message) || 'no answer'}.`;
       field.select();
       return;
     }
     sessionStorage.setItem(TOKEN_KEY, tok);
+    if (purpose) sessionStorage.setItem(PURPOSE_KEY, purpose);
+    else sessionStorage.removeItem(PURPOSE_KEY);
     field.value = '';
+    $('purpose').value = '';
     announce('Signed in.');
     route();
     focusHeading(app.view);
@@ -321,6 +330,7 @@
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(PURPOSE_KEY);
     stopQueue();
     for (const d of document.querySelectorAll('dialog[open]')) d.close();
     // Leave nothing readable behind on the page.
@@ -655,10 +665,11 @@
   async function loadIncident(id) {
     const seq = ++app.incidentSeq;
     const err = $('incident-error');
-    const [inc, events, audit] = await Promise.all([
+    const [inc, events, audit, access] = await Promise.all([
       api('GET', `/v1/incidents/${enc(id)}`),
       apiList(`/v1/incidents/${enc(id)}/events`),
       apiList('/v1/audit', { incident_id: id }),
+      apiList('/v1/access-log', { incident_id: id }),
     ]);
     if (seq !== app.incidentSeq || app.view !== 'incident') return;
     clear(err);
@@ -677,7 +688,7 @@
     const body = clear($('incident-body'));
     body.append(
       pendingSection(v), crimesSection(v), allegationsSection(v), personsSection(v),
-      eventsSection(events), auditSection(audit));
+      eventsSection(events), auditSection(audit), accessSection(access));
     tick();
   }
 
@@ -850,6 +861,19 @@
     return section('Audit trail', table('Every change of state on this incident, oldest first',
       ['Entry', 'At', 'By', 'Action', 'Subject', 'Rules', 'Change', 'Hash'],
       rows, 'No audit entry yet.'), more(r));
+  }
+
+  /* Who has looked at this incident (the access log): this very view is its latest row. */
+  function accessSection(r) {
+    if (!r.ok) return section('Access history', h('div', { class: 'error' }, refusal(r)));
+    const rows = r.items.map((a) => h('tr', { 'data-access': String(a.id) },
+      h('td', {}, when(a.at)),
+      h('td', {}, `${str(a.user)} (${str(a.role)})`),
+      h('td', {}, h('code', {}, `${str(a.method)} ${str(a.route)}`)),
+      h('td', {}, a.purpose ? str(a.purpose) : h('span', { class: 'muted' }, 'no purpose given')),
+      h('td', {}, str(a.client))));
+    return section('Access history', table('Every look at this incident\'s records, oldest first',
+      ['At', 'By', 'What', 'Purpose', 'From'], rows, 'Nobody has looked yet.'), more(r));
   }
 
   /* ---- the self-audit report -------------------------------------------------------------- */
