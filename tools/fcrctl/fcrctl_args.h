@@ -67,7 +67,8 @@ struct fcrctl_args {
     const char *anchor; /* audit verify: "ID:HASH" of entries recorded earlier, comma-separated */
     const char *checkpoints; /* audit verify: fcrd's signed checkpoint file */
     const char *pubkey;      /* audit verify: the public key the checkpoints are checked with */
-    const char *out;         /* audit keygen: where the private key goes (the public key: OUT.pub) */
+    const char *out;         /* audit keygen: where the private key goes (the public key: OUT.pub);
+                                subject: the file the export is written to */
 
     /* report, whatif, access-log */
     const char *from;
@@ -76,9 +77,6 @@ struct fcrctl_args {
     /* access-log (with incident, from, to, limit, all) */
     const char *user;
     const char *ref;
-
-    /* subject */
-    const char *out;
 };
 
 /* fcrctl_args_parse: fill *a from argv[1..argc-1]. Returns 0, or FCRCTL_EXIT_USAGE with a
