@@ -32,6 +32,7 @@ enum key_type {
 enum {
     KF_REQUIRED = 1u << 0, /* no default: the file must set it */
     KF_RELOAD = 1u << 1,   /* a SIGHUP reload may change it without a restart */
+    KF_OPTIONAL = 1u << 2, /* no default: absent means NULL */
 };
 
 struct key_def {
@@ -62,9 +63,8 @@ static const char *const yes_no_words[] = { "no", "yes", NULL };
 static const struct key_def keys[] = {
     { KEY("database", "conninfo"), .type = KT_CONNINFO, AT(db_conninfo), .flags = KF_REQUIRED,
       .describe = "libpq connection string of the serving role (least privilege)" },
-    { KEY("database", "admin_conninfo"), .type = KT_CONNINFO, AT(db_admin_conninfo),
-      .inherit = "conninfo",
-      .describe = "libpq connection string of the schema owner, used only to run migrations" },
+    { KEY("database", "admin_conninfo"), .type = KT_CONNINFO, AT(db_admin_conninfo), .flags = KF_OPTIONAL,
+      .describe = "libpq connection string of the schema owner, read only by fcrd migrate" },
     { KEY("database", "migrations"), .type = KT_PATH, AT(sql_dir), .dflt = "sql",
       .describe = "folder of numbered schema migrations" },
     { KEY("database", "connect_timeout_ms"), .type = KT_INT, AT(db_connect_timeout_ms),
@@ -708,6 +708,7 @@ struct loader {
     struct config *cfg;
     size_t key_line[KEYS_N];
     size_t section_line[KEYS_N]; /* indexed by the section's first key */
+    bool migrate;                /* for fcrd migrate: only [database] admin_conninfo is required */
     char *err;
     size_t errlen;
 };
@@ -774,6 +775,17 @@ static int load_finish(struct loader *ld)
         const struct key_def *d = &keys[i];
         if (ld->key_line[i])
             continue;
+        bool admin = d->offset == offsetof(struct config, db_admin_conninfo);
+        if (ld->migrate && admin)
+            return errbuf_set(ld->err, ld->errlen,
+                              "%s: [database] admin_conninfo: required by fcrd migrate (the connection string of "
+                              "the schema owner)",
+                              ld->path);
+        /* fcrd migrate reads the [database] section only: a file of that section alone will do. */
+        if (ld->migrate && (d->flags & KF_REQUIRED))
+            continue;
+        if (d->flags & KF_OPTIONAL)
+            continue;
         if (d->flags & KF_REQUIRED) {
             size_t s = (size_t)section_find(d->section);
             if (ld->section_line[s])
@@ -809,13 +821,13 @@ static int load_finish(struct loader *ld)
     return 0;
 }
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+static int config_load_as(const char *path, bool migrate, struct config **out, char *err, size_t errlen)
 {
     *out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp)
         return errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct loader ld = { .path = path, .err = err, .errlen = errlen };
+    struct loader ld = { .path = path, .migrate = migrate, .err = err, .errlen = errlen };
     ld.cfg = calloc(1, sizeof *ld.cfg);
     if (!ld.cfg) {
         fclose(fp);
@@ -858,6 +870,16 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     }
     *out = ld.cfg;
     return 0;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+    return config_load_as(path, false, out, err, errlen);
+}
+
+int config_load_migrate(const char *path, struct config **out, char *err, size_t errlen)
+{
+    return config_load_as(path, true, out, err, errlen);
 }
 
 struct config *config_free(struct config *cfg)
