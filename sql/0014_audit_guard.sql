@@ -76,7 +76,7 @@ BEGIN
         || ',"after":{"rows":[' || coalesce(rows_text, '') || '],"table":' || to_json(tab)::text
         || ',"user":' || to_json(current_user::text)::text || '}'
         || ',"at":' || to_json(to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text
-        || ',"role":"database"}' || E'\n', audit_db_chain());
+        || ',"role":"database","rules":[]}' || E'\n', audit_db_chain());
 END
 $$;
 
