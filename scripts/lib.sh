@@ -177,8 +177,8 @@ fcr_psql() {
     "$(fcr_pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$db" "$@"
 }
 
-# fcr_provision SOCKDIR PORT SRCROOT: roles and the fcrd database. Safe to repeat; fcrd itself
-# applies the schema migrations when it starts.
+# fcr_provision SOCKDIR PORT SRCROOT: roles and the fcrd database. Safe to repeat; the schema
+# migrations are fcr_migrate's (fcrd migrate, as the schema owner), before fcrd starts.
 fcr_provision() {
     local sock=$1 port=$2 src=$3 have
     fcr_psql "$sock" "$port" postgres -f "$src/sql/roles.sql" || fcr_die "sql/roles.sql failed"
@@ -187,6 +187,14 @@ fcr_provision() {
         fcr_psql "$sock" "$port" postgres -c 'CREATE DATABASE fcrd OWNER fcrd_owner' \
             || fcr_die "could not create database fcrd"
     fi
+}
+
+# fcr_migrate FCRD CONF: `fcrd migrate --config CONF` (CONF holds [database] admin_conninfo, the
+# schema owner's connection), as an installation's unit runs it before fcrd: the serving daemon
+# does not migrate, and stays not ready while the schema is behind.
+fcr_migrate() {
+    local fcrd=$1 conf=$2
+    "$fcrd" migrate --config "$conf" >/dev/null || fcr_die "fcrd migrate --config $conf failed"
 }
 
 # fcr_conf_get FILE SECTION KEY: a value from an INI file (empty when absent).

@@ -33,6 +33,7 @@ enum key_type {
 enum {
     KF_REQUIRED = 1u << 0, /* no default: the file must set it */
     KF_RELOAD = 1u << 1,   /* a SIGHUP reload may change it without a restart */
+    KF_OPTIONAL = 1u << 2, /* no default: absent means NULL */
 };
 
 struct key_def {
@@ -63,9 +64,8 @@ static const char *const yes_no_words[] = { "no", "yes", NULL };
 static const struct key_def keys[] = {
     { KEY("database", "conninfo"), .type = KT_CONNINFO, AT(db_conninfo), .flags = KF_REQUIRED,
       .describe = "libpq connection string of the serving role (least privilege)" },
-    { KEY("database", "admin_conninfo"), .type = KT_CONNINFO, AT(db_admin_conninfo),
-      .inherit = "conninfo",
-      .describe = "libpq connection string of the schema owner, used only to run migrations" },
+    { KEY("database", "admin_conninfo"), .type = KT_CONNINFO, AT(db_admin_conninfo), .flags = KF_OPTIONAL,
+      .describe = "libpq connection string of the schema owner, read only by fcrd migrate" },
     { KEY("database", "migrations"), .type = KT_PATH, AT(sql_dir), .dflt = "sql",
       .describe = "folder of numbered schema migrations" },
     { KEY("database", "connect_timeout_ms"), .type = KT_INT, AT(db_connect_timeout_ms),
@@ -764,6 +764,7 @@ struct loader {
     size_t key_line[KEYS_N];
     size_t section_line[KEYS_N]; /* indexed by the section's first key */
     size_t sources_line;         /* where [sources] first began; 0: the file has none */
+    bool migrate;                /* for fcrd migrate: only [database] admin_conninfo is required */
     char *err;
     size_t errlen;
 };
@@ -853,6 +854,17 @@ static int load_finish(struct loader *ld)
         const struct key_def *d = &keys[i];
         if (ld->key_line[i])
             continue;
+        bool admin = d->offset == offsetof(struct config, db_admin_conninfo);
+        if (ld->migrate && admin)
+            return errbuf_set(ld->err, ld->errlen,
+                              "%s: [database] admin_conninfo: required by fcrd migrate (the connection string of "
+                              "the schema owner)",
+                              ld->path);
+        /* fcrd migrate reads the [database] section only: a file of that section alone will do. */
+        if (ld->migrate && (d->flags & KF_REQUIRED))
+            continue;
+        if (d->flags & KF_OPTIONAL)
+            continue;
         if (d->flags & KF_REQUIRED) {
             size_t s = (size_t)section_find(d->section);
             if (ld->section_line[s])
@@ -900,13 +912,13 @@ static int load_finish(struct loader *ld)
     return 0;
 }
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+static int config_load_as(const char *path, bool migrate, struct config **out, char *err, size_t errlen)
 {
     *out = NULL;
     FILE *fp = fopen(path, "r");
     if (!fp)
         return errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    struct loader ld = { .path = path, .err = err, .errlen = errlen };
+    struct loader ld = { .path = path, .migrate = migrate, .err = err, .errlen = errlen };
     ld.cfg = calloc(1, sizeof *ld.cfg);
     if (!ld.cfg) {
         fclose(fp);
@@ -949,6 +961,16 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
     }
     *out = ld.cfg;
     return 0;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+    return config_load_as(path, false, out, err, errlen);
+}
+
+int config_load_migrate(const char *path, struct config **out, char *err, size_t errlen)
+{
+    return config_load_as(path, true, out, err, errlen);
 }
 
 struct config *config_free(struct config *cfg)

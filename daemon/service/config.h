@@ -19,7 +19,8 @@ struct listen_addr {
 struct config {
     /* [database] */
     char *db_conninfo;       /* conninfo: the serving connection (least privilege role) */
-    char *db_admin_conninfo; /* admin_conninfo: runs migrations (schema owner); default: conninfo */
+    char *db_admin_conninfo; /* admin_conninfo: the schema owner's, for fcrd migrate only; NULL when
+                                the file has none (the serving daemon's file should not) */
     char *sql_dir;           /* migrations: folder of numbered migrations; default "sql" */
     int db_connect_timeout_ms; /* connect_timeout_ms, default 5000 */
     /* [feed] */
@@ -88,6 +89,11 @@ struct config {
  * or -1 with a message in err naming the file, line and key, e.g.
  * "fcrd.conf:12: [feed] max_line: must be between 1024 and 16777216". */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
+
+/* config_load_migrate: as config_load, for fcrd migrate: [database] admin_conninfo is required and
+ * no other key is, so that a file of the [database] section alone will do (the keys it has are
+ * checked as usual). Keys of other sections may be left unset (NULL, 0). */
+int config_load_migrate(const char *path, struct config **out, char *err, size_t errlen);
 
 /* config_free: NULL-safe; returns NULL. */
 struct config *config_free(struct config *cfg);

@@ -90,7 +90,7 @@ static void stats_arm(struct metrics_db *s)
 }
 
 struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo, int connect_timeout_ms, int interval_ms,
-                                  struct metrics *m, const struct ruleset *rs)
+                                  int schema, struct metrics *m, const struct ruleset *rs)
 {
     struct metrics_db *s = calloc(1, sizeof(*s));
     if (!s)
@@ -105,6 +105,7 @@ struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo,
     if (!s->db)
         return metrics_db_free(s);
     pgconn_set_connect_timeout(s->db, connect_timeout_ms);
+    pgconn_require_schema(s->db, schema);
     stats_arm(s);
     return s;
 }

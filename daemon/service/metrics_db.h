@@ -12,10 +12,10 @@ struct metrics_db;
 
 /* metrics_db_new: its own connection with `conninfo` (copied), so that a slow count never
  * holds up a supervisor's read on the API's connection; a refresh every interval_ms, and one
- * as soon as the connection is up. m and rs are borrowed (see metrics_db_set_ruleset). NULL when
- * out of memory. */
+ * as soon as the connection is up; the connection needs migration `schema` (0: any). m and rs
+ * are borrowed (see metrics_db_set_ruleset). NULL when out of memory. */
 struct metrics_db *metrics_db_new(struct event_base *base, const char *conninfo, int connect_timeout_ms, int interval_ms,
-                                  struct metrics *m, const struct ruleset *rs);
+                                  int schema, struct metrics *m, const struct ruleset *rs);
 struct metrics_db *metrics_db_free(struct metrics_db *s); /* NULL-safe; returns NULL */
 
 /* metrics_db_set_ruleset: offence categories come from rs from the next refresh on (borrowed). */

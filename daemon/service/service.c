@@ -1,4 +1,4 @@
-/* service.c: fcrd's start-up and wiring: the files the configuration names, migrations, the
+/* service.c: fcrd's start-up and wiring: the files the configuration names, the schema check, the
  * store, the feed listeners, the API, the metrics, systemd notification, the signal handlers
  * (SIGHUP reloads, SIGTERM/SIGINT drain) and the status timer, on one event loop. */
 #include "service/service.h"
@@ -235,27 +235,46 @@ int service_start(struct service *svc, const char *allocator)
     const struct config *cfg = svc->cur.cfg;
     char err[1024];
     signal(SIGPIPE, SIG_IGN);
-    notify_status(svc->notify, "applying schema migrations");
-    int applied = migrate_run(cfg->db_admin_conninfo, cfg->sql_dir, err, sizeof(err));
-    if (applied < 0) {
-        log_error("schema: %s", err);
+    /* The serving daemon never holds the schema owner's rights: migrations are `fcrd migrate`'s,
+     * run before it (systemd's ExecStartPre=) from a file the serving account cannot read. */
+    if (cfg->db_admin_conninfo)
+        log_warn("[database] admin_conninfo is set in %s: the serving daemon does not use it and does not need it; "
+                 "keep it only in the file `fcrd migrate --config` reads",
+                 svc->config_path);
+    int schema = migrate_latest(cfg->sql_dir, err, sizeof(err));
+    if (schema < 0) {
+        log_error("[database] migrations: %s", err);
         return -1;
     }
-    if (migrate_check_serving(cfg->db_conninfo, cfg->sql_dir, err, sizeof(err)) != 0) {
+    /* A schema behind this build's migrations, or a database not reachable yet, is not a reason to
+     * exit: fcrd serves `retry` and stays not ready, and its connections check again every time
+     * they connect (pgconn_require_schema), as they do when the database goes down. */
+    enum migrate_check check = migrate_check_serving(cfg->db_conninfo, cfg->sql_dir, err, sizeof(err));
+    if (check == MIGRATE_CHECK_REFUSED) {
         log_error("database: %s", err);
         return -1;
     }
-    /* Before the loop, like the migrations: the stored rule sets are read and the loaded one is
-     * stored, or fcrd refuses to start when its version is stored with another content. */
+    if (check == MIGRATE_CHECK_BEHIND)
+        log_error("database: %s", err);
+    else if (check == MIGRATE_CHECK_NO_DB)
+        log_warn("database: %s; not ready until it can be reached", err);
+    /* Before the loop: the stored rule sets are read and the loaded one is stored, or fcrd refuses
+     * to start when its version is stored with another content. When the database cannot tell yet,
+     * the first batch stores the rule set in its own transaction (store_lane.c), and a version
+     * stored with another content is refused there, logged, and recorded nothing. */
     svc->known = rulesets_new();
     if (!svc->known)
         return -1;
-    int stored = rulesets_sync(svc->known, cfg->db_conninfo, svc->cur.rs, err, sizeof(err));
+    int stored = check == MIGRATE_CHECK_OK ? rulesets_sync(svc->known, cfg->db_conninfo, svc->cur.rs, err, sizeof(err))
+                                           : 3;
     if (stored < 0) {
         log_error("[rules] file %s: %s", cfg->rules_file, err);
         return -1;
     }
-    if (stored == 2)
+    if (stored == 3)
+        log_info("rule set %s, sha256 %s: stored by the first batch once the database is ready",
+                 ruleset_version(svc->cur.rs), ruleset_sha256(svc->cur.rs));
+    else if (stored == 2)
         log_warn("rule set %s: %s", ruleset_version(svc->cur.rs), err);
     else
         log_info("rule set %s, sha256 %s: %s (%zu version(s) stored)", ruleset_version(svc->cur.rs),
@@ -281,6 +300,7 @@ int service_start(struct service *svc, const char *allocator)
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
+        .schema = schema,
         .metrics = svc->metrics,
     };
     svc->st = store_new(svc->base, &ip, svc->cur.rs);
@@ -322,6 +342,7 @@ int service_start(struct service *svc, const char *allocator)
         .conninfo = cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .schema = schema,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_api,
     };
@@ -331,7 +352,7 @@ int service_start(struct service *svc, const char *allocator)
         return -1;
     }
     svc->mdb = metrics_db_new(svc->base, cfg->db_conninfo, cfg->db_connect_timeout_ms, cfg->api_metrics_refresh_ms,
-                              svc->metrics, svc->cur.rs);
+                              schema, svc->metrics, svc->cur.rs);
     if (!svc->mdb)
         return -1;
     if (svc->ckpt_key) {

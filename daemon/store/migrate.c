@@ -1,9 +1,11 @@
-/* migrate.c: numbered, forward-only schema migrations applied at start-up under an advisory lock. */
+/* migrate.c: numbered, forward-only schema migrations, applied by fcrd migrate under an advisory
+ * lock, and the serving daemon's start-up check of the schema it finds. */
 #include "store/migrate.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +207,7 @@ int migrate_run(const char *conninfo, const char *dir, char *err, size_t errlen)
     return applied;
 }
 
-int migrate_check_serving(const char *conninfo, const char *dir, char *err, size_t errlen)
+int migrate_latest(const char *dir, char *err, size_t errlen)
 {
     struct migration *list = NULL;
     int n = migrate_list(dir, &list, err, errlen);
@@ -213,28 +215,53 @@ int migrate_check_serving(const char *conninfo, const char *dir, char *err, size
         return -1;
     int latest = n > 0 ? list[n - 1].version : 0;
     free(list);
+    return latest;
+}
+
+enum migrate_check migrate_check_serving(const char *conninfo, const char *dir, char *err, size_t errlen)
+{
+    int latest = migrate_latest(dir, err, errlen);
+    if (latest < 0)
+        return MIGRATE_CHECK_REFUSED;
     PGconn *pg = connect_checked(conninfo, "conninfo", err, errlen);
     if (!pg)
-        return -1;
-    int rc = 0;
+        return MIGRATE_CHECK_NO_DB;
+    enum migrate_check rc = MIGRATE_CHECK_OK;
+    /* A database no migration ever ran on has no fcrd_migrations: it is at migration 0. */
     PGresult *r = PQexec(pg, "SELECT current_setting('synchronous_commit'), "
-                             "(SELECT coalesce(max(version), 0) FROM fcrd_migrations)");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        char msg[512];
-        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
-        trim(msg);
-        errbuf_set(err, errlen, "cannot check the serving connection: %s", msg);
-        rc = -1;
-    } else if (strcmp(PQgetvalue(r, 0, 0), "on") != 0) {
+                             "to_regclass('fcrd_migrations') IS NOT NULL");
+    bool has_table = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "on") != 0) {
         errbuf_set(err, errlen,
                    "synchronous_commit is '%s' for the serving connection; fcrd acknowledges events only after a "
                    "durable commit and refuses to run without synchronous_commit = on",
                    PQgetvalue(r, 0, 0));
-        rc = -1;
-    } else if (atoi(PQgetvalue(r, 0, 1)) != latest) {
-        errbuf_set(err, errlen, "the schema is at migration %s but %s holds migration %d", PQgetvalue(r, 0, 1), dir,
-                   latest);
-        rc = -1;
+        PQclear(r);
+        PQfinish(pg);
+        return MIGRATE_CHECK_REFUSED;
+    }
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        PQclear(r);
+        r = has_table ? PQexec(pg, "SELECT coalesce(max(version), 0) FROM fcrd_migrations") : NULL;
+    }
+    int at = 0;
+    if (r && (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
+        trim(msg);
+        errbuf_set(err, errlen, "cannot check the serving connection: %s", msg);
+        rc = MIGRATE_CHECK_REFUSED;
+    } else if ((at = r ? atoi(PQgetvalue(r, 0, 0)) : 0) < latest) {
+        errbuf_set(err, errlen,
+                   "the schema is at migration %d but %s holds migration %d: run `fcrd migrate --config FILE` "
+                   "(FILE with [database] admin_conninfo, the schema owner's connection); fcrd stays not ready "
+                   "until then and checks again on every connection",
+                   at, dir, latest);
+        rc = MIGRATE_CHECK_BEHIND;
+    } else if (at != latest) {
+        errbuf_set(err, errlen, "the schema is at migration %d but %s holds migration %d: this fcrd is older than the "
+                   "schema", at, dir, latest);
+        rc = MIGRATE_CHECK_REFUSED;
     }
     PQclear(r);
     PQfinish(pg);

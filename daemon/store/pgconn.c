@@ -8,6 +8,11 @@
 
 #include "util/log.h"
 
+/* Results a unit may have: a unit's queries, or the session check's (the check, the settings, the
+ * planner settings and the prepared statements). */
+#define PGCONN_CHECK_RESULTS (2 + PGCONN_MAX_SETTINGS + PGCONN_MAX_PREPARED)
+#define PGCONN_RESULTS (PGCONN_CHECK_RESULTS > PGCONN_MAX_QUERIES ? PGCONN_CHECK_RESULTS : PGCONN_MAX_QUERIES)
+
 struct pgconn {
     struct event_base *base;
     char *conninfo;
@@ -30,10 +35,16 @@ struct pgconn {
     int got;               /* index of the query whose results are being read */
     bool got_any;          /* a result for query `got` has arrived */
     bool flushed;          /* everything handed to the kernel */
-    PGresult *results[PGCONN_MAX_QUERIES];
+    PGresult *results[PGCONN_RESULTS];
     /* statements prepared on every new session (pgconn_prepare); sent by name once prepared */
     const char *prepared[PGCONN_MAX_PREPARED];
     int nprepared;
+    /* session settings (pgconn_session_set), owned */
+    char *set_name[PGCONN_MAX_SETTINGS];
+    char *set_value[PGCONN_MAX_SETTINGS];
+    int nsettings;
+    int schema;           /* the least migration a session must find (0: not checked) */
+    bool schema_logged;   /* the schema was found behind, and said so, since the last session up */
 };
 
 #define BACKOFF_MIN_MS 100
@@ -42,6 +53,13 @@ struct pgconn {
     " set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),"            \
     " set_config('enable_mergejoin', 'off', false)"
 #define BACKOFF_MAX_MS 5000
+
+/* The session check: the first query of every session. With a schema to check, the latest
+ * migration too: fcrd_migrations is missing only from a database no migration ever ran on, which
+ * fails the query with undefined_table (42P01), read as migration 0. */
+#define PGCONN_CHECK "SELECT current_setting('synchronous_commit')"
+#define PGCONN_CHECK_SCHEMA                                                                                  \
+    "SELECT current_setting('synchronous_commit'), (SELECT coalesce(max(version), 0) FROM fcrd_migrations)"
 
 static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void pgconn_start(struct pgconn *c);
@@ -54,7 +72,7 @@ bool pgconn_result_ok(const PGresult *r)
 
 static void pgconn_clear_results(struct pgconn *c)
 {
-    for (int i = 0; i < PGCONN_MAX_QUERIES; i++) {
+    for (int i = 0; i < PGCONN_RESULTS; i++) {
         PQclear(c->results[i]);
         c->results[i] = NULL;
     }
@@ -221,10 +239,28 @@ static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int 
     return 0;
 }
 
+/* The schema the session found is behind: said once (as an error: nothing can be done until someone
+ * runs fcrd migrate) until a session is up again. */
+static void pgconn_schema_behind(struct pgconn *c, int at)
+{
+    if (!c->schema_logged)
+        log_error("database %s: the schema is at migration %d but this fcrd needs migration %d: run `fcrd migrate "
+                  "--config FILE` with the schema owner's [database] admin_conninfo; not ready until then "
+                  "(checked again on every connection attempt)",
+                  c->name, at, c->schema);
+    c->schema_logged = true;
+    pgconn_lost(c, "the schema is behind this fcrd's migrations");
+}
+
 static void pgconn_check_done(struct pgconn *c)
 {
     /* The recording standard's durability promise needs every commit flushed before the ack. */
     const PGresult *r = c->results[0];
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (c->schema > 0 && state && strcmp(state, "42P01") == 0) {
+        pgconn_schema_behind(c, 0);
+        return;
+    }
     if (!pgconn_result_ok(r) || PQntuples(r) != 1) {
         pgconn_lost(c, "session check failed");
         return;
@@ -237,7 +273,11 @@ static void pgconn_check_done(struct pgconn *c)
         pgconn_lost(c, "synchronous_commit is not on");
         return;
     }
-    for (int i = 0; i < c->nprepared + (c->nprepared > 0); i++) {
+    if (c->schema > 0 && atoi(PQgetvalue(r, 0, 1)) < c->schema) {
+        pgconn_schema_behind(c, atoi(PQgetvalue(r, 0, 1)));
+        return;
+    }
+    for (int i = 0; i < c->nsettings + c->nprepared + (c->nprepared > 0); i++) {
         if (!pgconn_result_ok(c->results[1 + i])) {
             const PGresult *pr = c->results[1 + i];
             const char *state = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
@@ -252,6 +292,7 @@ static void pgconn_check_done(struct pgconn *c)
     evtimer_del(c->deadline);
     pgconn_state_set(&c->state, PGCONN_READY);
     c->backoff_ms = BACKOFF_MIN_MS;
+    c->schema_logged = false;
     if (c->reconnects++ > 0)
         log_info("database %s: connected again", c->name);
     else
@@ -304,7 +345,7 @@ static void pgconn_read(struct pgconn *c)
             pgconn_unit_done(c);
             return;
         }
-        if (c->got < PGCONN_MAX_QUERIES && !c->got_any)
+        if (c->got < PGCONN_RESULTS && !c->got_any)
             c->results[c->got] = r;
         else
             PQclear(r);
@@ -328,9 +369,15 @@ static void pgconn_connected(struct pgconn *c)
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    /* One unit: the session check, then every registered statement prepared (results 1..n). */
+    /* One unit: the session check, the session settings, then every registered statement prepared
+     * (results 1..n). */
     pgconn_state_set(&c->state, PGCONN_CHECKING);
-    bool ok = PQsendQueryParams(c->pg, "SELECT current_setting('synchronous_commit')", 0, NULL, NULL, NULL, NULL, 0);
+    bool ok = PQsendQueryParams(c->pg, c->schema > 0 ? PGCONN_CHECK_SCHEMA : PGCONN_CHECK, 0, NULL, NULL, NULL, NULL,
+                                0);
+    for (int i = 0; ok && i < c->nsettings; i++) {
+        const char *p[2] = {c->set_name[i], c->set_value[i]};
+        ok = PQsendQueryParams(c->pg, "SELECT set_config($1, $2, false)", 2, NULL, p, NULL, NULL, 0);
+    }
     /* Prepared statements are planned once per session (planning the write statement costs more
      * than executing it for a few events). Every statement they hold looks rows up by key, so the
      * session plans only index lookups joined by nested loops: a plan made while the tables were
@@ -346,7 +393,7 @@ static void pgconn_connected(struct pgconn *c)
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
-    c->nq = 1 + (c->nprepared > 0) + c->nprepared;
+    c->nq = 1 + c->nsettings + (c->nprepared > 0) + c->nprepared;
     c->got = 0;
     c->got_any = false;
     c->flushed = false;
@@ -452,10 +499,35 @@ struct pgconn *pgconn_free(struct pgconn *c)
     if (c->pg)
         PQfinish(c->pg);
     pgconn_clear_results(c);
+    for (int i = 0; i < c->nsettings; i++) {
+        free(c->set_name[i]);
+        free(c->set_value[i]);
+    }
     free(c->conninfo);
     free(c->name);
     free(c);
     return NULL;
+}
+
+void pgconn_require_schema(struct pgconn *c, int version)
+{
+    c->schema = version > 0 ? version : 0;
+}
+
+int pgconn_session_set(struct pgconn *c, const char *name, const char *value)
+{
+    if (c->nsettings >= PGCONN_MAX_SETTINGS)
+        return -1;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    c->set_name[c->nsettings] = n;
+    c->set_value[c->nsettings] = v;
+    c->nsettings++;
+    return 0;
 }
 
 int pgconn_prepare(struct pgconn *c, const char *sql)

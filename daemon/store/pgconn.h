@@ -54,6 +54,20 @@ struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's 
  * progress). */
 void pgconn_set_connect_timeout(struct pgconn *c, int ms);
 
+/* pgconn_require_schema: every session this connection opens checks, with its session check, that
+ * the schema is at migration `version` or later (fcrd_migrations); a session that finds it behind
+ * is closed and retried with backoff like a database that is down, so the connection is not up
+ * until `fcrd migrate` has run. Logged once as an error each time the connection finds it so. 0
+ * (the default): no check. Call before the first connection is up. */
+void pgconn_require_schema(struct pgconn *c, int version);
+
+/* pgconn_session_set: every session this connection opens sets the configuration parameter `name`
+ * to `value` (set_config, for the session) in its session check's round trip, before it is
+ * reported up. Both strings are copied. Call before the first connection is up. Returns -1 when
+ * full (PGCONN_MAX_SETTINGS) or out of memory. */
+#define PGCONN_MAX_SETTINGS 2
+int pgconn_session_set(struct pgconn *c, const char *name, const char *value);
+
 /* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
  * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
  * (parsed and planned once per session, not per unit: the session plans index lookups joined by

@@ -40,6 +40,7 @@ struct store_params {
     struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
     int64_t max_seq_gap;  /* an event of a known incident more than this above its last seq is
                              rejected seq_gap (0: no limit) */
+    int schema;           /* the migration the connections need (pgconn_require_schema; 0: any) */
 };
 
 /* store_new: copies params; rs is borrowed (see store_set_ruleset). NULL on failure. */

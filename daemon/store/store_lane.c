@@ -809,6 +809,12 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     if (!ln->timeout || !ln->db)
         return -1;
     pgconn_set_connect_timeout(ln->db, st->p.connect_timeout_ms);
+    pgconn_require_schema(ln->db, st->p.schema);
+    /* The chain the database's own entries of this session's transactions go to (the triggers of
+     * sql/0014_audit_guard.sql): the lane's, so that a batch holds one chain head's lock, never
+     * two. Set once per session, so it costs no batch anything. */
+    if (pgconn_session_set(ln->db, "fcrd.chain", ln->chain) != 0)
+        return -1;
     for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
         pgconn_prepare(ln->db, prepared[i]);
     return 0;

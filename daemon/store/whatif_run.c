@@ -417,6 +417,7 @@ struct whatif_run *whatif_run_start(struct store *st, const struct whatif_run_pa
         return whatif_run_free(r);
     int ms = st->p.connect_timeout_ms > 0 ? st->p.connect_timeout_ms : 5000;
     pgconn_set_connect_timeout(r->db, ms);
+    pgconn_require_schema(r->db, st->p.schema);
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_add(r->timeout, &tv);
     return r;

@@ -531,6 +531,8 @@ def sanitizer_report(text):
 
 class Peer(harness.Harness):
     """Another fcrd process on the harness's PostgreSQL: its own folder, ports, tokens and log.
+    Started like the first (start_fcrd: `fcrd migrate` from its own migrate.conf, which finds
+    nothing to do, then the serving daemon, whose file holds no owner's credentials).
     Stop it with stop_fcrd() (never stop(): the cluster belongs to the first harness)."""
 
     def __init__(self, first, name="peer"):

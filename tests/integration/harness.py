@@ -3,7 +3,9 @@
 One Harness per test class: a temporary folder holding a fresh PostgreSQL cluster (on a free
 port, trust authentication for 127.0.0.1 and its own socket folder), the roles and database
 provisioned as in production, a config file with free ports, a tokens file with one token per
-role, and fcrd started from FCRD_BIN. Everything is removed again by stop(), which also runs at
+role, the schema brought up to date by `fcrd migrate` (as the schema owner, from a file of its
+own, migrate.conf), and fcrd started from FCRD_BIN (as the serving role, with no owner's
+credentials). Everything is removed again by stop(), which also runs at
 interpreter exit and on SIGTERM, and when start() itself fails half-way.
 
 PostgreSQL refuses to run as root: when the tests run as root the server runs as the
@@ -453,7 +455,7 @@ class Harness:
         self.feed_port = self.api_port = None
         self.feed_unix = None
         self.tokens = {}
-        self.conf_path = self.log_path = None
+        self.conf_path = self.log_path = self.migrate_path = None
         self._sql = None
         self._stopped = False
         self._offset = 0  # fcrd log position already inspected
@@ -518,8 +520,18 @@ class Harness:
         return path
 
     def config_text(self, **over):
-        """The config fcrd runs with; `over` maps "section.key" to a replacement value (None
-        drops the key)."""
+        """The config fcrd serves with; `over` maps "section.key" to a replacement value (None
+        drops the key). It holds no [database] admin_conninfo: that is fcrd migrate's
+        (migrate_text), as in a real installation."""
+        return self._ini({k: v for k, v in self._items(over).items() if k != "database.admin_conninfo"})
+
+    def migrate_text(self, **over):
+        """The config `fcrd migrate` reads: the [database] section alone, with the schema owner's
+        connection (admin_conninfo) and the migrations."""
+        return self._ini({k: v for k, v in self._items(over).items() if k.startswith("database.")
+                          and k != "database.conninfo"})
+
+    def _items(self, over):
         pg = self.pg
         items = {
             "database.conninfo": f"host=127.0.0.1 port={pg.port} dbname=fcrd user=fcrd",
@@ -535,6 +547,10 @@ class Harness:
         }
         items.update(self.overrides)
         items.update(over)
+        return items
+
+    @staticmethod
+    def _ini(items):
         sections = {}
         for key, value in items.items():
             if value is None:
@@ -546,9 +562,8 @@ class Harness:
             out += ["", f"[{section}]"] + lines
         return "\n".join(out) + "\n"
 
-    def start_fcrd(self, timeout=START_TIMEOUT, wait_ready=True):
-        """Start fcrd on fresh free ports and wait until the feed and the API accept and, with
-        wait_ready, fcrd reports itself ready (database reachable)."""
+    def fcrd_env(self):
+        """The environment fcrd runs with: the sanitizers' options."""
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -556,6 +571,33 @@ class Harness:
         # optimised code.
         if "fast_unwind_on_malloc" not in env["ASAN_OPTIONS"]:
             env["ASAN_OPTIONS"] += ":fast_unwind_on_malloc=0:malloc_context_size=30"
+        return env
+
+    def migrate(self, check=True, timeout=START_TIMEOUT):
+        """`fcrd migrate --config migrate.conf`, as an installation runs it before starting fcrd
+        (the unit's ExecStartPre=). Its output goes to fcrd's log too, before what start_fcrd
+        inspects. Returns the CompletedProcess; with check, a failure (or a sanitizer report)
+        raises RuntimeError."""
+        self.migrate_path = os.path.join(self.workdir, "migrate.conf")
+        with open(self.migrate_path, "w", encoding="utf-8") as f:
+            f.write(self.migrate_text())
+        os.chmod(self.migrate_path, 0o600)
+        r = subprocess.run([FCRD_BIN, "migrate", "--config", self.migrate_path], cwd=SOURCE_ROOT,
+                           capture_output=True, text=True, env=self.fcrd_env(), timeout=timeout)
+        self.log_path = os.path.join(self.workdir, "fcrd.log")
+        with open(self.log_path, "a", encoding="utf-8") as log:
+            log.write(r.stderr + r.stdout)
+        if check and (r.returncode != 0 or SANITIZER_RE.search(r.stderr)):
+            raise RuntimeError(f"fcrd migrate failed (exit status {r.returncode}):\n{r.stderr}{r.stdout}")
+        return r
+
+    def start_fcrd(self, timeout=START_TIMEOUT, wait_ready=True, migrate=True):
+        """Start fcrd on fresh free ports, after `fcrd migrate` unless migrate is false, and wait
+        until the feed and the API accept and, with wait_ready, fcrd reports itself ready
+        (database reachable, schema up to date)."""
+        env = self.fcrd_env()
+        if migrate:
+            self.migrate()
         self.log_path = os.path.join(self.workdir, "fcrd.log")
         for attempt in range(3):
             self.feed_port, self.api_port = free_port(), free_port()

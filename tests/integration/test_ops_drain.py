@@ -33,11 +33,13 @@ class DrainTest(DaemonTestCase):
         return conn
 
     def wait_blocked(self, timeout=20):
-        """Until an fcrd connection waits for the audit head's lock."""
+        """Until an fcrd connection waits for the audit head's lock (in its write statement, where
+        the database's own entry for the crime it inserts is chained, sql/0014_audit_guard.sql; the
+        audit head's lock is the only one block_store holds)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             n = self.h.sql_value("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                 "AND (query LIKE '%audit_head%' OR query LIKE '%audit_append%')")
+                                 "AND usename = 'fcrd'")
             if n:
                 return
             time.sleep(0.05)

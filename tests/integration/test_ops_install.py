@@ -70,6 +70,7 @@ class InstallTest(unittest.TestCase):
             os.path.join(self.unitdir, "fcrd.service"),
             os.path.join(self.prefix, "lib", "sysusers.d", "fcrd.conf"),
             os.path.join(self.sysconfdir, "fcrd", "fcrd.conf"),
+            os.path.join(self.sysconfdir, "fcrd", "migrate.conf"),
             os.path.join(self.pkgdatadir, "rules", "hocr-2025.json"),
             os.path.join(self.pkgdatadir, "sql", "roles.sql"),
             os.path.join(self.pkgdatadir, "sql", "0001_schema.sql"),
@@ -97,6 +98,9 @@ class InstallTest(unittest.TestCase):
         text = self.unit_text()
         conf = os.path.join(self.sysconfdir, "fcrd", "fcrd.conf")
         self.assertIn(f"\nExecStart={os.path.join(self.sbindir, 'fcrd')} --config {conf}\n", text)
+        # The migrations first, as root, from the owner's file that the serving account cannot read.
+        migrate = os.path.join(self.sysconfdir, "fcrd", "migrate.conf")
+        self.assertIn(f"\nExecStartPre=!{os.path.join(self.sbindir, 'fcrd')} migrate --config {migrate}\n", text)
         self.assertIn("\nType=notify\n", text)
         self.assertIn("\nExecReload=/bin/kill -HUP $MAINPID\n", text)
         self.assertRegex(text, r"\nWatchdogSec=\d+")
@@ -112,6 +116,15 @@ class InstallTest(unittest.TestCase):
             text = f.read()
         self.assertIn(f"migrations = {os.path.join(self.pkgdatadir, 'sql')}\n", text)
         self.assertIn(f"file = {os.path.join(self.pkgdatadir, 'rules', 'hocr-2025.json')}\n", text)
+        self.assertNotIn("admin_conninfo", conf_keys(path).get("database", set()),
+                         "the serving daemon's file holds no schema owner's credentials")
+        migrate = self.staged(os.path.join(self.sysconfdir, "fcrd", "migrate.conf"))
+        self.assertEqual(os.stat(migrate).st_mode & 0o777, 0o600, "migrate.conf is root's alone")
+        with open(migrate, encoding="utf-8") as f:
+            migrate_text = f.read()
+        self.assertIn("admin_conninfo = ", migrate_text)
+        self.assertIn(f"migrations = {os.path.join(self.pkgdatadir, 'sql')}\n", migrate_text)
+        self.assertNotRegex(migrate_text, r"@[A-Z]+@")
         self.assertNotRegex(text, r"@[A-Z]+@")
         # Moved into the staging folder (and given a tokens file), it passes fcrd --check.
         tokens = os.path.join(self.dest, "tokens")

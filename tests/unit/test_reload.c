@@ -49,10 +49,10 @@ START_TEST(restart_keys_keep_running_values)
     size_t changed = 0;
     for (size_t i = 0; i < config_keys_count(); i++)
         changed += !config_key_equal(running, next, i);
-    ck_assert_uint_eq(changed, 9); /* admin_conninfo follows conninfo */
+    ck_assert_uint_eq(changed, 8);
 
-    /* conninfo, admin_conninfo, feed.listen, feed.tls, recording.force */
-    ck_assert_int_eq(config_keep_running(next, running), 5);
+    /* conninfo, feed.listen, feed.tls, recording.force */
+    ck_assert_int_eq(config_keep_running(next, running), 4);
     /* What restarts need is as it runs; the rest is the file's. */
     for (size_t i = 0; i < config_keys_count(); i++) {
         bool reloadable;
