@@ -18,6 +18,7 @@
 
 /* One request and its run. req becomes NULL when the client goes away. */
 struct api_whatif {
+    struct api *api;
     struct evhttp_request *req;
     struct ruleset *rs;
     struct whatif_run *run;
@@ -30,7 +31,7 @@ static struct api_whatif *api_whatif_free(struct api_whatif *w)
         return NULL;
     w->run = whatif_run_free(w->run);
     if (w->req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
+        api_watch_close(w->api, w->req, NULL, NULL);
     if (w->out)
         evbuffer_free(w->out);
     ruleset_free(w->rs);
@@ -85,7 +86,7 @@ static void api_whatif_done(void *arg, int status, const char *code, const char 
 {
     struct api_whatif *w = arg;
     struct evhttp_request *req = w->req;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+    api_watch_close(w->api, req, NULL, NULL);
     w->req = NULL;
     if (status)
         api_error(req, status, code, message, NULL);
@@ -154,6 +155,8 @@ void api_post_whatif(struct api *a, const struct api_call *call)
     json_decref(body);
     struct api_whatif *w = calloc(1, sizeof(*w));
     char err[512] = "";
+    if (w)
+        w->api = a;
     if (!text || !w || !(w->out = evbuffer_new())) {
         free(text);
         api_whatif_free(w);
@@ -184,5 +187,5 @@ void api_post_whatif(struct api *a, const struct api_call *call)
         api_error(req, 503, "overloaded", "out of memory", NULL);
         return;
     }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_whatif_closed, w);
+    api_watch_close(a, req, api_whatif_closed, w);
 }

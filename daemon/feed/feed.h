@@ -19,6 +19,7 @@ struct feed_params {
     size_t max_inflight;    /* lines awaiting their reply before reading pauses */
     size_t max_connections;
     size_t max_output;      /* reply bytes queued for a slow reader before reading pauses */
+    int accept_pause_ms;    /* a listener stops accepting this long after an accept fails */
     struct feed_event_limits limits;
     struct metrics *metrics; /* borrowed; may be NULL */
     struct tls *tls;         /* TLS on the TCP listeners when set (borrowed; a reload swaps its contents) */

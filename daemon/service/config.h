@@ -41,6 +41,11 @@ struct config {
     size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
     int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
     int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
+    size_t api_max_connections; /* max_connections: client connections served at once, default 256 */
+    int api_header_timeout_ms; /* header_timeout_ms: deadline of a request's headers, default 10000 */
+    int api_body_timeout_ms;   /* body_timeout_ms: deadline of a request's body, default 30000 */
+    size_t api_read_connections; /* read_connections: the read pool, default 2 */
+    int api_read_statement_timeout_ms; /* read_statement_timeout_ms: of each read, default 5000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */
@@ -55,6 +60,7 @@ struct config {
     size_t store_lanes;        /* lanes: store connections, each writing one batch, default 4, 1..16 */
     /* [service] */
     int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
+    int accept_pause_ms;       /* accept_pause_ms: a listener's pause after an accept error, default 250 */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */

@@ -156,6 +156,7 @@ static void sample(void *arg, struct metrics_sample *s)
     struct service *svc = arg;
     s->feed_connections = feed_connections(svc->feed);
     s->feed_inflight = feed_inflight(svc->feed);
+    s->api_connections = api_connections(svc->api);
     s->store_backlog = store_backlog(svc->st);
     s->db_up_store = store_db_up(svc->st);
     s->db_up_api = api_db_up(svc->api);
@@ -235,6 +236,7 @@ int service_start(struct service *svc, const char *allocator)
         .max_line = cfg->feed_max_line,
         .max_inflight = cfg->feed_max_inflight,
         .max_connections = cfg->feed_max_connections,
+        .accept_pause_ms = cfg->accept_pause_ms,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_feed,
     };
@@ -253,8 +255,12 @@ int service_start(struct service *svc, const char *allocator)
         .host = cfg->api_listen.host,
         .port = cfg->api_listen.port,
         .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max,
-                   {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s}},
+                   {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s},
+                   cfg->api_max_connections, cfg->api_header_timeout_ms, cfg->api_body_timeout_ms,
+                   cfg->api_read_statement_timeout_ms},
         .conninfo = cfg->db_conninfo,
+        .read_connections = cfg->api_read_connections,
+        .accept_pause_ms = cfg->accept_pause_ms,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .metrics = svc->metrics,

@@ -451,7 +451,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 32);
+    ck_assert_uint_eq(n, 38);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -485,6 +485,9 @@ START_TEST(key_table_names_and_flags)
         { "tls.client_subjects", true }, { "service.drain_timeout_ms", true }, { "log.format", true },
         { "api.whatif_max_body", true }, { "api.audit_sample_max", true },
         { "feed.allow_insecure", false }, { "feed.max_seq_gap", true }, { "api.auth_failures_max", true }, { "api.auth_failure_window_s", true }, { "api.auth_block_s", true },
+        { "api.max_connections", true }, { "api.header_timeout_ms", true }, { "api.body_timeout_ms", true },
+        { "api.read_connections", false }, { "api.read_statement_timeout_ms", true },
+        { "service.accept_pause_ms", false },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {
