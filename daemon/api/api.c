@@ -1,4 +1,4 @@
-/* api.c: HTTP routes of the supervisor API: authentication, role checks, and asynchronous reads. */
+/* api.c: the supervisor API's server: its listener, authentication, role checks and dispatch to the route table. */
 #include "api/api.h"
 
 #include <event2/buffer.h>
@@ -20,7 +20,6 @@
 #include "util/acceptpause.h"
 #include "util/log.h"
 #include "service/metrics.h"
-#include "service/tls.h"
 
 struct api {
     struct event_base *base;

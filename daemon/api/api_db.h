@@ -33,7 +33,7 @@ struct api_db *api_db_free(struct api_db *d);
 /* api_db_set_read_timeout: the statement timeout of reads sent from now on (a reload). */
 void api_db_set_read_timeout(struct api_db *d, int ms);
 
-/* api_db_up: the write connection and at least one read connection are up. */
+/* api_db_is_up: the write connection and at least one read connection are up. */
 bool api_db_is_up(const struct api_db *d);
 /* api_db_reconnects: how often any of the connections was re-established after a loss. */
 unsigned long api_db_reconnects_total(const struct api_db *d);
