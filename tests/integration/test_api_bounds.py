@@ -4,7 +4,8 @@ under long reads.
 
 - A client trickling a request's headers is disconnected at [api] header_timeout_ms, and one
   trickling its body at [api] body_timeout_ms after its headers, while others are served; nothing
-  of a cut request is acted on.
+  of a cut request is acted on. A keep-alive connection idle between requests is not cut, but a
+  later request trickled on it is.
 - A connection beyond [api] max_connections is closed at once, unanswered; the connections
   already open go on, and new ones are served again once one closes.
 - With its open-files limit lowered to a few above what it uses, fcrd flooded with connections on
@@ -132,6 +133,29 @@ class ApiBoundsTest(DaemonTestCase):
         with socket.create_connection(("127.0.0.1", self.h.api_port), timeout=10) as s:
             cut = closed_within(s, 10)
         self.assertIsNotNone(cut, "a connection that never sent a byte was never closed")
+        self.assertLess(cut, HEADER_MS / 1000 + 2.0)
+
+    def test_keepalive_idle_is_not_a_slow_request(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=10)
+        try:
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            # Idle between requests for longer than the header deadline: the deadline runs from a
+            # request's first byte, so the next request is served.
+            time.sleep(HEADER_MS / 1000 + 0.4)
+            c.request("GET", "/healthz")
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+            # A later request trickled on the same connection is cut like a first one.
+            c.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: fcrd\r\n")
+            cut = closed_within(c.sock, 10, lambda: b"X-Slow: 1\r\n")
+        finally:
+            c.close()
+        self.assertIsNotNone(cut, "a trickled second request was never cut")
+        self.assertGreaterEqual(cut, HEADER_MS / 1000 - 0.1)
         self.assertLess(cut, HEADER_MS / 1000 + 2.0)
 
     def test_trickled_body_cut_at_deadline(self):
