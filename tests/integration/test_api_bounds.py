@@ -22,6 +22,7 @@ import os
 import re
 import resource
 import select
+import signal
 import socket
 import threading
 import time
@@ -81,7 +82,9 @@ class ApiBoundsTest(DaemonTestCase):
 
     # ---- helpers -------------------------------------------------------------------------
     def metric(self, series):
-        status, text = self.h.api.get("/metrics", role="ops")
+        # fcrd closes the connection as it sends the reply, so it is no longer counted once the
+        # reply has arrived.
+        status, text = self.h.api.request("GET", "/metrics", role="ops", headers={"Connection": "close"})
         self.assertEqual(status, 200, text)
         for line in text.splitlines():
             if line.startswith(series + " "):
@@ -89,7 +92,7 @@ class ApiBoundsTest(DaemonTestCase):
         self.fail(f"no {series} in /metrics")
 
     def quiet(self):
-        """Wait until only the metrics request itself holds an API connection."""
+        """Wait until no API connection is open but the metrics request's own."""
         wait_until(lambda: self.metric("fcrd_api_connections") <= 1, 10, "earlier connections to close")
 
     def open_pending(self):
@@ -228,6 +231,35 @@ class ApiBoundsTest(DaemonTestCase):
                 c.close()
         self.quiet()
         self.assertGreaterEqual(self.metric("fcrd_api_connections_refused_total"), before + 1)
+
+    def reload(self, expect, **over):
+        """Rewrite the config with `over` and reload; wait for the log line `expect`."""
+        seen = self.h.log_text().count(expect)
+        with open(self.h.conf_path, "w", encoding="utf-8") as f:
+            f.write(self.h.config_text(**over))
+        os.kill(self.h.proc.pid, signal.SIGHUP)
+        wait_until(lambda: self.h.log_text().count(expect) > seen, 10, f"the reload to log {expect!r}")
+
+    def test_reload_changes_the_cap(self):
+        self.quiet()
+        held = []
+        try:
+            self.reload("reload: api.max_connections: 6 -> 2", **{"api.max_connections": "2"})
+            self.quiet()
+            for _ in range(2):
+                c = http.client.HTTPConnection("127.0.0.1", self.h.api_port, timeout=10)
+                c.request("GET", "/healthz")
+                r = c.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                held.append(c)
+            with socket.create_connection(("127.0.0.1", self.h.api_port), timeout=10) as s:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: fcrd\r\n\r\n")
+                self.assertIsNotNone(closed_within(s, 5), "a third connection was served under a cap of 2")
+        finally:
+            for c in held:
+                c.close()
+            self.reload("reload: api.max_connections: 2 -> 6")
 
     # ---- out of descriptors --------------------------------------------------------------
     def test_out_of_descriptors_pauses_accepting(self):
