@@ -1,4 +1,4 @@
-/* api.c: HTTP routes of the supervisor API: authentication, role checks, and asynchronous reads. */
+/* api.c: the supervisor API's server: its listener, authentication, role checks and dispatch to the route table. */
 #include "api/api.h"
 
 #include <event2/buffer.h>
@@ -15,32 +15,15 @@
 
 #include "api/access_log.h"
 #include "api/api_access.h"
+#include "api/api_conns.h"
+#include "api/api_db.h"
 #include "api/api_int.h"
 #include "util/jsonwrite.h"
+#include "util/acceptpause.h"
 #include "util/log.h"
-#include "store/pgconn.h"
 #include "service/metrics.h"
 #include "service/tls.h"
 
-#define API_MAX_PARAMS 8
-
-/* A request waiting for the database. */
-struct api_query {
-    struct api *api;
-    struct evhttp_request *req; /* NULL once the client has gone */
-    const struct api_route *route; /* names the query in a log line (static table row) */
-    const char *pre;            /* a statement run first, in the same pipeline (or NULL) */
-    const char *sql;
-    int nparams;
-    char *params[API_MAX_PARAMS];
-    api_finish_fn finish;
-    api_build_fn build;   /* instead of finish: a reply held until its access record is written */
-    json_t *access;       /* the call's access record (build only) */
-    void *arg;
-    void (*arg_free)(void *); /* when finish is not called */
-    bool finished;
-    struct api_query *next;
-};
 
 struct api {
     struct event_base *base;
@@ -50,10 +33,11 @@ struct api {
     const struct tokens *tokens;
     const struct ruleset *rs;
     struct store *st;
-    struct pgconn *db;
-    struct api_query *head, *tail, *inflight;
+    struct api_db *db;       /* the read pool and the write connection */
+    struct api_conns *conns; /* client connections: the cap and the deadlines */
     struct api_guard *guard; /* failed authentications per client address */
     struct access_log *log;  /* access records of replies that carry personal data */
+    struct acceptpause *pause; /* the listener stops accepting a moment when out of descriptors */
     bool draining;
     char describe[160];
 };
@@ -137,210 +121,11 @@ json_t *api_body_object(struct evhttp_request *req, size_t max, const char *cons
     return body;
 }
 
-/* ---- the database queue --------------------------------------------------------------------- */
-
-static void api_pump(struct api *a);
-
 struct evhttp_request *api_request_abandoned(struct evhttp_request *req)
 {
     if (req && !evhttp_request_get_connection(req))
         evhttp_request_free(req);
     return NULL;
-}
-
-static void api_conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-    struct api_query *q = arg;
-    (void)evcon;
-    q->req = api_request_abandoned(q->req);
-}
-
-static void api_query_free(struct api_query *q)
-{
-    if (!q->finished && q->arg_free)
-        q->arg_free(q->arg);
-    if (q->req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
-    for (int i = 0; i < q->nparams; i++)
-        free(q->params[i]);
-    json_decref(q->access);
-    free(q);
-}
-
-/* The SQLSTATE of a refused query: the first result that is not OK, when it is the server's
- * error on a connection that stays up. NULL when the failure is the connection's: no result, a
- * client-side error (libpq's own results carry no SQLSTATE), or a server error of the classes
- * that end or refuse the session (08 connection exception, 57P operator intervention). */
-static const char *api_refused_sqlstate(PGresult **res, int n, int want)
-{
-    if (n < want)
-        return NULL;
-    for (int i = 0; i < want; i++) {
-        if (pgconn_result_ok(res[i]))
-            continue;
-        if (!res[i] || PQresultStatus(res[i]) != PGRES_FATAL_ERROR)
-            return NULL;
-        const char *state = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
-        if (!state || strlen(state) != 5 || strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
-            return NULL;
-        return state;
-    }
-    return NULL;
-}
-
-static void api_query_done(void *arg, PGresult **res, int n, const char *error, bool sent_all)
-{
-    struct api *a = arg;
-    struct api_query *q = a->inflight;
-    (void)sent_all;
-    a->inflight = NULL;
-    int want = q->pre ? 2 : 1;
-    bool ok = !error && n >= want && pgconn_result_ok(res[0]) && pgconn_result_ok(res[want - 1]);
-    const char *refused = ok || error ? NULL : api_refused_sqlstate(res, n, want);
-    /* Logged whether or not the client is still there: the query is wrong either way. Only the
-     * route's pattern and the SQLSTATE: the server's message, DETAIL and CONTEXT can quote rows. */
-    if (refused)
-        log_error("api: %s %s: the database refused the query (SQLSTATE %s)", api_route_method_name(q->route->method),
-                  q->route->pattern, refused);
-    if (q->req) {
-        /* The finish callback may hand the request on (and watch its connection itself). */
-        evhttp_connection_set_closecb(evhttp_request_get_connection(q->req), NULL, NULL);
-        struct evhttp_request *req = q->req;
-        q->req = NULL;
-        if (refused)
-            api_error(req, 500, "internal", "the request could not be answered", NULL);
-        else if (!ok)
-            api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
-        else if (q->build) {
-            q->finished = true;
-            json_t *body = q->build(req, res[want - 1], q->arg);
-            if (q->arg_free)
-                q->arg_free(q->arg);
-            if (body)
-                api_access_send(a, q->access, req, body);
-        } else {
-            q->finished = true;
-            q->finish(req, res[want - 1], q->arg);
-        }
-    }
-    api_query_free(q);
-    api_pump(a);
-}
-
-static void api_pump(struct api *a)
-{
-    while (!a->inflight && a->head && pgconn_ready(a->db)) {
-        struct api_query *q = a->head;
-        a->head = q->next;
-        if (!a->head)
-            a->tail = NULL;
-        if (!q->req) {
-            api_query_free(q);
-            continue;
-        }
-        struct pg_query pq[2] = {{q->pre, 0, NULL}, {q->sql, q->nparams, (const char *const *)q->params}};
-        a->inflight = q;
-        if (pgconn_send(a->db, q->pre ? pq : pq + 1, q->pre ? 2 : 1, api_query_done, a) != 0) {
-            a->inflight = NULL;
-            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
-            api_query_free(q);
-        }
-    }
-}
-
-static void api_db_state(void *arg, bool up)
-{
-    struct api *a = arg;
-    if (up) {
-        api_pump(a);
-        return;
-    }
-    while (a->head) {
-        struct api_query *q = a->head;
-        a->head = q->next;
-        if (q->req)
-            api_error(q->req, 503, "db_unavailable", "the database is unavailable", NULL);
-        api_query_free(q);
-    }
-    a->tail = NULL;
-}
-
-void api_read(struct api *a, const struct api_call *call, const char *sql, int nparams,
-              const char *const *params, api_finish_fn finish, void *arg)
-{
-    api_read_owned(a, call, sql, nparams, params, finish, arg, NULL);
-}
-
-static void api_enqueue(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
-                        const char *const *params, api_finish_fn finish, api_build_fn build, void *arg,
-                        void (*arg_free)(void *))
-{
-    struct evhttp_request *req = call->req;
-    if (!pgconn_up(a->db)) {
-        api_error(req, 503, "db_unavailable", "the database is unavailable", NULL);
-        if (arg_free)
-            arg_free(arg);
-        return;
-    }
-    struct api_query *q = calloc(1, sizeof(*q));
-    if (!q || nparams > API_MAX_PARAMS) {
-        free(q);
-        api_error(req, 503, "overloaded", "out of memory", NULL);
-        if (arg_free)
-            arg_free(arg);
-        return;
-    }
-    q->arg_free = arg_free;
-    q->api = a;
-    q->req = req;
-    q->route = call->route;
-    q->pre = pre;
-    q->sql = sql;
-    q->finish = finish;
-    q->build = build;
-    q->access = build ? json_incref((json_t *)call->access) : NULL;
-    q->arg = arg;
-    for (int i = 0; i < nparams; i++) {
-        q->params[i] = params[i] ? strdup(params[i]) : NULL;
-        q->nparams = i + 1;
-        if (params[i] && !q->params[i]) {
-            api_query_free(q);
-            api_error(req, 503, "overloaded", "out of memory", NULL);
-            return;
-        }
-    }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_conn_closed, q);
-    if (a->tail)
-        a->tail->next = q;
-    else
-        a->head = q;
-    a->tail = q;
-    api_pump(a);
-}
-
-void api_read_owned(struct api *a, const struct api_call *call, const char *sql, int nparams,
-                    const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *))
-{
-    api_enqueue(a, call, NULL, sql, nparams, params, finish, NULL, arg, arg_free);
-}
-
-void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
-                    const char *const *params, api_finish_fn finish, void *arg)
-{
-    api_enqueue(a, call, pre, sql, nparams, params, finish, NULL, arg, NULL);
-}
-
-void api_read_logged(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
-                     const char *const *params, api_build_fn build, void *arg, void (*arg_free)(void *))
-{
-    if (!call->access) {
-        /* A route not marked API_ROUTE_PERSONAL: a mistake of the table, never an unlogged reply. */
-        api_error(call->req, 500, "internal", "the request could not be answered", NULL);
-        if (arg_free)
-            arg_free(arg);
-        return;
-    }
-    api_enqueue(a, call, pre, sql, nparams, params, NULL, build, arg, arg_free);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
@@ -414,6 +199,7 @@ const char *api_call_param(const struct api_call *call, const char *name)
 static void api_dispatch(struct evhttp_request *req, void *arg)
 {
     struct api *a = arg;
+    api_conns_request(a->conns, req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     struct api_route_match m;
     switch (api_route_match(api_routes, api_nroutes, uri ? evhttp_uri_get_path(uri) : NULL,
@@ -493,6 +279,13 @@ static void api_dispatch(struct evhttp_request *req, void *arg)
     api_route_match_clear(&m);
 }
 
+static void api_accept_paused(void *arg, int err)
+{
+    struct api *a = arg;
+    (void)err;
+    metrics_accept_pause(a->p.metrics, METRICS_LISTENER_API);
+}
+
 struct api *api_new(struct event_base *base, const struct api_params *p, const struct tokens *tokens,
                     const struct ruleset *rs, struct store *st, char *err, size_t errlen)
 {
@@ -513,7 +306,9 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->log = !a->conninfo ? NULL
                           : access_log_new(base, a->conninfo, p->connect_timeout_ms, p->limits.access_log_timeout_ms,
                                            p->metrics);
-    if (!a->conninfo || !a->http || !a->guard || !a->log) {
+    struct api_conns_limits cl = {p->limits.max_connections, p->limits.header_timeout_ms, p->limits.body_timeout_ms};
+    a->conns = api_conns_new(base, &cl, p->tls, p->metrics);
+    if (!a->conninfo || !a->http || !a->guard || !a->conns || !a->log) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -522,8 +317,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     evhttp_set_timeout(a->http, 30);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(a->http, api_dispatch, a);
-    if (p->tls)
-        evhttp_set_bevcb(a->http, tls_http_bevcb, p->tls);
+    evhttp_set_bevcb(a->http, api_conns_bevcb, a->conns); /* makes the TLS ones too */
     struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(a->http, p->host, (ev_uint16_t)p->port);
     if (!bs) {
         snprintf(err, errlen, "api: cannot listen on %s:%d", p->host, p->port);
@@ -540,12 +334,12 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv, sizeof(serv),
                     NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(a->describe, sizeof(a->describe), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
-    a->db = pgconn_new(base, a->conninfo, "api", api_db_state, a);
-    if (a->db) {
-        pgconn_set_connect_timeout(a->db, p->connect_timeout_ms);
-        pgconn_require_schema(a->db, p->schema);
-    }
-    if (!a->db) {
+    a->pause = acceptpause_new(evhttp_bound_socket_get_listener(bs), "api", p->accept_pause_ms,
+                               api_accept_paused, a);
+    struct api_db_params dp = {a->conninfo, p->read_connections, p->limits.read_timeout_ms, p->connect_timeout_ms,
+                               p->metrics, p->schema};
+    a->db = api_db_new(base, &dp);
+    if (!a->db || !a->pause) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -556,16 +350,13 @@ struct api *api_free(struct api *a)
 {
     if (!a)
         return NULL;
-    while (a->head) {
-        struct api_query *q = a->head;
-        a->head = q->next;
-        api_query_free(q);
-    }
-    if (a->inflight)
-        api_query_free(a->inflight);
-    pgconn_free(a->db);
+    /* The queries first (they stop watching their clients' connections), then the connections,
+     * then what watched them. */
+    a->db = api_db_free(a->db);
+    a->pause = acceptpause_free(a->pause);
     if (a->http)
         evhttp_free(a->http);
+    a->conns = api_conns_free(a->conns);
     api_guard_free(a->guard);
     access_log_free(a->log);
     free(a->conninfo);
@@ -590,7 +381,7 @@ struct store *api_store(const struct api *a)
 
 bool api_db_up(const struct api *a)
 {
-    return pgconn_up(a->db);
+    return api_db_is_up(a->db);
 }
 
 size_t api_ready_backlog(const struct api *a)
@@ -624,6 +415,11 @@ void api_set_limits(struct api *a, const struct api_limits *lim)
     api_guard_set_limits(a->guard, &lim->guard);
     if (a->log)
         access_log_set_timeout(a->log, lim->access_log_timeout_ms);
+    struct api_conns_limits cl = {lim->max_connections, lim->header_timeout_ms, lim->body_timeout_ms};
+    if (a->conns)
+        api_conns_set_limits(a->conns, &cl);
+    if (a->db)
+        api_db_set_read_timeout(a->db, lim->read_timeout_ms);
     /* evhttp has one limit for every request: the larger of the two, and each handler holds its
      * body to its own (api_body_object), answering 413 in the API's error shape. */
     size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;
@@ -637,7 +433,23 @@ const struct api_limits *api_get_limits(const struct api *a)
 
 unsigned long api_db_reconnects(const struct api *a)
 {
-    return pgconn_reconnects(a->db);
+    return api_db_reconnects_total(a->db);
+}
+
+size_t api_connections(const struct api *a)
+{
+    return api_conns_open(a->conns);
+}
+
+struct api_db *api_database(const struct api *a)
+{
+    return a->db;
+}
+
+void api_watch_close(struct api *a, struct evhttp_request *req, void (*fn)(struct evhttp_connection *, void *),
+                     void *arg)
+{
+    api_conns_watch(a->conns, req, fn, arg);
 }
 
 json_t *api_query_params(struct evhttp_request *req, const char *const *allowed)

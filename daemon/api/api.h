@@ -25,13 +25,19 @@ struct api_limits {
     struct api_guard_limits guard; /* failed authentications per address before a 429 */
     bool require_purpose;          /* reads of personal data must say why (X-Purpose or purpose=) */
     int access_log_timeout_ms;     /* an access log batch not committed by then fails its replies */
+    size_t max_connections;  /* client connections served at once; further ones are closed */
+    int header_timeout_ms;   /* a request's headers must arrive within this */
+    int body_timeout_ms;     /* and its body within this after them */
+    int read_timeout_ms;     /* the statement timeout of reads */
 };
 
 struct api_params {
     const char *host;
     int port;             /* 0 = any free port */
     struct api_limits limits; /* request bodies and audit samples; a reload may change them */
-    const char *conninfo; /* the API's own database connection (reads never queue behind writes) */
+    const char *conninfo; /* the API's own database connections (reads never queue behind writes) */
+    size_t read_connections; /* the read pool's size */
+    int accept_pause_ms;  /* accepting stops this long after an accept fails (out of descriptors) */
     size_t ready_backlog; /* /readyz fails while more events than this await the database */
     int connect_timeout_ms; /* of the API's database connection attempts */
     int schema;             /* the migration its connection needs (pgconn_require_schema; 0: any) */
@@ -65,6 +71,9 @@ unsigned long api_db_reconnects(const struct api *a);
 /* api_routes_print: the route table, one line per route: "METHOD PATTERN ROLE" (ROLE "none" when
  * no token is needed), e.g. "POST /v1/pending/{id}/decision supervisor"; for `fcrd --routes`. */
 void api_routes_print(FILE *out);
+
+/* api_connections: client connections served now. */
+size_t api_connections(const struct api *a);
 
 /* api_describe: "HOST:PORT" actually bound. */
 const char *api_describe(const struct api *a);

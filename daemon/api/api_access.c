@@ -14,6 +14,7 @@
 
 /* A reply waiting for its access record. req becomes NULL when the client goes away. */
 struct api_access_hold {
+    struct api *api; /* whose connection watch the hold uses (borrowed) */
     struct evhttp_request *req;
     json_t *body;
     struct access_log_wait *wait;
@@ -178,7 +179,7 @@ json_t *api_access_stamp(const json_t *access, const json_t *extra)
 static void api_access_hold_free(struct api_access_hold *h)
 {
     if (h->req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(h->req), NULL, NULL);
+        api_watch_close(h->api, h->req, NULL, NULL);
     json_decref(h->body);
     free(h);
 }
@@ -196,7 +197,7 @@ static void api_access_written(void *arg, bool ok)
 {
     struct api_access_hold *h = arg;
     struct evhttp_request *req = h->req;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+    api_watch_close(h->api, req, NULL, NULL);
     h->req = NULL;
     if (ok) {
         api_send_json(req, 200, h->body);
@@ -215,6 +216,7 @@ void api_access_send(struct api *a, const json_t *access, struct evhttp_request 
         api_access_resources(record, body);
     struct access_log *log = api_access_log(a);
     if (h && record && log) {
+        h->api = a;
         h->req = req;
         h->body = body;
         h->wait = access_log_write(log, record, api_access_written, h);
@@ -229,5 +231,5 @@ void api_access_send(struct api *a, const json_t *access, struct evhttp_request 
         api_error(req, 503, "access_log_unavailable", "the access to this record could not be logged", NULL);
         return;
     }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_access_closed, h);
+    api_watch_close(a, req, api_access_closed, h);
 }

@@ -303,7 +303,7 @@ void api_audits_post(struct api *a, const struct api_call *call)
     snprintf(sz, sizeof(sz), "%ld", size);
     const char *p[8] = {call->who.user ? call->who.user : "", role_name(call->who.role), from, to, sz, seed,
                         stratajson, rsjson};
-    api_read(a, call, SQL_DRAW, 8, p, api_audits_draw_finish, NULL);
+    api_write_owned(a, call, SQL_DRAW, 8, p, api_audits_draw_finish, NULL, NULL); /* it records the sample */
     free(rsjson);
     free(stratajson);
 }
@@ -530,6 +530,6 @@ void api_audits_post_verdict(struct api *a, const struct api_call *call)
                         json_string_value(api_audits_member(body, "note")),
                         call->who.user ? call->who.user : "",
                         role_name(call->who.role)};
-    api_read(a, call, SQL_VERDICT, 7, p, api_audits_verdict_finish, NULL);
-    json_decref(body); /* api_read copied the parameters */
+    api_write_owned(a, call, SQL_VERDICT, 7, p, api_audits_verdict_finish, NULL, NULL);
+    json_decref(body); /* api_write_owned copied the parameters */
 }

@@ -51,12 +51,13 @@ struct evhttp_request *api_request_abandoned(struct evhttp_request *req);
  * the handler checks members itself). */
 json_t *api_body_object(struct evhttp_request *req, size_t max, const char *const *known);
 
-/* api_read: run one query with text parameters (NULL = SQL NULL; copied) on the API's own
- * connection; finish gets the request and the result (only when the query succeeded). A failure
- * is answered here: 503 db_unavailable when the connection is lost or absent, 500 internal_error
- * when PostgreSQL refuses the query (logged once with the call's route pattern and the SQLSTATE,
- * never the server's message, which can quote row data). The request may have been abandoned by
- * its client: then finish is not called. arg is passed through. */
+/* api_read: run one query with text parameters (NULL = SQL NULL; copied) on one of the API's
+ * read connections (api_db.h), held to [api] read_statement_timeout_ms; finish gets the request
+ * and the result (only when the query succeeded). A failure is answered here: 503 read_timeout
+ * when the statement timeout cancelled it, 503 db_unavailable when the connection is lost or
+ * absent, 500 internal when PostgreSQL refuses the query (logged once with the call's route
+ * pattern and the SQLSTATE, never the server's message, which can quote row data). The request
+ * may have been abandoned by its client: then finish is not called. arg is passed through. */
 typedef void (*api_finish_fn)(struct evhttp_request *req, const PGresult *res, void *arg);
 void api_read(struct api *a, const struct api_call *call, const char *sql, int nparams,
               const char *const *params, api_finish_fn finish, void *arg);
@@ -68,6 +69,19 @@ void api_read_owned(struct api *a, const struct api_call *call, const char *sql,
  * read what pre set with set_config. finish gets sql's result. */
 void api_read_after(struct api *a, const struct api_call *call, const char *pre, const char *sql, int nparams,
                     const char *const *params, api_finish_fn finish, void *arg);
+/* api_write_owned: as api_read_owned, on the API's write connection (no statement timeout, in
+ * order): for the statements of people's writes, which a long read must not hold up. */
+void api_write_owned(struct api *a, const struct api_call *call, const char *sql, int nparams,
+                     const char *const *params, api_finish_fn finish, void *arg, void (*arg_free)(void *));
+
+/* api_watch_close: fn(evcon, arg) is called if the request's connection closes before the watch
+ * is cleared (fn NULL); one watch per connection. Handlers use it instead of
+ * evhttp_connection_set_closecb, which the API keeps for itself (api_conns.h). */
+void api_watch_close(struct api *a, struct evhttp_request *req, void (*fn)(struct evhttp_connection *, void *),
+                     void *arg);
+
+/* api_database: the API's connections and queues (api_db.h). */
+struct api_db *api_database(const struct api *a);
 
 /* api_read_logged: as api_read_owned (pre may be NULL, as api_read_after otherwise), for a
  * route whose reply carries personal data (API_ROUTE_PERSONAL): build returns the 200 body

@@ -45,7 +45,7 @@ static struct api_whatif *api_whatif_free(struct api_whatif *w)
     w->run = whatif_run_free(w->run);
     access_log_cancel(w->wait);
     if (w->req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
+        api_watch_close(w->api, w->req, NULL, NULL);
     if (w->out)
         evbuffer_free(w->out);
     if (w->held)
@@ -95,7 +95,7 @@ static void api_whatif_line(void *arg, const json_t *line)
 static void api_whatif_end(struct api_whatif *w)
 {
     struct evhttp_request *req = w->req;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+    api_watch_close(w->api, req, NULL, NULL);
     w->req = NULL;
     evhttp_send_reply_end(req);
     api_whatif_free(w);
@@ -170,7 +170,7 @@ static void api_whatif_done(void *arg, int status, const char *code, const char 
     struct api_whatif *w = arg;
     if (status) {
         struct evhttp_request *req = w->req;
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+        api_watch_close(w->api, req, NULL, NULL);
         w->req = NULL;
         api_error(req, status, code, message, NULL);
         api_whatif_free(w);
@@ -285,5 +285,5 @@ void api_post_whatif(struct api *a, const struct api_call *call)
         api_error(req, 503, "overloaded", "out of memory", NULL);
         return;
     }
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), api_whatif_closed, w);
+    api_watch_close(a, req, api_whatif_closed, w);
 }

@@ -139,7 +139,7 @@ static void write_conn_closed(struct evhttp_connection *evcon, void *arg)
 static void write_ctx_free(struct write_ctx *w)
 {
     if (w->req)
-        evhttp_connection_set_closecb(evhttp_request_get_connection(w->req), NULL, NULL);
+        api_watch_close(w->api, w->req, NULL, NULL);
     json_decref(w->act);
     free(w);
 }
@@ -171,7 +171,7 @@ static void preread_finish(struct evhttp_request *req, const PGresult *res, void
     if (PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
         json_array_append_new(json_object_get(w->act, "links"), json_string(PQgetvalue(res, 0, 1)));
     w->req = req;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), write_conn_closed, w);
+    api_watch_close(w->api, req, write_conn_closed, w);
     json_t *act = w->act;
     w->act = NULL;
     store_submit_action(api_store(w->api), PQgetvalue(res, 0, 0), act, write_done, w);
@@ -193,7 +193,8 @@ static void write_start(struct api *a, const struct api_call *call, const char *
     w->act = json_pack("{s:s, s:s, s:o, s:s, s:s, s:[]}", "action", action, "target", target, "body", body, "user",
                        who->user ? who->user : "", "role", role_name(who->role), "links");
     const char *p[2] = {target, extra};
-    api_read_owned(a, call, sql, extra ? 2 : 1, p, preread_finish, w, (void (*)(void *))write_ctx_free);
+    /* On the write connection: a decision must not wait behind a long report. */
+    api_write_owned(a, call, sql, extra ? 2 : 1, p, preread_finish, w, (void (*)(void *))write_ctx_free);
 }
 
 void api_post_decision(struct api *a, const struct api_call *call)

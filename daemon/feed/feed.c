@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/acceptpause.h"
 #include "util/errbuf.h"
 #include "util/log.h"
 #include "util/lograte.h"
@@ -72,6 +73,7 @@ struct conn {
 
 struct listener {
     struct evconnlistener *lev;
+    struct acceptpause *pause; /* out of descriptors: stop accepting a moment, not spin */
     char *unix_path; /* to unlink at shutdown */
 };
 
@@ -681,6 +683,13 @@ static void feed_accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struc
     log_debug("feed: connection %lu opened from %s%s%s", c->id, c->peer, c->source[0] ? ", source " : "", c->source);
 }
 
+static void feed_accept_paused(void *arg, int err)
+{
+    struct feed *f = arg;
+    (void)err;
+    metrics_accept_pause(f->p.metrics, METRICS_LISTENER_FEED);
+}
+
 static void describe_append(struct feed *f, const char *text)
 {
     size_t n = strlen(f->describe);
@@ -774,6 +783,11 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
         int rc = addrs[i].kind == LISTEN_UNIX ? feed_bind_unix(f, &addrs[i], &f->listeners[i], err, errlen)
                                               : feed_bind_tcp(f, &addrs[i], &f->listeners[i], err, errlen);
         f->nlisteners = i + 1;
+        if (rc == 0 && !(f->listeners[i].pause = acceptpause_new(f->listeners[i].lev, "feed", f->p.accept_pause_ms,
+                                                                  feed_accept_paused, f))) {
+            errbuf_set(err, errlen, "out of memory");
+            rc = -1;
+        }
         if (rc != 0)
             return feed_free(f);
     }
@@ -783,6 +797,7 @@ struct feed *feed_new(struct event_base *base, const struct feed_params *p, cons
 void feed_stop_listening(struct feed *f)
 {
     for (size_t i = 0; i < f->nlisteners; i++) {
+        f->listeners[i].pause = acceptpause_free(f->listeners[i].pause);
         if (f->listeners[i].lev) {
             evconnlistener_free(f->listeners[i].lev);
             f->listeners[i].lev = NULL;

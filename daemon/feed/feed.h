@@ -22,6 +22,7 @@ struct feed_params {
     size_t max_output;      /* reply bytes held for one connection (unsent, and ready behind one awaited)
                                before reading pauses; the store's charged bytes pause every connection
                                (store_memory_tight) */
+    int accept_pause_ms;    /* a listener stops accepting this long after an accept fails */
     struct feed_event_limits limits;
     struct metrics *metrics; /* borrowed; may be NULL */
     struct tls *tls;         /* TLS on the TCP listeners when set (borrowed; a reload swaps its contents) */

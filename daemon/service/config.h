@@ -57,6 +57,11 @@ struct config {
     int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
     char *api_require_purpose; /* require_purpose: yes | no, default no */
     int api_access_log_timeout_ms; /* access_log_timeout_ms: an access log batch's deadline, default 5000 */
+    size_t api_max_connections; /* max_connections: client connections served at once, default 256 */
+    int api_header_timeout_ms; /* header_timeout_ms: deadline of a request's headers, default 10000 */
+    int api_body_timeout_ms;   /* body_timeout_ms: deadline of a request's body, default 30000 */
+    size_t api_read_connections; /* read_connections: the read pool, default 2 */
+    int api_read_statement_timeout_ms; /* read_statement_timeout_ms: of each read, default 5000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */
@@ -76,6 +81,7 @@ struct config {
     char *audit_checkpoint_key;  /* checkpoint_key: PEM Ed25519 private key, mode 600 */
     char *audit_checkpoint_file; /* checkpoint_file: where the signed checkpoint lines are appended */
     size_t memory_limit_mb;    /* memory_limit_mb: what the feed and the store queue may hold, default 256 */
+    int accept_pause_ms;       /* accept_pause_ms: a listener's pause after an accept error, default 250 */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */

@@ -52,6 +52,10 @@ struct metrics {
     /* api */
     uint64_t auth_failures[METRICS_AUTH_KINDS];
     uint64_t access_written, access_failed;
+    uint64_t api_conns_accepted, api_conns_refused;
+    uint64_t api_cut_headers, api_cut_body;
+    uint64_t api_read_timeouts;
+    uint64_t accept_pauses[METRICS_LISTENERS];
     /* store */
     struct histogram batch, commit;
     uint64_t rollbacks;
@@ -222,6 +226,38 @@ void metrics_access_log(struct metrics *m, bool ok, size_t n)
         m->access_written += n;
     else if (m)
         m->access_failed += n;
+}
+
+void metrics_api_connection(struct metrics *m, bool accepted)
+{
+    if (!m)
+        return;
+    if (accepted)
+        m->api_conns_accepted++;
+    else
+        m->api_conns_refused++;
+}
+
+void metrics_api_request_cut(struct metrics *m, bool headers)
+{
+    if (!m)
+        return;
+    if (headers)
+        m->api_cut_headers++;
+    else
+        m->api_cut_body++;
+}
+
+void metrics_api_read_timeout(struct metrics *m)
+{
+    if (m)
+        m->api_read_timeouts++;
+}
+
+void metrics_accept_pause(struct metrics *m, enum metrics_listener which)
+{
+    if (m && (size_t)which < METRICS_LISTENERS)
+        m->accept_pauses[which]++;
 }
 
 void metrics_store_commit(struct metrics *m, size_t events, double seconds)
@@ -478,6 +514,30 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
          "fcrd_access_log_records_total{result=\"written\"} %llu\n"
          "fcrd_access_log_records_total{result=\"failed\"} %llu\n",
          (unsigned long long)m->access_written, (unsigned long long)m->access_failed);
+
+    gauge(&o, "fcrd_api_connections", "API client connections open now.", (double)s.api_connections);
+    counter(&o, "fcrd_api_connections_accepted_total", "API client connections accepted and served.",
+            m->api_conns_accepted);
+    counter(&o, "fcrd_api_connections_refused_total",
+            "API client connections closed at once because api.max_connections were open.", m->api_conns_refused);
+    family(&o, "fcrd_api_requests_cut_total", "counter",
+           "API connections closed because a request's headers (api.header_timeout_ms) or body "
+           "(api.body_timeout_ms) did not arrive in time.");
+    emit(&o,
+         "fcrd_api_requests_cut_total{phase=\"headers\"} %llu\n"
+         "fcrd_api_requests_cut_total{phase=\"body\"} %llu\n",
+         (unsigned long long)m->api_cut_headers, (unsigned long long)m->api_cut_body);
+    counter(&o, "fcrd_api_read_timeouts_total",
+            "API reads cancelled at api.read_statement_timeout_ms and answered 503 read_timeout.",
+            m->api_read_timeouts);
+    family(&o, "fcrd_accept_pauses_total", "counter",
+           "Times a listener failed to accept (out of file descriptors) and stopped accepting for "
+           "service.accept_pause_ms.");
+    emit(&o,
+         "fcrd_accept_pauses_total{listener=\"feed\"} %llu\n"
+         "fcrd_accept_pauses_total{listener=\"api\"} %llu\n",
+         (unsigned long long)m->accept_pauses[METRICS_LISTENER_FEED],
+         (unsigned long long)m->accept_pauses[METRICS_LISTENER_API]);
 
     /* the store */
     gauge(&o, "fcrd_store_backlog", "Events and decisions queued for the database or in the batch in flight.",

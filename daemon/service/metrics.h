@@ -45,6 +45,19 @@ void metrics_api_auth_failure(struct metrics *m, enum metrics_auth why);
 /* metrics_access_log: n access records written (ok) or that could not be (their replies were
  * refused 503). */
 void metrics_access_log(struct metrics *m, bool ok, size_t n);
+/* metrics_api_connection: a client connection accepted, or closed at once past
+ * [api] max_connections. */
+void metrics_api_connection(struct metrics *m, bool accepted);
+/* metrics_api_request_cut: a connection closed because its request's headers (true) or body
+ * (false) did not arrive in time. */
+void metrics_api_request_cut(struct metrics *m, bool headers);
+/* metrics_api_read_timeout: a read cancelled at [api] read_statement_timeout_ms. */
+void metrics_api_read_timeout(struct metrics *m);
+
+/* Listeners that pause accepting when out of descriptors. */
+enum metrics_listener { METRICS_LISTENER_FEED, METRICS_LISTENER_API, METRICS_LISTENERS };
+/* metrics_accept_pause: the listener failed to accept and stopped accepting for a moment. */
+void metrics_accept_pause(struct metrics *m, enum metrics_listener which);
 
 /* ---- the store ---- */
 
@@ -69,6 +82,7 @@ void metrics_reload(struct metrics *m, bool ok);
 struct metrics_sample {
     size_t feed_connections;  /* open now */
     size_t feed_inflight;     /* lines awaiting their reply */
+    size_t api_connections;   /* API client connections open now */
     size_t store_backlog;     /* events queued or in the batch in flight */
     size_t store_backlog_bytes; /* what they are charged against the memory bound (store_bytes) */
     bool db_up_store, db_up_api;

@@ -193,6 +193,7 @@ static void sample(void *arg, struct metrics_sample *s)
     struct service *svc = arg;
     s->feed_connections = feed_connections(svc->feed);
     s->feed_inflight = feed_inflight(svc->feed);
+    s->api_connections = api_connections(svc->api);
     s->store_backlog = store_backlog(svc->st);
     s->store_backlog_bytes = store_bytes(svc->st);
     s->db_up_store = store_db_up(svc->st);
@@ -319,6 +320,7 @@ int service_start(struct service *svc, const char *allocator)
         .keepalive_interval_s = cfg->feed_keepalive_interval_s,
         .keepalive_count = cfg->feed_keepalive_count,
         .refusal_interval_s = cfg->log_refusal_interval_s,
+        .accept_pause_ms = cfg->accept_pause_ms,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_feed,
     };
@@ -338,8 +340,12 @@ int service_start(struct service *svc, const char *allocator)
         .port = cfg->api_listen.port,
         .limits = {cfg->api_max_body, cfg->api_whatif_max_body, cfg->api_audit_sample_max,
                    {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s},
-                   strcmp(cfg->api_require_purpose, "yes") == 0, cfg->api_access_log_timeout_ms},
+                   strcmp(cfg->api_require_purpose, "yes") == 0, cfg->api_access_log_timeout_ms,
+                   cfg->api_max_connections, cfg->api_header_timeout_ms, cfg->api_body_timeout_ms,
+                   cfg->api_read_statement_timeout_ms},
         .conninfo = cfg->db_conninfo,
+        .read_connections = cfg->api_read_connections,
+        .accept_pause_ms = cfg->accept_pause_ms,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .schema = schema,

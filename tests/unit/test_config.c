@@ -451,7 +451,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 50);
+    ck_assert_uint_eq(n, 56);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -495,6 +495,9 @@ START_TEST(key_table_names_and_flags)
         { "feed.keepalive_interval_s", true }, { "feed.keepalive_count", true },
         { "log.refusal_interval_s", true },
         { "api.require_purpose", true }, { "api.access_log_timeout_ms", true },
+        { "api.max_connections", true }, { "api.header_timeout_ms", true }, { "api.body_timeout_ms", true },
+        { "api.read_connections", false }, { "api.read_statement_timeout_ms", true },
+        { "service.accept_pause_ms", false },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {

@@ -309,6 +309,7 @@ static void sample(void *arg, struct metrics_sample *s)
     (void)arg;
     s->feed_connections = 3;
     s->feed_inflight = 17;
+    s->api_connections = 2;
     s->store_backlog = 9;
     s->store_backlog_bytes = 123456;
     s->db_up_store = true;
@@ -397,6 +398,36 @@ START_TEST(read_only_database)
 }
 END_TEST
 
+START_TEST(api_bounds_counted)
+{
+    struct metrics *m = metrics_new();
+    metrics_set_sampler(m, sample, NULL);
+    metrics_api_connection(m, true);
+    metrics_api_connection(m, true);
+    metrics_api_connection(m, false);
+    metrics_api_request_cut(m, true);
+    metrics_api_request_cut(m, false);
+    metrics_api_request_cut(m, false);
+    metrics_api_read_timeout(m);
+    metrics_accept_pause(m, METRICS_LISTENER_API);
+    metrics_accept_pause(m, METRICS_LISTENER_FEED);
+    metrics_accept_pause(m, METRICS_LISTENER_FEED);
+    metrics_accept_pause(m, METRICS_LISTENERS); /* no such listener: not counted */
+    char *text = render(m);
+    check_exposition(text);
+    ck_assert(value(text, "fcrd_api_connections") == 2);
+    ck_assert(value(text, "fcrd_api_connections_accepted_total") == 2);
+    ck_assert(value(text, "fcrd_api_connections_refused_total") == 1);
+    ck_assert(value(text, "fcrd_api_requests_cut_total{phase=\"headers\"}") == 1);
+    ck_assert(value(text, "fcrd_api_requests_cut_total{phase=\"body\"}") == 2);
+    ck_assert(value(text, "fcrd_api_read_timeouts_total") == 1);
+    ck_assert(value(text, "fcrd_accept_pauses_total{listener=\"api\"}") == 1);
+    ck_assert(value(text, "fcrd_accept_pauses_total{listener=\"feed\"}") == 2);
+    free(text);
+    metrics_free(m);
+}
+END_TEST
+
 START_TEST(null_registry_records_nothing)
 {
     metrics_feed_line(NULL);
@@ -404,6 +435,10 @@ START_TEST(null_registry_records_nothing)
     metrics_feed_ack(NULL, 1);
     metrics_feed_connection(NULL, true);
     metrics_feed_tls_failure(NULL);
+    metrics_api_connection(NULL, true);
+    metrics_api_request_cut(NULL, true);
+    metrics_api_read_timeout(NULL);
+    metrics_accept_pause(NULL, METRICS_LISTENER_API);
     metrics_store_commit(NULL, 1, 1);
     metrics_store_rollback(NULL);
     metrics_store_read_only(NULL, true);
@@ -427,6 +462,7 @@ int main(void)
     tcase_add_test(tc, histograms);
     tcase_add_test(tc, gauges_from_the_sampler_and_the_database);
     tcase_add_test(tc, read_only_database);
+    tcase_add_test(tc, api_bounds_counted);
     tcase_add_test(tc, null_registry_records_nothing);
     suite_add_tcase(s, tc);
     return check_run(s);
