@@ -141,7 +141,7 @@ static void access_log_state(void *arg, bool up)
 }
 
 struct access_log *access_log_new(struct event_base *base, const char *conninfo, int connect_timeout_ms,
-                                  int timeout_ms, struct metrics *metrics)
+                                  int timeout_ms, int schema, struct metrics *metrics)
 {
     struct access_log *l = calloc(1, sizeof(*l));
     if (!l)
@@ -154,6 +154,7 @@ struct access_log *access_log_new(struct event_base *base, const char *conninfo,
     if (!l->db)
         return access_log_free(l);
     pgconn_set_connect_timeout(l->db, connect_timeout_ms);
+    pgconn_require_schema(l->db, schema);
     return l;
 }
 

@@ -19,9 +19,10 @@ typedef void (*access_log_done_fn)(void *arg, bool ok);
  * within timeout_ms fails (its connection is dropped and re-opened): a locked table or a stalled
  * server must not hold replies for ever. NULL when out of memory. */
 struct metrics;
-/* metrics (borrowed, may be NULL) counts the records written and failed. */
+/* metrics (borrowed, may be NULL) counts the records written and failed. schema: the migration
+ * the connection needs before it writes (pgconn_require_schema; 0: any). */
 struct access_log *access_log_new(struct event_base *base, const char *conninfo, int connect_timeout_ms,
-                                  int timeout_ms, struct metrics *metrics);
+                                  int timeout_ms, int schema, struct metrics *metrics);
 /* access_log_set_timeout: the batch deadline from now on (a reload). */
 void access_log_set_timeout(struct access_log *l, int timeout_ms);
 /* access_log_free: waiters still queued or in flight are told nothing. NULL-safe; returns NULL. */

@@ -305,6 +305,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->guard = api_guard_new(&p->limits.guard);
     a->log = !a->conninfo ? NULL
                           : access_log_new(base, a->conninfo, p->connect_timeout_ms, p->limits.access_log_timeout_ms,
+                                           p->schema,
                                            p->metrics);
     struct api_conns_limits cl = {p->limits.max_connections, p->limits.header_timeout_ms, p->limits.body_timeout_ms};
     a->conns = api_conns_new(base, &cl, p->tls, p->metrics);

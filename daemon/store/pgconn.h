@@ -74,7 +74,7 @@ int pgconn_session_set(struct pgconn *c, const char *name, const char *value);
  * nested loops, whatever the tables' size when it started, so `sql` must look rows up by key). Call before the first connection is up,
  * with a string that outlives the connection. A statement the server refuses to prepare makes the
  * session unusable (logged as an error; retried with backoff). Returns -1 when full. */
-#define PGCONN_MAX_PREPARED 14
+#define PGCONN_MAX_PREPARED 20
 int pgconn_prepare(struct pgconn *c, const char *sql);
 
 /* pgconn_ready: connected and no unit in flight. */

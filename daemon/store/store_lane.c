@@ -815,8 +815,12 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
      * two. Set once per session, so it costs no batch anything. */
     if (pgconn_session_set(ln->db, "fcrd.chain", ln->chain) != 0)
         return -1;
+    /* A statement left out would silently be sent unprepared (planned per batch): refuse instead. */
     for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
-        pgconn_prepare(ln->db, prepared[i]);
+        if (pgconn_prepare(ln->db, prepared[i]) != 0) {
+            log_error("store: lane %zu: more statements to prepare than PGCONN_MAX_PREPARED", k + 1);
+            return -1;
+        }
     return 0;
 }
 
