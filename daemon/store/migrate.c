@@ -156,6 +156,8 @@ static PGconn *connect_checked(const char *conninfo, const char *what, char *err
         PQfinish(pg);
         return NULL;
     }
+    /* The primary message only: a failing statement's DETAIL and CONTEXT can quote rows. */
+    PQsetErrorVerbosity(pg, PQERRORS_TERSE);
     return pg;
 }
 
