@@ -157,12 +157,17 @@ def check_fcrd(members, ctrl, version):
         if lib not in depends:
             problem(f"fcrd: Depends lacks {lib}: {depends}")
     postinst = read(os.path.join(ctrl, "postinst")) if os.path.exists(os.path.join(ctrl, "postinst")) else ""
-    for needle, why in (("systemd-sysusers", "creates the fcrd account"),
+    for needle, why in (("dh_installsysusers", "debhelper's snippet creates the fcrd account"),
                         ("install -o root -g fcrd -m 0640 /dev/null /etc/fcrd/tokens", "creates an empty tokens file"),
                         ("chown root:fcrd /etc/fcrd", "gives the configuration folder to group fcrd"),
                         ("try-restart", "restarts a running fcrd after an upgrade")):
         if needle not in postinst:
             problem(f"fcrd: postinst lacks {needle!r} ({why})")
+    # The account exists before the chown, and the folder is the group's before a running fcrd
+    # is restarted to read it.
+    order = [postinst.find(x) for x in ("systemd-sysusers", "chown root:fcrd /etc/fcrd", "try-restart")]
+    if -1 not in order and order != sorted(order):
+        problem("fcrd: postinst must create the account, then chown /etc/fcrd, then restart fcrd")
     if re.search(r"deb-systemd-invoke \$_dh_action|deb-systemd-invoke start", postinst):
         problem("fcrd: postinst starts the service on installation; it must wait for the database and tokens")
     # debhelper's enabling snippet enables a unit on first installation; the one for --no-enable
