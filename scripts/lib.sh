@@ -9,10 +9,13 @@
 
 fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev libjemalloc-dev check clang valgrind
               postgresql python3 python3-psycopg2 python3-jsonschema python3-yaml chromium fonts-dejavu-core
-              openssl systemd groff-base prometheus)
+              openssl systemd groff-base prometheus
+              debhelper dpkg-dev lintian fakeroot build-essential)
 
 # prometheus: its promtool checks the alerting rules in conf/monitoring and fcrd's /metrics page.
 # Debian starts the Prometheus server it also ships when it can; it then listens on :9090.
+# debhelper, dpkg-dev, lintian, fakeroot, build-essential: the packaging suite builds debian/'s
+# packages with dpkg-buildpackage and checks them with lintian.
 
 # Commands that may come from outside Debian's archive: NodeSource's nodejs, for one, carries its
 # own npm and conflicts with Debian's npm package. For each CMD:PACKAGE, PACKAGE is installed
