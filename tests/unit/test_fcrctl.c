@@ -314,7 +314,9 @@ static const struct url_case url_cases[] = {
     {"http://127.0.0.1:7879", "0123456789abcdef", 0},
     {"http://[::1]:7879/", NULL, 0},
     {"http://proxy.example/fcrd/", "tok", 0},
-    {"https://127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
+    {"https://127.0.0.1:7879", NULL, 0},
+    {"https://localhost/fcrd", "tok", 0},
+    {"ftp://127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"http://user:pw@127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"http://127.0.0.1:7879/?x=1", NULL, FCRCTL_EXIT_USAGE},
@@ -328,7 +330,7 @@ START_TEST(url_and_token_checks)
 {
     struct fcrctl_http *h = NULL;
     char err[256] = "";
-    int rc = fcrctl_http_new(&h, url_cases[_i].url, url_cases[_i].token, 5, err, sizeof(err));
+    int rc = fcrctl_http_new(&h, url_cases[_i].url, url_cases[_i].token, 5, NULL, err, sizeof(err));
     ck_assert_msg(rc == url_cases[_i].rc, "%s: got %d (%s)", url_cases[_i].url, rc, err);
     if (rc == 0) {
         ck_assert_ptr_nonnull(h);
@@ -346,7 +348,7 @@ START_TEST(no_server_means_exit_8)
     /* Port 1 on the loopback: nothing listens there, so the connection is refused at once. */
     struct fcrctl_http *h = NULL;
     char err[256];
-    ck_assert_int_eq(fcrctl_http_new(&h, "http://127.0.0.1:1", "0123456789abcdef", 5, err, sizeof(err)), 0);
+    ck_assert_int_eq(fcrctl_http_new(&h, "http://127.0.0.1:1", "0123456789abcdef", 5, NULL, err, sizeof(err)), 0);
     struct fcrctl_http_reply r;
     ck_assert_int_eq(fcrctl_http_request(h, "GET", "/healthz", NULL, &r), -1);
     ck_assert_int_eq(r.status, 0);
