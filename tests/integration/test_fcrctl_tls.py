@@ -95,7 +95,7 @@ class HttpsCase(FcrctlCase):
     def assertWorks(self, r):
         rc, out, err = r
         self.assertEqual(rc, 0, err)
-        self.assertIn("pending", out)  # the --json page of GET /v1/pending
+        self.assertIn('"items"', out)  # the --json page of GET /v1/pending
 
     def assertNoReply(self, r, *says):
         rc, out, err = r

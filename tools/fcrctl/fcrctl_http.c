@@ -298,7 +298,7 @@ static void fcrctl_http_describe_failure(const struct fcrctl_http *h, const stru
 {
     if (reply->error[0])
         return;
-    if (call->tls_error[0]) {
+    if (call->tls_error[0] && !(call->errored && call->error == EVREQ_HTTP_TIMEOUT)) {
         snprintf(reply->error, sizeof(reply->error), "%s (%s port %d)", call->tls_error, h->connect_host, h->port);
         return;
     }

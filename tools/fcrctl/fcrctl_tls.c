@@ -23,6 +23,9 @@ struct fcrctl_tls {
     long verify_error; /* X509_V_OK while nothing failed */
     int verify_depth;
     char verify_subject[256];
+    int alert; /* the fatal alert the server sent, or -1 */
+    bool has_cert;       /* we show a client certificate */
+    bool cert_requested; /* the server asked for one */
 };
 
 bool fcrctl_tls_options_any(const struct fcrctl_tls_options *o)
@@ -71,6 +74,30 @@ static int fcrctl_tls_verify_cb(int preverify_ok, X509_STORE_CTX *store)
             X509_NAME_oneline(X509_get_subject_name(cert), t->verify_subject, (int)sizeof(t->verify_subject));
     }
     return 0;
+}
+
+/* The server's fatal alert, kept the same way: with TLS 1.3 a refused client certificate is
+ * reported only after our side of the handshake is done, by an alert in answer to the request,
+ * and libevent drops the error queue when evhttp resets the connection. */
+static void fcrctl_tls_info_cb(const SSL *ssl, int where, int ret)
+{
+    struct fcrctl_tls *t = SSL_get_app_data(ssl);
+    if (t && (where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && t->alert < 0)
+        t->alert = ret & 0xff;
+}
+
+/* Whether the server asked for a client certificate: when it then closes without an alert (it
+ * may, if the request was on its way when it did, so that our read finds a reset), this is the
+ * best clue to why. */
+static void fcrctl_tls_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                              void *arg)
+{
+    (void)version;
+    (void)arg;
+    struct fcrctl_tls *t = SSL_get_app_data(ssl);
+    if (t && !write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+        ((const unsigned char *)buf)[0] == SSL3_MT_CERTIFICATE_REQUEST)
+        t->cert_requested = true;
 }
 
 int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, char *err, size_t errlen)
@@ -128,6 +155,9 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
     }
     SSL_CTX_set_verify(t->ctx, o->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
                        o->insecure ? NULL : fcrctl_tls_verify_cb);
+    SSL_CTX_set_info_callback(t->ctx, fcrctl_tls_info_cb);
+    SSL_CTX_set_msg_callback(t->ctx, fcrctl_tls_msg_cb);
+    t->has_cert = o->cert != NULL;
     *out = t;
     return 0;
 refuse:
@@ -159,6 +189,8 @@ struct bufferevent *fcrctl_tls_bufferevent(struct fcrctl_tls *t, struct event_ba
         return NULL;
     SSL_set_app_data(ssl, t);
     t->verify_error = X509_V_OK;
+    t->alert = -1;
+    t->cert_requested = false;
     bool ip = fcrctl_tls_is_ip(host);
     int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
                 : SSL_set1_host(ssl, host) == 1 && SSL_set_tlsext_host_name(ssl, host) == 1;
@@ -184,13 +216,10 @@ bool fcrctl_tls_failure(struct fcrctl_tls *t, struct bufferevent *bev, const cha
 {
     char reason[512] = "";
     size_t used = 0;
-    int alert_reason = 0;
     unsigned long e;
     while (bev && (e = bufferevent_get_openssl_error(bev)) != 0) {
         if (ERR_GET_LIB(e) == 0)
             continue; /* a bare errno that libevent queued beside OpenSSL's own errors */
-        if (!alert_reason)
-            alert_reason = ERR_GET_REASON(e);
         char one[256];
         ERR_error_string_n(e, one, sizeof(one));
         if (used < sizeof(reason)) {
@@ -214,16 +243,24 @@ bool fcrctl_tls_failure(struct fcrctl_tls *t, struct bufferevent *bev, const cha
                  unknown_ca ? "; give the CA that issued the server's certificate with --ca FILE" : "");
         return true;
     }
+    if (t->alert >= 0) {
+        /* the alerts a server sends when it does not accept our certificate, or its absence */
+        bool about_us = t->alert == TLS13_AD_CERTIFICATE_REQUIRED || t->alert == SSL_AD_HANDSHAKE_FAILURE ||
+                        t->alert == SSL_AD_BAD_CERTIFICATE || t->alert == SSL_AD_UNKNOWN_CA ||
+                        t->alert == SSL_AD_CERTIFICATE_UNKNOWN || t->alert == SSL_AD_ACCESS_DENIED;
+        snprintf(buf, len, "TLS failed: the server refused the connection (alert: %s)%s",
+                 SSL_alert_desc_string_long(t->alert),
+                 about_us ? "; it wants a client certificate it accepts: give --cert FILE and --key FILE" : "");
+        return true;
+    }
+    if (t->cert_requested) {
+        snprintf(buf, len, "TLS failed: the server asked for a client certificate and closed the connection%s",
+                 t->has_cert ? "; it does not accept the one given (check --cert FILE and --key FILE)"
+                             : ", and none was given: give --cert FILE and --key FILE");
+        return true;
+    }
     if (!reason[0])
         return false;
-    /* The server's verdict on us: with TLS 1.3 it comes after our side of the handshake is done,
-     * as an alert in answer to the request. */
-    bool about_us = alert_reason == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
-                    alert_reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE ||
-                    alert_reason == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || alert_reason == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
-                    alert_reason == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN ||
-                    alert_reason == SSL_R_TLSV1_ALERT_ACCESS_DENIED;
-    snprintf(buf, len, "TLS failed: %s%s", reason,
-             about_us ? "; the server wants a client certificate it accepts: give --cert FILE and --key FILE" : "");
+    snprintf(buf, len, "TLS failed: %s", reason);
     return true;
 }
