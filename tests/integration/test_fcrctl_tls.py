@@ -146,6 +146,16 @@ class FcrctlHttpsTest(HttpsCase):
         while not re.search(r"reload: (done|.*nothing was changed)", self.h.log_text()[log_from:]):
             self.assertLess(time.monotonic(), deadline, "no reload outcome in the log")
             time.sleep(0.05)
+        return self.h.log_text()[log_from:]
+
+    def test_reload_does_not_turn_on_mutual(self):
+        # api.tls takes effect at a start only: a reload to "mutual" asks no client certificate.
+        log = self.reload_with(**{"api.tls": "mutual"})
+        try:
+            self.assertIn("reload: api.tls: on -> mutual needs a restart", log)
+            self.assertWorks(self.ctl("pending", "--json", "--ca", p("ca.crt")))
+        finally:
+            self.reload_with()
 
     def test_wrong_hostname_fails(self):
         # A certificate from the right CA that names another host only.

@@ -45,7 +45,7 @@ struct fcrctl_http_call {
     bool done;
     bool errored; /* the error callback ran: error says what went wrong */
     enum evhttp_request_error error;
-    char tls_error[200]; /* why TLS failed, when it did */
+    char tls_error[400]; /* why TLS failed, when it did */
     /* a streamed request: a 200 reply's body goes to chunk as it arrives; any other reply's
      * body is held here and becomes the reply's body */
     fcrctl_http_chunk_fn chunk;

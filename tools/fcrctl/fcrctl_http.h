@@ -18,7 +18,7 @@ struct fcrctl_http_reply {
     int status;
     char *body;
     size_t len;
-    char error[256];
+    char error[512];
 };
 
 /* fcrctl_http_new: check url (http or https, no credentials, query or fragment) and the token

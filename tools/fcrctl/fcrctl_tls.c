@@ -139,8 +139,12 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
             fcrctl_tls_fail(err, errlen, "--cert", o->cert);
             goto refuse;
         }
-        if (!o->key || access(o->key, R_OK) != 0) {
-            errbuf_set(err, errlen, "--key %s: cannot read it", o->key ? o->key : "(not given)");
+        if (!o->key) {
+            errbuf_set(err, errlen, "a client certificate needs its key: $FCRD_KEY (or --key FILE) is not set");
+            goto refuse;
+        }
+        if (access(o->key, R_OK) != 0) {
+            errbuf_set(err, errlen, "--key %s: cannot read it", o->key);
             goto refuse;
         }
         if (SSL_CTX_use_PrivateKey_file(t->ctx, o->key, SSL_FILETYPE_PEM) != 1) {
