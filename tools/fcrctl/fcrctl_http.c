@@ -312,7 +312,8 @@ static void fcrctl_http_describe_failure(const struct fcrctl_http *h, const stru
     else if (call->errored && call->error == EVREQ_HTTP_INVALID_HEADER)
         what = "the reply is not valid HTTP";
     else if (fcrctl_http_refused(h))
-        what = "connection refused: nothing listens there (is fcrd running, and is this its API address?)";
+        what = "cannot connect: connection refused; nothing listens there (is fcrd running, and is this its "
+               "API address?)";
     else
         what = "cannot connect, or the connection closed without a reply";
     snprintf(reply->error, sizeof(reply->error), "%s (%s port %d, timeout %d s)", what, h->connect_host, h->port,
