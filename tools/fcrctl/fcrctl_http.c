@@ -3,7 +3,6 @@
 #include "fcrctl_http.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -87,7 +86,7 @@ int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token
         rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE, "the URL must begin with http:// or https://", url);
     else if (!https && fcrctl_tls_options_any(tls))
         rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE,
-                              "--ca, --cert, --key and --insecure are for an https:// URL, not", url);
+                              "--ca, --cert, --key and --insecure need an https:// URL", url);
     else if (!host || !*host)
         rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE, "the URL names no host", url);
     else if (evhttp_uri_get_userinfo(u))
@@ -167,8 +166,8 @@ bool fcrctl_http_has_token(const struct fcrctl_http *h)
     return h->authorization != NULL;
 }
 
-/* note_failure: what the connection's failure left behind, before anything else runs and
- * changes errno or the TLS state. Only the first failure of a request counts. */
+/* note_failure: why TLS failed, read as soon as evhttp reports the failure, before a later
+ * request could start a new handshake. Only the first failure of a request counts. */
 static void fcrctl_http_note_failure(struct fcrctl_http_call *call)
 {
     if (call->tls_error[0])
