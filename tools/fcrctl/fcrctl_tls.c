@@ -240,10 +240,11 @@ bool fcrctl_tls_failure(struct fcrctl_tls *t, struct bufferevent *bev, const cha
     }
     if (t->verify_error != X509_V_OK) {
         long v = t->verify_error;
-        bool unknown_ca = v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
-                          v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
-        snprintf(buf, len, "certificate verify failed: %s (certificate %s, depth %d)%s", X509_verify_cert_error_string(v),
-                 t->verify_subject[0] ? t->verify_subject : "?", t->verify_depth,
+        bool unknown_ca = v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                          v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+                          v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT;
+        snprintf(buf, len, "certificate verify failed: %s (certificate %s, depth %d)%s",
+                 X509_verify_cert_error_string(v), t->verify_subject[0] ? t->verify_subject : "?", t->verify_depth,
                  unknown_ca ? "; give the CA that issued the server's certificate with --ca FILE" : "");
         return true;
     }

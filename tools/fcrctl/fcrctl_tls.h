@@ -32,8 +32,9 @@ struct bufferevent *fcrctl_tls_bufferevent(struct fcrctl_tls *t, struct event_ba
 
 /* fcrctl_tls_failure: why the connection of bev failed, as far as TLS knows: the certificate
  * check's verdict (X509_verify_cert_error_string's words; a host-name mismatch named as such),
- * the alert the server sent, or that it asked for a client certificate and then closed. Empties bev's queue of OpenSSL errors. Returns false, with buf
- * untouched, when TLS has nothing to say (the connection failed before the handshake). */
+ * the alert the server sent, or that it asked for a client certificate and then closed. Empties
+ * bev's queue of OpenSSL errors. Returns false, with buf untouched, when TLS has nothing to say
+ * (the connection failed before the handshake). */
 bool fcrctl_tls_failure(struct fcrctl_tls *t, struct bufferevent *bev, const char *host, char *buf, size_t len);
 
 #endif
