@@ -17,7 +17,7 @@ import time
 
 import harness
 from harness import Harness, free_port
-from test_fcrctl import FcrctlCase
+from test_fcrctl import FCRCTL_BIN, FcrctlCase
 from test_ops_support import client_context, make_ca, make_cert, subject_rfc2253
 
 PKI = None
@@ -72,6 +72,8 @@ class HttpsCase(FcrctlCase):
 
     @classmethod
     def setUpClass(cls):
+        if not os.access(FCRCTL_BIN, os.X_OK):
+            raise RuntimeError(f"no fcrctl binary at {FCRCTL_BIN} (build first, or set FCRCTL_BIN)")
         cls.config = {
             "api.tls": cls.api_tls,
             "tls.cert": p("server.crt"),
@@ -88,7 +90,7 @@ class HttpsCase(FcrctlCase):
         return f"https://{host}:{self.h.api_port}"
 
     def ctl(self, *args, env=None, host="127.0.0.1"):
-        e = {k: v for k, v in os.environ.items() if k not in ("FCRD_CA", "FCRD_CERT", "FCRD_KEY")}
+        e = {"FCRD_CA": "", "FCRD_CERT": "", "FCRD_KEY": ""}  # empty: unset, whatever the caller's shell holds
         e.update(env or {})
         return self.fcrctl(*args, url=self.url(host), env=e)
 
