@@ -55,7 +55,7 @@ struct key_def {
 #define AT(field) .offset = offsetof(struct config, field)
 
 static const char *const feed_tls_words[] = { "off", "on", "mutual", NULL };
-static const char *const api_tls_words[] = { "off", "on", NULL };
+static const char *const api_tls_words[] = { "off", "on", "mutual", NULL };
 static const char *const log_format_words[] = { "plain", "json", NULL };
 static const char *const yes_no_words[] = { "no", "yes", NULL };
 
@@ -138,7 +138,7 @@ static const struct key_def keys[] = {
       .min = 1, .max = 100000, .flags = KF_RELOAD,
       .describe = "the largest sample (per stratum) an independent audit may draw" },
     { KEY("api", "tls"), .type = KT_WORD, AT(api_tls), .dflt = "off", .words = api_tls_words,
-      .describe = "HTTPS on the API listener: off or on" },
+      .describe = "HTTPS on the API listener: off, on, or mutual (client certificates required)" },
     { KEY("api", "metrics_refresh_ms"), .type = KT_INT, AT(api_metrics_refresh_ms), .dflt = "15000",
       .min = 1000, .max = 3600000, .flags = KF_RELOAD,
       .describe = "how often the figures /metrics reads from the database are refreshed, in milliseconds" },
@@ -183,6 +183,12 @@ static const struct key_def keys[] = {
     { KEY("tls", "client_subjects"), .type = KT_TEXT, AT(tls_client_subjects), .dflt = "*",
       .flags = KF_RELOAD,
       .describe = "feed client certificate subjects allowed, ';'-separated RFC 2253 names, or * for any" },
+    { KEY("tls", "api_client_ca"), .type = KT_PATH, AT(tls_api_client_ca),
+      .dflt = "/etc/fcrd/tls/api-client-ca.crt", .flags = KF_RELOAD,
+      .describe = "PEM certificates of the CAs that issue API client certificates (api.tls = mutual); re-read on reload" },
+    { KEY("tls", "api_client_subjects"), .type = KT_TEXT, AT(tls_api_client_subjects), .dflt = "*",
+      .flags = KF_RELOAD,
+      .describe = "API client certificate subjects allowed, ';'-separated RFC 2253 names, or * for any" },
     { KEY("rules", "file"), .type = KT_PATH, AT(rules_file), .flags = KF_REQUIRED | KF_RELOAD,
       .describe = "recording rule set (JSON); re-read on reload" },
     { KEY("recording", "force"), .type = KT_FORCE, AT(force_code), .dflt = "XX",
@@ -1012,6 +1018,8 @@ struct config *config_free(struct config *cfg)
     free(cfg->tls_key);
     free(cfg->tls_client_ca);
     free(cfg->tls_client_subjects);
+    free(cfg->tls_api_client_ca);
+    free(cfg->tls_api_client_subjects);
     free(cfg->log_format);
     free(cfg->audit_checkpoint_key);
     free(cfg->audit_checkpoint_file);

@@ -50,7 +50,7 @@ struct config {
     size_t api_max_body;       /* max_body, bytes, default 65536 */
     size_t api_whatif_max_body; /* whatif_max_body, bytes, default 1048576 */
     size_t api_audit_sample_max; /* audit_sample_max: largest audit sample per stratum, default 1000 */
-    char *api_tls;             /* tls: off | on, default off */
+    char *api_tls;             /* tls: off | on | mutual (client certificates required), default off */
     int api_metrics_refresh_ms; /* metrics_refresh_ms: period of the database figures, default 15000 */
     size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
     int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
@@ -67,6 +67,8 @@ struct config {
     char *tls_key;             /* key: PEM private key */
     char *tls_client_ca;       /* client_ca: PEM CAs of client certificates (feed.tls = mutual) */
     char *tls_client_subjects; /* client_subjects: ';'-separated RFC 2253 subjects, or "*" */
+    char *tls_api_client_ca;       /* api_client_ca: PEM CAs of API client certificates (api.tls = mutual) */
+    char *tls_api_client_subjects; /* api_client_subjects: as client_subjects, for the API */
     /* [rules] */
     char *rules_file;          /* file: path of the rule set JSON; required */
     /* [recording] */

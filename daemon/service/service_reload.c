@@ -52,13 +52,15 @@ int service_reload_prepare(const struct service_state *running, const char *conf
     *out = (struct service_reload){0};
     if (config_load(config_path, &out->next.cfg, err, errlen) != 0)
         return -1;
-    /* TLS is read for what runs with TLS: feed.tls and api.tls take effect only at a start. */
-    if (service_state_load_files(&out->next, running->tls_feed != NULL, running->tls_api != NULL, err, errlen) != 0)
-        goto fail;
     if (diff(running->cfg, out->next.cfg, out) != 0 || config_keep_running(out->next.cfg, running->cfg) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* TLS is read for what runs with TLS: feed.tls and api.tls take effect only at a start. The
+     * files are loaded after the restart-only keys were set back to the running values, so that
+     * a reload that changes "on" to "mutual" does not start asking for client certificates. */
+    if (service_state_load_files(&out->next, running->tls_feed != NULL, running->tls_api != NULL, err, errlen) != 0)
+        goto fail;
     return 0;
 fail:
     service_reload_discard(out);

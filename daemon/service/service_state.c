@@ -45,7 +45,11 @@ int service_state_load_files(struct service_state *st, bool feed_tls, bool api_t
         }
     }
     if (api_tls) {
-        tp.client_ca = tp.client_subjects = NULL;
+        /* The API's clients are people at desks, not control rooms: their certificates come from
+         * a CA of their own and are listed apart from the feed's. */
+        bool mutual = strcmp(cfg->api_tls, "mutual") == 0;
+        tp.client_ca = mutual ? cfg->tls_api_client_ca : NULL;
+        tp.client_subjects = mutual ? cfg->tls_api_client_subjects : NULL;
         if (tls_new(&st->tls_api, &tp, msg, sizeof(msg)) != 0) {
             snprintf(err, errlen, "[tls] for the api: %s", msg);
             files_clear(st);

@@ -176,8 +176,9 @@ def make_ca(folder, name, cn):
              cwd=folder)
 
 
-def make_cert(folder, name, cn, ca, days=30, server=False):
-    """A certificate signed by ca (a name given to make_ca): name.crt and name.key."""
+def make_cert(folder, name, cn, ca, days=30, server=False, names="DNS:localhost,IP:127.0.0.1"):
+    """A certificate signed by ca (a name given to make_ca): name.crt and name.key. A server
+    certificate names the hosts in names (subjectAltName form)."""
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
              "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/C=GB/O=Example Police/CN={cn}",
              cwd=folder)
@@ -185,7 +186,7 @@ def make_cert(folder, name, cn, ca, days=30, server=False):
     with open(ext, "w", encoding="utf-8") as f:
         f.write("basicConstraints=CA:FALSE\n")
         if server:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            f.write(f"subjectAltName={names}\nextendedKeyUsage=serverAuth\n")
         else:
             f.write("extendedKeyUsage=clientAuth\n")
     _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",

@@ -1,5 +1,5 @@
-/* test_fcrctl.c: fcrctl's pure parts: the command line, percent-encoding, URL and token checks,
- * exit statuses, table and cell formatting, and audit hash-chain verification. */
+/* test_fcrctl.c: fcrctl's pure parts: the command line, percent-encoding, URL, TLS option and
+ * token checks, exit statuses, table and cell formatting, and audit hash-chain verification. */
 #include <check.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -204,6 +204,28 @@ START_TEST(args_help_version_and_dashdash)
 }
 END_TEST
 
+START_TEST(args_tls_options)
+{
+    char *argv[] = {"fcrctl", "--url", "https://fcrd.example:7879", "--ca=/etc/ca.pem", "pending",
+                    "--cert", "/me.crt", "--key", "/me.key"};
+    struct fcrctl_args a;
+    char err[256];
+    ck_assert_int_eq(parse(&a, NARGS(argv), argv, err, sizeof(err)), 0);
+    ck_assert_str_eq(a.url, "https://fcrd.example:7879");
+    ck_assert_str_eq(a.ca, "/etc/ca.pem");
+    ck_assert_str_eq(a.cert, "/me.crt");
+    ck_assert_str_eq(a.key, "/me.key");
+    ck_assert(!a.insecure);
+
+    char *insecure[] = {"fcrctl", "crime", "XX/2026/1", "--insecure"};
+    ck_assert_int_eq(parse(&a, NARGS(insecure), insecure, err, sizeof(err)), 0);
+    ck_assert(a.insecure);
+    ck_assert_ptr_null(a.ca);
+    ck_assert_ptr_null(a.cert);
+    ck_assert_ptr_null(a.key);
+}
+END_TEST
+
 struct bad_args {
     int argc;
     char *argv[8];
@@ -231,6 +253,12 @@ static const struct bad_args bad_args[] = {
     {6, {"fcrctl", "cancel", "C", "C5", "--rationale", "r"}, "C5"},
     {4, {"fcrctl", "report", "--from", "2026-01-01"}, "--to"},
     {4, {"fcrctl", "pending", "--timeout", "99999"}, "timeout"},
+    {4, {"fcrctl", "pending", "--cert", "c.pem"}, "--key"},
+    {4, {"fcrctl", "pending", "--key", "k.pem"}, "--cert"},
+    {5, {"fcrctl", "pending", "--insecure", "--ca", "ca.pem"}, "--insecure"},
+    {3, {"fcrctl", "pending", "--insecure=yes"}, "no value"},
+    {3, {"fcrctl", "pending", "--ca"}, "needs a value"},
+    {6, {"fcrctl", "pending", "--ca", "a", "--ca", "b"}, "twice"},
     {4, {"fcrctl", "pending", "--token", "secret"}, "--token"},
     {7, {"fcrctl", "audit", "verify", "--anchor", "1:a", "--anchor", "2:b"}, "comma"},
     {5, {"fcrctl", "audit", "verify", "--checkpoints", "f"}, "--pubkey"},
@@ -347,7 +375,9 @@ static const struct url_case url_cases[] = {
     {"http://127.0.0.1:7879", "0123456789abcdef", 0},
     {"http://[::1]:7879/", NULL, 0},
     {"http://proxy.example/fcrd/", "tok", 0},
-    {"https://127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
+    {"https://127.0.0.1:7879", NULL, 0},
+    {"https://localhost/fcrd", "tok", 0},
+    {"ftp://127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"http://user:pw@127.0.0.1:7879", NULL, FCRCTL_EXIT_USAGE},
     {"http://127.0.0.1:7879/?x=1", NULL, FCRCTL_EXIT_USAGE},
@@ -361,7 +391,7 @@ START_TEST(url_and_token_checks)
 {
     struct fcrctl_http *h = NULL;
     char err[256] = "";
-    int rc = fcrctl_http_new(&h, url_cases[_i].url, url_cases[_i].token, 5, err, sizeof(err));
+    int rc = fcrctl_http_new(&h, url_cases[_i].url, url_cases[_i].token, 5, NULL, err, sizeof(err));
     ck_assert_msg(rc == url_cases[_i].rc, "%s: got %d (%s)", url_cases[_i].url, rc, err);
     if (rc == 0) {
         ck_assert_ptr_nonnull(h);
@@ -374,17 +404,56 @@ START_TEST(url_and_token_checks)
 }
 END_TEST
 
+struct tls_case {
+    const char *url;
+    struct fcrctl_tls_options tls;
+    int rc;
+    const char *says;
+};
+
+static const struct tls_case tls_cases[] = {
+    {"https://127.0.0.1:7879", {.insecure = true}, 0, NULL},
+    {"http://127.0.0.1:7879", {.insecure = true}, FCRCTL_EXIT_USAGE, "https://"},
+    {"http://127.0.0.1:7879", {.ca = "/no/such/ca.pem"}, FCRCTL_EXIT_USAGE, "https://"},
+    {"https://127.0.0.1:7879", {.ca = "/no/such/ca.pem"}, FCRCTL_EXIT_USAGE, "/no/such/ca.pem"},
+    {"https://127.0.0.1:7879", {.cert = "/no/such/me.crt", .key = "/no/such/me.key"}, FCRCTL_EXIT_USAGE,
+     "/no/such/me.crt"},
+    {"https://127.0.0.1:7879", {.ca = "/dev/null"}, FCRCTL_EXIT_USAGE, "--ca /dev/null"},
+};
+
+START_TEST(tls_option_checks)
+{
+    const struct tls_case *c = &tls_cases[_i];
+    struct fcrctl_http *h = NULL;
+    char err[512] = "";
+    int rc = fcrctl_http_new(&h, c->url, "tok", 5, &c->tls, err, sizeof(err));
+    ck_assert_msg(rc == c->rc, "case %d: got %d (%s)", _i, rc, err);
+    if (c->says)
+        ck_assert_msg(strstr(err, c->says) != NULL, "case %d: '%s' does not mention '%s'", _i, err, c->says);
+    ck_assert(rc == 0 ? h != NULL : h == NULL);
+    fcrctl_http_free(h);
+}
+END_TEST
+
 START_TEST(no_server_means_exit_8)
 {
     /* Port 1 on the loopback: nothing listens there, so the connection is refused at once. */
     struct fcrctl_http *h = NULL;
     char err[256];
-    ck_assert_int_eq(fcrctl_http_new(&h, "http://127.0.0.1:1", "0123456789abcdef", 5, err, sizeof(err)), 0);
+    ck_assert_int_eq(fcrctl_http_new(&h, "http://127.0.0.1:1", "0123456789abcdef", 5, NULL, err, sizeof(err)), 0);
     struct fcrctl_http_reply r;
     ck_assert_int_eq(fcrctl_http_request(h, "GET", "/healthz", NULL, &r), -1);
     ck_assert_int_eq(r.status, 0);
     ck_assert_int_eq(fcrctl_http_exit_code(r.status), FCRCTL_EXIT_CONNECT);
-    ck_assert(r.error[0] != '\0');
+    ck_assert_msg(strstr(r.error, "connection refused") != NULL, "%s", r.error);
+    fcrctl_http_reply_clear(&r);
+    fcrctl_http_free(h);
+
+    /* The same over TLS: the refusal comes before any handshake. */
+    ck_assert_int_eq(fcrctl_http_new(&h, "https://127.0.0.1:1", "0123456789abcdef", 5, NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(fcrctl_http_request(h, "GET", "/healthz", NULL, &r), -1);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.error, "connection refused") != NULL, "%s", r.error);
     fcrctl_http_reply_clear(&r);
     fcrctl_http_free(h);
 }
@@ -1257,6 +1326,7 @@ static Suite *fcrctl_suite(void)
     tcase_add_test(tc, args_audit_forms);
     tcase_add_test(tc, args_token_hash);
     tcase_add_test(tc, args_help_version_and_dashdash);
+    tcase_add_test(tc, args_tls_options);
     tcase_add_loop_test(tc, args_refused, 0, sizeof(bad_args) / sizeof(bad_args[0]));
     tcase_add_test(tc, usage_lists_exit_statuses);
     suite_add_tcase(s, tc);
@@ -1267,6 +1337,7 @@ static Suite *fcrctl_suite(void)
     tcase_add_loop_test(tc, exit_codes, 0, sizeof(status_cases) / sizeof(status_cases[0]));
     tcase_add_test(tc, exit_code_numbers_are_documented_ones);
     tcase_add_loop_test(tc, url_and_token_checks, 0, sizeof(url_cases) / sizeof(url_cases[0]));
+    tcase_add_loop_test(tc, tls_option_checks, 0, sizeof(tls_cases) / sizeof(tls_cases[0]));
     tcase_add_test(tc, no_server_means_exit_8);
     suite_add_tcase(s, tc);
 

@@ -112,7 +112,7 @@ START_TEST(new_keys_and_their_checks)
         const char *extra, *want;
     } bad[] = {
         {"[feed]\ntls = yes\n", "[feed] tls: 'yes': must be off, on or mutual"},
-        {"[api]\ntls = mutual\n", "[api] tls: 'mutual': must be off or on"},
+        {"[api]\ntls = both\n", "[api] tls: 'both': must be off, on or mutual"},
         {"[log]\nformat = xml\n", "[log] format: 'xml': must be plain or json"},
         {"[service]\ndrain_timeout_ms = 50\n", "[service] drain_timeout_ms: must be between 100 and 3600000"},
         {"[api]\nmetrics_refresh_ms = 10\n", "[api] metrics_refresh_ms: must be between 1000 and 3600000"},

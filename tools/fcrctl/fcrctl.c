@@ -22,6 +22,7 @@
 #include "fcrctl_http.h"
 #include "fcrctl_keygen.h"
 #include "fcrctl_table.h"
+#include "fcrctl_tls.h"
 
 #define FCRCTL_DEFAULT_URL "http://127.0.0.1:7879"
 #define FCRCTL_TOKEN_MAX 4096
@@ -976,6 +977,21 @@ static char *fcrctl_trim(char *s)
     return s;
 }
 
+/* fcrctl_tls_env: $FCRD_CA, $FCRD_CERT and $FCRD_KEY where the command line left them out. Only
+ * for an https URL, so that a shell that sets them for one server does not break plain http to
+ * another. There is no variable for --insecure: not checking must be asked for each time. A
+ * certificate and key come together, from the command line or from the environment. */
+static void fcrctl_tls_env(struct fcrctl_tls_options *tls)
+{
+    const char *ca = getenv("FCRD_CA"), *cert = getenv("FCRD_CERT"), *key = getenv("FCRD_KEY");
+    if (!tls->ca && !tls->insecure && ca && *ca)
+        tls->ca = ca;
+    if (!tls->cert && cert && *cert) {
+        tls->cert = cert;
+        tls->key = key && *key ? key : NULL;
+    }
+}
+
 /* The token: the first line of --token-file ("-": standard input), else $FCRD_TOKEN, else none.
  * Never from an argument, which other users could read in the process list. Returns 0 with
  * *out (malloc'd or NULL), or an exit status. */
@@ -1244,8 +1260,15 @@ int main(int argc, char **argv)
     int rc = fcrctl_token(&args, &token);
     if (rc != 0)
         return rc;
+    struct fcrctl_tls_options tls = {args.ca, args.cert, args.key, args.insecure};
+    bool https = strncmp(url, "https://", 8) == 0;
+    if (https)
+        fcrctl_tls_env(&tls);
+    if (https && tls.insecure)
+        fcrctl_say("warning: --insecure: the server's certificate and name are not checked, so whoever sits "
+                   "between here and %s can read the token and change the replies", url);
     struct fcrctl ctl = {.args = &args, .out = stdout};
-    rc = fcrctl_http_new(&ctl.http, url, token, (int)args.timeout, err, sizeof(err));
+    rc = fcrctl_http_new(&ctl.http, url, token, (int)args.timeout, &tls, err, sizeof(err));
     if (token)
         memset(token, 0, strlen(token));
     free(token);

@@ -48,6 +48,10 @@ static const struct fcrctl_args_option options[] = {
     OPT("json", KIND_FLAG, ALL_CMDS, json, 0),
     OPT("purpose", KIND_TEXT, ALL_CMDS, purpose, 0),
     OPT("timeout", KIND_NUMBER, ALL_CMDS, timeout, 3600),
+    OPT("ca", KIND_TEXT, ALL_CMDS, ca, 0),
+    OPT("cert", KIND_TEXT, ALL_CMDS, cert, 0),
+    OPT("key", KIND_TEXT, ALL_CMDS, key, 0),
+    OPT("insecure", KIND_FLAG, ALL_CMDS, insecure, 0),
     OPT("overdue", KIND_FLAG, CMD(FCRCTL_CMD_PENDING), overdue, 0),
     OPT("all", KIND_FLAG, CMD(FCRCTL_CMD_PENDING) | CMD(FCRCTL_CMD_ACCESS_LOG), all, 0),
     OPT("flag", KIND_TEXT, CMD(FCRCTL_CMD_PENDING), flag, 0),
@@ -125,6 +129,11 @@ static int fcrctl_args_check(struct fcrctl_args *a, const char *const *operands,
 
     if (a->cmd == FCRCTL_CMD_HELP)
         return 0;
+    if (!a->cert != !a->key)
+        return fcrctl_args_fail(err, errlen, "--cert FILE and --key FILE go together");
+    if (a->insecure && a->ca)
+        return fcrctl_args_fail(err, errlen, "--insecure checks no certificate, so --ca FILE would not be used: "
+                                             "give one or the other");
     for (int i = 0; i < n; i++)
         if (!*operands[i])
             return fcrctl_args_fail(err, errlen, "an operand is empty");
@@ -346,6 +355,12 @@ static const char usage_text[] =
     "  --timeout SECONDS       longest wait for one reply (default 30)\n"
     "  --purpose TEXT          why you look (sent as purpose=; fcrd's access log keeps it;\n"
     "                          required for reads of personal data when [api] require_purpose)\n"
+    "  --ca FILE               https: trust the CA certificates in FILE (PEM) instead of the\n"
+    "                          system's (default: $FCRD_CA)\n"
+    "  --cert FILE, --key FILE https: show this client certificate and key (PEM), for an API\n"
+    "                          with mutual TLS (default: $FCRD_CERT, $FCRD_KEY)\n"
+    "  --insecure              https: check neither the certificate nor the host name (warns;\n"
+    "                          anyone on the path can then read the token)\n"
     "  --help, --version\n"
     "\n"
     "Exit status:\n"
@@ -357,8 +372,8 @@ static const char usage_text[] =
     "  5  refused by the state or the recording rules (409, 422)\n"
     "  6  bad request (400 and other 4xx)\n"
     "  7  server or database unavailable (5xx)\n"
-    "  8  no reply: cannot connect, connection lost or timed out; a write may or may not have\n"
-    "     been applied, so look before repeating it\n"
+    "  8  no reply: cannot connect, TLS failed, connection lost or timed out; a write may or\n"
+    "     may not have been applied, so look before repeating it\n"
     "  9  audit verify: the chain is broken, or a checkpoint is not signed or does not match\n";
 
 void fcrctl_args_usage(FILE *out)

@@ -27,8 +27,8 @@ enum fcrctl_cmd {
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
- * not given. Environment variables are not consulted here: main() applies FCRD_URL and
- * FCRD_TOKEN, so that parsing stays a pure function of argv. */
+ * not given. Environment variables are not consulted here: main() applies FCRD_URL,
+ * FCRD_TOKEN, FCRD_CA, FCRD_CERT and FCRD_KEY, so that parsing stays a pure function of argv. */
 struct fcrctl_args {
     enum fcrctl_cmd cmd;
 
@@ -38,6 +38,12 @@ struct fcrctl_args {
     bool json;
     const char *purpose; /* why: sent with every request (purpose=), kept in the access log */
     long timeout; /* seconds; 0 = not given */
+    /* https: CA file (NULL: the system store), client certificate and key (together or neither),
+     * and whether no check at all is made */
+    const char *ca;
+    const char *cert;
+    const char *key;
+    bool insecure;
 
     /* operands: target is the INCIDENT_ID, CRN or PENDING_ID; choice is decide's decision,
      * cancel's reason (C1..C4) or reclassify's offence */

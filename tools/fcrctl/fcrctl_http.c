@@ -1,7 +1,14 @@
-/* fcrctl_http.c: fcrctl's HTTP client: one evhttp connection, the loop run until each reply. */
+/* fcrctl_http.c: fcrctl's HTTP client: one evhttp connection (plain, or over TLS for https),
+ * the loop run until each reply. */
 #include "fcrctl_http.h"
 
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdint.h>
@@ -10,6 +17,7 @@
 #include <string.h>
 
 #include "fcrctl.h"
+#include "fcrctl_tls.h"
 #include "util/errbuf.h"
 
 /* The largest reply accepted: a page of 1,000 audit entries is a few megabytes; this only
@@ -26,6 +34,7 @@ struct fcrctl_http {
     char *authorization; /* "Bearer ..." or NULL */
     int port;
     int timeout;
+    struct fcrctl_tls *tls; /* NULL for http */
 };
 
 /* One request in flight: what the callbacks report back to fcrctl_http_request. */
@@ -35,6 +44,7 @@ struct fcrctl_http_call {
     bool done;
     bool errored; /* the error callback ran: error says what went wrong */
     enum evhttp_request_error error;
+    char tls_error[400]; /* why TLS failed, when it did */
     /* a streamed request: a 200 reply's body goes to chunk as it arrives; any other reply's
      * body is held here and becomes the reply's body */
     fcrctl_http_chunk_fn chunk;
@@ -59,8 +69,8 @@ static bool fcrctl_http_token_ok(const char *t)
     return true;
 }
 
-int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token, int timeout_s, char *err,
-                    size_t errlen)
+int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token, int timeout_s,
+                    const struct fcrctl_tls_options *tls, char *err, size_t errlen)
 {
     *out = NULL;
     struct evhttp_uri *u = evhttp_uri_parse(url);
@@ -71,9 +81,12 @@ int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token
     const char *path = evhttp_uri_get_path(u);
     int port = evhttp_uri_get_port(u);
     int rc = 0;
-    if (!scheme || strcmp(scheme, "http") != 0)
-        rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE, "the URL must begin with http:// (fcrctl speaks plain "
-                              "HTTP; reach a TLS endpoint through a local TLS tunnel)", url);
+    bool https = scheme && strcmp(scheme, "https") == 0;
+    if (!scheme || (strcmp(scheme, "http") != 0 && !https))
+        rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE, "the URL must begin with http:// or https://", url);
+    else if (!https && fcrctl_tls_options_any(tls))
+        rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE,
+                              "--ca, --cert, --key and --insecure need an https:// URL", url);
     else if (!host || !*host)
         rc = fcrctl_http_fail(err, errlen, FCRCTL_EXIT_USAGE, "the URL names no host", url);
     else if (evhttp_uri_get_userinfo(u))
@@ -94,7 +107,7 @@ int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token
         evhttp_uri_free(u);
         return fcrctl_http_fail(err, errlen, FCRCTL_EXIT_FAILURE, "out of memory", NULL);
     }
-    h->port = port > 0 ? port : 80;
+    h->port = port > 0 ? port : https ? 443 : 80;
     h->timeout = timeout_s > 0 ? timeout_s : FCRCTL_HTTP_DEFAULT_TIMEOUT;
     size_t hl = strlen(host);
     if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
@@ -118,6 +131,13 @@ int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token
         fcrctl_http_free(h);
         return fcrctl_http_fail(err, errlen, FCRCTL_EXIT_FAILURE, "out of memory", NULL);
     }
+    if (https) {
+        static const struct fcrctl_tls_options none = {0};
+        if (fcrctl_tls_new(&h->tls, tls ? tls : &none, err, errlen) != 0) {
+            fcrctl_http_free(h);
+            return FCRCTL_EXIT_USAGE; /* a file that cannot be used: nothing was sent */
+        }
+    }
     *out = h;
     return 0;
 }
@@ -133,6 +153,7 @@ struct fcrctl_http *fcrctl_http_free(struct fcrctl_http *h)
     free(h->connect_host);
     free(h->host_header);
     free(h->prefix);
+    fcrctl_tls_free(h->tls);
     if (h->authorization) /* the token should not linger in freed memory */
         memset(h->authorization, 0, strlen(h->authorization));
     free(h->authorization);
@@ -145,11 +166,24 @@ bool fcrctl_http_has_token(const struct fcrctl_http *h)
     return h->authorization != NULL;
 }
 
+/* note_failure: why TLS failed, read as soon as evhttp reports the failure, before a later
+ * request could start a new handshake. Only the first failure of a request counts. */
+static void fcrctl_http_note_failure(struct fcrctl_http_call *call)
+{
+    if (call->tls_error[0])
+        return;
+    struct fcrctl_http *h = call->h;
+    if (h->tls && h->conn)
+        fcrctl_tls_failure(h->tls, evhttp_connection_get_bufferevent(h->conn), h->connect_host, call->tls_error,
+                           sizeof(call->tls_error));
+}
+
 static void fcrctl_http_on_error(enum evhttp_request_error error, void *arg)
 {
     struct fcrctl_http_call *call = arg;
     call->errored = true;
     call->error = error;
+    fcrctl_http_note_failure(call);
 }
 
 static void fcrctl_http_on_done(struct evhttp_request *req, void *arg)
@@ -159,8 +193,10 @@ static void fcrctl_http_on_done(struct evhttp_request *req, void *arg)
     event_base_loopbreak(call->h->base);
     /* evhttp reports a failed connection either as no request or as a status of 0. */
     int status = req ? evhttp_request_get_response_code(req) : 0;
-    if (status <= 0)
+    if (status <= 0) {
+        fcrctl_http_note_failure(call);
         return;
+    }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     if (call->held && evbuffer_get_length(call->held) > 0)
         evbuffer_prepend_buffer(in, call->held);
@@ -203,9 +239,22 @@ static int fcrctl_http_connect(struct fcrctl_http *h)
     if (!h->base && !(h->base = event_base_new()))
         return -1;
     if (!h->conn) {
-        h->conn = evhttp_connection_base_new(h->base, NULL, h->connect_host, (unsigned short)h->port);
-        if (!h->conn)
-            return -1;
+        if (h->tls) {
+            /* evhttp connects the bufferevent itself, and takes it: freed with the connection. */
+            struct bufferevent *bev = fcrctl_tls_bufferevent(h->tls, h->base, h->connect_host);
+            if (!bev)
+                return -1;
+            h->conn = evhttp_connection_base_bufferevent_new(h->base, NULL, bev, h->connect_host,
+                                                             (unsigned short)h->port);
+            if (!h->conn) {
+                bufferevent_free(bev);
+                return -1;
+            }
+        } else {
+            h->conn = evhttp_connection_base_new(h->base, NULL, h->connect_host, (unsigned short)h->port);
+            if (!h->conn)
+                return -1;
+        }
         evhttp_connection_set_timeout(h->conn, h->timeout);
         evhttp_connection_set_max_body_size(h->conn, FCRCTL_HTTP_MAX_BODY);
         /* No retries: a POST sent twice could decide twice. */
@@ -214,11 +263,44 @@ static int fcrctl_http_connect(struct fcrctl_http *h)
     return 0;
 }
 
+/* fcrctl_http_refused: whether a fresh connection to the server is refused. evhttp reports a
+ * refused connection like any other that ended without a reply (errno is long gone by then), so
+ * after a failure this one try, which sends nothing, tells "nothing listens there" apart. */
+static bool fcrctl_http_refused(const struct fcrctl_http *h)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", h->port);
+    if (getaddrinfo(h->connect_host, port, &hints, &res) != 0 || !res)
+        return false;
+    bool refused = false;
+    int fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, res->ai_protocol);
+    if (fd >= 0) {
+        int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            int err = 0;
+            socklen_t len = sizeof(err);
+            if (poll(&p, 1, 2000) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0)
+                refused = err == ECONNREFUSED;
+        } else if (rc != 0) {
+            refused = errno == ECONNREFUSED;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return refused;
+}
+
 static void fcrctl_http_describe_failure(const struct fcrctl_http *h, const struct fcrctl_http_call *call,
                                          struct fcrctl_http_reply *reply)
 {
     if (reply->error[0])
         return;
+    if (call->tls_error[0] && !(call->errored && call->error == EVREQ_HTTP_TIMEOUT)) {
+        snprintf(reply->error, sizeof(reply->error), "%s (%s port %d)", call->tls_error, h->connect_host, h->port);
+        return;
+    }
     const char *what;
     if (!call->done)
         what = "the request could not be sent";
@@ -228,6 +310,9 @@ static void fcrctl_http_describe_failure(const struct fcrctl_http *h, const stru
         what = "the reply is too large";
     else if (call->errored && call->error == EVREQ_HTTP_INVALID_HEADER)
         what = "the reply is not valid HTTP";
+    else if (fcrctl_http_refused(h))
+        what = "cannot connect: connection refused; nothing listens there (is fcrd running, and is this its "
+               "API address?)";
     else
         what = "cannot connect, or the connection closed without a reply";
     snprintf(reply->error, sizeof(reply->error), "%s (%s port %d, timeout %d s)", what, h->connect_host, h->port,

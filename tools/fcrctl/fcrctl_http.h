@@ -1,10 +1,13 @@
-/* fcrctl_http.h: one HTTP/1.1 connection to the supervisor API (libevent's evhttp client), and
- * the pure helpers around it: URL checks, percent-encoding, status to exit status. */
+/* fcrctl_http.h: one HTTP/1.1 connection to the supervisor API (libevent's evhttp client, over
+ * TLS for https), and the pure helpers around it: URL checks, percent-encoding, status to exit
+ * status. */
 #ifndef FCRCTL_HTTP_H
 #define FCRCTL_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "fcrctl_tls.h"
 
 struct fcrctl_http;
 
@@ -15,15 +18,17 @@ struct fcrctl_http_reply {
     int status;
     char *body;
     size_t len;
-    char error[256];
+    char error[512];
 };
 
-/* fcrctl_http_new: check url (http only, no credentials, query or fragment) and the token
+/* fcrctl_http_new: check url (http or https, no credentials, query or fragment) and the token
  * (may be NULL: requests then go without Authorization) and prepare a connection; nothing is
- * sent yet. The token is copied. Returns 0 and *out, or FCRCTL_EXIT_USAGE / FCRCTL_EXIT_FAILURE
- * with a message in err. */
-int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token, int timeout_s, char *err,
-                    size_t errlen);
+ * sent yet. The token is copied. tls (may be NULL: the defaults) says how an https URL's server
+ * is checked and whether a client certificate is shown; its files are read here. With an http
+ * URL it must set nothing. Returns 0 and *out, or FCRCTL_EXIT_USAGE / FCRCTL_EXIT_FAILURE with a
+ * message in err. */
+int fcrctl_http_new(struct fcrctl_http **out, const char *url, const char *token, int timeout_s,
+                    const struct fcrctl_tls_options *tls, char *err, size_t errlen);
 struct fcrctl_http *fcrctl_http_free(struct fcrctl_http *h); /* NULL-safe, returns NULL */
 
 /* fcrctl_http_request: send one request and run the event loop until its reply. method is
