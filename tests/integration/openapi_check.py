@@ -110,13 +110,17 @@ class Contract:
     @functools.lru_cache(maxsize=None)
     def _validator(self, schema_json):
         import jsonschema
-        import referencing
-        import referencing.jsonschema
         schema = json.loads(schema_json)
-        resource = referencing.Resource(contents=self.converted, specification=referencing.jsonschema.DRAFT202012)
-        registry = referencing.Registry().with_resource(DOC_URI, resource)
         checker = jsonschema.FormatChecker()
         checker.checks("date-time")(_is_rfc3339)
+        try:  # jsonschema 4.18 and later resolve $refs through a registry
+            import referencing
+            import referencing.jsonschema
+        except ImportError:  # Debian 12's 4.10: a RefResolver with the document in its store
+            resolver = jsonschema.RefResolver(base_uri="", referrer=schema, store={DOC_URI: self.converted})
+            return jsonschema.Draft202012Validator(schema, resolver=resolver, format_checker=checker)
+        resource = referencing.Resource(contents=self.converted, specification=referencing.jsonschema.DRAFT202012)
+        registry = referencing.Registry().with_resource(DOC_URI, resource)
         return jsonschema.Draft202012Validator(schema, registry=registry, format_checker=checker)
 
     def schema_errors(self, schema, doc):
