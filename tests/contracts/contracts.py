@@ -85,6 +85,9 @@ OPENAPI_FAULTS = [
      "schema: {$ref: '#/components/schemas/PendingPage'}", "schema: {$ref: '#/components/schemas/NoSuchPage'}"),
     ("a type OpenAPI does not have", "next: {type: string, nullable: true}", "next: {type: text, nullable: true}"),
     ("an operationId used twice", "operationId: getCrime", "operationId: getIncident"),
+    # what a bad merge once left: a response listed twice in one operation, the second silently winning
+    ("a status given twice", "        '401': {$ref: '#/components/responses/Unauthorized'}\n",
+     "        '401': {$ref: '#/components/responses/Unauthorized'}\n        '401': {description: again}\n"),
 ]
 SCHEMA_FAULTS = [
     ("feed-event.schema.json", "a keyword no draft defines",

@@ -71,8 +71,22 @@ class Contract:
 
     def __init__(self, path=OPENAPI_PATH):
         import yaml  # Debian: python3-yaml
+
+        class StrictLoader(yaml.SafeLoader):
+            """PyYAML keeps the last of two equal keys; a contract that says two things must not load."""
+
+        def mapping(loader, node, deep=False):
+            seen = set()
+            for k, _ in node.value:
+                key = loader.construct_object(k, deep=deep)
+                if key in seen:
+                    raise ValueError(f"{path}:{k.start_mark.line + 1}: key {key!r} given twice")
+                seen.add(key)
+            return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+        StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
         with open(path, encoding="utf-8") as f:
-            self.doc = yaml.safe_load(f)
+            self.doc = yaml.load(f, Loader=StrictLoader)  # noqa: S506 -- a SafeLoader subclass
         self.path = path
         self.ops = []  # (literal length, regex, template, method, operation)
         for template, item in (self.doc.get("paths") or {}).items():

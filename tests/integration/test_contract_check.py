@@ -92,6 +92,12 @@ class ContractCheckTest(DaemonTestCase):
             self.h.api.get("/v1/pending", role="auditor")
         self.assertIn("is not one of text/csv", str(cm.exception))
 
+    def test_a_document_with_a_key_given_twice_does_not_load(self):
+        with self.assertRaisesRegex(ValueError, r"key '401' given twice"):
+            self.broken_contract("        '401': {$ref: '#/components/responses/Unauthorized'}\n",
+                                 "        '401': {$ref: '#/components/responses/Unauthorized'}\n"
+                                 "        '401': {description: again}\n")
+
     def test_an_undocumented_path_may_only_get_the_generic_errors(self):
         c = openapi_check.contract()
         ok = '{"error": {"code": "not_found", "message": "no such endpoint"}}'
