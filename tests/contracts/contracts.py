@@ -5,7 +5,8 @@
     contracts.py schemas          Ajv (strict) compiles proto/*.schema.json and validates the feed
                                   contract's examples and the corpus lines marked accepted
     contracts.py broken-openapi   a copy of openapi.yaml with known faults must fail the lint
-    contracts.py broken-schemas   copies of the schemas with known faults must fail Ajv
+    contracts.py broken-schemas   copies of the schemas with known faults, and of the feed
+                                  contract with a wrong example, must fail Ajv
 
 The validators are npm packages pinned in package.json/package-lock.json here; scripts/test
 installs them (scripts/lib.sh fcr_contract_deps, `npm ci`). Without them every check fails and
@@ -61,10 +62,10 @@ def lint_openapi(node, path):
                 "--format", "codeframe", path])
 
 
-def check_schemas(node, schemas, examples=True):
+def check_schemas(node, schemas, examples=True, feed_doc=None):
     cmd = [node, os.path.join(CONTRACTS, "check_schemas.mjs")]
     if examples:
-        cmd += ["--examples", os.path.join(PROTO, "feed-v1.md"),
+        cmd += ["--examples", feed_doc or os.path.join(PROTO, "feed-v1.md"),
                 "--corpus", os.path.join(SOURCE_ROOT, "tests", "corpus")]
     return run(cmd + schemas)
 
@@ -130,6 +131,18 @@ def broken_schemas(node):
             print(f"--- {name} with {what}: Ajv must refuse it", flush=True)
             if check_schemas(node, [path], examples=False) == 0:
                 bad.append(f"{name}: {what}")
+        # the contract's example reply with a status the reply schema does not have
+        with open(os.path.join(PROTO, "feed-v1.md"), encoding="utf-8") as f:
+            good = f.read()
+        find = '"incident_id":"CAD-77120","status":"accepted"'
+        if find not in good:
+            fail(f"the example fault no longer applies: {find!r} is not in feed-v1.md (update {__file__})")
+        path = os.path.join(tmp, "feed-v1.md")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(good.replace(find, find.replace("accepted", "taken"), 1))
+        print("--- feed-v1.md with an example reply of an unknown status: Ajv must refuse it", flush=True)
+        if check_schemas(node, proto_schemas(), feed_doc=path) == 0:
+            bad.append("feed-v1.md: an example reply of an unknown status")
     return bad
 
 
