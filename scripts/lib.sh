@@ -71,6 +71,23 @@ fcr_e2e_deps() {
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2)
 }
 
+# fcr_contract_deps SRCROOT: the contract checks' npm packages (@redocly/cli, ajv, ajv-formats),
+# installed from the lock file into tests/contracts/node_modules when one is missing or not the
+# version package.json pins. They run offline: nothing is fetched when the checks run.
+fcr_contract_deps() {
+    local dir=$1/tests/contracts pkg want have stale=
+    command -v npm >/dev/null 2>&1 || { fcr_log "no npm: cannot install the contract checks' packages"; return 1; }
+    for pkg in @redocly/cli ajv ajv-formats; do
+        want=$(sed -n "s|^ *\"$pkg\": *\"\([^\"]*\)\".*|\1|p" "$dir/package.json" | head -n 1)
+        have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$pkg/package.json" \
+               2>/dev/null | head -n 1)
+        if [ -z "$want" ] || [ "$want" != "$have" ]; then stale=$pkg; fi
+    done
+    [ -n "$stale" ] || return 0
+    fcr_log "installing the contract checks' npm packages in tests/contracts/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+}
+
 # fcr_build DIR [MESON-OPTION...]: configure DIR the first time (or apply the options to an
 # existing one), then build it.
 fcr_build() {

@@ -18,7 +18,10 @@ folder for a post-mortem, FCRD_IT_LOG_LEVEL sets fcrd's log level (default info)
 test that needs the shared worked cases fails when they are missing instead of skipping.
 
 The feed's JSON schemas (proto/*.schema.json) are loaded here too, so every test file checks
-events and replies against the same validator (Debian: python3-jsonschema).
+events and replies against the same validator (Debian: python3-jsonschema). Every reply
+FeedClient.read_reply returns has been checked against proto/feed-reply.schema.json, and every
+response ApiClient.request returns against proto/openapi.yaml (openapi_check.py): a reply or
+response outside the contract fails the test that read it, with an AssertionError naming it.
 """
 import atexit
 import ctypes
@@ -39,6 +42,8 @@ import tempfile
 import time
 import unittest
 import uuid
+
+import openapi_check
 
 try:
     import psycopg2
@@ -381,11 +386,18 @@ class FeedClient:
         return line.decode("utf-8")
 
     def read_reply(self, timeout=None):
+        """The next reply as JSON, checked against proto/feed-reply.schema.json: a reply outside
+        the contract is an AssertionError, whatever the test was about."""
         line = self.read_line(timeout)
         try:
-            return json.loads(line)
+            reply = json.loads(line)
         except ValueError:
             raise AssertionError(f"reply is not JSON: {line[:300]!r}") from None
+        problems = schema_errors("feed-reply", reply)
+        if problems:
+            raise AssertionError("reply breaks proto/feed-reply.schema.json:\n  " + "\n  ".join(problems)
+                                 + f"\n  reply: {line[:600]}")
+        return reply
 
     def read_replies(self, n, timeout=None):
         return [self.read_reply(timeout) for _ in range(n)]
@@ -417,7 +429,9 @@ class ApiClient:
         self.tokens = tokens
 
     def request(self, method, path, body=None, role=None, token=None, headers=None):
-        """Returns (status, parsed JSON or the raw text when the body is not JSON)."""
+        """Returns (status, parsed JSON or the raw text when the body is not JSON). The response
+        is checked against proto/openapi.yaml first: one outside the contract (status, Content-Type
+        or body) raises AssertionError naming the request and each mismatch."""
         hdrs = dict(headers or {})
         if role is not None:
             token = self.tokens[role]
@@ -434,6 +448,7 @@ class ApiClient:
             raw = resp.read().decode("utf-8", errors="replace")
         finally:
             conn.close()
+        openapi_check.assert_response(method, path, resp.status, resp.getheader("Content-Type"), raw)
         try:
             return resp.status, json.loads(raw) if raw else None
         except ValueError:

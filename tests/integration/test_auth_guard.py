@@ -16,6 +16,7 @@ import time
 import unittest
 
 import harness
+import openapi_check
 from harness import DaemonTestCase, uid
 from test_ops_support import metric, parse_metrics
 
@@ -49,7 +50,9 @@ class AuthGuardTest(DaemonTestCase):
         try:
             conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
             resp = conn.getresponse()
-            return resp.status, dict(resp.getheaders()), resp.read().decode()
+            raw = resp.read().decode()
+            openapi_check.assert_response("GET", path, resp.status, resp.getheader("Content-Type"), raw)
+            return resp.status, dict(resp.getheaders()), raw
         finally:
             conn.close()
 

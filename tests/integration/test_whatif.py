@@ -16,6 +16,7 @@ import threading
 import time
 
 import harness
+import openapi_check
 from harness import DaemonTestCase, assault_opened, event, uid
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
@@ -119,6 +120,8 @@ class WhatifTest(DaemonTestCase):
             raw = resp.read().decode()
             if resp.status == 200:
                 self.assertEqual(resp.getheader("Content-Type"), "application/x-ndjson")
+            # every line of the stream, or the error, as proto/openapi.yaml describes it
+            openapi_check.assert_response("POST", "/v1/whatif", resp.status, resp.getheader("Content-Type"), raw)
             return resp.status, raw
         finally:
             conn.close()
