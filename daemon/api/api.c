@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "api/api_int.h"
+#include "api/api_stream.h"
 #include "util/jsonwrite.h"
 #include "util/log.h"
 #include "store/pgconn.h"
@@ -49,6 +50,7 @@ struct api {
     struct pgconn *db;
     struct api_query *head, *tail, *inflight;
     struct api_guard *guard; /* failed authentications per client address */
+    struct api_streams *streams; /* GET /v1/stream and its listening connection */
     bool draining;
     char describe[160];
 };
@@ -471,7 +473,8 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->st = st;
     a->http = evhttp_new(base);
     a->guard = api_guard_new(&p->limits.guard);
-    if (!a->conninfo || !a->http || !a->guard) {
+    a->streams = api_stream_new(base, a->conninfo, p->connect_timeout_ms);
+    if (!a->conninfo || !a->http || !a->guard || !a->streams) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -520,6 +523,7 @@ struct api *api_free(struct api *a)
     if (a->inflight)
         api_query_free(a->inflight);
     pgconn_free(a->db);
+    api_stream_free(a->streams); /* before evhttp_free, which frees the streams' requests */
     if (a->http)
         evhttp_free(a->http);
     api_guard_free(a->guard);
@@ -556,6 +560,13 @@ size_t api_ready_backlog(const struct api *a)
 void api_set_draining(struct api *a, bool draining)
 {
     a->draining = draining;
+    if (draining)
+        api_stream_drain(a->streams);
+}
+
+struct api_streams *api_streams(const struct api *a)
+{
+    return a->streams;
 }
 
 bool api_draining(const struct api *a)
@@ -572,6 +583,8 @@ void api_set_limits(struct api *a, const struct api_limits *lim)
 {
     a->p.limits = *lim;
     api_guard_set_limits(a->guard, &lim->guard);
+    if (a->streams)
+        api_stream_set_limits(a->streams, lim->stream_heartbeat_s, lim->max_streams);
     /* evhttp has one limit for every request: the larger of the two, and each handler holds its
      * body to its own (api_body_object), answering 413 in the API's error shape. */
     size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;

@@ -22,6 +22,8 @@ struct api_limits {
     size_t whatif_max_body;
     size_t audit_sample_max;
     struct api_guard_limits guard; /* failed authentications per address before a 429 */
+    int stream_heartbeat_s; /* GET /v1/stream: seconds between heartbeat comments */
+    size_t max_streams;     /* GET /v1/stream: connections open at once */
 };
 
 struct api_params {

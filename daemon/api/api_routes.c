@@ -13,6 +13,7 @@
 #include "api/api_metrics.h"
 #include "api/api_report.h"
 #include "api/api_rulesets.h"
+#include "api/api_stream.h"
 #include "api/api_ui.h"
 #include "api/api_whatif.h"
 #include "api/api_write.h"
@@ -331,6 +332,8 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, 0, "no such crime"},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, 0, NULL},
+    /* Server-sent events naming what changed (api_stream.c): whoever may read the queue. */
+    {EVHTTP_REQ_GET, "/v1/stream", ROLE_AUDITOR, api_stream_get, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi, 0, 0, NULL},
     /* Independent audits (api_audits.c): auditors draw samples and give verdicts. */
     {EVHTTP_REQ_GET, "/v1/audits", ROLE_AUDITOR, api_audits_list, 0, 0, NULL},

@@ -54,6 +54,8 @@ struct config {
     size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
     int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
     int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
+    int api_stream_heartbeat_s; /* stream_heartbeat_s: seconds between a stream's heartbeats, default 15 */
+    size_t api_max_streams;    /* max_streams: GET /v1/stream connections at once, default 64 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

@@ -153,7 +153,8 @@ static void hand_over(struct service *svc, const struct service_state *next)
     struct api_limits lim = {next->cfg->api_max_body, next->cfg->api_whatif_max_body,
                              next->cfg->api_audit_sample_max,
                              {next->cfg->api_auth_failures_max, next->cfg->api_auth_failure_window_s,
-                              next->cfg->api_auth_block_s}};
+                              next->cfg->api_auth_block_s},
+                             next->cfg->api_stream_heartbeat_s, next->cfg->api_max_streams};
     api_set_limits(svc->api, &lim);
     store_set_batch_max(svc->st, next->cfg->batch_max);
     store_set_max_seq_gap(svc->st, (int64_t)next->cfg->feed_max_seq_gap);

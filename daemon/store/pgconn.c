@@ -34,6 +34,8 @@ struct pgconn {
     /* statements prepared on every new session (pgconn_prepare); sent by name once prepared */
     const char *prepared[PGCONN_MAX_PREPARED];
     int nprepared;
+    pgconn_notify_fn on_notify; /* NOTIFY received (pgconn_on_notify), or NULL */
+    void *notify_arg;
 };
 
 #define BACKOFF_MIN_MS 100
@@ -280,12 +282,24 @@ static void pgconn_unit_done(struct pgconn *c)
         PQclear(res[i]);
 }
 
+/* Notifications libpq has parsed so far (reading input, and reading results, parse them). */
+static void pgconn_notifies(struct pgconn *c)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        if (c->on_notify)
+            c->on_notify(c->notify_arg, n->relname, n->extra);
+        PQfreemem(n);
+    }
+}
+
 static void pgconn_read(struct pgconn *c)
 {
     if (!PQconsumeInput(c->pg)) {
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
+    pgconn_notifies(c);
     while (c->state == PGCONN_BUSY || c->state == PGCONN_CHECKING) {
         if (PQisBusy(c->pg))
             return;
@@ -319,6 +333,8 @@ static void pgconn_read(struct pgconn *c)
             PQclear(stray);
         if (PQstatus(c->pg) == CONNECTION_BAD)
             pgconn_lost(c, PQerrorMessage(c->pg));
+        else
+            pgconn_notifies(c);
     }
 }
 
@@ -474,6 +490,12 @@ bool pgconn_ready(const struct pgconn *c)
 bool pgconn_up(const struct pgconn *c)
 {
     return c->state == PGCONN_READY || c->state == PGCONN_BUSY;
+}
+
+void pgconn_on_notify(struct pgconn *c, pgconn_notify_fn fn, void *arg)
+{
+    c->on_notify = fn;
+    c->notify_arg = arg;
 }
 
 unsigned long pgconn_reconnects(const struct pgconn *c)
