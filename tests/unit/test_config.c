@@ -452,7 +452,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 48);
+    ck_assert_uint_eq(n, 50);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -495,6 +495,7 @@ START_TEST(key_table_names_and_flags)
         { "feed.first_line_timeout_s", true }, { "feed.keepalive_s", true },
         { "feed.keepalive_interval_s", true }, { "feed.keepalive_count", true },
         { "log.refusal_interval_s", true },
+        { "api.stream_heartbeat_s", true }, { "api.max_streams", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {
