@@ -1419,6 +1419,8 @@
     window.addEventListener('hashchange', () => { route(); focusHeading(app.view); });
     document.addEventListener('visibilitychange', () => { if (!document.hidden && app.view === 'queue') loadQueue(); });
     app.tickTimer = setInterval(tick, 1000);
+    // A connection the browser knows is gone may still look open for a while: poll at once.
+    window.addEventListener('offline', () => { if (app.stream) app.stream.abort(); });
     startStream();
     route();
   }
