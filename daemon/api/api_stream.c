@@ -318,6 +318,9 @@ void api_stream_get(struct api *a, const struct api_call *call)
     evhttp_send_reply_start(req, 200, "OK");
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     evhttp_connection_set_closecb(evcon, stream_closed, c);
+    /* evhttp ends a connection quiet for its timeout (30 s), heartbeats count as activity: the
+     * stream's connection waits a heartbeat and the usual margin. */
+    evhttp_connection_set_timeout(evcon, s->heartbeat_s + 30);
     char hello[96];
     int n = snprintf(hello, sizeof(hello), "event: hello\ndata: {\"heartbeat_s\":%d}\n\n", s->heartbeat_s);
     stream_send(c, hello, (size_t)n);
