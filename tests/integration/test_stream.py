@@ -195,6 +195,32 @@ class StreamTest(DaemonTestCase):
         self.send_accepted(third_party_opened(inc))
         self.assertIsNotNone(streams[1].wait_event("incident", lambda d: d["incident_id"] == inc))
 
+    def test_a_lost_listening_connection_ends_streams_until_it_is_back(self):
+        s = self.open()
+        killed = self.h.sql_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                  " WHERE usename = 'fcrd' AND query = 'LISTEN fcrd_changes'")
+        self.assertEqual(killed, 1, "one listening session")
+        self.assertEqual(s.wait_for(lambda it: it[0] == "end", 10), ("end", "clean"),
+                         "the stream ends: what commits now would not be told")
+
+        def back():
+            t = Stream(self.h.api_port, self.h.tokens["auditor"])
+            self.addCleanup(t.close)
+            if t.status != 200:
+                self.assertEqual((t.status, t.body["error"]["code"]), (503, "stream_unavailable"))
+                return None
+            return t
+        deadline = time.monotonic() + 15
+        t = None
+        while t is None and time.monotonic() < deadline:
+            t = back()
+            if t is None:
+                time.sleep(0.1)
+        self.assertIsNotNone(t, "streams are served again once the connection is back")
+        inc = uid("SSEL")
+        self.send_accepted(third_party_opened(inc))
+        self.assertEqual(t.wait_events([("incident", lambda d: d["incident_id"] == inc)]), [])
+
     def test_z_a_stop_ends_streams_cleanly(self):
         s = self.open()
         self.h.restart_fcrd()
