@@ -18,6 +18,7 @@
 #include "api/api_conns.h"
 #include "api/api_db.h"
 #include "api/api_int.h"
+#include "api/api_stream.h"
 #include "util/jsonwrite.h"
 #include "util/acceptpause.h"
 #include "util/log.h"
@@ -38,6 +39,7 @@ struct api {
     struct api_guard *guard; /* failed authentications per client address */
     struct access_log *log;  /* access records of replies that carry personal data */
     struct acceptpause *pause; /* the listener stops accepting a moment when out of descriptors */
+    struct api_streams *streams; /* GET /v1/stream and its listening connection */
     bool draining;
     char describe[160];
 };
@@ -309,7 +311,8 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
                                            p->metrics);
     struct api_conns_limits cl = {p->limits.max_connections, p->limits.header_timeout_ms, p->limits.body_timeout_ms};
     a->conns = api_conns_new(base, &cl, p->tls, p->metrics);
-    if (!a->conninfo || !a->http || !a->guard || !a->conns || !a->log) {
+    a->streams = api_stream_new(base, a->conninfo, p->connect_timeout_ms);
+    if (!a->conninfo || !a->http || !a->guard || !a->conns || !a->log || !a->streams) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);
     }
@@ -355,6 +358,7 @@ struct api *api_free(struct api *a)
      * then what watched them. */
     a->db = api_db_free(a->db);
     a->pause = acceptpause_free(a->pause);
+    api_stream_free(a->streams); /* before evhttp_free, which frees the streams' requests */
     if (a->http)
         evhttp_free(a->http);
     a->conns = api_conns_free(a->conns);
@@ -393,6 +397,13 @@ size_t api_ready_backlog(const struct api *a)
 void api_set_draining(struct api *a, bool draining)
 {
     a->draining = draining;
+    if (draining)
+        api_stream_drain(a->streams);
+}
+
+struct api_streams *api_streams(const struct api *a)
+{
+    return a->streams;
 }
 
 bool api_draining(const struct api *a)
@@ -421,6 +432,8 @@ void api_set_limits(struct api *a, const struct api_limits *lim)
         api_conns_set_limits(a->conns, &cl);
     if (a->db)
         api_db_set_read_timeout(a->db, lim->read_timeout_ms);
+    if (a->streams)
+        api_stream_set_limits(a->streams, lim->stream_heartbeat_s, lim->max_streams);
     /* evhttp has one limit for every request: the larger of the two, and each handler holds its
      * body to its own (api_body_object), answering 413 in the API's error shape. */
     size_t most = lim->max_body > lim->whatif_max_body ? lim->max_body : lim->whatif_max_body;

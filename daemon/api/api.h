@@ -29,6 +29,8 @@ struct api_limits {
     int header_timeout_ms;   /* a request's headers must arrive within this */
     int body_timeout_ms;     /* and its body within this after them */
     int read_timeout_ms;     /* the statement timeout of reads */
+    int stream_heartbeat_s; /* GET /v1/stream: seconds between heartbeat comments */
+    size_t max_streams;     /* GET /v1/stream: connections open at once */
 };
 
 struct api_params {

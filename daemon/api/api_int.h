@@ -101,6 +101,7 @@ bool api_db_up(const struct api *a);
 size_t api_ready_backlog(const struct api *a);
 bool api_draining(const struct api *a);
 struct metrics *api_metrics(const struct api *a);
+struct api_streams *api_streams(const struct api *a); /* borrowed */
 
 /* Query-string parameters of a request as a JSON object of strings; NULL (and a 400 sent) when a
  * parameter is repeated or not in `allowed` (NULL-terminated). */

@@ -16,6 +16,7 @@
 #include "api/api_report.h"
 #include "api/api_rulesets.h"
 #include "api/api_subjects.h"
+#include "api/api_stream.h"
 #include "api/api_ui.h"
 #include "api/api_whatif.h"
 #include "api/api_write.h"
@@ -343,6 +344,8 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/pending", ROLE_AUDITOR, handle_pending, 0, API_ROUTE_PERSONAL, NULL},
     {EVHTTP_REQ_GET, "/v1/crimes/{crn}", ROLE_AUDITOR, handle_crime, 64, API_ROUTE_PERSONAL, "no such crime"},
     {EVHTTP_REQ_GET, "/v1/audit", ROLE_AUDITOR, handle_audit, 0, API_ROUTE_PERSONAL, NULL},
+    /* Server-sent events naming what changed (api_stream.c): whoever may read the queue. */
+    {EVHTTP_REQ_GET, "/v1/stream", ROLE_AUDITOR, api_stream_get, 0, 0, NULL},
     {EVHTTP_REQ_GET, "/v1/reports/cdi", ROLE_AUDITOR, api_get_cdi, 0, 0, NULL},
     /* Data protection (api_access_list.c, api_subjects.c): who looked at what, and a subject
      * access export of everything held about one person. */

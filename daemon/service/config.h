@@ -62,6 +62,8 @@ struct config {
     int api_body_timeout_ms;   /* body_timeout_ms: deadline of a request's body, default 30000 */
     size_t api_read_connections; /* read_connections: the read pool, default 2 */
     int api_read_statement_timeout_ms; /* read_statement_timeout_ms: of each read, default 5000 */
+    int api_stream_heartbeat_s; /* stream_heartbeat_s: seconds between a stream's heartbeats, default 15 */
+    size_t api_max_streams;    /* max_streams: GET /v1/stream connections at once, default 64 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

@@ -342,7 +342,9 @@ int service_start(struct service *svc, const char *allocator)
                    {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s},
                    strcmp(cfg->api_require_purpose, "yes") == 0, cfg->api_access_log_timeout_ms,
                    cfg->api_max_connections, cfg->api_header_timeout_ms, cfg->api_body_timeout_ms,
-                   cfg->api_read_statement_timeout_ms},
+                   cfg->api_read_statement_timeout_ms,
+
+                   cfg->api_stream_heartbeat_s, cfg->api_max_streams},
         .conninfo = cfg->db_conninfo,
         .read_connections = cfg->api_read_connections,
         .accept_pause_ms = cfg->accept_pause_ms,

@@ -45,6 +45,8 @@ struct pgconn {
     int nsettings;
     int schema;           /* the least migration a session must find (0: not checked) */
     bool schema_logged;   /* the schema was found behind, and said so, since the last session up */
+    pgconn_notify_fn on_notify; /* NOTIFY received (pgconn_on_notify), or NULL */
+    void *notify_arg;
 };
 
 #define BACKOFF_MIN_MS 100
@@ -321,12 +323,24 @@ static void pgconn_unit_done(struct pgconn *c)
         PQclear(res[i]);
 }
 
+/* Notifications libpq has parsed so far (reading input, and reading results, parse them). */
+static void pgconn_notifies(struct pgconn *c)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        if (c->on_notify)
+            c->on_notify(c->notify_arg, n->relname, n->extra);
+        PQfreemem(n);
+    }
+}
+
 static void pgconn_read(struct pgconn *c)
 {
     if (!PQconsumeInput(c->pg)) {
         pgconn_lost(c, PQerrorMessage(c->pg));
         return;
     }
+    pgconn_notifies(c);
     while (c->state == PGCONN_BUSY || c->state == PGCONN_CHECKING) {
         if (PQisBusy(c->pg))
             return;
@@ -360,6 +374,8 @@ static void pgconn_read(struct pgconn *c)
             PQclear(stray);
         if (PQstatus(c->pg) == CONNECTION_BAD)
             pgconn_lost(c, PQerrorMessage(c->pg));
+        else
+            pgconn_notifies(c);
     }
 }
 
@@ -546,6 +562,12 @@ bool pgconn_ready(const struct pgconn *c)
 bool pgconn_up(const struct pgconn *c)
 {
     return c->state == PGCONN_READY || c->state == PGCONN_BUSY;
+}
+
+void pgconn_on_notify(struct pgconn *c, pgconn_notify_fn fn, void *arg)
+{
+    c->on_notify = fn;
+    c->notify_arg = arg;
 }
 
 unsigned long pgconn_reconnects(const struct pgconn *c)

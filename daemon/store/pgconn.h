@@ -93,6 +93,12 @@ void pgconn_drop(struct pgconn *c, const char *why);
 /* pgconn_result_ok: TUPLES_OK or COMMAND_OK. */
 bool pgconn_result_ok(const PGresult *r);
 
+/* pgconn_on_notify: fn(arg, channel, payload) for each NOTIFY the session receives (after a
+ * LISTEN it was sent); both strings are borrowed for the call. Notifications are read whenever
+ * the socket is, busy or idle. */
+typedef void (*pgconn_notify_fn)(void *arg, const char *channel, const char *payload);
+void pgconn_on_notify(struct pgconn *c, pgconn_notify_fn fn, void *arg);
+
 /* pgconn_reconnects: how many times the connection was re-established after a loss. */
 unsigned long pgconn_reconnects(const struct pgconn *c);
 

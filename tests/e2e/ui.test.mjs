@@ -321,6 +321,44 @@ test('pending_item_from_the_feed_appears_by_itself', async () => {
   await shot('queue.png');
 });
 
+test('queue_updates_live_from_the_stream', async () => {
+  await page.waitForSelector('#live[data-mode="live"]', { timeout: 10000 });
+  assert.equal((await page.textContent('#live')).trim(), 'Live');
+  const feed = new Feed(FEED);
+  let id;
+  try {
+    id = (await feed.send(thirdParty(`E2E-${RUN}-LIVE`, iso(30 * 60 * 1000)))).pending[0].id;
+  } finally {
+    feed.close();
+  }
+  // While the stream is open the page does not poll: the row can only come from the stream's
+  // event, and well within the polling interval.
+  await page.waitForSelector(`#queue-table tbody tr[data-pending="${id}"]`, { timeout: 5000 });
+});
+
+test('cut_stream_falls_back_to_polling', async () => {
+  // Cut the open stream (the browser goes offline for a moment) and refuse new ones.
+  await page.route('**/v1/stream', (r) => r.abort());
+  try {
+    await context.setOffline(true);
+    await page.waitForSelector('#live[data-mode="polling"]', { timeout: 10000 });
+    await context.setOffline(false);
+    assert.equal((await page.textContent('#live')).trim(), 'Polling');
+    const feed = new Feed(FEED);
+    let id;
+    try {
+      id = (await feed.send(thirdParty(`E2E-${RUN}-POLL`, iso(40 * 60 * 1000)))).pending[0].id;
+    } finally {
+      feed.close();
+    }
+    await page.waitForSelector(`#queue-table tbody tr[data-pending="${id}"]`, { timeout: REFRESH_WAIT_MS });
+    assert.equal(await page.getAttribute('#live', 'data-mode'), 'polling');
+  } finally {
+    await context.setOffline(false);
+    await page.unroute('**/v1/stream');
+  }
+});
+
 test('queue_filters_by_flag_and_reason', async () => {
   const first = await page.$$eval('#f-flag option', (os) => os.map((o) => o.value));
   assert.equal(first[1], 'domestic_abuse', 'domestic abuse heads the flag filter');
@@ -689,7 +727,9 @@ async function main() {
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
     // The browser logs every refused request as an error; those are the tests' own doing.
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 40[1-9]|status of 422/.test(m.text())) consoleErrors.push(m.text());
+      // A stream cut on purpose (cut_stream_falls_back_to_polling) is the test's doing too.
+      const cut = /\/v1\/(stream|pending)/.test((m.location() || {}).url || '') || /ERR_INTERNET_DISCONNECTED/.test(m.text());
+      if (m.type() === 'error' && !/status of 40[1-9]|status of 422/.test(m.text()) && !cut) consoleErrors.push(m.text());
     });
     page.on('request', (r) => { if (!r.url().startsWith(`${BASE}/`)) foreignRequests.push(r.url()); });
     for (const t of tests) {

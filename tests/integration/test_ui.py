@@ -33,6 +33,8 @@ BROWSER_TESTS = (
     "sign_in_refuses_a_wrong_token",
     "sign_in_by_keyboard_keeps_the_token_out_of_urls",
     "pending_item_from_the_feed_appears_by_itself",
+    "queue_updates_live_from_the_stream",
+    "cut_stream_falls_back_to_polling",
     "queue_filters_by_flag_and_reason",
     "keyboard_opens_and_closes_a_decision",
     "deciding_removes_the_item_and_its_crime_appears",

@@ -451,7 +451,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 58);
+    ck_assert_uint_eq(n, 60);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -499,6 +499,7 @@ START_TEST(key_table_names_and_flags)
         { "api.read_connections", false }, { "api.read_statement_timeout_ms", true },
         { "service.accept_pause_ms", false },
         { "tls.api_client_ca", true }, { "tls.api_client_subjects", true },
+        { "api.stream_heartbeat_s", true }, { "api.max_streams", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {

@@ -6,7 +6,8 @@
  * string, setAttribute on plain attributes); nothing is ever parsed as HTML, and the server's
  * Content-Security-Policy makes Chromium refuse it if anything tried. The token lives in
  * sessionStorage (this tab, until sign-out or the tab closes) and only ever travels in the
- * Authorization header. */
+ * Authorization header: the live updates (GET /v1/stream) are read with fetch for that reason,
+ * not with EventSource, which cannot send a header and would need the token in the URL. */
 'use strict';
 
 (() => {
@@ -16,6 +17,7 @@
   const REQUEST_MS = 20000;       // give up on an answer after this long
   const LIST_CAP = 1000;          // most items fetched for one list (pages of 200)
   const STATUS_MS = 20000;        // a status message stays this long
+  const STREAM_RETRY_MS = [1000, 2000, 5000, 10000, 30000, 60000]; // a dropped stream is retried after these
 
   /* ---- vocabularies (feed contract, section 6), in plain words ---------------------------- */
 
@@ -158,6 +160,11 @@
     opener: null,        // how to find the control a dialog was opened from
     announceTimer: null,
     audit: null,         // the audit shown: {id, data, index (item reviewed), seq}
+    stream: null,        // the AbortController of the live stream being read, or null
+    live: false,         // the stream is open: the queue is refreshed when told, not polled
+    streamTries: 0,      // failed attempts since the stream last worked (the backoff's step)
+    streamRetry: null,   // the timer of the next attempt
+    soon: {},            // coalescing timers of refreshes asked for by events
   };
 
   const token = () => sessionStorage.getItem(TOKEN_KEY);
@@ -324,6 +331,7 @@
     field.value = '';
     $('purpose').value = '';
     announce('Signed in.');
+    startStream();
     route();
     focusHeading(app.view);
   }
@@ -332,6 +340,7 @@
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(PURPOSE_KEY);
     stopQueue();
+    stopStream();
     for (const d of document.querySelectorAll('dialog[open]')) d.close();
     // Leave nothing readable behind on the page.
     clear($('queue-table').tBodies[0]);
@@ -353,6 +362,122 @@
     $('signin-error').textContent = message || '';
     announce(message ? '' : 'Signed out.');
     $('token').focus();
+  }
+
+  /* ---- live updates ---------------------------------------------------------------------- */
+
+  /* GET /v1/stream names what changed (ids only); the page fetches it again through the usual
+   * routes. While the stream is open the queue is not polled; when it drops, or cannot be
+   * opened, the page polls as before and tries the stream again after a growing pause. A
+   * stream silent for three heartbeats is taken for dead (a proxy may hold a dead one open). */
+  function setLive(on) {
+    app.live = on;
+    const el = $('live');
+    el.dataset.mode = on ? 'live' : 'polling';
+    el.textContent = on ? 'Live' : 'Polling';
+    el.title = on ? 'Live: the page updates as changes are made'
+      : 'Polling: the page reloads itself every few seconds';
+  }
+
+  /* Many events in a moment make one reload. */
+  function soon(key, fn) {
+    clearTimeout(app.soon[key]);
+    app.soon[key] = setTimeout(fn, 150);
+  }
+
+  function streamEvent(name, data) {
+    if (name === 'pending') {
+      if (app.view === 'queue') soon('queue', loadQueue);
+    } else if (name === 'incident') {
+      if (app.view === 'incident' && app.incident && data && app.incident.id === data.incident_id) {
+        soon('incident', () => { if (app.view === 'incident' && app.incident) loadIncident(app.incident.id); });
+      }
+    }
+  }
+
+  /* One block of the stream: "event: NAME" and "data: JSON" lines; comments start with ':'. */
+  function streamBlock(block, beat) {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) name = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+    }
+    if (!data.length) return;
+    let value = null;
+    try { value = JSON.parse(data.join('\n')); } catch (e) { return; }
+    if (name === 'hello') {
+      if (value && Number.isInteger(value.heartbeat_s) && value.heartbeat_s > 0) beat(value.heartbeat_s * 1000);
+      app.streamTries = 0;
+      const was = app.live;
+      setLive(true);
+      // Whatever changed while the page polled or waited is fetched once now.
+      if (!was && app.view === 'queue') soon('queue', loadQueue);
+    } else {
+      streamEvent(name, value);
+    }
+  }
+
+  async function startStream() {
+    if (app.stream || !token()) return;
+    clearTimeout(app.streamRetry);
+    const ctl = new AbortController();
+    app.stream = ctl;
+    let silence = null;
+    let beatMs = 15000;
+    const arm = () => { clearTimeout(silence); silence = setTimeout(() => ctl.abort(), beatMs * 3); };
+    try {
+      const resp = await fetch('/v1/stream', {
+        headers: { Accept: 'text/event-stream', Authorization: `Bearer ${token()}` },
+        cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer', signal: ctl.signal,
+      });
+      if (resp.status === 401) {
+        if (app.stream === ctl) app.stream = null;
+        signOut('Your token is no longer accepted. Sign in again.');
+        return;
+      }
+      if (resp.ok && resp.body) {
+        arm();
+        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          arm();
+          buf += value.replace(/\r\n?/g, '\n');
+          let i;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            streamBlock(buf.slice(0, i), (ms) => { beatMs = ms; arm(); });
+            buf = buf.slice(i + 2);
+          }
+        }
+      }
+    } catch (e) {
+      // Dropped, refused or silent: polled below.
+    }
+    clearTimeout(silence);
+    if (app.stream !== ctl) return; // stopped on purpose (sign-out)
+    app.stream = null;
+    streamDropped();
+  }
+
+  function streamDropped() {
+    setLive(false);
+    if (!token()) return;
+    if (app.view === 'queue') loadQueue(); // catch up at once, then poll
+    const step = STREAM_RETRY_MS[Math.min(app.streamTries, STREAM_RETRY_MS.length - 1)];
+    app.streamTries++;
+    // A little spread, so that pages cut off together do not all come back in the same instant.
+    app.streamRetry = setTimeout(startStream, step + Math.floor(Math.random() * step / 4));
+  }
+
+  function stopStream() {
+    clearTimeout(app.streamRetry);
+    const ctl = app.stream;
+    app.stream = null;
+    if (ctl) ctl.abort();
+    app.streamTries = 0;
+    setLive(false);
   }
 
   /* ---- countdowns ------------------------------------------------------------------------- */
@@ -404,7 +529,7 @@
   function openQueue() {
     show('queue', 'Pending decisions');
     stopQueue();
-    app.queueTimer = setInterval(() => { if (!document.hidden) loadQueue(); }, REFRESH_MS);
+    app.queueTimer = setInterval(() => { if (!document.hidden && !app.live) loadQueue(); }, REFRESH_MS);
     loadQueue();
   }
 
@@ -1318,6 +1443,9 @@
     window.addEventListener('hashchange', () => { route(); focusHeading(app.view); });
     document.addEventListener('visibilitychange', () => { if (!document.hidden && app.view === 'queue') loadQueue(); });
     app.tickTimer = setInterval(tick, 1000);
+    // A connection the browser knows is gone may still look open for a while: poll at once.
+    window.addEventListener('offline', () => { if (app.stream) app.stream.abort(); });
+    startStream();
     route();
   }
 
