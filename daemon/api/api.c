@@ -311,7 +311,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
                                            p->metrics);
     struct api_conns_limits cl = {p->limits.max_connections, p->limits.header_timeout_ms, p->limits.body_timeout_ms};
     a->conns = api_conns_new(base, &cl, p->tls, p->metrics);
-    a->streams = api_stream_new(base, a->conninfo, p->connect_timeout_ms);
+    a->streams = api_stream_new(a, base, a->conninfo, p->connect_timeout_ms);
     if (!a->conninfo || !a->http || !a->guard || !a->conns || !a->log || !a->streams) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);

@@ -29,6 +29,7 @@ struct api_stream_client {
 };
 
 struct api_streams {
+    struct api *api;         /* whose connection watches the streams use (borrowed) */
     struct event_base *base;
     char *conninfo;
     struct pgconn *db;       /* LISTENs; carries no other query */
@@ -69,9 +70,7 @@ static void stream_closed(struct evhttp_connection *evcon, void *arg)
 /* stream_end: the reply's last chunk; the connection then serves another request or closes. */
 static void stream_end(struct api_stream_client *c)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
-    if (evcon)
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+    api_watch_close(c->s->api, c->req, NULL, NULL);
     evhttp_send_reply_end(c->req);
     stream_unlink(c);
 }
@@ -84,7 +83,7 @@ static bool stream_send(struct api_stream_client *c, const char *text, size_t le
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     if (bev && evbuffer_get_length(bufferevent_get_output(bev)) > STREAM_MAX_UNSENT) {
         log_warn("api: GET /v1/stream: a client reads nothing of what it is sent; dropped");
-        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        api_watch_close(c->s->api, c->req, NULL, NULL);
         stream_unlink(c);
         evhttp_connection_free(evcon); /* frees the request */
         return false;
@@ -209,11 +208,13 @@ static void stream_db_state(void *arg, bool up)
         log_error("api: cannot send LISTEN %s", STREAM_CHANNEL);
 }
 
-struct api_streams *api_stream_new(struct event_base *base, const char *conninfo, int connect_timeout_ms)
+struct api_streams *api_stream_new(struct api *a, struct event_base *base, const char *conninfo,
+                                   int connect_timeout_ms)
 {
     struct api_streams *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    s->api = a;
     s->base = base;
     s->heartbeat_s = 15;
     s->max = 64;
@@ -235,9 +236,7 @@ struct api_streams *api_stream_free(struct api_streams *s)
     if (!s)
         return NULL;
     while (s->head) {
-        struct evhttp_connection *evcon = evhttp_request_get_connection(s->head->req);
-        if (evcon)
-            evhttp_connection_set_closecb(evcon, NULL, NULL);
+        api_watch_close(s->api, s->head->req, NULL, NULL);
         stream_unlink(s->head);
     }
     pgconn_free(s->db);
@@ -317,7 +316,7 @@ void api_stream_get(struct api *a, const struct api_call *call)
     evhttp_add_header(h, "X-Accel-Buffering", "no"); /* a proxy in front must not hold events back */
     evhttp_send_reply_start(req, 200, "OK");
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    evhttp_connection_set_closecb(evcon, stream_closed, c);
+    api_watch_close(a, req, stream_closed, c);
     /* evhttp ends a connection quiet for its timeout (30 s), heartbeats count as activity: the
      * stream's connection waits a heartbeat and the usual margin. */
     evhttp_connection_set_timeout(evcon, s->heartbeat_s + 30);

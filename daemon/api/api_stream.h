@@ -13,8 +13,10 @@ struct api_call;
 struct api_streams;
 
 /* api_stream_new: the streams of one API, with their own database connection that LISTENs
- * (opened at once; reconnects with backoff). conninfo is copied. NULL when out of memory. */
-struct api_streams *api_stream_new(struct event_base *base, const char *conninfo, int connect_timeout_ms);
+ * (opened at once; reconnects with backoff). conninfo is copied; a is borrowed (its connection
+ * watches). NULL when out of memory. */
+struct api_streams *api_stream_new(struct api *a, struct event_base *base, const char *conninfo,
+                                   int connect_timeout_ms);
 /* api_stream_free: NULL-safe. Call before the evhttp the streams' requests belong to is freed;
  * their connections are left to it. */
 struct api_streams *api_stream_free(struct api_streams *s);
