@@ -71,6 +71,15 @@ static const struct key_def keys[] = {
     { KEY("database", "connect_timeout_ms"), .type = KT_INT, AT(db_connect_timeout_ms),
       .dflt = "5000", .min = 100, .max = 300000, .flags = 0,
       .describe = "deadline for one connection attempt, in milliseconds" },
+    { KEY("database", "reconnect_max_ms"), .type = KT_INT, AT(db_reconnect_max_ms),
+      .dflt = "5000", .min = 100, .max = 60000,
+      .describe = "longest wait between failed connection attempts, in milliseconds (a lost connection is retried at once)" },
+    { KEY("database", "require_sync_standby"), .type = KT_WORD, AT(db_require_sync_standby), .dflt = "no",
+      .words = yes_no_words,
+      .describe = "yes: without a synchronous standby fcrd is not ready and answers events retry/no_sync_standby" },
+    { KEY("database", "sync_standby_check_ms"), .type = KT_INT, AT(db_sync_standby_check_ms),
+      .dflt = "5000", .min = 200, .max = 3600000,
+      .describe = "how often the primary's synchronous standbys are counted, in milliseconds" },
     { KEY("feed", "listen"), .type = KT_LISTEN_LIST, AT(feed_listen),
       .count_offset = offsetof(struct config, n_feed_listen), .flags = KF_REQUIRED,
       .describe = "where control-room feeds connect: tcp:HOST:PORT and/or unix:PATH, comma-separated" },
@@ -952,6 +961,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->db_conninfo);
     free(cfg->db_admin_conninfo);
     free(cfg->sql_dir);
+    free(cfg->db_require_sync_standby);
     free_listen_list(cfg->feed_listen, cfg->n_feed_listen);
     listen_addr_clear(&cfg->api_listen);
     free(cfg->api_tokens);

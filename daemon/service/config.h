@@ -22,6 +22,9 @@ struct config {
     char *db_admin_conninfo; /* admin_conninfo: runs migrations (schema owner); default: conninfo */
     char *sql_dir;           /* migrations: folder of numbered migrations; default "sql" */
     int db_connect_timeout_ms; /* connect_timeout_ms, default 5000 */
+    int db_reconnect_max_ms;   /* reconnect_max_ms: longest wait between failed attempts, default 5000 */
+    char *db_require_sync_standby; /* require_sync_standby: no | yes, default no */
+    int db_sync_standby_check_ms;  /* sync_standby_check_ms: period of the standby count, default 5000 */
     /* [feed] */
     struct listen_addr *feed_listen; /* listen: comma-separated tcp:HOST:PORT / unix:PATH; required */
     size_t n_feed_listen;

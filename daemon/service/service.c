@@ -24,6 +24,7 @@
 #include "service/config.h"
 #include "service/metrics.h"
 #include "service/metrics_db.h"
+#include "service/sync_standby.h"
 #include "service/notify.h"
 #include "service/service_int.h"
 #include "service/service_reload.h"
@@ -200,6 +201,8 @@ static void sample(void *arg, struct metrics_sample *s)
     s->reconnects_store = store_db_reconnects(svc->st);
     s->reconnects_api = api_db_reconnects(svc->api);
     s->draining = svc->draining;
+    s->sync_standby_required = sync_standby_required(svc->sync);
+    s->sync_standby_ok = sync_standby_ok(svc->sync);
     s->ruleset = ruleset_version(svc->cur.rs);
     s->tls_expiry = svc->cur.tls_feed  ? tls_not_after(svc->cur.tls_feed)
                     : svc->cur.tls_api ? tls_not_after(svc->cur.tls_api)
@@ -280,11 +283,23 @@ int service_start(struct service *svc, const char *allocator)
                  cfg->feed_max_links_per_incident},
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
         .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
         .metrics = svc->metrics,
     };
     svc->st = store_new(svc->base, &ip, svc->cur.rs);
     if (!svc->st)
+        return -1;
+    struct sync_standby_params sp = {
+        .conninfo = cfg->db_conninfo,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
+        .interval_ms = cfg->db_sync_standby_check_ms,
+        .required = strcmp(cfg->db_require_sync_standby, "yes") == 0,
+        .st = svc->st,
+    };
+    svc->sync = sync_standby_new(svc->base, &sp);
+    if (!svc->sync)
         return -1;
     struct feed_params fp = {
         .max_line = cfg->feed_max_line,
@@ -395,7 +410,9 @@ struct service *service_free(struct service *svc)
 {
     if (!svc)
         return NULL;
-    /* The store first: it drops the replies it still owes, then the feed frees their lines. */
+    /* The standby count holds the store: it goes before it. The store then drops the replies it
+     * still owes, then the feed frees their lines. */
+    svc->sync = sync_standby_free(svc->sync);
     svc->st = store_free(svc->st);
     svc->feed = feed_free(svc->feed);
     svc->mdb = metrics_db_free(svc->mdb);

@@ -24,6 +24,7 @@ struct service {
                                  service_start hands it to ckpt */
     struct notify *notify;
     struct store *st;
+    struct sync_standby *sync; /* counts synchronous standbys; may hold st */
     struct feed *feed;
     struct api *api;
     struct rulesets *known;   /* the stored rule sets' versions and hashes, read at start-up and

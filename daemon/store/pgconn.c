@@ -20,6 +20,11 @@ struct pgconn {
     struct event *deadline; /* the connection attempt in progress gives up at this time */
     int connect_timeout_ms;
     int backoff_ms;
+    int backoff_max_ms;     /* the longest wait between attempts (pgconn_set_backoff_max) */
+    bool demoted;           /* a result of the unit in flight said the server is read-only */
+    bool served;            /* this session has completed a unit (it serves as a primary) */
+    bool read_only;         /* the last session was dropped as read-only before it served anything:
+                               likely a standby; reconnects then back off instead of spinning */
     unsigned long reconnects;
     pgconn_state_fn on_state;
     void *state_arg;
@@ -42,6 +47,7 @@ struct pgconn {
     " set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),"            \
     " set_config('enable_mergejoin', 'off', false)"
 #define BACKOFF_MAX_MS 5000
+#define SQLSTATE_READ_ONLY "25006" /* read_only_sql_transaction */
 
 static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void pgconn_start(struct pgconn *c);
@@ -127,9 +133,17 @@ static void pgconn_lost(struct pgconn *c, const char *why)
     pgconn_clear_results(c);
     pgconn_state_set(&c->state, PGCONN_DOWN);
     c->done = NULL;
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    c->demoted = false;
+    bool at_once = was_up && !c->read_only;
+    c->served = false;
+    /* An established connection that is lost most likely means a failover (or a restart): the
+     * first attempt goes out at once, so that fcrd is back as soon as a primary accepts; only
+     * attempts that fail back off. */
+    int wait_ms = at_once ? 0 : c->backoff_ms;
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
     evtimer_add(c->retry, &tv);
-    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    if (!at_once)
+        c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
     if (done)
         done(done_arg, NULL, 0, why, sent_all);
     if (was_up && c->on_state)
@@ -155,6 +169,13 @@ static void pgconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == PGCONN_CONNECTING || c->state == PGCONN_CHECKING)
         pgconn_lost(c, "the connection attempt timed out");
+}
+
+void pgconn_set_backoff_max(struct pgconn *c, int ms)
+{
+    c->backoff_max_ms = ms >= BACKOFF_MIN_MS ? ms : BACKOFF_MAX_MS;
+    if (c->backoff_ms > c->backoff_max_ms)
+        c->backoff_ms = c->backoff_max_ms;
 }
 
 void pgconn_set_connect_timeout(struct pgconn *c, int ms)
@@ -218,6 +239,7 @@ static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int 
     c->got = 0;
     c->got_any = false;
     c->flushed = false;
+    c->demoted = false;
     return 0;
 }
 
@@ -251,7 +273,8 @@ static void pgconn_check_done(struct pgconn *c)
     pgconn_clear_results(c);
     evtimer_del(c->deadline);
     pgconn_state_set(&c->state, PGCONN_READY);
-    c->backoff_ms = BACKOFF_MIN_MS;
+    if (!c->read_only)
+        c->backoff_ms = BACKOFF_MIN_MS;
     if (c->reconnects++ > 0)
         log_info("database %s: connected again", c->name);
     else
@@ -266,6 +289,22 @@ static void pgconn_unit_done(struct pgconn *c)
         pgconn_check_done(c);
         return;
     }
+    if (c->demoted) {
+        /* The server was demoted to a standby under us (a failover): this session will refuse
+         * every write from now on. Drop it and reconnect at once; with a multi-host conninfo and
+         * target_session_attrs=read-write libpq then finds the new primary. The unit is failed as
+         * a lost connection: its caller already knows how to settle a batch whose COMMIT may or
+         * may not have happened (here it cannot have: the server is read-only). */
+        log_warn("database %s: the server is read-only (SQLSTATE %s): it is no longer the primary", c->name,
+                 SQLSTATE_READ_ONLY);
+        if (!c->served)
+            c->read_only = true;
+        pgconn_lost(c, "the server is read-only (no longer the primary)");
+        return;
+    }
+    c->served = true;
+    c->read_only = false;
+    c->backoff_ms = BACKOFF_MIN_MS;
     pgconn_done_fn done = c->done;
     void *arg = c->done_arg;
     int n = c->nq;
@@ -303,6 +342,11 @@ static void pgconn_read(struct pgconn *c)
             PQclear(r);
             pgconn_unit_done(c);
             return;
+        }
+        if (st == PGRES_FATAL_ERROR) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (state && strcmp(state, SQLSTATE_READ_ONLY) == 0)
+                c->demoted = true;
         }
         if (c->got < PGCONN_MAX_QUERIES && !c->got_any)
             c->results[c->got] = r;
@@ -430,6 +474,7 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
     c->on_state = on_state;
     c->state_arg = arg;
     c->backoff_ms = BACKOFF_MIN_MS;
+    c->backoff_max_ms = BACKOFF_MAX_MS;
     c->retry = evtimer_new(base, pgconn_retry_cb, c);
     c->deadline = evtimer_new(base, pgconn_deadline_cb, c);
     c->connect_timeout_ms = 5000;
@@ -474,6 +519,11 @@ bool pgconn_ready(const struct pgconn *c)
 bool pgconn_up(const struct pgconn *c)
 {
     return c->state == PGCONN_READY || c->state == PGCONN_BUSY;
+}
+
+bool pgconn_read_only(const struct pgconn *c)
+{
+    return c->read_only;
 }
 
 unsigned long pgconn_reconnects(const struct pgconn *c)

@@ -54,6 +54,15 @@ struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's 
  * progress). */
 void pgconn_set_connect_timeout(struct pgconn *c, int ms);
 
+/* pgconn_set_backoff_max: the longest wait between failed connection attempts (default 5000 ms;
+ * at least 100). A connection that was up and is lost is retried at once, then with waits
+ * doubling from 100 ms up to this bound. */
+void pgconn_set_backoff_max(struct pgconn *c, int ms);
+
+/* A unit any of whose queries fails with SQLSTATE 25006 (read-only: the server was demoted in a
+ * failover) drops the connection instead of delivering results: done gets an error with
+ * sent_all true, and the connection reconnects at once. */
+
 /* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
  * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
  * (parsed and planned once per session, not per unit: the session plans index lookups joined by
@@ -72,12 +81,17 @@ bool pgconn_up(const struct pgconn *c);
 #define PGCONN_MAX_QUERIES 16
 int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg);
 
-/* pgconn_drop: close the connection now (e.g. a unit took too long) and reconnect with backoff.
+/* pgconn_drop: close the connection now (e.g. a unit took too long) and reconnect (at once when
+ * it was up, then with backoff).
  * An in-flight unit gets its callback with an error. */
 void pgconn_drop(struct pgconn *c, const char *why);
 
 /* pgconn_result_ok: TUPLES_OK or COMMAND_OK. */
 bool pgconn_result_ok(const PGresult *r);
+
+/* pgconn_read_only: the last session was dropped as read-only before it completed any unit (it
+ * is most likely a standby); false again once a unit completes. */
+bool pgconn_read_only(const struct pgconn *c);
 
 /* pgconn_reconnects: how many times the connection was re-established after a loss. */
 unsigned long pgconn_reconnects(const struct pgconn *c);

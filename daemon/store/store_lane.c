@@ -330,6 +330,8 @@ static bool unit_failed(struct store_lane *ln, PGresult **res, int n, const char
     struct store *st = ln->st;
     batch_timer_stop(ln);
     if (error) {
+        if (pgconn_read_only(ln->db))
+            metrics_store_read_only(st->p.metrics, true);
         batch_fail(ln, st->fail_code ? st->fail_code : "db_unavailable",
                    st->fail_message ? st->fail_message : "the database connection was lost");
         return true;
@@ -809,6 +811,7 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     if (!ln->timeout || !ln->db)
         return -1;
     pgconn_set_connect_timeout(ln->db, st->p.connect_timeout_ms);
+    pgconn_set_backoff_max(ln->db, st->p.reconnect_max_ms);
     for (size_t i = 0; i < sizeof(prepared) / sizeof(prepared[0]); i++)
         pgconn_prepare(ln->db, prepared[i]);
     return 0;
