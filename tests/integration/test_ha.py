@@ -26,7 +26,7 @@ import unittest
 import harness
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
-    os.path.dirname(os.path.dirname(harness.FCRD_BIN)), "tools", "fcrctl", "fcrctl")
+    os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
 
 FAILOVER_GAP_MAX = 30.0  # longest time without an acknowledgement, seconds
 FCRD_SHARE_MAX = 2.0     # from the new primary accepting writes to fcrd's next acknowledgement
@@ -272,8 +272,10 @@ class FailoverTest(unittest.TestCase):
 
         def watch(stop):
             while not stop.is_set():
-                rows = f.query("node2", "SELECT pg_is_in_recovery()")
-                if rows and rows[0][0] is False:
+                # promoted is not yet writable: pg_auto_failover keeps a promoted standby's new
+                # sessions read-only until the old primary cannot be writing any more
+                rows = f.query("node2", "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+                if rows and rows[0] == (False, "off"):
                     writable_at.append(time.monotonic())
                     return
                 time.sleep(0.05)
@@ -363,7 +365,7 @@ class FailoverTest(unittest.TestCase):
         print(f"\nfailover: sent {sent} (unique {len(events)}, retry answers {retries}), acknowledged {len(acked)}, "
               f"lost {len(lost)}, duplicated {len(dup)}, unacknowledged {len(unacked)}; "
               f"longest time without an acknowledgement {longest_gap:.2f} s; "
-              f"kill to promotion {writable_at[0] - killed_at:.2f} s; fcrd's share after the promotion {share:.2f} s",
+              f"kill to a writable new primary {writable_at[0] - killed_at:.2f} s; fcrd's share after the promotion {share:.2f} s",
               file=sys.stderr)
         self.assertEqual(unacked, [], "events never acknowledged")
         self.assertEqual(lost, [], "acknowledged events missing on the new primary")
