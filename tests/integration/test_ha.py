@@ -24,6 +24,7 @@ import time
 import unittest
 
 import harness
+from test_ops_support import get_metrics, metric, parse_metrics
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
@@ -224,6 +225,8 @@ class HAHarness(harness.Harness):
             "database.conninfo": self.pg.conninfo("fcrd"),
             "database.admin_conninfo": self.pg.conninfo("fcrd_owner"),
             "database.reconnect_max_ms": "500",
+            "database.require_sync_standby": "no",
+            "database.sync_standby_check_ms": "500",
         })
         self.write_tokens()
         self.start_fcrd()
@@ -267,6 +270,7 @@ class FailoverTest(unittest.TestCase):
         self.assertEqual(f.primary(), "node1")
         sync = f.query("node1", "SELECT sync_state FROM pg_stat_replication")
         self.assertIn(("quorum",), sync or [], "the standby is not synchronous")
+        self.assertEqual(self.gauges(), (0, 1), "fcrd does not see the synchronous standby")
 
         writable_at = []  # when node2 first answered as a primary
 
@@ -376,6 +380,56 @@ class FailoverTest(unittest.TestCase):
 
         r = self.fcrctl("audit", "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # the new primary has no standby now: with require_sync_standby = no fcrd says so and goes on
+        deadline = time.monotonic() + 10
+        self.assertTrue(poll(lambda: self.gauges() == (0, 0), deadline), "fcrd_db_sync_standby_ok stayed 1")
+        self.assertIn("the primary has no synchronous standby", self.h.log_text())
+
+    def gauges(self):
+        """(fcrd_db_sync_standby_required, fcrd_db_sync_standby_ok) from /metrics."""
+        return sync_gauges(self.h)
+
+
+def sync_gauges(h):
+    status, _, body = get_metrics(h.api_port, h.tokens["ops"])
+    assert status == 200, body
+    samples, _ = parse_metrics(body)
+    return (metric(samples, "fcrd_db_sync_standby_required"), metric(samples, "fcrd_db_sync_standby_ok"))
+
+
+class _NotReadyHarness(harness.Harness):
+    """fcrd is expected never to be ready: start once it listens."""
+
+    def _ready(self):
+        return True
+
+
+class RequireSyncStandbyTest(unittest.TestCase):
+    """require_sync_standby = yes on a single server (no standby): not ready, events retry, and
+    nothing written."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = _NotReadyHarness("ha-nostandby", config={"database.require_sync_standby": "yes",
+                                                         "database.sync_standby_check_ms": "200"})
+        cls.addClassCleanup(cls.h.stop)
+        cls.h.start()
+
+    def test_no_standby_holds_events(self):
+        h = self.h
+        deadline = time.monotonic() + 20
+        # the first count has run once the log says so; until then the hold is already on
+        self.assertTrue(poll(lambda: "no synchronous standby" in h.log_text(), deadline), h.log_tail())
+        self.assertEqual(sync_gauges(h), (1, 0))
+        status, body = h.api.get("/readyz")
+        self.assertEqual(status, 503, body)
+        ev = harness.assault_opened(harness.uid("NS"))
+        with h.feed() as feed:
+            reply = feed.request(ev)
+        self.assertEqual(reply["status"], "retry", reply)
+        self.assertEqual(reply["error"]["code"], "no_sync_standby", reply)
+        self.assertEqual(harness.schema_errors("feed-reply", reply), [])
+        self.assertEqual(h.sql_value("SELECT count(*) FROM raw_events WHERE event_id = %s", (ev["event_id"],)), 0)
 
 
 if __name__ == "__main__":
