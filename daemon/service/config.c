@@ -33,6 +33,7 @@ enum key_type {
 enum {
     KF_REQUIRED = 1u << 0, /* no default: the file must set it */
     KF_RELOAD = 1u << 1,   /* a SIGHUP reload may change it without a restart */
+    KF_OPTIONAL = 1u << 2, /* no default: absent, the field stays NULL (KT_CONNINFO, KT_PATH, KT_TEXT) */
 };
 
 struct key_def {
@@ -160,6 +161,11 @@ static const struct key_def keys[] = {
     { KEY("api", "auth_block_s"), .type = KT_INT, AT(api_auth_block_s), .dflt = "60",
       .min = 1, .max = 86400, .flags = KF_RELOAD,
       .describe = "how long, in seconds, a blocked address is answered 429 whatever token it presents" },
+    { KEY("api", "read_conninfo"), .type = KT_CONNINFO, AT(api_read_conninfo), .flags = KF_OPTIONAL,
+      .describe = "libpq connection string of a standby the API's reads may use while it is current enough (absent: reads on the primary)" },
+    { KEY("api", "read_max_lag_ms"), .type = KT_INT, AT(api_read_max_lag_ms), .dflt = "1000",
+      .min = 100, .max = 3600000,
+      .describe = "how far behind the primary read_conninfo's server may be, in milliseconds, before reads go to the primary" },
     { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
       .flags = KF_RELOAD,
       .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
@@ -869,6 +875,8 @@ static int load_finish(struct loader *ld)
             const struct key_def *from = key_find(d->section, d->inherit);
             dflt = from ? *(char **)field(ld->cfg, from->offset) : NULL;
         }
+        if (!dflt && (d->flags & KF_OPTIONAL))
+            continue;
         char *text = dflt ? strdup(dflt) : NULL;
         if (!text)
             return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: no default", ld->path, d->section, d->key);
@@ -971,6 +979,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->feed_tls);
     free(cfg->feed_allow_insecure);
     free(cfg->api_tls);
+    free(cfg->api_read_conninfo);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_client_ca);

@@ -57,6 +57,8 @@ struct config {
     size_t api_auth_failures_max; /* auth_failures_max: 401s from one address that block it, default 20 */
     int api_auth_failure_window_s; /* auth_failure_window_s: the window they are counted in, default 60 */
     int api_auth_block_s;      /* auth_block_s: how long a block lasts, default 60 */
+    char *api_read_conninfo;   /* read_conninfo: a standby for the API's reads; NULL when absent */
+    int api_read_max_lag_ms;   /* read_max_lag_ms: its staleness bound, default 1000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "api/api_int.h"
+#include "api/api_readsrc.h"
 #include "feed/feed.h"
 #include "rules/ruleset.h"
 #include "service/checkpoint.h"
@@ -24,11 +25,11 @@
 #include "service/config.h"
 #include "service/metrics.h"
 #include "service/metrics_db.h"
-#include "service/sync_standby.h"
 #include "service/notify.h"
 #include "service/service_int.h"
 #include "service/service_reload.h"
 #include "service/sources.h"
+#include "service/sync_standby.h"
 #include "service/tls.h"
 #include "store/migrate.h"
 #include "store/rulesets.h"
@@ -344,6 +345,16 @@ int service_start(struct service *svc, const char *allocator)
         log_error("%s", err);
         return -1;
     }
+    struct api_readsrc_params rp = {
+        .primary_conninfo = cfg->db_conninfo,
+        .read_conninfo = cfg->api_read_conninfo,
+        .max_lag_ms = cfg->api_read_max_lag_ms,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
+    };
+    svc->readsrc = api_readsrc_new(svc->base, &rp);
+    if (!svc->readsrc)
+        return -1;
     svc->mdb = metrics_db_new(svc->base, cfg->db_conninfo, cfg->db_connect_timeout_ms, cfg->api_metrics_refresh_ms,
                               svc->metrics, svc->cur.rs);
     if (!svc->mdb)
@@ -420,6 +431,7 @@ struct service *service_free(struct service *svc)
     EVP_PKEY_free(svc->ckpt_key);
     svc->ckpt_key = NULL;
     svc->api = api_free(svc->api);
+    svc->readsrc = api_readsrc_free(svc->readsrc);
     svc->known = rulesets_free(svc->known);
     struct event *evs[] = {svc->sig_int, svc->sig_term, svc->sig_hup, svc->drain_timer, svc->status_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
