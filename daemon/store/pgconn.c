@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -22,9 +23,8 @@ struct pgconn {
     int backoff_ms;
     int backoff_max_ms;     /* the longest wait between attempts (pgconn_set_backoff_max) */
     bool demoted;           /* a result of the unit in flight said the server is read-only */
-    bool served;            /* this session has completed a unit (it serves as a primary) */
-    bool read_only;         /* the last session was dropped as read-only before it served anything:
-                               likely a standby; reconnects then back off instead of spinning */
+    struct timespec up_since; /* when the session in use was reported up */
+    bool drop_pending;      /* a write was refused as read-only: drop the session once it is idle */
     unsigned long reconnects;
     pgconn_state_fn on_state;
     void *state_arg;
@@ -50,6 +50,14 @@ struct pgconn {
 #define SQLSTATE_READ_ONLY "25006" /* read_only_sql_transaction */
 
 static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* How long the session in use has been up, in milliseconds. */
+static long pgconn_up_ms(const struct pgconn *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - c->up_since.tv_sec) * 1000 + (now.tv_nsec - c->up_since.tv_nsec) / 1000000;
+}
 static void pgconn_start(struct pgconn *c);
 
 bool pgconn_result_ok(const PGresult *r)
@@ -134,11 +142,16 @@ static void pgconn_lost(struct pgconn *c, const char *why)
     pgconn_state_set(&c->state, PGCONN_DOWN);
     c->done = NULL;
     c->demoted = false;
-    bool at_once = was_up && !c->read_only;
-    c->served = false;
+    c->drop_pending = false;
+    /* Only a session that lasted longer than the longest backoff is retried at once: one that
+     * fails again right after each connect (a standby the conninfo points at, a server that is
+     * read-only for every session) keeps backing off instead of spinning. */
+    bool at_once = was_up && pgconn_up_ms(c) >= c->backoff_max_ms;
     /* An established connection that is lost most likely means a failover (or a restart): the
      * first attempt goes out at once, so that fcrd is back as soon as a primary accepts; only
      * attempts that fail back off. */
+    if (at_once)
+        c->backoff_ms = BACKOFF_MIN_MS;
     int wait_ms = at_once ? 0 : c->backoff_ms;
     struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
     evtimer_add(c->retry, &tv);
@@ -273,8 +286,7 @@ static void pgconn_check_done(struct pgconn *c)
     pgconn_clear_results(c);
     evtimer_del(c->deadline);
     pgconn_state_set(&c->state, PGCONN_READY);
-    if (!c->read_only)
-        c->backoff_ms = BACKOFF_MIN_MS;
+    clock_gettime(CLOCK_MONOTONIC, &c->up_since);
     if (c->reconnects++ > 0)
         log_info("database %s: connected again", c->name);
     else
@@ -289,22 +301,7 @@ static void pgconn_unit_done(struct pgconn *c)
         pgconn_check_done(c);
         return;
     }
-    if (c->demoted) {
-        /* The server was demoted to a standby under us (a failover): this session will refuse
-         * every write from now on. Drop it and reconnect at once; with a multi-host conninfo and
-         * target_session_attrs=read-write libpq then finds the new primary. The unit is failed as
-         * a lost connection: its caller already knows how to settle a batch whose COMMIT may or
-         * may not have happened (here it cannot have: the server is read-only). */
-        log_warn("database %s: the server is read-only (SQLSTATE %s): it is no longer the primary", c->name,
-                 SQLSTATE_READ_ONLY);
-        if (!c->served)
-            c->read_only = true;
-        pgconn_lost(c, "the server is read-only (no longer the primary)");
-        return;
-    }
-    c->served = true;
-    c->read_only = false;
-    c->backoff_ms = BACKOFF_MIN_MS;
+    bool demoted = c->demoted; /* the callback may send the next unit, which clears it */
     pgconn_done_fn done = c->done;
     void *arg = c->done_arg;
     int n = c->nq;
@@ -317,6 +314,18 @@ static void pgconn_unit_done(struct pgconn *c)
     done(arg, res, n, NULL, true);
     for (int i = 0; i < PGCONN_MAX_QUERIES; i++)
         PQclear(res[i]);
+    /* The server refused a write as read-only: most likely it was demoted to a standby under us
+     * (a failover), and this session will refuse every write from now on. The caller has seen
+     * the refusal and may still end its transaction (a ROLLBACK): once the session is idle it is
+     * dropped and reconnected, at once if it had lasted: with a multi-host conninfo and
+     * target_session_attrs=read-write libpq then finds the new primary. */
+    if (demoted)
+        c->drop_pending = true;
+    if (c->drop_pending && c->state == PGCONN_READY) {
+        log_warn("database %s: the server refused a write as read-only (SQLSTATE %s): reconnecting", c->name,
+                 SQLSTATE_READ_ONLY);
+        pgconn_lost(c, "the server is read-only");
+    }
 }
 
 static void pgconn_read(struct pgconn *c)
@@ -519,11 +528,6 @@ bool pgconn_ready(const struct pgconn *c)
 bool pgconn_up(const struct pgconn *c)
 {
     return c->state == PGCONN_READY || c->state == PGCONN_BUSY;
-}
-
-bool pgconn_read_only(const struct pgconn *c)
-{
-    return c->read_only;
 }
 
 unsigned long pgconn_reconnects(const struct pgconn *c)

@@ -55,13 +55,14 @@ struct pgconn *pgconn_free(struct pgconn *c); /* NULL-safe; an in-flight unit's 
 void pgconn_set_connect_timeout(struct pgconn *c, int ms);
 
 /* pgconn_set_backoff_max: the longest wait between failed connection attempts (default 5000 ms;
- * at least 100). A connection that was up and is lost is retried at once, then with waits
- * doubling from 100 ms up to this bound. */
+ * at least 100). A session that was up for longer than this bound and is lost is retried at
+ * once, then with waits doubling from 100 ms up to it; one lost sooner goes on backing off. */
 void pgconn_set_backoff_max(struct pgconn *c, int ms);
 
 /* A unit any of whose queries fails with SQLSTATE 25006 (read-only: the server was demoted in a
- * failover) drops the connection instead of delivering results: done gets an error with
- * sent_all true, and the connection reconnects at once. */
+ * failover) is delivered as usual; the session is dropped as soon as it is idle again (after
+ * the caller's ROLLBACK, say) and reconnects: at once when it had been up longer than the longest
+ * backoff, else with backoff. */
 
 /* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
  * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
@@ -88,10 +89,6 @@ void pgconn_drop(struct pgconn *c, const char *why);
 
 /* pgconn_result_ok: TUPLES_OK or COMMAND_OK. */
 bool pgconn_result_ok(const PGresult *r);
-
-/* pgconn_read_only: the last session was dropped as read-only before it completed any unit (it
- * is most likely a standby); false again once a unit completes. */
-bool pgconn_read_only(const struct pgconn *c);
 
 /* pgconn_reconnects: how many times the connection was re-established after a loss. */
 unsigned long pgconn_reconnects(const struct pgconn *c);

@@ -330,8 +330,6 @@ static bool unit_failed(struct store_lane *ln, PGresult **res, int n, const char
     struct store *st = ln->st;
     batch_timer_stop(ln);
     if (error) {
-        if (pgconn_read_only(ln->db))
-            metrics_store_read_only(st->p.metrics, true);
         batch_fail(ln, st->fail_code ? st->fail_code : "db_unavailable",
                    st->fail_message ? st->fail_message : "the database connection was lost");
         return true;
