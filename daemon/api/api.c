@@ -499,8 +499,10 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
                     NI_NUMERICHOST | NI_NUMERICSERV);
     snprintf(a->describe, sizeof(a->describe), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, serv);
     a->db = pgconn_new(base, a->conninfo, "api", api_db_state, a);
-    if (a->db)
+    if (a->db) {
         pgconn_set_connect_timeout(a->db, p->connect_timeout_ms);
+        pgconn_set_backoff_max(a->db, p->reconnect_max_ms);
+    }
     if (!a->db) {
         snprintf(err, errlen, "out of memory");
         return api_free(a);

@@ -337,6 +337,7 @@ int service_start(struct service *svc, const char *allocator)
         .conninfo = cfg->db_conninfo,
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_api,
     };

@@ -378,6 +378,8 @@ class FailoverTest(unittest.TestCase):
         self.assertLessEqual(longest_gap, FAILOVER_GAP_MAX)
         self.assertLessEqual(share, FCRD_SHARE_MAX)
 
+        # the API's own connection comes back by itself too
+        self.assertTrue(poll(lambda: self.h._ready(), time.monotonic() + 20), "fcrd never became ready again")
         r = self.fcrctl("audit", "verify")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         # the new primary has no standby now: with require_sync_standby = no fcrd says so and goes on
