@@ -301,7 +301,9 @@ static void pgconn_unit_done(struct pgconn *c)
         pgconn_check_done(c);
         return;
     }
-    bool demoted = c->demoted; /* the callback may send the next unit, which clears it */
+    /* Read before the callback: it may send the next unit, which clears c->demoted. Only when
+     * either is set is c touched after the callback: the usual path leaves it alone, as before. */
+    bool demoted = c->demoted, drop = c->demoted || c->drop_pending;
     pgconn_done_fn done = c->done;
     void *arg = c->done_arg;
     int n = c->nq;
@@ -319,9 +321,11 @@ static void pgconn_unit_done(struct pgconn *c)
      * the refusal and may still end its transaction (a ROLLBACK): once the session is idle it is
      * dropped and reconnected, at once if it had lasted: with a multi-host conninfo and
      * target_session_attrs=read-write libpq then finds the new primary. */
+    if (!drop)
+        return;
     if (demoted)
         c->drop_pending = true;
-    if (c->drop_pending && c->state == PGCONN_READY) {
+    if (c->state == PGCONN_READY) {
         log_warn("database %s: the server refused a write as read-only (SQLSTATE %s): reconnecting", c->name,
                  SQLSTATE_READ_ONLY);
         pgconn_lost(c, "the server is read-only");
