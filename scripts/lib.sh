@@ -10,8 +10,11 @@
 fcr_packages=(meson ninja-build pkg-config gcc libevent-dev libpq-dev libjansson-dev libssl-dev libjemalloc-dev check clang valgrind
               postgresql python3 python3-psycopg2 python3-jsonschema python3-yaml chromium fonts-dejavu-core
               openssl systemd groff-base prometheus
-              debhelper dpkg-dev lintian fakeroot build-essential)
+              debhelper dpkg-dev lintian fakeroot build-essential
+              postgresql-15-auto-failover pg-auto-failover-cli)
 
+# postgresql-15-auto-failover, pg-auto-failover-cli: pg_autoctl, for the high-availability test
+# (tests/integration/test_ha.py) and docs/operations.md, "High availability".
 # prometheus: its promtool checks the alerting rules in conf/monitoring and fcrd's /metrics page.
 # Debian starts the Prometheus server it also ships when it can; it then listens on :9090.
 # debhelper, dpkg-dev, lintian, fakeroot, build-essential: the packaging suite builds debian/'s

@@ -23,3 +23,6 @@ BEGIN
 END
 $$;
 GRANT fcrd_chain TO fcrd_owner;
+-- The count of synchronous standbys fcrd checks (sql/0019_sync_standbys.sql) reads
+-- pg_stat_replication through a function fcrd_owner owns; the serving roles get only that count.
+GRANT pg_read_all_stats TO fcrd_owner;

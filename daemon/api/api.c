@@ -341,7 +341,7 @@ struct api *api_new(struct event_base *base, const struct api_params *p, const s
     a->pause = acceptpause_new(evhttp_bound_socket_get_listener(bs), "api", p->accept_pause_ms,
                                api_accept_paused, a);
     struct api_db_params dp = {a->conninfo, p->read_connections, p->limits.read_timeout_ms, p->connect_timeout_ms,
-                               p->metrics, p->schema};
+                               p->metrics, p->schema, p->reconnect_max_ms};
     a->db = api_db_new(base, &dp);
     if (!a->db || !a->pause) {
         snprintf(err, errlen, "out of memory");

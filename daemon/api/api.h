@@ -43,6 +43,7 @@ struct api_params {
     size_t ready_backlog; /* /readyz fails while more events than this await the database */
     int connect_timeout_ms; /* of the API's database connection attempts */
     int schema;             /* the migration its connection needs (pgconn_require_schema; 0: any) */
+    int reconnect_max_ms;   /* longest wait between them ([database] reconnect_max_ms; 0: 5000) */
     struct metrics *metrics; /* served at GET /metrics (borrowed; may be NULL) */
     struct tls *tls;         /* HTTPS when set (borrowed; a reload swaps its contents) */
 };

@@ -372,6 +372,8 @@ struct api_db *api_db_new(struct event_base *base, const struct api_db_params *p
             return api_db_free(d);
         pgconn_set_connect_timeout(c->pg, p->connect_timeout_ms);
         pgconn_require_schema(c->pg, p->schema);
+        if (p->reconnect_max_ms > 0)
+            pgconn_set_backoff_max(c->pg, p->reconnect_max_ms);
     }
     return d;
 }

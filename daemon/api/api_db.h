@@ -24,6 +24,7 @@ struct api_db_params {
     int connect_timeout_ms; /* of every connection attempt */
     struct metrics *metrics; /* read timeouts are counted (borrowed; may be NULL) */
     int schema;             /* the migration every connection needs (pgconn_require_schema; 0: any) */
+    int reconnect_max_ms;   /* longest wait between connection attempts (pgconn_set_backoff_max; 0: its default) */
 };
 
 /* api_db_new: starts connecting at once. NULL when out of memory. */

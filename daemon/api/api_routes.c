@@ -105,7 +105,7 @@ static void handle_readyz(struct api *a, const struct api_call *call)
 {
     struct store *st = api_store(a);
     /* The access log's connection too: without it every read of personal data is refused. */
-    bool ready = store_db_up(st) && api_db_up(a) && access_log_up(api_access_log(a)) &&
+    bool ready = store_db_up(st) && !store_hold(st) && api_db_up(a) && access_log_up(api_access_log(a)) &&
                  store_backlog(st) <= api_ready_backlog(a) && !api_draining(a);
     api_send_json(call->req, ready ? 200 : 503, json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
 }

@@ -27,7 +27,7 @@ json_t *feed_reply_error(const char *status, const char *event_id, const char *i
 
 json_t *feed_reply_from_error(const struct feed_event_error *err)
 {
-    static const char *const retry_codes[] = {"db_unavailable", "overloaded", "shutting_down"};
+    static const char *const retry_codes[] = {"db_unavailable", "overloaded", "shutting_down", "no_sync_standby"};
     const char *status = "rejected";
     for (size_t i = 0; i < sizeof(retry_codes) / sizeof(retry_codes[0]); i++)
         if (strcmp(err->code, retry_codes[i]) == 0)

@@ -71,6 +71,15 @@ static const struct key_def keys[] = {
     { KEY("database", "connect_timeout_ms"), .type = KT_INT, AT(db_connect_timeout_ms),
       .dflt = "5000", .min = 100, .max = 300000, .flags = 0,
       .describe = "deadline for one connection attempt, in milliseconds" },
+    { KEY("database", "reconnect_max_ms"), .type = KT_INT, AT(db_reconnect_max_ms),
+      .dflt = "5000", .min = 100, .max = 60000,
+      .describe = "longest wait between failed connection attempts, in milliseconds (a lost connection is retried at once)" },
+    { KEY("database", "require_sync_standby"), .type = KT_WORD, AT(db_require_sync_standby), .dflt = "no",
+      .words = yes_no_words,
+      .describe = "yes: without a synchronous standby fcrd is not ready and answers events retry/no_sync_standby" },
+    { KEY("database", "sync_standby_check_ms"), .type = KT_INT, AT(db_sync_standby_check_ms),
+      .dflt = "5000", .min = 200, .max = 3600000,
+      .describe = "how often the primary's synchronous standbys are counted, in milliseconds" },
     { KEY("feed", "listen"), .type = KT_LISTEN_LIST, AT(feed_listen),
       .count_offset = offsetof(struct config, n_feed_listen), .flags = KF_REQUIRED,
       .describe = "where control-room feeds connect: tcp:HOST:PORT and/or unix:PATH, comma-separated" },
@@ -178,6 +187,11 @@ static const struct key_def keys[] = {
     { KEY("api", "max_streams"), .type = KT_COUNT, AT(api_max_streams), .dflt = "64",
       .min = 0, .max = 10000, .flags = KF_RELOAD,
       .describe = "GET /v1/stream connections open at once; one more is answered 503 too_many_streams" },
+    { KEY("api", "read_conninfo"), .type = KT_CONNINFO, AT(api_read_conninfo), .flags = KF_OPTIONAL,
+      .describe = "libpq connection string of a standby the API's reads may use while it is current enough (absent: reads on the primary)" },
+    { KEY("api", "read_max_lag_ms"), .type = KT_INT, AT(api_read_max_lag_ms), .dflt = "1000",
+      .min = 100, .max = 3600000,
+      .describe = "how far behind the primary read_conninfo's server may be, in milliseconds, before reads go to the primary" },
     { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
       .flags = KF_RELOAD,
       .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
@@ -908,6 +922,8 @@ static int load_finish(struct loader *ld)
             const struct key_def *from = key_find(d->section, d->inherit);
             dflt = from ? *(char **)field(ld->cfg, from->offset) : NULL;
         }
+        if (!dflt && (d->flags & KF_OPTIONAL))
+            continue;
         char *text = dflt ? strdup(dflt) : NULL;
         if (!text)
             return errbuf_set(ld->err, ld->errlen, "%s: [%s] %s: no default", ld->path, d->section, d->key);
@@ -1010,6 +1026,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->db_conninfo);
     free(cfg->db_admin_conninfo);
     free(cfg->sql_dir);
+    free(cfg->db_require_sync_standby);
     free_listen_list(cfg->feed_listen, cfg->n_feed_listen);
     listen_addr_clear(&cfg->api_listen);
     free(cfg->api_tokens);
@@ -1020,6 +1037,7 @@ struct config *config_free(struct config *cfg)
     free(cfg->feed_allow_insecure);
     free(cfg->api_require_purpose);
     free(cfg->api_tls);
+    free(cfg->api_read_conninfo);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_client_ca);

@@ -23,6 +23,9 @@ struct config {
                                 the file has none (the serving daemon's file should not) */
     char *sql_dir;           /* migrations: folder of numbered migrations; default "sql" */
     int db_connect_timeout_ms; /* connect_timeout_ms, default 5000 */
+    int db_reconnect_max_ms;   /* reconnect_max_ms: longest wait between failed attempts, default 5000 */
+    char *db_require_sync_standby; /* require_sync_standby: no | yes, default no */
+    int db_sync_standby_check_ms;  /* sync_standby_check_ms: period of the standby count, default 5000 */
     /* [feed] */
     struct listen_addr *feed_listen; /* listen: comma-separated tcp:HOST:PORT / unix:PATH; required */
     size_t n_feed_listen;
@@ -64,6 +67,8 @@ struct config {
     int api_read_statement_timeout_ms; /* read_statement_timeout_ms: of each read, default 5000 */
     int api_stream_heartbeat_s; /* stream_heartbeat_s: seconds between a stream's heartbeats, default 15 */
     size_t api_max_streams;    /* max_streams: GET /v1/stream connections at once, default 64 */
+    char *api_read_conninfo;   /* read_conninfo: a standby for the API's reads; NULL when absent */
+    int api_read_max_lag_ms;   /* read_max_lag_ms: its staleness bound, default 1000 */
     /* [tls] (read only where feed.tls or api.tls is not off; re-read on reload) */
     char *tls_cert;            /* cert: PEM server certificate chain */
     char *tls_key;             /* key: PEM private key */

@@ -563,6 +563,12 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
           "1 since the database refused the store's writes as read-only (SQLSTATE 25006, a standby); 0 again "
           "after a commit.",
           m->read_only ? 1 : 0);
+    gauge(&o, "fcrd_db_sync_standby_required",
+          "1 when [database] require_sync_standby = yes: no events are taken without a synchronous standby.",
+          s.sync_standby_required ? 1 : 0);
+    gauge(&o, "fcrd_db_sync_standby_ok",
+          "1 while the last count (every [database] sync_standby_check_ms) saw a synchronous standby on the primary.",
+          s.sync_standby_ok ? 1 : 0);
     family(&o, "fcrd_db_reconnects_total", "counter", "Database connections re-established after a loss.");
     emit(&o, "fcrd_db_reconnects_total{connection=\"store\"} %lu\nfcrd_db_reconnects_total{connection=\"api\"} %lu\n",
          s.reconnects_store, s.reconnects_api);

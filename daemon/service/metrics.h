@@ -88,6 +88,8 @@ struct metrics_sample {
     bool db_up_store, db_up_api;
     unsigned long reconnects_store, reconnects_api;
     bool draining;
+    bool sync_standby_required; /* [database] require_sync_standby = yes */
+    bool sync_standby_ok;     /* the last count saw a synchronous standby */
     const char *ruleset;      /* version of the rule set in force */
     double tls_expiry;        /* when the server certificate expires (epoch seconds), 0 without TLS */
 };

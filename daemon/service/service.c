@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "api/api_int.h"
+#include "api/api_readsrc.h"
 #include "feed/feed.h"
 #include "rules/ruleset.h"
 #include "service/checkpoint.h"
@@ -28,6 +29,7 @@
 #include "service/service_int.h"
 #include "service/service_reload.h"
 #include "service/sources.h"
+#include "service/sync_standby.h"
 #include "service/tls.h"
 #include "store/migrate.h"
 #include "store/rulesets.h"
@@ -201,6 +203,8 @@ static void sample(void *arg, struct metrics_sample *s)
     s->reconnects_store = store_db_reconnects(svc->st);
     s->reconnects_api = api_db_reconnects(svc->api);
     s->draining = svc->draining;
+    s->sync_standby_required = sync_standby_required(svc->sync);
+    s->sync_standby_ok = sync_standby_ok(svc->sync);
     s->ruleset = ruleset_version(svc->cur.rs);
     s->tls_expiry = svc->cur.tls_feed  ? tls_not_after(svc->cur.tls_feed)
                     : svc->cur.tls_api ? tls_not_after(svc->cur.tls_api)
@@ -300,12 +304,24 @@ int service_start(struct service *svc, const char *allocator)
                  cfg->feed_max_links_per_incident},
         .unit_timeout_ms = SERVICE_UNIT_TIMEOUT_MS,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
         .max_seq_gap = (int64_t)cfg->feed_max_seq_gap,
         .schema = schema,
         .metrics = svc->metrics,
     };
     svc->st = store_new(svc->base, &ip, svc->cur.rs);
     if (!svc->st)
+        return -1;
+    struct sync_standby_params sp = {
+        .conninfo = cfg->db_conninfo,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
+        .interval_ms = cfg->db_sync_standby_check_ms,
+        .required = strcmp(cfg->db_require_sync_standby, "yes") == 0,
+        .st = svc->st,
+    };
+    svc->sync = sync_standby_new(svc->base, &sp);
+    if (!svc->sync)
         return -1;
     struct feed_params fp = {
         .max_line = cfg->feed_max_line,
@@ -351,6 +367,7 @@ int service_start(struct service *svc, const char *allocator)
         .ready_backlog = ip.queue_max / 2,
         .connect_timeout_ms = cfg->db_connect_timeout_ms,
         .schema = schema,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
         .metrics = svc->metrics,
         .tls = svc->cur.tls_api,
     };
@@ -359,6 +376,16 @@ int service_start(struct service *svc, const char *allocator)
         log_error("%s", err);
         return -1;
     }
+    struct api_readsrc_params rp = {
+        .primary_conninfo = cfg->db_conninfo,
+        .read_conninfo = cfg->api_read_conninfo,
+        .max_lag_ms = cfg->api_read_max_lag_ms,
+        .connect_timeout_ms = cfg->db_connect_timeout_ms,
+        .reconnect_max_ms = cfg->db_reconnect_max_ms,
+    };
+    svc->readsrc = api_readsrc_new(svc->base, &rp);
+    if (!svc->readsrc)
+        return -1;
     svc->mdb = metrics_db_new(svc->base, cfg->db_conninfo, cfg->db_connect_timeout_ms, cfg->api_metrics_refresh_ms,
                               schema, svc->metrics, svc->cur.rs);
     if (!svc->mdb)
@@ -425,7 +452,9 @@ struct service *service_free(struct service *svc)
 {
     if (!svc)
         return NULL;
-    /* The store first: it drops the replies it still owes, then the feed frees their lines. */
+    /* The standby count holds the store: it goes before it. The store then drops the replies it
+     * still owes, then the feed frees their lines. */
+    svc->sync = sync_standby_free(svc->sync);
     svc->st = store_free(svc->st);
     svc->feed = feed_free(svc->feed);
     svc->mdb = metrics_db_free(svc->mdb);
@@ -433,6 +462,7 @@ struct service *service_free(struct service *svc)
     EVP_PKEY_free(svc->ckpt_key);
     svc->ckpt_key = NULL;
     svc->api = api_free(svc->api);
+    svc->readsrc = api_readsrc_free(svc->readsrc);
     svc->known = rulesets_free(svc->known);
     struct event *evs[] = {svc->sig_int, svc->sig_term, svc->sig_hup, svc->drain_timer, svc->status_timer};
     for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)

@@ -24,8 +24,10 @@ struct service {
                                  service_start hands it to ckpt */
     struct notify *notify;
     struct store *st;
+    struct sync_standby *sync; /* counts synchronous standbys; may hold st */
     struct feed *feed;
     struct api *api;
+    struct api_readsrc *readsrc; /* where the API's reads should go ([api] read_conninfo) */
     struct rulesets *known;   /* the stored rule sets' versions and hashes, read at start-up and
                                  extended with every rule set loaded since (store/rulesets.h) */
     struct event *sig_int, *sig_term, *sig_hup;

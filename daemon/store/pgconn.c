@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -25,6 +26,10 @@ struct pgconn {
     struct event *deadline; /* the connection attempt in progress gives up at this time */
     int connect_timeout_ms;
     int backoff_ms;
+    int backoff_max_ms;     /* the longest wait between attempts (pgconn_set_backoff_max) */
+    bool demoted;           /* a result of the unit in flight said the server is read-only */
+    struct timespec up_since; /* when the session in use was reported up */
+    bool drop_pending;      /* a write was refused as read-only: drop the session once it is idle */
     unsigned long reconnects;
     pgconn_state_fn on_state;
     void *state_arg;
@@ -55,6 +60,7 @@ struct pgconn {
     " set_config('enable_seqscan', 'off', false), set_config('enable_hashjoin', 'off', false),"            \
     " set_config('enable_mergejoin', 'off', false)"
 #define BACKOFF_MAX_MS 5000
+#define SQLSTATE_READ_ONLY "25006" /* read_only_sql_transaction */
 
 /* The session check: the first query of every session. With a schema to check, the latest
  * migration too: fcrd_migrations is missing only from a database no migration ever ran on, which
@@ -64,6 +70,14 @@ struct pgconn {
     "SELECT current_setting('synchronous_commit'), (SELECT coalesce(max(version), 0) FROM fcrd_migrations)"
 
 static void pgconn_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* How long the session in use has been up, in milliseconds. */
+static long pgconn_up_ms(const struct pgconn *c)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - c->up_since.tv_sec) * 1000 + (now.tv_nsec - c->up_since.tv_nsec) / 1000000;
+}
 static void pgconn_start(struct pgconn *c);
 
 bool pgconn_result_ok(const PGresult *r)
@@ -147,9 +161,22 @@ static void pgconn_lost(struct pgconn *c, const char *why)
     pgconn_clear_results(c);
     pgconn_state_set(&c->state, PGCONN_DOWN);
     c->done = NULL;
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    c->demoted = false;
+    c->drop_pending = false;
+    /* Only a session that lasted longer than the longest backoff is retried at once: one that
+     * fails again right after each connect (a standby the conninfo points at, a server that is
+     * read-only for every session) keeps backing off instead of spinning. */
+    bool at_once = was_up && pgconn_up_ms(c) >= c->backoff_max_ms;
+    /* An established connection that is lost most likely means a failover (or a restart): the
+     * first attempt goes out at once, so that fcrd is back as soon as a primary accepts; only
+     * attempts that fail back off. */
+    if (at_once)
+        c->backoff_ms = BACKOFF_MIN_MS;
+    int wait_ms = at_once ? 0 : c->backoff_ms;
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
     evtimer_add(c->retry, &tv);
-    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+    if (!at_once)
+        c->backoff_ms = c->backoff_ms * 2 > c->backoff_max_ms ? c->backoff_max_ms : c->backoff_ms * 2;
     if (done)
         done(done_arg, NULL, 0, why, sent_all);
     if (was_up && c->on_state)
@@ -175,6 +202,13 @@ static void pgconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (c->state == PGCONN_CONNECTING || c->state == PGCONN_CHECKING)
         pgconn_lost(c, "the connection attempt timed out");
+}
+
+void pgconn_set_backoff_max(struct pgconn *c, int ms)
+{
+    c->backoff_max_ms = ms >= BACKOFF_MIN_MS ? ms : BACKOFF_MAX_MS;
+    if (c->backoff_ms > c->backoff_max_ms)
+        c->backoff_ms = c->backoff_max_ms;
 }
 
 void pgconn_set_connect_timeout(struct pgconn *c, int ms)
@@ -238,6 +272,7 @@ static int pgconn_send_internal(struct pgconn *c, const struct pg_query *q, int 
     c->got = 0;
     c->got_any = false;
     c->flushed = false;
+    c->demoted = false;
     return 0;
 }
 
@@ -295,6 +330,7 @@ static void pgconn_check_done(struct pgconn *c)
     pgconn_state_set(&c->state, PGCONN_READY);
     c->backoff_ms = BACKOFF_MIN_MS;
     c->schema_logged = false;
+    clock_gettime(CLOCK_MONOTONIC, &c->up_since);
     if (c->reconnects++ > 0)
         log_info("database %s: connected again", c->name);
     else
@@ -309,6 +345,9 @@ static void pgconn_unit_done(struct pgconn *c)
         pgconn_check_done(c);
         return;
     }
+    /* Read before the callback: it may send the next unit, which clears c->demoted. Only when
+     * either is set is c touched after the callback: the usual path leaves it alone, as before. */
+    bool demoted = c->demoted, drop = c->demoted || c->drop_pending;
     pgconn_done_fn done = c->done;
     void *arg = c->done_arg;
     int n = c->nq;
@@ -321,6 +360,20 @@ static void pgconn_unit_done(struct pgconn *c)
     done(arg, res, n, NULL, true);
     for (int i = 0; i < PGCONN_MAX_QUERIES; i++)
         PQclear(res[i]);
+    /* The server refused a write as read-only: most likely it was demoted to a standby under us
+     * (a failover), and this session will refuse every write from now on. The caller has seen
+     * the refusal and may still end its transaction (a ROLLBACK): once the session is idle it is
+     * dropped and reconnected, at once if it had lasted: with a multi-host conninfo and
+     * target_session_attrs=read-write libpq then finds the new primary. */
+    if (!drop)
+        return;
+    if (demoted)
+        c->drop_pending = true;
+    if (c->state == PGCONN_READY) {
+        log_warn("database %s: the server refused a write as read-only (SQLSTATE %s): reconnecting", c->name,
+                 SQLSTATE_READ_ONLY);
+        pgconn_lost(c, "the server is read-only");
+    }
 }
 
 /* Notifications libpq has parsed so far (reading input, and reading results, parse them). */
@@ -358,6 +411,11 @@ static void pgconn_read(struct pgconn *c)
             PQclear(r);
             pgconn_unit_done(c);
             return;
+        }
+        if (st == PGRES_FATAL_ERROR) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            if (state && strcmp(state, SQLSTATE_READ_ONLY) == 0)
+                c->demoted = true;
         }
         if (c->got < PGCONN_RESULTS && !c->got_any)
             c->results[c->got] = r;
@@ -493,6 +551,7 @@ struct pgconn *pgconn_new(struct event_base *base, const char *conninfo, const c
     c->on_state = on_state;
     c->state_arg = arg;
     c->backoff_ms = BACKOFF_MIN_MS;
+    c->backoff_max_ms = BACKOFF_MAX_MS;
     c->retry = evtimer_new(base, pgconn_retry_cb, c);
     c->deadline = evtimer_new(base, pgconn_deadline_cb, c);
     c->connect_timeout_ms = 5000;

@@ -68,6 +68,16 @@ void pgconn_require_schema(struct pgconn *c, int version);
 #define PGCONN_MAX_SETTINGS 2
 int pgconn_session_set(struct pgconn *c, const char *name, const char *value);
 
+/* pgconn_set_backoff_max: the longest wait between failed connection attempts (default 5000 ms;
+ * at least 100). A session that was up for longer than this bound and is lost is retried at
+ * once, then with waits doubling from 100 ms up to it; one lost sooner goes on backing off. */
+void pgconn_set_backoff_max(struct pgconn *c, int ms);
+
+/* A unit any of whose queries fails with SQLSTATE 25006 (read-only: the server was demoted in a
+ * failover) is delivered as usual; the session is dropped as soon as it is idle again (after
+ * the caller's ROLLBACK, say) and reconnects: at once when it had been up longer than the longest
+ * backoff, else with backoff. */
+
 /* pgconn_prepare: prepare `sql` on every session this connection opens, before it is reported
  * up; a query of a unit whose `sql` is this very pointer is then sent as the prepared statement
  * (parsed and planned once per session, not per unit: the session plans index lookups joined by
@@ -86,7 +96,8 @@ bool pgconn_up(const struct pgconn *c);
 #define PGCONN_MAX_QUERIES 16
 int pgconn_send(struct pgconn *c, const struct pg_query *q, int n, pgconn_done_fn done, void *arg);
 
-/* pgconn_drop: close the connection now (e.g. a unit took too long) and reconnect with backoff.
+/* pgconn_drop: close the connection now (e.g. a unit took too long) and reconnect (at once when
+ * it was up, then with backoff).
  * An in-flight unit gets its callback with an error. */
 void pgconn_drop(struct pgconn *c, const char *why);
 

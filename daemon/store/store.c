@@ -204,6 +204,10 @@ void store_submit(struct store *st, struct feed_event *ev, store_reply_fn fn, vo
         store_answer_retry(it, "db_unavailable", "the database is unavailable");
         return;
     }
+    if (st->hold_code) {
+        store_answer_retry(it, st->hold_code, st->hold_message);
+        return;
+    }
     if (st->queued >= st->p.queue_max) {
         store_answer_retry(it, "overloaded", "too many events are waiting for the database");
         return;
@@ -238,6 +242,10 @@ void store_submit_action(struct store *st, const char *incident_id, json_t *act,
     it->arg = arg;
     if (!store_db_up(st)) {
         store_answer_retry(it, "db_unavailable", "the database is unavailable");
+        return;
+    }
+    if (st->hold_code) {
+        store_answer_retry(it, st->hold_code, st->hold_message);
         return;
     }
     store_push_back(st, it);
@@ -293,6 +301,17 @@ void store_fail_queued(struct store *st, const char *code, const char *message)
     for (size_t k = 0; k < st->p.lanes; k++)
         store_lane_abandon(&st->lanes[k], message);
     st->fail_code = st->fail_message = NULL;
+}
+
+void store_set_hold(struct store *st, const char *code, const char *message)
+{
+    st->hold_code = code;
+    st->hold_message = code ? message : NULL;
+}
+
+const char *store_hold(const struct store *st)
+{
+    return st->hold_code;
 }
 
 void store_set_batch_max(struct store *st, size_t batch_max)

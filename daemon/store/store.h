@@ -37,6 +37,7 @@ struct store_params {
     struct store_incident_caps caps; /* 0 in a field: no limit on it */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
     int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */
+    int reconnect_max_ms;   /* longest wait between failed connection attempts (0: 5000) */
     struct metrics *metrics; /* batch sizes, commit latency, rollbacks (borrowed; may be NULL) */
     int64_t max_seq_gap;  /* an event of a known incident more than this above its last seq is
                              rejected seq_gap (0: no limit) */
@@ -81,6 +82,14 @@ bool store_idle(const struct store *st);
  * so they get no answer (their sender resends them and learns the outcome as duplicate or
  * accepted). code and message must be static strings. */
 void store_fail_queued(struct store *st, const char *code, const char *message);
+
+/* store_set_hold: while code is not NULL, events and decisions submitted are answered retry with
+ * `code` (decisions 503) and nothing is queued; what is queued or in flight goes on. Used while
+ * the database lacks a synchronous standby that [database] require_sync_standby asks for.
+ * code and message must be static strings. */
+void store_set_hold(struct store *st, const char *code, const char *message);
+/* store_hold: the code submissions are held with, or NULL. */
+const char *store_hold(const struct store *st);
 
 /* store_set_batch_max: events per transaction from the next batch on (a reload). */
 void store_set_batch_max(struct store *st, size_t batch_max);

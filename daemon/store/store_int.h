@@ -75,6 +75,7 @@ struct store {
     struct store_lane *lanes; /* p.lanes of them */
     /* set by store_fail_queued: how batches it abandons are answered (static strings) */
     const char *fail_code, *fail_message;
+    const char *hold_code, *hold_message; /* store_set_hold: static strings, or NULL */
 };
 
 /* ---- store.c: items and the queue ---- */

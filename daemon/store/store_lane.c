@@ -809,6 +809,7 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     if (!ln->timeout || !ln->db)
         return -1;
     pgconn_set_connect_timeout(ln->db, st->p.connect_timeout_ms);
+    pgconn_set_backoff_max(ln->db, st->p.reconnect_max_ms);
     pgconn_require_schema(ln->db, st->p.schema);
     /* The chain the database's own entries of this session's transactions go to (the triggers of
      * sql/0014_audit_guard.sql): the lane's, so that a batch holds one chain head's lock, never

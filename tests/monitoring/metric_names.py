@@ -18,8 +18,6 @@ SOURCE_ROOT = os.environ.get("FCRD_SOURCE_ROOT") or os.path.dirname(os.path.dirn
 FUTURE = {
     "fcrd_audit_checkpoint_failures_total": ("counter", "the signed audit checkpoints"),
     "fcrd_audit_checkpoint_last_success_timestamp_seconds": ("gauge", "the signed audit checkpoints"),
-    "fcrd_db_sync_standby_required": ("gauge", "the high-availability work"),
-    "fcrd_db_sync_standby_ok": ("gauge", "the high-availability work"),
 }
 
 # Series Prometheus itself attaches to every target.

@@ -94,6 +94,11 @@ START_TEST(defaults_applied)
     ck_assert_ptr_null(cfg->db_admin_conninfo); /* fcrd migrate's; the serving file needs none */
     ck_assert_str_eq(cfg->sql_dir, "sql");
     ck_assert_int_eq(cfg->db_connect_timeout_ms, 5000);
+    ck_assert_int_eq(cfg->db_reconnect_max_ms, 5000);
+    ck_assert_str_eq(cfg->db_require_sync_standby, "no");
+    ck_assert_int_eq(cfg->db_sync_standby_check_ms, 5000);
+    ck_assert_ptr_null(cfg->api_read_conninfo);
+    ck_assert_int_eq(cfg->api_read_max_lag_ms, 1000);
     ck_assert_uint_eq(cfg->n_feed_listen, 1);
     ck_assert_uint_eq(cfg->feed_max_line, 65536);
     ck_assert_uint_eq(cfg->feed_max_inflight, 1024);
@@ -120,6 +125,9 @@ START_TEST(every_key_good_value)
         "admin_conninfo = postgresql://owner@db.example:5433/fcrd?sslmode=require\n"
         "migrations = /usr/share/fcrd/sql\n"
         "connect_timeout_ms = 250\n"
+        "reconnect_max_ms = 100\n"
+        "require_sync_standby = yes\n"
+        "sync_standby_check_ms = 200\n"
         "[feed]\n"
         "listen = tcp:[::1]:7000, unix:/run/fcrd/feed.sock,tcp:0.0.0.0:0 ,  tcp:localhost:65535\n"
         "max_line = 1024\n"
@@ -142,6 +150,9 @@ START_TEST(every_key_good_value)
     ck_assert_str_eq(cfg->db_admin_conninfo, "postgresql://owner@db.example:5433/fcrd?sslmode=require");
     ck_assert_str_eq(cfg->sql_dir, "/usr/share/fcrd/sql");
     ck_assert_int_eq(cfg->db_connect_timeout_ms, 250);
+    ck_assert_int_eq(cfg->db_reconnect_max_ms, 100);
+    ck_assert_str_eq(cfg->db_require_sync_standby, "yes");
+    ck_assert_int_eq(cfg->db_sync_standby_check_ms, 200);
     ck_assert_uint_eq(cfg->n_feed_listen, 4);
     ck_assert_int_eq(cfg->feed_listen[0].kind, LISTEN_TCP);
     ck_assert_str_eq(cfg->feed_listen[0].host, "::1");
@@ -203,6 +214,27 @@ START_TEST(conninfo_with_equals_and_spaces)
                      "host=127.0.0.1 port=54329 dbname=fcrd user=fcrd application_name='fcrd daemon'");
     ck_assert_str_eq(cfg->db_admin_conninfo,
                      "host=127.0.0.1 port=54329 dbname=fcrd user=fcrd_owner options='-c a=b'");
+    config_free(cfg);
+}
+END_TEST
+
+/* A pg_auto_failover (or any multi-host) set-up: libpq's own parser takes the host list, the
+ * port list and target_session_attrs; the value is kept as written. */
+START_TEST(conninfo_multi_host)
+{
+    struct config *cfg = load_ok(
+        "[database]\n"
+        "conninfo = host=db1.example,db2.example port=5432,5433 dbname=fcrd user=fcrd target_session_attrs=read-write\n"
+        "admin_conninfo = postgresql://fcrd_owner@db1.example:5432,db2.example:5433/fcrd?target_session_attrs=read-write\n"
+        "[feed]\nlisten = unix:var/run/fcrd-feed.sock\n"
+        "[api]\nlisten = localhost:1\ntokens = t\n"
+        "read_conninfo = host=db2.example dbname=fcrd user=fcrd target_session_attrs=prefer-standby\n"
+        "read_max_lag_ms = 250\n"
+        "[rules]\nfile = r\n");
+    ck_assert_str_eq(cfg->db_conninfo,
+                     "host=db1.example,db2.example port=5432,5433 dbname=fcrd user=fcrd target_session_attrs=read-write");
+    ck_assert_str_eq(cfg->api_read_conninfo, "host=db2.example dbname=fcrd user=fcrd target_session_attrs=prefer-standby");
+    ck_assert_int_eq(cfg->api_read_max_lag_ms, 250);
     config_free(cfg);
 }
 END_TEST
@@ -349,6 +381,9 @@ START_TEST(error_out_of_bounds)
         { "[store]\nlanes = 17\n", ":11: [store] lanes: must be between 1 and 16" },
         { "[database]\nconnect_timeout_ms = 99\n", ":11: [database] connect_timeout_ms: must be between 100 and 300000" },
         { "[database]\nconnect_timeout_ms = 300001\n", ":11: [database] connect_timeout_ms: must be between 100 and 300000" },
+        { "[database]\nreconnect_max_ms = 99\n", ":11: [database] reconnect_max_ms: must be between 100 and 60000" },
+        { "[api]\nread_max_lag_ms = 99\n", ":11: [api] read_max_lag_ms: must be between 100 and 3600000" },
+        { "[database]\nsync_standby_check_ms = 199\n", ":11: [database] sync_standby_check_ms: must be between 200 and 3600000" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_error_with(cases[i].extra, cases[i].want);
@@ -451,7 +486,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 60);
+    ck_assert_uint_eq(n, 65);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -476,6 +511,9 @@ START_TEST(key_table_names_and_flags)
     } flags[] = {
         { "database.conninfo", false }, { "database.admin_conninfo", false },
         { "database.migrations", false }, { "database.connect_timeout_ms", false },
+        { "database.reconnect_max_ms", false }, { "database.require_sync_standby", false },
+        { "database.sync_standby_check_ms", false }, { "api.read_conninfo", false },
+        { "api.read_max_lag_ms", false },
         { "feed.listen", false }, { "feed.max_line", true }, { "feed.max_inflight", true },
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
@@ -709,8 +747,9 @@ START_TEST(example_config_sets_every_key)
         (void)key_index(name);
         seen++;
     }
-    /* ... but admin_conninfo, which only fcrd migrate reads, from its own file. */
-    ck_assert_uint_eq(seen + 1, config_keys_count());
+    /* ... but admin_conninfo, which only fcrd migrate reads, from its own file, and
+     * api.read_conninfo, optional with no value to show (the example names it in a comment). */
+    ck_assert_uint_eq(seen + 2, config_keys_count());
     free(text);
     free(path);
 
@@ -835,6 +874,7 @@ int main(void)
     tcase_add_test(tc, every_key_good_value);
     tcase_add_test(tc, log_levels_and_units);
     tcase_add_test(tc, conninfo_with_equals_and_spaces);
+    tcase_add_test(tc, conninfo_multi_host);
     tcase_add_test(tc, comments_blank_lines_crlf);
     tcase_add_test(tc, error_unknown_section);
     tcase_add_test(tc, error_unknown_key);
