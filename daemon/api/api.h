@@ -29,6 +29,9 @@ struct api_limits {
     int header_timeout_ms;   /* a request's headers must arrive within this */
     int body_timeout_ms;     /* and its body within this after them */
     int read_timeout_ms;     /* the statement timeout of reads */
+    size_t retention_incident_s; /* [retention]: the periods POST /v1/retention/run applies */
+    size_t retention_crime_s;
+    char retention_crime_groups[1024]; /* GROUP=SECONDS,... (config checks the form) */
 };
 
 struct api_params {
