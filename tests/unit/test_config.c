@@ -451,7 +451,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 56);
+    ck_assert_uint_eq(n, 59);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -498,6 +498,7 @@ START_TEST(key_table_names_and_flags)
         { "api.max_connections", true }, { "api.header_timeout_ms", true }, { "api.body_timeout_ms", true },
         { "api.read_connections", false }, { "api.read_statement_timeout_ms", true },
         { "service.accept_pause_ms", false },
+        { "retention.incident_s", true }, { "retention.crime_s", true }, { "retention.crime_groups", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {
