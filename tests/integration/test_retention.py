@@ -175,6 +175,11 @@ class RetentionTest(DaemonTestCase):
         self.assertIn(old_crime, due)
         self.assertNotIn(recent, due)
         self.assertNotIn(held, due)
+        r = self.fcrctl("retention", "run", "--dry-run", role="fcr")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(old, r.stdout)
+        self.assertNotIn(recent, r.stdout)
+        self.assertIn("dry run:", r.stdout)
         self.assertTrue(self.planted_in(old), "a dry run changes nothing")
         decisions = self.h.sql("SELECT id, status, reason, resolution->>'decision' FROM pending_decisions "
                                "WHERE incident_id = %s ORDER BY id", (old,))
@@ -213,7 +218,9 @@ class RetentionTest(DaemonTestCase):
         self.assertEqual(len(holds), 2)
         self.assertNotIn("Civil claim", holds[0][0])
         self.assertIn(held, self.due())
-        self.retention(False)
+        r = self.fcrctl("retention", "run", role="fcr")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(held, r.stdout)
         self.assertEqual(self.planted_in(held), {})
         self.verify_ok()
 
