@@ -928,7 +928,8 @@ static int load_finish(struct loader *ld)
     }
 
     /* GROUP=SECONDS,...: checked here so that a retention run never meets a bad period. */
-    for (const char *g = ld->cfg->retention_crime_groups; g && *g;) {
+    const char *groups = ld->cfg->retention_crime_groups;
+    for (const char *g = groups && *groups ? groups : NULL; g;) {
         const char *end = strchr(g, ',');
         size_t len = end ? (size_t)(end - g) : strlen(g);
         const char *eq = memchr(g, '=', len);
@@ -942,7 +943,7 @@ static int load_finish(struct loader *ld)
             return errbuf_set(ld->err, ld->errlen, "%s:%zu: [retention] crime_groups: '%.*s' is not GROUP=SECONDS",
                               ld->path, ld->key_line[s], (int)(len > 80 ? 80 : len), g);
         }
-        g = end ? end + 1 : g + len;
+        g = end ? end + 1 : NULL; /* a trailing comma leaves an empty group, refused above */
     }
 
     /* Two listeners on one address would fail at bind time with a vaguer message. */
