@@ -16,12 +16,13 @@
 
 static void api_retention_hold_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
-    json_t *reply = arg; /* owned by the query: freed by api_retention_reply_free */
+    json_t *reply = arg; /* ours once finish is called (api_write_owned frees it otherwise) */
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        json_decref(reply);
         api_error(req, 404, "not_found", "no such incident", NULL);
         return;
     }
-    api_send_json(req, 200, json_incref(reply));
+    api_send_json(req, 200, reply);
 }
 
 static void api_retention_reply_free(void *arg)

@@ -165,6 +165,9 @@ class RetentionTest(DaemonTestCase):
         self.assertEqual(st, 403, body)
         st, body = self.h.api.request("POST", f"/v1/incidents/{held}/legal-hold", {"reason": "x"}, role="fcr")
         self.assertEqual((st, body["error"]["field"]), (400, "hold"), body)
+        st, body = self.h.api.request("POST", f"/v1/incidents/{uid('NONE')}/legal-hold",
+                                      {"hold": True, "reason": "x"}, role="fcr")
+        self.assertEqual((st, body["error"]["code"]), (404, "not_found"), body)
         st, body = self.h.api.request("POST", "/v1/retention/run", {"dry_run": "yes"}, role="fcr")
         self.assertEqual((st, body["error"]["field"]), (400, "dry_run"), body)
         crn = self.h.sql_value("SELECT crn FROM crimes WHERE incident_id = %s", (old_crime,))
