@@ -8,7 +8,8 @@ is changed. Periods come from [retention] (a non-crime incident 1 year, a crime 
 feed's own event times: incidents whose events are from 2020 are due, those of today are not.
 A dry run lists the due incidents; a run redacts them: the planted words vanish from every table
 while codes, CRNs and decisions stay, verify passes, each has a retention.redacted entry, and a
-second run changes nothing. A legal hold keeps an incident whole until it is cleared. A run stopped
+second run changes nothing. A legal hold keeps an incident whole until it is cleared. Entries from
+before the migration are counted per incident, in the dry run and the redaction's entry. A run stopped
 halfway (its backend terminated while it waits for a locked incident) leaves each incident whole
 or fully redacted, and the next run finishes. The serving login still cannot edit the tables.
 """
@@ -272,6 +273,24 @@ class RetentionTest(DaemonTestCase):
         self.assertEqual(st, 200, body)
         for iid in ids:
             self.assertEqual(self.planted_in(iid), {}, iid)
+        self.verify_ok()
+
+    def test_f_entries_from_before_the_migration_are_counted_not_touched(self):
+        iid = self.old_incident()
+        n = self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s", (iid,))
+        self.assertGreater(n, 0)
+        start = self.h.sql_value("SELECT last_id FROM audit_personal_start")
+        # As if the incident's entries had been written before migration 0018.
+        self.h.sql("UPDATE audit_personal_start SET last_id = (SELECT max(id) FROM audit)")
+        try:
+            listed = {i["incident_id"]: i for i in self.retention(True)["incidents"]}
+            self.assertEqual(listed[iid]["old_entries"], n)
+            self.retention(False)
+            after = self.h.sql_value("SELECT after FROM audit WHERE incident_id = %s AND action = 'retention.redacted'",
+                                     (iid,))
+            self.assertEqual(after["old_entries"], n, after)
+        finally:
+            self.h.sql("UPDATE audit_personal_start SET last_id = %s", (start,))
         self.verify_ok()
 
     # -- privileges -------------------------------------------------------------------------------
