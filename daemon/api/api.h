@@ -31,6 +31,9 @@ struct api_limits {
     int read_timeout_ms;     /* the statement timeout of reads */
     int stream_heartbeat_s; /* GET /v1/stream: seconds between heartbeat comments */
     size_t max_streams;     /* GET /v1/stream: connections open at once */
+    size_t retention_incident_s; /* [retention]: the periods POST /v1/retention/run applies */
+    size_t retention_crime_s;
+    char retention_crime_groups[1024]; /* GROUP=SECONDS,... (config checks the form) */
 };
 
 struct api_params {

@@ -18,6 +18,7 @@
 #include "api/api_subjects.h"
 #include "api/api_stream.h"
 #include "api/api_ui.h"
+#include "api/api_retention.h"
 #include "api/api_whatif.h"
 #include "api/api_write.h"
 #include "store/incident.h"
@@ -29,13 +30,22 @@
 /* Audit times keep milliseconds: they are part of the hashed entry text. */
 #define SQL_TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
+/* An entry's before or after with its personal values' plaintext in place of their digests while
+ * audit_personal holds it, "[redacted]" after (sql/0020_audit_personal.sql). */
+#define SQL_AUDIT_SHOWN(col) \
+    "audit_pd_merge(" col ", (SELECT p.vals FROM audit_personal p WHERE p.audit_id = a.id))"
+/* The salt and digested texts, so that a reader (fcrctl audit verify) can recheck each digest. */
+#define SQL_AUDIT_PERSONAL \
+    "(SELECT json_build_object('salt', p.salt, 'values', p.vals) FROM audit_personal p WHERE p.audit_id = a.id)"
+
 #define SQL_AUDIT_ITEM                                                                                       \
     "json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ", 'actor', a.actor, 'role', a.role,"          \
     " 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn, 'pending_id', a.pending_id,"          \
-    " 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before, 'after', a.after,"            \
+    " 'allegation', a.allegation, 'event_id', a.event_id, 'before', " SQL_AUDIT_SHOWN("a.before") ","    \
+    " 'after', " SQL_AUDIT_SHOWN("a.after") ","                                                             \
     " 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'ruleset_sha256', a.ruleset_sha256,"                  \
     " 'chain', a.chain, 'prev_hash', a.prev_hash,"                                                          \
-    " 'hash', a.hash, 'entry', a.entry)"
+    " 'hash', a.hash, 'entry', a.entry, 'personal', " SQL_AUDIT_PERSONAL ")"
 
 #define LIMIT_MAX 1000
 
@@ -351,6 +361,10 @@ const struct api_route api_routes[] = {
      * access export of everything held about one person. */
     {EVHTTP_REQ_GET, "/v1/access-log", ROLE_AUDITOR, api_access_list_get, 0, API_ROUTE_PERSONAL, NULL},
     {EVHTTP_REQ_GET, "/v1/subjects/{ref}", ROLE_FCR, api_subjects_get, 64, API_ROUTE_PERSONAL, "no such person"},
+    /* Retention (api_retention.c): an FCR holds an incident's personal data, or runs retention. */
+    {EVHTTP_REQ_POST, "/v1/incidents/{incident_id}/legal-hold", ROLE_FCR, api_retention_hold, 64, API_ROUTE_CHARS,
+     "no such endpoint"},
+    {EVHTTP_REQ_POST, "/v1/retention/run", ROLE_FCR, api_retention_run, 0, 0, NULL},
     /* Independent audits (api_audits.c): auditors draw samples and give verdicts. */
     {EVHTTP_REQ_GET, "/v1/audits", ROLE_AUDITOR, api_audits_list, 0, 0, NULL},
     {EVHTTP_REQ_POST, "/v1/audits", ROLE_AUDITOR, api_audits_post, 0, 0, NULL},

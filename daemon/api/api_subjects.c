@@ -48,8 +48,10 @@
     "   '[]'::json) FROM pending_decisions pd WHERE pd.id = ANY(xx.pend)),"                                  \
     "  'audit', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'at', " SQL_TS_MS("a.at") ","        \
     "   'actor', a.actor, 'role', a.role, 'action', a.action, 'incident_id', a.incident_id, 'crn', a.crn,"   \
-    "   'pending_id', a.pending_id, 'allegation', a.allegation, 'event_id', a.event_id, 'before', a.before," \
-    "   'after', a.after, 'rules', to_json(a.rules), 'ruleset', a.ruleset, 'chain', a.chain,"                \
+    "   'pending_id', a.pending_id, 'allegation', a.allegation, 'event_id', a.event_id,"                     \
+    "   'before', audit_pd_merge(a.before, (SELECT p.vals FROM audit_personal p WHERE p.audit_id = a.id))," \
+    "   'after', audit_pd_merge(a.after, (SELECT p.vals FROM audit_personal p WHERE p.audit_id = a.id)),"  \
+    "   'rules', to_json(a.rules), 'ruleset', a.ruleset, 'chain', a.chain,"                \
     "   'prev_hash', a.prev_hash, 'hash', a.hash, 'entry', a.entry) ORDER BY a.id), '[]'::json)"             \
     "   FROM audit a WHERE a.incident_id = xx.incident_id AND (a.crn = ANY(xx.crns)"                         \
     "   OR a.pending_id = ANY(xx.pend) OR a.allegation = ANY(xx.aids)"                                       \

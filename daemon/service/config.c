@@ -192,6 +192,15 @@ static const struct key_def keys[] = {
     { KEY("api", "read_max_lag_ms"), .type = KT_INT, AT(api_read_max_lag_ms), .dflt = "1000",
       .min = 100, .max = 3600000,
       .describe = "how far behind the primary read_conninfo's server may be, in milliseconds, before reads go to the primary" },
+    { KEY("retention", "incident_s"), .type = KT_COUNT, AT(retention_incident_s), .dflt = "31536000",
+      .min = 1, .max = 9007199254740992LL, .flags = KF_RELOAD,
+      .describe = "seconds after its closure or last event that a non-crime incident's personal data is kept" },
+    { KEY("retention", "crime_s"), .type = KT_COUNT, AT(retention_crime_s), .dflt = "220752000",
+      .min = 1, .max = 9007199254740992LL, .flags = KF_RELOAD,
+      .describe = "the same for an incident with a recorded crime whose offence group crime_groups does not name" },
+    { KEY("retention", "crime_groups"), .type = KT_TEXT, AT(retention_crime_groups),
+      .flags = KF_OPTIONAL | KF_RELOAD,
+      .describe = "per offence group, GROUP=SECONDS comma-separated; an incident keeps the longest of its crimes' periods" },
     { KEY("tls", "cert"), .type = KT_PATH, AT(tls_cert), .dflt = "/etc/fcrd/tls/server.crt",
       .flags = KF_RELOAD,
       .describe = "PEM server certificate (then any intermediates) for the feed and the API; re-read on reload" },
@@ -946,6 +955,25 @@ static int load_finish(struct loader *ld)
                           ld->path, ld->key_line[s], ld->cfg->feed_max_connections);
     }
 
+    /* GROUP=SECONDS,...: checked here so that a retention run never meets a bad period. */
+    const char *groups = ld->cfg->retention_crime_groups;
+    for (const char *g = groups && *groups ? groups : NULL; g;) {
+        const char *end = strchr(g, ',');
+        size_t len = end ? (size_t)(end - g) : strlen(g);
+        const char *eq = memchr(g, '=', len);
+        bool ok = eq && eq > g && (size_t)(eq - g) + 1 < len && (size_t)(eq - g) + 19 >= len;
+        for (const char *p = eq ? eq + 1 : g; ok && p < g + len; p++)
+            ok = *p >= '0' && *p <= '9';
+        for (const char *p = g; ok && p < eq; p++)
+            ok = *p != ' ' && *p != ':';
+        if (!ok) {
+            size_t s = (size_t)(key_find("retention", "crime_groups") - keys);
+            return errbuf_set(ld->err, ld->errlen, "%s:%zu: [retention] crime_groups: '%.*s' is not GROUP=SECONDS",
+                              ld->path, ld->key_line[s], (int)(len > 80 ? 80 : len), g);
+        }
+        g = end ? end + 1 : NULL; /* a trailing comma leaves an empty group, refused above */
+    }
+
     /* Two listeners on one address would fail at bind time with a vaguer message. */
     const struct listen_addr *api = &ld->cfg->api_listen;
     for (size_t i = 0; i < ld->cfg->n_feed_listen; i++) {
@@ -1023,6 +1051,7 @@ struct config *config_free(struct config *cfg)
 {
     if (!cfg)
         return NULL;
+    free(cfg->retention_crime_groups);
     free(cfg->db_conninfo);
     free(cfg->db_admin_conninfo);
     free(cfg->sql_dir);

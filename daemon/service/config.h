@@ -91,6 +91,10 @@ struct config {
     char *audit_checkpoint_file; /* checkpoint_file: where the signed checkpoint lines are appended */
     size_t memory_limit_mb;    /* memory_limit_mb: what the feed and the store queue may hold, default 256 */
     int accept_pause_ms;       /* accept_pause_ms: a listener's pause after an accept error, default 250 */
+    /* [retention] (docs/operations.md, "Data protection") */
+    size_t retention_incident_s;  /* incident_s: a non-crime incident's period, default 1 year */
+    size_t retention_crime_s;     /* crime_s: a recorded crime's period by default, default 7 years */
+    char *retention_crime_groups; /* crime_groups: "group=seconds,..." per offence group, default none */
     /* [log] */
     char *log_level;           /* level: debug|info|warn|error, default info */
     char *log_format;          /* format: plain|json, default plain */

@@ -358,9 +358,8 @@ int service_start(struct service *svc, const char *allocator)
                    {cfg->api_auth_failures_max, cfg->api_auth_failure_window_s, cfg->api_auth_block_s},
                    strcmp(cfg->api_require_purpose, "yes") == 0, cfg->api_access_log_timeout_ms,
                    cfg->api_max_connections, cfg->api_header_timeout_ms, cfg->api_body_timeout_ms,
-                   cfg->api_read_statement_timeout_ms,
-
-                   cfg->api_stream_heartbeat_s, cfg->api_max_streams},
+                   cfg->api_read_statement_timeout_ms, cfg->api_stream_heartbeat_s, cfg->api_max_streams,
+                   cfg->retention_incident_s, cfg->retention_crime_s, ""},
         .conninfo = cfg->db_conninfo,
         .read_connections = cfg->api_read_connections,
         .accept_pause_ms = cfg->accept_pause_ms,
@@ -371,6 +370,8 @@ int service_start(struct service *svc, const char *allocator)
         .metrics = svc->metrics,
         .tls = svc->cur.tls_api,
     };
+    snprintf(ap.limits.retention_crime_groups, sizeof(ap.limits.retention_crime_groups), "%s",
+             cfg->retention_crime_groups ? cfg->retention_crime_groups : "");
     svc->api = api_new(svc->base, &ap, svc->cur.tokens, svc->cur.rs, svc->st, err, sizeof(err));
     if (!svc->api) {
         log_error("%s", err);

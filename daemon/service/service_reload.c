@@ -160,8 +160,10 @@ static void hand_over(struct service *svc, const struct service_state *next)
                              next->cfg->api_access_log_timeout_ms,
                              next->cfg->api_max_connections, next->cfg->api_header_timeout_ms,
                              next->cfg->api_body_timeout_ms, next->cfg->api_read_statement_timeout_ms,
-
-                             next->cfg->api_stream_heartbeat_s, next->cfg->api_max_streams};
+                             next->cfg->api_stream_heartbeat_s, next->cfg->api_max_streams,
+                             next->cfg->retention_incident_s, next->cfg->retention_crime_s, ""};
+    snprintf(lim.retention_crime_groups, sizeof(lim.retention_crime_groups), "%s",
+             next->cfg->retention_crime_groups ? next->cfg->retention_crime_groups : "");
     api_set_limits(svc->api, &lim);
     store_set_batch_max(svc->st, next->cfg->batch_max);
     store_set_max_seq_gap(svc->st, (int64_t)next->cfg->feed_max_seq_gap);

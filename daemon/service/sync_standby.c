@@ -52,7 +52,7 @@ static void sync_standby_done(void *arg, PGresult **res, int n, const char *erro
         return; /* the connection is lost: sync_standby_state says so */
     if (n < 2 || !pgconn_result_ok(res[1]) || PQntuples(res[1]) != 1) {
         const char *why = n >= 2 && res[1] ? PQresultErrorField(res[1], PG_DIAG_MESSAGE_PRIMARY) : NULL;
-        log_error("database: cannot count the synchronous standbys (is migration 0018 applied?): %s",
+        log_error("database: cannot count the synchronous standbys (is migration 0019 applied?): %s",
                   why ? why : "no result");
         sync_standby_apply(s, SEEN_NONE, 0, "?");
         return;

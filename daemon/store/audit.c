@@ -7,8 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "util/jsonwrite.h"
 #include "util/pgtext.h"
+
+/* Kept in step with personal_members() in sql/0020_audit_personal.sql, which redacts the same
+ * members in stored events and states; docs/operations.md lists them for the data protection
+ * officer. Byte order. */
+const char *const audit_personal_members[] = {"avi",  "employer", "name", "narrative", "note", "rationale",
+                                              "reason_text", NULL};
 
 const char *const audit_fields[] = {"action", "actor", "after", "allegation", "at", "before", "crn", "event_id",
                                     "incident_id", "pending_id", "role", "rules", "ruleset", "ruleset_sha256",
@@ -55,6 +64,111 @@ static bool audit_write_rules_literal(struct jsonwrite_buf *b, const json_t *rul
     return true;
 }
 
+static bool audit_is_personal(const char *key)
+{
+    for (size_t i = 0; audit_personal_members[i]; i++)
+        if (strcmp(audit_personal_members[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* Whether v holds, at any depth, a personal member with a value other than null. */
+static bool audit_has_personal(const json_t *v)
+{
+    const char *key;
+    json_t *m;
+    size_t i;
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, key, m)
+        {
+            if ((audit_is_personal(key) && !json_is_null(m)) || audit_has_personal(m))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach((json_t *)v, i, m)
+        {
+            if (audit_has_personal(m))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The side data of one entry: its salt and, per digest, the exact text digested. */
+struct audit_pd {
+    char salt[33];
+    json_t *vals; /* digest -> text */
+    bool failed;
+};
+
+/* {"pd": hex sha256(salt || canonical JSON of v)}, recording the text in pd->vals. New ref. */
+static json_t *audit_pd_digest(struct audit_pd *pd, const json_t *v)
+{
+    static const char hex[] = "0123456789abcdef";
+    struct jsonwrite_buf t = {0};
+    jsonwrite_value(&t, v, JSONWRITE_SORT);
+    size_t len = 0;
+    char *text = jsonwrite_take(&t, &len);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char d[65];
+    EVP_MD_CTX *ctx = text ? EVP_MD_CTX_new() : NULL;
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, pd->salt, 32) &&
+              EVP_DigestUpdate(ctx, text, len) && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        free(text);
+        pd->failed = true;
+        return json_null();
+    }
+    for (unsigned int i = 0; i < 32; i++) {
+        d[2 * i] = hex[md[i] >> 4];
+        d[2 * i + 1] = hex[md[i] & 15];
+    }
+    d[64] = '\0';
+    json_object_set_new(pd->vals, d, json_stringn(text, len));
+    free(text);
+    return json_pack("{s:s}", "pd", d);
+}
+
+/* A copy of v with each personal member's value replaced by its digest object. New ref. */
+static json_t *audit_pd_copy(struct audit_pd *pd, const json_t *v)
+{
+    const char *key;
+    json_t *m;
+    size_t i;
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        json_object_foreach((json_t *)v, key, m)
+        {
+            json_object_set_new(o, key,
+                                audit_is_personal(key) && !json_is_null(m) ? audit_pd_digest(pd, m) : audit_pd_copy(pd, m));
+        }
+        return o;
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array();
+        json_array_foreach((json_t *)v, i, m)
+            json_array_append_new(a, audit_pd_copy(pd, m));
+        return a;
+    }
+    return json_incref((json_t *)v);
+}
+
+static bool audit_pd_salt(struct audit_pd *pd)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return false;
+    for (size_t i = 0; i < sizeof(r); i++) {
+        pd->salt[2 * i] = hex[r[i] >> 4];
+        pd->salt[2 * i + 1] = hex[r[i] & 15];
+    }
+    pd->salt[32] = '\0';
+    return true;
+}
+
 /* One field's value: an override (a C string) or the entry's member. */
 struct audit_value {
     const char *str;  /* the override, when not NULL */
@@ -98,6 +212,28 @@ void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit
     if (!json_is_array(x[AF_RULES].v))
         x[AF_RULES].v = NULL; /* written as [] (and {} as a column) */
 
+    /* Personal values leave the hashed text: digests there, the plaintext beside it (side data
+     * after the columns, sql/0020_audit_personal.sql), which retention can delete without
+     * touching the chain. Only entries with personal values pay for the copy and the digests. */
+    struct audit_pd pd = {.vals = NULL};
+    json_t *digested[2] = {NULL, NULL};
+    if (audit_has_personal(x[AF_BEFORE].v) || audit_has_personal(x[AF_AFTER].v)) {
+        pd.vals = json_object();
+        if (!pd.vals || !audit_pd_salt(&pd)) {
+            b->oom = true; /* no entry rather than one with its plaintext hashed */
+            json_decref(pd.vals);
+            return;
+        }
+        digested[0] = x[AF_BEFORE].v ? audit_pd_copy(&pd, x[AF_BEFORE].v) : NULL;
+        digested[1] = x[AF_AFTER].v ? audit_pd_copy(&pd, x[AF_AFTER].v) : NULL;
+        if (digested[0])
+            x[AF_BEFORE].v = digested[0];
+        if (digested[1])
+            x[AF_AFTER].v = digested[1];
+        if (pd.failed)
+            b->oom = true;
+    }
+
     /* The canonical text: audit_fields is in byte order, so writing them in turn gives sorted
      * keys. Where the JSON values start and end, so that their columns copy the same text. */
     size_t from[AF_COUNT] = {0}, to[AF_COUNT] = {0};
@@ -135,6 +271,16 @@ void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit
             jsonwrite_raw(b, x[f].str, strlen(x[f].str));
         else if (json_is_string(x[f].v))
             jsonwrite_raw(b, json_string_value(x[f].v), json_string_length(x[f].v));
+    }
+    if (pd.vals) {
+        /* Compact JSON escapes every tab and newline, so the side data is one field. */
+        json_t *side = json_pack("{s:s, s:O}", "salt", pd.salt, "v", pd.vals);
+        jsonwrite_char(b, '\t');
+        jsonwrite_value(b, side, JSONWRITE_SORT);
+        json_decref(side);
+        json_decref(pd.vals);
+        json_decref(digested[0]);
+        json_decref(digested[1]);
     }
     jsonwrite_char(b, '\n');
 }

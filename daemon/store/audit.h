@@ -10,6 +10,10 @@
 /* The fields an entry's canonical text holds, in the audit table's column names. */
 extern const char *const audit_fields[];
 
+/* The member names whose values are personal (names, narratives, free text, AVI details), at any
+ * depth of an entry's before and after: the hashed text holds {"pd": digest} in their place. */
+extern const char *const audit_personal_members[];
+
 struct jsonwrite_buf;
 
 /* Members that replace an entry's own when writing its line (NULL: the entry's member stands). */
@@ -36,7 +40,10 @@ void audit_line(struct jsonwrite_buf *b, const json_t *entry, const struct audit
  * not a non-empty string free of control characters, the line holds the canonical text alone and
  * the database reads the columns from it. The database chains the texts in the order given
  * (audit_append in sql/0008_audit_append_lean.sql): hash = sha256(prev_hash || text), hex.
- * Malloc'd, caller frees; NULL when memory runs out. */
+ * An entry whose before or after holds a personal member (audit_personal_members) has, in the
+ * canonical text and the columns, {"pd": hex sha256(salt || canonical JSON of the value)} in place
+ * of each such value, and one more tab-separated field: {"salt", "v": {digest: text}}
+ * (sql/0020_audit_personal.sql). Malloc'd, caller frees; NULL when memory runs out. */
 char *audit_lines(json_t *entries, int64_t at_ms);
 
 #endif

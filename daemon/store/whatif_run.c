@@ -37,11 +37,15 @@
     "  WHERE a.incident_id = " inc " AND a.event_id IS NOT NULL GROUP BY a.event_id) k"                      \
     " ON k.event_id = e.event_id WHERE e.incident_id = " inc ")"
 
-/* People's audit entries of an incident, in id order. */
+/* People's audit entries of an incident, in id order, with their personal values' plaintext in
+ * place of the digests (sql/0020_audit_personal.sql; "[redacted]" after retention): a rationale
+ * replays as the text it was. */
 #define SQL_WHATIF_ACTS(inc)                                                                                 \
     "(SELECT COALESCE(json_agg(json_build_object('id', a.id, 'action', a.action, 'actor', a.actor,"          \
     " 'role', a.role, 'at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"          \
-    " 'crn', a.crn, 'pending_id', a.pending_id, 'after', a.after, 'rules', to_json(a.rules)) ORDER BY a.id),"\
+    " 'crn', a.crn, 'pending_id', a.pending_id,"                                                            \
+    " 'after', audit_pd_merge(a.after, (SELECT p.vals FROM audit_personal p WHERE p.audit_id = a.id)),"     \
+    " 'rules', to_json(a.rules)) ORDER BY a.id),"                                                           \
     " '[]') FROM audit a WHERE a.incident_id = " inc " AND a.role <> 'rules')"
 
 /* The period's incidents in first-report order (only ids are sorted), each with its state, its

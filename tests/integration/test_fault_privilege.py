@@ -3,8 +3,9 @@
 
 The migrations run as the schema owner, so every table belongs to fcrd_owner; the role fcrd
 serves with is no superuser and can do no DDL, no UPDATE or DELETE of raw events or the audit
-trail, no write of the access log but through its append function, and no DELETE or TRUNCATE
-anywhere; no statement is composed from text (a source scan).
+trail, no write of the access log but through its append function, no write of the plaintext kept
+beside audit entries (audit_personal) but through audit_append and the retention functions, and
+no DELETE or TRUNCATE anywhere; no statement is composed from text (a source scan).
 Secrets stay out of the log: a password in a connection string and
 the API tokens are never written there, not at debug level, not in a reload's list of changes.
 """
@@ -78,6 +79,13 @@ class PrivilegeTest(DaemonTestCase):
             "update access_log_head": "UPDATE access_log_head SET hash = ''",
             "replace the append function": "CREATE OR REPLACE FUNCTION access_log_append(lines text) RETURNS integer"
                                            " LANGUAGE sql AS 'SELECT 0'",
+            "update audit_personal": "UPDATE audit_personal SET vals = '{}'",
+            "delete audit_personal": "DELETE FROM audit_personal",
+            "insert audit_personal": "INSERT INTO audit_personal VALUES (0, 'x', '{}')",
+            "truncate audit_personal": "TRUNCATE audit_personal",
+            "replace the redaction function": "CREATE OR REPLACE FUNCTION retention_redact(incident text, period text,"
+                                              " seconds bigint, actor text, role text) RETURNS boolean"
+                                              " LANGUAGE sql AS 'SELECT true'",
             "delete crimes": "DELETE FROM crimes",
             "delete pending": "DELETE FROM pending_decisions",
             "delete incidents": "DELETE FROM incidents",

@@ -251,7 +251,9 @@ START_TEST(the_daemon_table)
     real(H, "/v1/pending", API_ROUTE_BAD_METHOD, NULL, NULL);
     real(G, "/v1/pending/", API_ROUTE_BAD_METHOD, NULL, NULL);
     real(G, "/v1/pending/x/decision", API_ROUTE_BAD_METHOD, NULL, NULL);
-    real(P, "/v1/incidents/x", API_ROUTE_BAD_METHOD, NULL, NULL);
+    /* Below POST /v1/incidents/{incident_id}/legal-hold: no such endpoint rather than a method. */
+    real(P, "/v1/incidents/x", API_ROUTE_NO_ENDPOINT, NULL, NULL);
+    real(P, "/v1/incidents/a/b/legal-hold", API_ROUTE_FOUND, "incident_id", "a/b");
     real(P, "/ui/app.js", API_ROUTE_BAD_METHOD, NULL, NULL);
     real(P, "/", API_ROUTE_BAD_METHOD, NULL, NULL);
     real(P, "/healthz", API_ROUTE_BAD_METHOD, NULL, NULL);

@@ -486,7 +486,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 65);
+    ck_assert_uint_eq(n, 68);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -538,6 +538,7 @@ START_TEST(key_table_names_and_flags)
         { "service.accept_pause_ms", false },
         { "tls.api_client_ca", true }, { "tls.api_client_subjects", true },
         { "api.stream_heartbeat_s", true }, { "api.max_streams", true },
+        { "retention.incident_s", true }, { "retention.crime_s", true }, { "retention.crime_groups", true },
     };
     ck_assert_uint_eq(sizeof flags / sizeof flags[0], n);
     for (size_t k = 0; k < n; k++) {
@@ -849,6 +850,27 @@ START_TEST(sources_section)
 }
 END_TEST
 
+START_TEST(retention_groups)
+{
+    expect_error_with("[retention]\ncrime_groups = violence\n",
+                      ":11: [retention] crime_groups: 'violence' is not GROUP=SECONDS");
+    expect_error_with("[retention]\ncrime_groups = violence=1y\n",
+                      ":11: [retention] crime_groups: 'violence=1y' is not GROUP=SECONDS");
+    expect_error_with("[retention]\ncrime_groups = violence=10,=5\n",
+                      ":11: [retention] crime_groups: '=5' is not GROUP=SECONDS");
+    expect_error_with("[retention]\ncrime_groups = a=1,\n", ":11: [retention] crime_groups: '' is not GROUP=SECONDS");
+    expect_error_with("[retention]\ncrime_groups = a=1, b=2\n", ":11: [retention] crime_groups: ' b=2' is not GROUP=SECONDS");
+    expect_error_with("[retention]\nincident_s = 0\n", "[retention] incident_s");
+    char *s = with("[retention]\ncrime_groups = serious_sexual=3153600000,violence=315360000\nincident_s = 60\n");
+    struct config *cfg = load_ok(s);
+    ck_assert_str_eq(cfg->retention_crime_groups, "serious_sexual=3153600000,violence=315360000");
+    ck_assert_uint_eq(cfg->retention_incident_s, 60);
+    ck_assert_uint_eq(cfg->retention_crime_s, 220752000);
+    config_free(cfg);
+    free(s);
+}
+END_TEST
+
 START_TEST(sources_errors)
 {
     expect_error_with("[sources]\nroom-a = uid:1\nroom-b = uid:1\n",
@@ -888,6 +910,7 @@ int main(void)
     tcase_add_test(tc, parse_listen_items);
     tcase_add_test(tc, sources_section);
     tcase_add_test(tc, sources_errors);
+    tcase_add_test(tc, retention_groups);
     tcase_add_test(tc, key_table_names_and_flags);
     tcase_add_test(tc, render_round_trip);
     tcase_add_test(tc, render_masks_passwords_and_truncates);

@@ -1,5 +1,6 @@
 /* test_jsonwrite.c: jsonwrite must print exactly what jansson prints, and copy exactly what it copies. */
 #include <check.h>
+#include <openssl/evp.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
@@ -425,6 +426,61 @@ START_TEST(audit_line_overrides)
 }
 END_TEST
 
+/* Personal members leave the hashed text: {"pd": sha256(salt || canonical JSON)} in their place at
+ * any depth, null ones kept; the plaintext goes in one more field, {"salt", "v": {digest: text}}. */
+START_TEST(audit_line_personal_digests)
+{
+    json_t *e = json_pack("{s:s, s:{s:s, s:n, s:[{s:s, s:s}]}}", "action", "pending.closed", "after", "rationale",
+                          "Spoke to Zed", "note", "persons", "name", "Zed Quill", "role", "witness");
+    json_t *one = json_pack("[O]", e);
+    char *got = audit_lines(one, 0);
+    ck_assert_ptr_null(strstr(got, "Spoke to Zed\""));
+    char *tab = strchr(got, '\t');
+    ck_assert_ptr_nonnull(tab);
+    char *hashed = strndup(got, (size_t)(tab - got));
+    ck_assert_ptr_null(strstr(hashed, "Zed"));
+    free(hashed);
+    /* the side data: the last field */
+    char *last = strrchr(got, '\t');
+    size_t n = strlen(last + 1);
+    ck_assert_int_eq(last[n], '\n');
+    json_t *side = json_loadb(last + 1, n - 1, 0, NULL);
+    ck_assert_ptr_nonnull(side);
+    const char *salt = json_string_value(json_object_get(side, "salt"));
+    ck_assert_uint_eq(strlen(salt), 32);
+    json_t *vals = json_object_get(side, "v");
+    ck_assert_uint_eq(json_object_size(vals), 2);
+    json_t *text = json_loadb(got, (size_t)(tab - got), 0, NULL);
+    json_t *after = json_object_get(text, "after");
+    ck_assert(json_is_null(json_object_get(after, "note")));
+    json_t *person = json_array_get(json_object_get(after, "persons"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(person, "role")), "witness");
+    ck_assert_ptr_nonnull(json_object_get(json_object_get(person, "name"), "pd"));
+    const char *d = json_string_value(json_object_get(json_object_get(after, "rationale"), "pd"));
+    ck_assert_ptr_nonnull(d);
+    ck_assert_str_eq(json_string_value(json_object_get(vals, d)), "\"Spoke to Zed\"");
+    /* recomputed: sha256(salt || text) */
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s\"Spoke to Zed\"", salt);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(buf, strlen(buf), md, &mdlen, EVP_sha256(), NULL);
+    char hex[65];
+    for (unsigned int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    ck_assert_str_eq(hex, d);
+    /* a second line of the same entry has its own salt */
+    char *again = audit_lines(one, 0);
+    ck_assert_str_ne(again, got);
+    free(again);
+    json_decref(text);
+    json_decref(side);
+    json_decref(one);
+    json_decref(e);
+    free(got);
+}
+END_TEST
+
 /* An incident's row for the write statement: tab-separated fields when every column can go as one,
  * else the row as one JSON object; either way one line. */
 START_TEST(incident_row_forms)
@@ -472,6 +528,7 @@ int main(void)
     tcase_add_test(tc, corpus_documents);
     tcase_add_test(tc, incident_row_forms);
     tcase_add_test(tc, audit_line_overrides);
+    tcase_add_test(tc, audit_line_personal_digests);
     tcase_add_test(tc, awkward_strings);
     tcase_add_test(tc, escapes_at_every_offset);
     tcase_add_test(tc, numbers_and_singletons);

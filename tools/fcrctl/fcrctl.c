@@ -1196,6 +1196,35 @@ static int fcrctl_cmd_subject(struct fcrctl *ctl)
     return rc;
 }
 
+/* ---- retention ------------------------------------------------------------------------------ */
+
+static const struct fcrctl_table_column retention_cols[] = {
+    {"INCIDENT", "incident_id"}, {"PERIOD", "period"}, {"SECONDS", "seconds"},
+    {"SINCE", "since"}, {"OLD_ENTRIES", "old_entries"}, {"REDACTED", "redacted"},
+};
+
+static int fcrctl_cmd_retention(struct fcrctl *ctl)
+{
+    json_t *body = json_pack("{s:b}", "dry_run", ctl->args->dry_run);
+    json_t *doc;
+    struct fcrctl_http_reply reply;
+    int rc = body ? fcrctl_call(ctl, "POST", "/v1/retention/run", body, &doc, &reply) : FCRCTL_EXIT_FAILURE;
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (ctl->args->json) {
+        fcrctl_print_raw(ctl, &reply);
+    } else {
+        rc = fcrctl_print_section(ctl, ctl->args->dry_run ? "due" : "incidents", json_object_get(doc, "incidents"),
+                                  COLS(retention_cols));
+        fprintf(ctl->out, "%s: %lld due, %lld redacted\n", ctl->args->dry_run ? "dry run" : "run",
+                json_integer_value(json_object_get(doc, "due")), json_integer_value(json_object_get(doc, "redacted")));
+    }
+    json_decref(doc);
+    fcrctl_http_reply_clear(&reply);
+    return rc;
+}
+
 static int fcrctl_run(struct fcrctl *ctl)
 {
     switch (ctl->args->cmd) {
@@ -1223,6 +1252,8 @@ static int fcrctl_run(struct fcrctl *ctl)
         return fcrctl_cmd_access_log(ctl);
     case FCRCTL_CMD_SUBJECT:
         return fcrctl_cmd_subject(ctl);
+    case FCRCTL_CMD_RETENTION:
+        return fcrctl_cmd_retention(ctl);
     default:
         return FCRCTL_EXIT_USAGE;
     }

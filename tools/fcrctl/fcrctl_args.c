@@ -26,7 +26,7 @@ static const struct fcrctl_args_command commands[] = {
     {"audit", FCRCTL_CMD_AUDIT, 0, 1},           {"report", FCRCTL_CMD_REPORT, 0, 0},
     {"whatif", FCRCTL_CMD_WHATIF, 1, 1},         {"token", FCRCTL_CMD_TOKEN_HASH, 1, 1},
     {"access-log", FCRCTL_CMD_ACCESS_LOG, 0, 0}, {"subject", FCRCTL_CMD_SUBJECT, 1, 1},
-    {"help", FCRCTL_CMD_HELP, 0, 1},
+    {"retention", FCRCTL_CMD_RETENTION, 1, 1},   {"help", FCRCTL_CMD_HELP, 0, 1},
 };
 
 enum fcrctl_args_kind { KIND_FLAG, KIND_TEXT, KIND_NUMBER };
@@ -75,6 +75,7 @@ static const struct fcrctl_args_option options[] = {
     OPT("to", KIND_TEXT, CMD(FCRCTL_CMD_REPORT) | CMD(FCRCTL_CMD_WHATIF) | CMD(FCRCTL_CMD_ACCESS_LOG), to, 0),
     OPT("user", KIND_TEXT, CMD(FCRCTL_CMD_ACCESS_LOG), user, 0),
     OPT("ref", KIND_TEXT, CMD(FCRCTL_CMD_ACCESS_LOG), ref, 0),
+    OPT("dry-run", KIND_FLAG, CMD(FCRCTL_CMD_RETENTION), dry_run, 0),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -178,6 +179,12 @@ static int fcrctl_args_check(struct fcrctl_args *a, const char *const *operands,
         /* The token itself never comes from argv, where the process list shows it. */
         if (strcmp(a->target, "hash") != 0)
             return fcrctl_args_fail(err, errlen, "token: unknown operand '%s' (did you mean 'token hash'?)",
+                                    a->target);
+        a->target = NULL;
+        break;
+    case FCRCTL_CMD_RETENTION:
+        if (strcmp(a->target, "run") != 0)
+            return fcrctl_args_fail(err, errlen, "retention: unknown operand '%s' (did you mean 'retention run'?)",
                                     a->target);
         a->target = NULL;
         break;
@@ -342,6 +349,10 @@ static const char usage_text[] =
     "                          everything held about the person with command-and-control ref\n"
     "                          REF (a subject access request): a summary per incident, or with\n"
     "                          --json the export; --out FILE writes the export to FILE (mode 600)\n"
+    "  retention run [--dry-run]\n"
+    "                          redact the personal data of the incidents past their retention\n"
+    "                          period and not on legal hold (role fcr), one incident at a time;\n"
+    "                          with --dry-run only list them\n"
     "  token hash              read a token from standard input and print the line fcrd's\n"
     "                          tokens file may hold instead of it: sha256:HEX (no request\n"
     "                          is sent)\n"

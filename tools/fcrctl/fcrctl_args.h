@@ -24,6 +24,7 @@ enum fcrctl_cmd {
     FCRCTL_CMD_AUDIT_KEYGEN, /* audit keygen --out KEY: a checkpoint signing key pair */
     FCRCTL_CMD_ACCESS_LOG,   /* access-log [--user U] [--incident ID] [--ref REF] [--from D] [--to D] */
     FCRCTL_CMD_SUBJECT,      /* subject REF [--out FILE] */
+    FCRCTL_CMD_RETENTION,    /* retention run [--dry-run] */
 };
 
 /* The parsed command line. Every string is borrowed from argv (nothing to free); NULL when
@@ -83,6 +84,9 @@ struct fcrctl_args {
     /* access-log (with incident, from, to, limit, all) */
     const char *user;
     const char *ref;
+
+    /* retention run */
+    bool dry_run;
 };
 
 /* fcrctl_args_parse: fill *a from argv[1..argc-1]. Returns 0, or FCRCTL_EXIT_USAGE with a

@@ -172,24 +172,98 @@ static bool fcrctl_chain_agree(const char *name, const json_t *hashed, const jso
     return false;
 }
 
+/* A personal value's digest object in the hashed text: {"pd": 64 hex digits} and nothing else
+ * (sql/0018_audit_personal.sql). */
+static const char *fcrctl_chain_pd(const json_t *v)
+{
+    const json_t *d = json_object_get(v, "pd");
+    return json_is_object(v) && json_object_size(v) == 1 && json_is_string(d) &&
+                   fcrctl_chain_is_hash(json_string_value(d))
+               ? json_string_value(d)
+               : NULL;
+}
+
+/* Whether `shown` is what `hashed` (a before or after of the hashed text) stands for: the same
+ * JSON, except that in place of each digest object it shows the plaintext whose digest that is
+ * (personal: the item's {"salt", "values": {digest: text}}, recomputed here), or "[redacted]" once
+ * the plaintext is gone. *tampered: a plaintext is kept but no longer matches its digest. */
+static bool fcrctl_chain_shown(const json_t *hashed, const json_t *shown, const json_t *personal, bool *tampered)
+{
+    const char *d = fcrctl_chain_pd(hashed);
+    if (d) {
+        const json_t *text = json_object_get(json_object_get(personal, "values"), d);
+        const json_t *salt = json_object_get(personal, "salt");
+        if (!text)
+            return json_is_string(shown) && strcmp(json_string_value(shown), "[redacted]") == 0;
+        char again[FCRCTL_CHAIN_HASH_HEX];
+        if (!json_is_string(text) || !json_is_string(salt) ||
+            fcrctl_chain_sha256_hex(json_string_value(salt), json_string_value(text), json_string_length(text),
+                                    again) != 0 ||
+            strcmp(again, d) != 0) {
+            *tampered = true;
+            return false;
+        }
+        json_t *plain = json_loadb(json_string_value(text), json_string_length(text), JSON_DECODE_ANY, NULL);
+        bool eq = plain && shown && json_equal(plain, (json_t *)shown);
+        json_decref(plain);
+        return eq;
+    }
+    if (json_is_object(hashed)) {
+        if (!json_is_object(shown) || json_object_size(hashed) != json_object_size(shown))
+            return false;
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)hashed, key, v)
+        {
+            const json_t *w = json_object_get(shown, key);
+            if (!w || !fcrctl_chain_shown(v, w, personal, tampered))
+                return false;
+        }
+        return true;
+    }
+    if (json_is_array(hashed)) {
+        if (!json_is_array(shown) || json_array_size(hashed) != json_array_size(shown))
+            return false;
+        for (size_t i = 0; i < json_array_size(hashed); i++)
+            if (!fcrctl_chain_shown(json_array_get(hashed, i), json_array_get(shown, i), personal, tampered))
+                return false;
+        return true;
+    }
+    return json_equal((json_t *)hashed, (json_t *)shown);
+}
+
+static bool fcrctl_chain_field_ok(const json_t *item, const char *f, const json_t *hashed_v, char *why, size_t whylen)
+{
+    const json_t *shown = json_object_get(item, f);
+    bool tampered = false;
+    if ((strcmp(f, "before") == 0 || strcmp(f, "after") == 0) && hashed_v && !json_is_null(hashed_v)) {
+        if (fcrctl_chain_shown(hashed_v, shown, json_object_get(item, "personal"), &tampered))
+            return true;
+    } else if (fcrctl_chain_agree(f, hashed_v, shown)) {
+        return true;
+    }
+    if (tampered)
+        snprintf(why, whylen, "a personal value kept beside field '%s' does not match its digest in the hashed "
+                 "entry text: the plaintext was changed", f);
+    else
+        snprintf(why, whylen, "field '%s' disagrees with the hashed entry text", f);
+    return false;
+}
+
 static int fcrctl_chain_fields_agree(const json_t *item, const json_t *hashed, char *why, size_t whylen)
 {
     for (size_t i = 0; fcrctl_chain_fields[i]; i++) {
         const char *f = fcrctl_chain_fields[i];
-        if (!fcrctl_chain_agree(f, json_object_get(hashed, f), json_object_get(item, f))) {
-            snprintf(why, whylen, "field '%s' disagrees with the hashed entry text", f);
+        if (!fcrctl_chain_field_ok(item, f, json_object_get(hashed, f), why, whylen))
             return -1;
-        }
     }
     /* Whatever else was hashed must be shown as it was hashed, too. */
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)hashed, key, v)
     {
-        if (!fcrctl_chain_agree(key, v, json_object_get(item, key))) {
-            snprintf(why, whylen, "field '%s' disagrees with the hashed entry text", key);
+        if (!fcrctl_chain_field_ok(item, key, v, why, whylen))
             return -1;
-        }
     }
     return 0;
 }

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""test_retention.py: personal data stays out of the hashed audit text and is retired on schedule
+without breaking the chains (sql/0020_audit_personal.sql, docs/operations.md "Data protection").
+
+Audit entries written now hold digests, not the planted rationale, in audit.entry, while the API
+shows the plaintext; `fcrctl audit verify` passes, and fails naming the entry once a kept plaintext
+is changed. Periods come from [retention] (a non-crime incident 1 year, a crime 2 years) and the
+feed's own event times: incidents whose events are from 2020 are due, those of today are not.
+A dry run lists the due incidents; a run redacts them: the planted words vanish from every table
+while codes, CRNs and decisions stay, verify passes, each has a retention.redacted entry, and a
+second run changes nothing. A legal hold keeps an incident whole until it is cleared. Entries from
+before the migration are counted per incident, in the dry run and the redaction's entry. A run stopped
+halfway (its backend terminated while it waits for a locked incident) leaves each incident whole
+or fully redacted, and the next run finishes. The serving login still cannot edit the tables.
+"""
+import datetime
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fault"))
+
+import faultkit  # noqa: E402
+import harness  # noqa: E402
+from harness import DaemonTestCase, assault_opened, event, psycopg2, uid  # noqa: E402
+
+FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
+
+OLD = "2020-01-06T10:00:00Z"
+NAME = "Zebedee Quillfeather"
+EMPLOYER = "Quillfeather Haulage"
+NARRATIVE = "Narrwordzx says the van was blue"
+RATIONALE = "Ratwordzx spoke to the witness twice"
+PLANTED = ["Quillfeather", "Narrwordzx", "Ratwordzx"]
+TABLES = {"raw_events": "body", "incidents": "state::text", "person_index": "person_index::text",
+          "pending_decisions": "pending_decisions::text", "audit": "audit::text",
+          "audit_personal": "audit_personal::text", "crimes": "crimes::text"}
+
+
+def now_at():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def third_party(incident_id, at):
+    """A witness reports an assault: a pending decision, no crime; names, employer and narrative."""
+    return event(incident_id, 1, "incident.opened", at, reported_by="w1", narrative=NARRATIVE,
+                 persons=[{"id": "w1", "role": "witness", "name": NAME, "employer": EMPLOYER},
+                          {"id": "v1", "role": "victim", "sex": "male", "age": 40, "name": NAME + " Jr"}],
+                 allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury", "occurred_at": at,
+                               "location": {"force_area": "own", "premises": "public_place"}}])
+
+
+class RetentionTest(DaemonTestCase):
+    harness_config = {"retention.incident_s": "31536000", "retention.crime_s": "63072000"}
+
+    def setUp(self):
+        self.assertIsNotNone(faultkit.wait_ready(self.h, 60))
+
+    # -- helpers ------------------------------------------------------------------------------
+    def fcrctl(self, *args, role="auditor"):
+        e = dict(os.environ, FCRD_TOKEN=self.h.tokens[role], FCRD_URL=f"http://127.0.0.1:{self.h.api_port}")
+        return subprocess.run([FCRCTL_BIN, *args], env=e, capture_output=True, text=True, timeout=120)
+
+    def verify_ok(self):
+        r = self.fcrctl("audit", "verify")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def as_fcrd(self, sql, args=None):
+        conn = self.h.connect(user="fcrd")
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+            return None
+        except psycopg2.Error as e:
+            return e.pgcode or "error"
+        finally:
+            conn.close()
+
+    def planted_in(self, incident_id):
+        """{table: count} of rows of the incident (or its audit entries) holding a planted word."""
+        out = {}
+        for table, col in TABLES.items():
+            if table == "audit_personal":
+                where = "audit_id IN (SELECT id FROM audit WHERE incident_id = %s)"
+            else:
+                where = "incident_id = %s"
+            like = " OR ".join(f"{col} LIKE %s" for _ in PLANTED)
+            n = self.h.sql_value(f"SELECT count(*) FROM {table} WHERE {where} AND ({like})",
+                                 (incident_id, *[f"%{w}%" for w in PLANTED]))
+            if n:
+                out[table] = n
+        return out
+
+    def pending_of(self, incident_id):
+        return self.h.sql_value("SELECT id FROM pending_decisions WHERE incident_id = %s AND status = 'open'",
+                                (incident_id,))
+
+    def decide(self, incident_id):
+        pid = self.pending_of(incident_id)
+        self.assertIsNotNone(pid)
+        st, body = self.h.api.request("POST", f"/v1/pending/{pid}/decision",
+                                        {"decision": "no_crime", "rationale": RATIONALE}, role="supervisor")
+        self.assertEqual(st, 200, body)
+
+    def retention(self, dry_run, expect=200):
+        st, body = self.h.api.request("POST", "/v1/retention/run", {"dry_run": dry_run}, role="fcr")
+        self.assertEqual(st, expect, body)
+        return body
+
+    def due(self):
+        return {i["incident_id"] for i in self.retention(True)["incidents"]}
+
+    def old_incident(self, crime=False, at=OLD):
+        iid = uid("RET")
+        if crime:
+            self.send_accepted(assault_opened(iid, at=at, narrative=NARRATIVE))
+        else:
+            self.send_accepted(third_party(iid, at))
+            self.decide(iid)
+        return iid
+
+    # -- 1. the hashed text ---------------------------------------------------------------------
+    def test_a_entries_hold_digests_and_the_api_shows_plaintext(self):
+        iid = self.old_incident(at=now_at())
+        n = self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s AND entry LIKE %s",
+                             (iid, "%Ratwordzx%"))
+        self.assertEqual(n, 0, "the rationale is not in the hashed text")
+        self.assertGreater(self.h.sql_value(
+            "SELECT count(*) FROM audit WHERE incident_id = %s AND entry LIKE '%%{\"pd\":\"%%'", (iid,)), 0)
+        st, page = self.h.api.get(f"/v1/audit?incident_id={iid}", role="auditor")
+        self.assertEqual(st, 200, page)
+        self.assertIn(RATIONALE, json.dumps(page), "the API shows the plaintext while it is kept")
+        self.verify_ok()
+
+    def test_b_verify_detects_a_changed_plaintext(self):
+        iid = self.old_incident(at=now_at())
+        aid, vals = self.h.sql("SELECT p.audit_id, p.vals FROM audit_personal p JOIN audit a ON a.id = p.audit_id "
+                               "WHERE a.incident_id = %s ORDER BY p.audit_id LIMIT 1", (iid,))[0]
+        changed = {k: json.dumps("someone else") for k in vals}
+        self.h.sql("UPDATE audit_personal SET vals = %s WHERE audit_id = %s", (json.dumps(changed), aid))
+        try:
+            r = self.fcrctl("audit", "verify")
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn(str(aid), r.stdout + r.stderr)
+            self.assertIn("plaintext was changed", r.stdout + r.stderr)
+        finally:
+            self.h.sql("UPDATE audit_personal SET vals = %s WHERE audit_id = %s", (json.dumps(vals), aid))
+        self.verify_ok()
+
+    # -- 2, 3. runs -------------------------------------------------------------------------------
+    def test_c_run_redacts_what_is_due_and_only_that(self):
+        old = self.old_incident()
+        old_crime = self.old_incident(crime=True)
+        recent = self.old_incident(at=now_at())
+        held = self.old_incident()
+        st, body = self.h.api.request("POST", f"/v1/incidents/{held}/legal-hold",
+                                        {"hold": True, "reason": "Civil claim pending"}, role="fcr")
+        self.assertEqual(st, 200, body)
+        st, body = self.h.api.request("POST", f"/v1/incidents/{held}/legal-hold",
+                                        {"hold": True, "reason": "x"}, role="supervisor")
+        self.assertEqual(st, 403, body)
+        st, body = self.h.api.request("POST", f"/v1/incidents/{held}/legal-hold", {"reason": "x"}, role="fcr")
+        self.assertEqual((st, body["error"]["field"]), (400, "hold"), body)
+        st, body = self.h.api.request("POST", f"/v1/incidents/{uid('NONE')}/legal-hold",
+                                      {"hold": True, "reason": "x"}, role="fcr")
+        self.assertEqual((st, body["error"]["code"]), (404, "not_found"), body)
+        st, body = self.h.api.request("POST", "/v1/retention/run", {"dry_run": "yes"}, role="fcr")
+        self.assertEqual((st, body["error"]["field"]), (400, "dry_run"), body)
+        crn = self.h.sql_value("SELECT crn FROM crimes WHERE incident_id = %s", (old_crime,))
+        self.assertIsNotNone(crn)
+
+        due = self.due()
+        self.assertIn(old, due)
+        self.assertIn(old_crime, due)
+        self.assertNotIn(recent, due)
+        self.assertNotIn(held, due)
+        r = self.fcrctl("retention", "run", "--dry-run", role="fcr")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(old, r.stdout)
+        self.assertNotIn(recent, r.stdout)
+        self.assertIn("dry run:", r.stdout)
+        self.assertTrue(self.planted_in(old), "a dry run changes nothing")
+        decisions = self.h.sql("SELECT id, status, reason, resolution->>'decision' FROM pending_decisions "
+                               "WHERE incident_id = %s ORDER BY id", (old,))
+
+        body = self.retention(False)
+        self.assertGreaterEqual(body["redacted"], 2, body)
+        for iid in (old, old_crime):
+            self.assertEqual(self.planted_in(iid), {}, iid)
+            entries = self.h.sql("SELECT after FROM audit WHERE incident_id = %s AND action = 'retention.redacted'",
+                                 (iid,))
+            self.assertEqual(len(entries), 1, entries)
+            self.assertIn(entries[0][0]["period"], ("incident", "crime"))
+        self.assertEqual(self.h.sql_value("SELECT status FROM crimes WHERE crn = %s", (crn,)), "recorded")
+        self.assertEqual(self.h.sql("SELECT id, status, reason, resolution->>'decision' FROM pending_decisions "
+                                    "WHERE incident_id = %s ORDER BY id", (old,)), decisions)
+        self.assertTrue(self.planted_in(recent), "the recent incident is whole")
+        self.assertTrue(self.planted_in(held), "the held incident is whole")
+        st, page = self.h.api.get(f"/v1/audit?incident_id={old}", role="auditor")
+        self.assertIn("[redacted]", json.dumps(page))
+        self.verify_ok()
+
+        # Again: nothing more to do, nothing written.
+        count = self.h.sql_value("SELECT count(*) FROM audit")
+        self.assertNotIn(old, self.due())
+        again = self.retention(False)
+        self.assertEqual(again["redacted"], 0, again)
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM audit"), count, "a second run appends nothing")
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM audit WHERE action = 'retention.redacted' "
+                                          "AND incident_id IN (%s, %s)", (old, old_crime)), 2)
+
+        # Clearing the hold lets the next run redact it; the hold is audited without its reason.
+        st, body = self.h.api.request("POST", f"/v1/incidents/{held}/legal-hold", {"hold": False}, role="fcr")
+        self.assertEqual(st, 200, body)
+        holds = self.h.sql("SELECT entry FROM audit WHERE incident_id = %s AND action = 'incident.legal_hold' "
+                           "ORDER BY id", (held,))
+        self.assertEqual(len(holds), 2)
+        self.assertNotIn("Civil claim", holds[0][0])
+        self.assertIn(held, self.due())
+        r = self.fcrctl("retention", "run", role="fcr")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(held, r.stdout)
+        self.assertEqual(self.planted_in(held), {})
+        self.verify_ok()
+
+    def test_d_run_stopped_halfway_leaves_each_incident_whole_or_redacted(self):
+        ids = [self.old_incident(at=f"2020-02-{d:02d}T10:00:00Z") for d in range(1, 13)]
+        due = [i["incident_id"] for i in self.retention(True)["incidents"]]
+        ours = [i for i in due if i in ids]
+        self.assertEqual(len(ours), len(ids))
+        blocker = ours[6]
+        lock = self.h.connect(autocommit=False)
+        cur = lock.cursor()
+        cur.execute("SELECT 1 FROM incidents WHERE incident_id = %s FOR UPDATE", (blocker,))
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=self.h.api.request("POST", "/v1/retention/run", {"dry_run": False}, role="fcr")))
+        t.start()
+        pid = None
+        deadline = time.monotonic() + 60
+        while pid is None and time.monotonic() < deadline:
+            pid = self.h.sql_value("SELECT pid FROM pg_stat_activity WHERE query LIKE 'CALL retention_run%%' "
+                                   "AND wait_event_type = 'Lock'")
+            if pid is None:
+                time.sleep(0.05)
+        self.assertIsNotNone(pid, "the run waits for the locked incident")
+        self.h.sql("SELECT pg_terminate_backend(%s)", (pid,))
+        t.join(60)
+        lock.rollback()
+        lock.close()
+        self.assertNotEqual(result["r"][0], 200, result)
+        states = {}
+        for iid in ids:
+            redacted = self.h.sql_value("SELECT redacted_at IS NOT NULL FROM incidents WHERE incident_id = %s", (iid,))
+            planted = self.planted_in(iid)
+            marks = self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s "
+                                     "AND action = 'retention.redacted'", (iid,))
+            self.assertEqual((redacted, marks), (True, 1) if not planted else (False, 0), (iid, planted))
+            states[iid] = redacted
+        self.assertTrue(any(states.values()) and not all(states.values()), states)
+        # The next run finishes (the write connection comes back first).
+        deadline = time.monotonic() + 60
+        while True:
+            st, body = self.h.api.request("POST", "/v1/retention/run", {"dry_run": False}, role="fcr")
+            if st == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(st, 200, body)
+        for iid in ids:
+            self.assertEqual(self.planted_in(iid), {}, iid)
+        self.verify_ok()
+
+    def test_f_entries_from_before_the_migration_are_counted_not_touched(self):
+        iid = self.old_incident()
+        n = self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s", (iid,))
+        self.assertGreater(n, 0)
+        start = self.h.sql_value("SELECT last_id FROM audit_personal_start")
+        # As if the incident's entries had been written before migration 0020.
+        self.h.sql("UPDATE audit_personal_start SET last_id = (SELECT max(id) FROM audit)")
+        try:
+            listed = {i["incident_id"]: i for i in self.retention(True)["incidents"]}
+            self.assertEqual(listed[iid]["old_entries"], n)
+            self.retention(False)
+            after = self.h.sql_value("SELECT after FROM audit WHERE incident_id = %s AND action = 'retention.redacted'",
+                                     (iid,))
+            self.assertEqual(after["old_entries"], n, after)
+        finally:
+            self.h.sql("UPDATE audit_personal_start SET last_id = %s", (start,))
+        self.verify_ok()
+
+    # -- privileges -------------------------------------------------------------------------------
+    def test_e_serving_login_cannot_edit_directly(self):
+        refused = ["UPDATE raw_events SET body = body", "UPDATE audit SET entry = entry",
+                   "DELETE FROM audit_personal", "UPDATE audit_personal SET salt = salt",
+                   "INSERT INTO audit_personal VALUES (0, 'x', '{}')"]
+        for sql in refused:
+            with self.subTest(sql=sql):
+                self.assertEqual(self.as_fcrd(sql), "42501")
+
+
+if __name__ == "__main__":
+    harness.main()
