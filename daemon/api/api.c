@@ -421,6 +421,12 @@ struct metrics *api_metrics(const struct api *a)
     return a->p.metrics;
 }
 
+void api_set_read_conninfo(struct api *a, const char *conninfo)
+{
+    if (a->db)
+        api_db_set_read_conninfo(a->db, conninfo);
+}
+
 void api_set_limits(struct api *a, const struct api_limits *lim)
 {
     a->p.limits = *lim;

@@ -67,6 +67,10 @@ void api_set_draining(struct api *a, bool draining);
 
 /* api_set_limits: the limits from now on (a reload). */
 void api_set_limits(struct api *a, const struct api_limits *lim);
+/* api_set_read_conninfo: the API's reads go to conninfo (copied) from now on (a standby within its
+ * staleness bound, or the primary: api_readsrc.h); writes and people's decisions stay on the
+ * primary. */
+void api_set_read_conninfo(struct api *a, const char *conninfo);
 
 /* api_get_limits: the limits in force (borrowed). */
 const struct api_limits *api_get_limits(const struct api *a);

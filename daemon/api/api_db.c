@@ -2,6 +2,7 @@
  * to a statement timeout, and writes in order on a connection of their own. */
 #include "api/api_db.h"
 
+#include <event2/event.h>
 #include <event2/http.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,11 +51,16 @@ struct api_db_conn {
     enum api_db_kind kind;
     struct api_query *inflight;
     int timeout_ms; /* the statement timeout sent with the query in flight (0: none) */
+    char name[32];  /* in log lines */
+    bool reopen;    /* a read connection to be reopened on d->read_conninfo when idle */
+    struct event *reopen_ev; /* does it from the loop, never from the connection's own callback */
 };
 
 struct api_db {
     struct event_base *base;
     char *conninfo;
+    char *read_conninfo;  /* where the read pool connects (api_db_set_read_conninfo); starts as conninfo */
+    int connect_timeout_ms, schema, reconnect_max_ms; /* every connection's, kept for reopening */
     int read_timeout_ms;
     struct metrics *metrics;
     struct api_db_conn *conns; /* the read pool, then the write connection */
@@ -167,6 +173,13 @@ static void api_db_done(void *arg, PGresult **res, int n, const char *error, boo
         }
     }
     api_query_free(q);
+    if (c->reopen) {
+        /* Switched while this query ran: reopen from the loop, not from this connection's own
+         * callback; it takes no more queries meanwhile (api_db_pump). */
+        static const struct timeval now = {0, 0};
+        evtimer_add(c->reopen_ev, &now);
+        return;
+    }
     api_db_pump(c->d, c->kind);
 }
 
@@ -216,7 +229,7 @@ static void api_db_pump(struct api_db *d, enum api_db_kind kind)
 {
     for (size_t i = 0; i < d->nconns && d->head[kind]; i++) {
         struct api_db_conn *c = &d->conns[i];
-        while (c->kind == kind && !c->inflight && pgconn_ready(c->pg) && d->head[kind]) {
+        while (c->kind == kind && !c->inflight && !c->reopen && pgconn_ready(c->pg) && d->head[kind]) {
             struct api_query *q = api_db_pop(d, kind);
             if (!q->req) {
                 api_query_free(q);
@@ -342,6 +355,34 @@ void api_write_owned(struct api *a, const struct api_call *call, const char *sql
     api_db_enqueue(a, API_DB_WRITE, call, NULL, sql, nparams, params, finish, NULL, arg, arg_free);
 }
 
+/* api_db_open: (re)opens connection c on its conninfo: the read pool's current one, or the
+ * primary's for the write connection. 0, or -1 when out of memory. */
+static int api_db_open(struct api_db_conn *c)
+{
+    struct api_db *d = c->d;
+    pgconn_free(c->pg);
+    c->pg = pgconn_new(d->base, c->kind == API_DB_READ ? d->read_conninfo : d->conninfo, c->name, api_db_state, c);
+    if (!c->pg)
+        return -1;
+    pgconn_set_connect_timeout(c->pg, d->connect_timeout_ms);
+    pgconn_require_schema(c->pg, d->schema);
+    if (d->reconnect_max_ms > 0)
+        pgconn_set_backoff_max(c->pg, d->reconnect_max_ms);
+    return 0;
+}
+
+static void api_db_reopen_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct api_db_conn *c = arg;
+    (void)fd;
+    (void)what;
+    if (!c->reopen || c->inflight)
+        return; /* api_db_done schedules it again once the query in flight is answered */
+    c->reopen = false;
+    if (api_db_open(c) != 0)
+        log_error("api: %s: out of memory reopening the connection", c->name);
+}
+
 struct api_db *api_db_new(struct event_base *base, const struct api_db_params *p)
 {
     struct api_db *d = calloc(1, sizeof(*d));
@@ -353,29 +394,50 @@ struct api_db *api_db_new(struct event_base *base, const struct api_db_params *p
     d->base = base;
     d->read_timeout_ms = p->read_timeout_ms;
     d->metrics = p->metrics;
+    d->connect_timeout_ms = p->connect_timeout_ms;
+    d->schema = p->schema;
+    d->reconnect_max_ms = p->reconnect_max_ms;
     d->conninfo = strdup(p->conninfo);
+    d->read_conninfo = strdup(p->conninfo);
     d->conns = calloc(nreads + 1, sizeof(*d->conns));
-    if (!d->conninfo || !d->conns)
+    if (!d->conninfo || !d->read_conninfo || !d->conns)
         return api_db_free(d);
     d->nconns = nreads + 1;
     for (size_t i = 0; i < d->nconns; i++) {
         struct api_db_conn *c = &d->conns[i];
-        char name[32];
         c->d = d;
         c->kind = i < nreads ? API_DB_READ : API_DB_WRITE;
         if (c->kind == API_DB_READ)
-            snprintf(name, sizeof(name), "api-read-%zu", i + 1);
+            snprintf(c->name, sizeof(c->name), "api-read-%zu", i + 1);
         else
-            snprintf(name, sizeof(name), "api-write");
-        c->pg = pgconn_new(base, d->conninfo, name, api_db_state, c);
-        if (!c->pg)
+            snprintf(c->name, sizeof(c->name), "api-write");
+        c->reopen_ev = evtimer_new(base, api_db_reopen_cb, c);
+        if (!c->reopen_ev || api_db_open(c) != 0)
             return api_db_free(d);
-        pgconn_set_connect_timeout(c->pg, p->connect_timeout_ms);
-        pgconn_require_schema(c->pg, p->schema);
-        if (p->reconnect_max_ms > 0)
-            pgconn_set_backoff_max(c->pg, p->reconnect_max_ms);
     }
     return d;
+}
+
+void api_db_set_read_conninfo(struct api_db *d, const char *conninfo)
+{
+    if (!conninfo || strcmp(conninfo, d->read_conninfo) == 0)
+        return;
+    char *copy = strdup(conninfo);
+    if (!copy) {
+        log_error("api: out of memory switching the read connections");
+        return;
+    }
+    free(d->read_conninfo);
+    d->read_conninfo = copy;
+    static const struct timeval now = {0, 0};
+    for (size_t i = 0; i < d->nconns; i++) {
+        struct api_db_conn *c = &d->conns[i];
+        if (c->kind != API_DB_READ)
+            continue;
+        c->reopen = true;
+        if (!c->inflight)
+            evtimer_add(c->reopen_ev, &now);
+    }
 }
 
 struct api_db *api_db_free(struct api_db *d)
@@ -391,9 +453,12 @@ struct api_db *api_db_free(struct api_db *d)
         if (d->conns[i].inflight)
             api_query_free(d->conns[i].inflight);
         pgconn_free(d->conns[i].pg);
+        if (d->conns[i].reopen_ev)
+            event_free(d->conns[i].reopen_ev);
     }
     free(d->conns);
     free(d->conninfo);
+    free(d->read_conninfo);
     free(d);
     return NULL;
 }

@@ -32,6 +32,11 @@ struct api_db *api_db_new(struct event_base *base, const struct api_db_params *p
 /* api_db_free: NULL-safe; queued and in-flight queries are dropped unanswered. */
 struct api_db *api_db_free(struct api_db *d);
 
+/* api_db_set_read_conninfo: the read pool connects to conninfo (copied) from now on: each read
+ * connection is reopened there as soon as it is idle (a query in flight is answered first). The
+ * write connection stays on the primary. */
+void api_db_set_read_conninfo(struct api_db *d, const char *conninfo);
+
 /* api_db_set_read_timeout: the statement timeout of reads sent from now on (a reload). */
 void api_db_set_read_timeout(struct api_db *d, int ms);
 

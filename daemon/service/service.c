@@ -235,6 +235,15 @@ void service_event_limits(const struct config *cfg, struct feed_event_limits *li
     lim->max_unknown_bytes = cfg->feed_max_unknown_bytes;
 }
 
+
+/* The server for the API's reads changed (a standby caught up, or fell behind its bound). */
+static void service_reads_moved(void *arg, bool to_standby)
+{
+    struct service *svc = arg;
+    log_info("api: reads go to %s from now on", to_standby ? "[api] read_conninfo's server" : "the primary");
+    api_set_read_conninfo(svc->api, api_readsrc_conninfo(svc->readsrc));
+}
+
 int service_start(struct service *svc, const char *allocator)
 {
     const struct config *cfg = svc->cur.cfg;
@@ -378,6 +387,8 @@ int service_start(struct service *svc, const char *allocator)
         return -1;
     }
     struct api_readsrc_params rp = {
+        .on_change = service_reads_moved,
+        .arg = svc,
         .primary_conninfo = cfg->db_conninfo,
         .read_conninfo = cfg->api_read_conninfo,
         .max_lag_ms = cfg->api_read_max_lag_ms,

@@ -434,5 +434,46 @@ class RequireSyncStandbyTest(unittest.TestCase):
         self.assertEqual(h.sql_value("SELECT count(*) FROM raw_events WHERE event_id = %s", (ev["event_id"],)), 0)
 
 
+class _ReadsHarness(harness.Harness):
+    """[api] read_conninfo names the same server under another application_name, so that the
+    read pool's sessions can be told apart in pg_stat_activity."""
+
+    def config_text(self, **over):
+        over.setdefault("api.read_conninfo", f"host=127.0.0.1 port={self.pg.port} dbname=fcrd user=fcrd "
+                                             "application_name=fcrd-reads")
+        over.setdefault("api.read_max_lag_ms", "200")
+        return super().config_text(**over)
+
+
+class ReadConninfoTest(harness.DaemonTestCase):
+    """With [api] read_conninfo current (here a server that is no standby, so never behind), the
+    API's reads move to it: the read pool's sessions are the ones opened with read_conninfo, and
+    the queue is answered from there; people's decisions still go through the write connection."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.h = _ReadsHarness(cls.__name__)
+        cls.addClassCleanup(cls.h.stop)
+        cls.h.start()
+
+    def test_reads_move_to_the_read_server(self):
+        h = self.h
+        deadline = time.monotonic() + 20
+        self.assertTrue(poll(lambda: "reads go to [api] read_conninfo's server" in h.log_text(), deadline),
+                        h.log_tail())
+        inc = harness.uid("RD")
+        self.send_accepted(harness.assault_opened(inc))
+
+        def read_there():
+            status, body = h.api.get(f"/v1/incidents/{inc}", role="auditor")
+            self.assertEqual(status, 200, body)
+            return h.sql_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fcrd-reads' "
+                               "AND query LIKE %s", ("%incidents%",)) > 0
+        self.assertTrue(poll(read_there, time.monotonic() + 20), "no read ran on the read_conninfo sessions")
+        # Reads on read_conninfo only: the lag probe and the read pool, never the write connection.
+        n = h.sql_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fcrd-reads'")
+        self.assertGreaterEqual(n, 2)
+
+
 if __name__ == "__main__":
     harness.main()
