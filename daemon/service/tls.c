@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/errbuf.h"
+#include "util/sslerr.h"
 
 /* One live context. The struct outlives every connection (the daemon frees its listeners
  * first), so each SSL points back to it and the certificate check reads the subject list in
@@ -26,35 +27,6 @@ struct tls {
     double not_after;
     char describe[512];
 };
-
-/* ---- errors --------------------------------------------------------------------------------- */
-
-/* ssl_reason: OpenSSL's queued errors as one line (the queue is emptied). */
-static void ssl_reason(char *buf, size_t len)
-{
-    size_t used = 0;
-    unsigned long e;
-    buf[0] = '\0';
-    while ((e = ERR_get_error()) != 0) {
-        char one[256];
-        ERR_error_string_n(e, one, sizeof(one));
-        if (used < len) {
-            int n = snprintf(buf + used, len - used, "%s%s", used ? "; " : "", one);
-            if (n > 0)
-                used += (size_t)n;
-        }
-    }
-    if (!buf[0])
-        snprintf(buf, len, "unknown error");
-}
-
-/* fail: what could not be loaded from path, with OpenSSL's reasons. */
-static int fail(char *err, size_t errlen, const char *what, const char *path)
-{
-    char why[512];
-    ssl_reason(why, sizeof(why));
-    return errbuf_set(err, errlen, "%s %s: %s", what, path, why);
-}
 
 /* ---- subjects ------------------------------------------------------------------------------- */
 
@@ -181,7 +153,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
     }
     t->ctx = SSL_CTX_new(TLS_server_method());
     if (!t->ctx) {
-        fail(err, errlen, "cannot create a TLS context", "");
+        sslerr_fail(err, errlen, "cannot create a TLS context", "");
         goto refuse;
     }
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
@@ -194,7 +166,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
         goto refuse;
     }
     if (SSL_CTX_use_certificate_chain_file(t->ctx, p->cert) != 1) {
-        fail(err, errlen, "certificate", p->cert);
+        sslerr_fail(err, errlen, "certificate", p->cert);
         goto refuse;
     }
     if (access(p->key, R_OK) != 0) {
@@ -206,12 +178,12 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
             ERR_clear_error();
             errbuf_set(err, errlen, "private key %s does not match the certificate %s", p->key, p->cert);
         } else {
-            fail(err, errlen, "private key", p->key);
+            sslerr_fail(err, errlen, "private key", p->key);
         }
         goto refuse;
     }
     if (SSL_CTX_check_private_key(t->ctx) != 1) {
-        fail(err, errlen, "private key does not match the certificate:", p->key);
+        sslerr_fail(err, errlen, "private key does not match the certificate:", p->key);
         goto refuse;
     }
     if (p->client_ca) {
@@ -223,7 +195,7 @@ int tls_new(struct tls **out, const struct tls_params *p, char *err, size_t errl
         if (!names || SSL_CTX_load_verify_locations(t->ctx, p->client_ca, NULL) != 1) {
             if (names)
                 sk_X509_NAME_pop_free(names, X509_NAME_free);
-            fail(err, errlen, "client CA file", p->client_ca);
+            sslerr_fail(err, errlen, "client CA file", p->client_ca);
             goto refuse;
         }
         SSL_CTX_set_client_CA_list(t->ctx, names); /* takes names */

@@ -568,3 +568,58 @@ class TwoInstancesCase(harness.DaemonTestCase):
     def setUp(self):
         for d in (self.h, self.peer):
             self.assertIsNotNone(wait_ready(d, 60), f"{d.name} ready")
+
+
+class Flood:
+    """One feed connection (a Unix socket) written as fast as fcrd reads it, with lines from
+    make_line() -> (event_id or None, bytes); a second thread reads the replies. start(), then
+    finish(timeout)."""
+
+    def __init__(self, path, make_line):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.make_line = make_line
+        self.written = 0      # bytes fully handed to the kernel
+        self.lines = []       # (event_id or None) per line written
+        self.replies = []
+        self.stop = threading.Event()
+        self.error = None
+        self.eof = False
+        self.writer = threading.Thread(target=self._write, daemon=True)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+
+    def start(self):
+        self.writer.start()
+        self.reader.start()
+        return self
+
+    def _write(self):
+        try:
+            while not self.stop.is_set():
+                event_id, data = self.make_line()
+                self.sock.sendall(data)
+                self.lines.append(event_id)
+                self.written += len(data)
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            self.error = f"write: {e}"
+
+    def _read(self):
+        buf = b""
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    self.eof = True
+                    return
+                buf += chunk
+                *lines, buf = buf.split(b"\n")
+                self.replies.extend(json.loads(x) for x in lines)
+        except OSError as e:
+            self.error = f"read: {e}"
+
+    def finish(self, timeout):
+        self.stop.set()
+        self.writer.join(timeout)
+        self.reader.join(timeout)
+        self.sock.close()

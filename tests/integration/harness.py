@@ -733,6 +733,19 @@ class Harness:
     def connect(self, user="postgres", autocommit=True):
         return self.pg.connect(user=user, autocommit=autocommit)
 
+    def sql_refused(self, query, args=None, user="fcrd"):
+        """One statement as `user` (by default the serving login), committed: None when it ran,
+        else the error's SQLSTATE. For tests of what a role may and may not do."""
+        conn = self.connect(user=user)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, args)
+            return None
+        except psycopg2.Error as e:
+            return e.pgcode or "error"
+        finally:
+            conn.close()
+
     # -- PostgreSQL outage -----------------------------------------------------------------
     def pg_stop(self):
         if self._sql is not None:

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, event, free_port, psycopg2, uid  # noqa: E402
+from harness import DaemonTestCase, assault_opened, event, free_port, uid  # noqa: E402
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
@@ -51,16 +51,8 @@ class AuditGuardTest(DaemonTestCase):
         self.assertIsNotNone(faultkit.wait_ready(self.h, 60))
 
     def as_fcrd(self, sql, args=None):
-        """One statement as the serving login, committed; None, or the error's SQLSTATE."""
-        conn = self.h.connect(user="fcrd")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-            return None
-        except psycopg2.Error as e:
-            return e.pgcode or "error"
-        finally:
-            conn.close()
+        """One statement as the serving login: None, or the error's SQLSTATE."""
+        return self.h.sql_refused(sql, args)
 
     def db_entries(self, table, key):
         """The database's own entries naming `key` of `table`: (chain, action, actor, row), in order."""

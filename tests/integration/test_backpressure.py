@@ -56,59 +56,6 @@ def settle(sample, limit=40.0, quiet=3.0):
     return last, sample()
 
 
-class Flood:
-    """One feed connection written as fast as fcrd reads it, replies read by a second thread."""
-
-    def __init__(self, path, make_line):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.make_line = make_line
-        self.written = 0      # bytes fully handed to the kernel
-        self.lines = []       # (event_id or None) per line written
-        self.replies = []
-        self.stop = threading.Event()
-        self.error = None
-        self.eof = False
-        self.writer = threading.Thread(target=self._write, daemon=True)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-
-    def start(self):
-        self.writer.start()
-        self.reader.start()
-        return self
-
-    def _write(self):
-        try:
-            while not self.stop.is_set():
-                event_id, data = self.make_line()
-                self.sock.sendall(data)
-                self.lines.append(event_id)
-                self.written += len(data)
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            self.error = f"write: {e}"
-
-    def _read(self):
-        buf = b""
-        try:
-            while True:
-                chunk = self.sock.recv(1 << 20)
-                if not chunk:
-                    self.eof = True
-                    return
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                self.replies.extend(json.loads(x) for x in lines)
-        except OSError as e:
-            self.error = f"read: {e}"
-
-    def finish(self, timeout):
-        self.stop.set()
-        self.writer.join(timeout)
-        self.reader.join(timeout)
-        self.sock.close()
-
-
 class BackpressureTest(DaemonTestCase):
     harness_config = {"feed.max_inflight": str(MAX_INFLIGHT), "feed.max_connections": str(MAX_CONNECTIONS)}
 
@@ -128,7 +75,7 @@ class BackpressureTest(DaemonTestCase):
         stall = faultkit.LockStall(h, "LOCK TABLE audit_head IN ACCESS EXCLUSIVE MODE")
         floods = []
         try:
-            floods = [Flood(h.feed_unix, make_line).start() for _ in range(FLOODS)]
+            floods = [faultkit.Flood(h.feed_unix, make_line).start() for _ in range(FLOODS)]
             w1, w2 = settle(lambda: [f.written for f in floods])
             rss1 = faultkit.rss_kib(h.proc.pid)
             status, _ = h.api.get("/readyz")
@@ -294,7 +241,7 @@ class QueueFullTest(DaemonTestCase):
         floods = []
         try:
             for ids, _ in batches:
-                f = Flood(h.feed_unix, None)  # its reader only: the lines go in one write below
+                f = faultkit.Flood(h.feed_unix, None)  # its reader only: the lines go in one write below
                 f.lines = list(ids)
                 f.reader.start()
                 floods.append(f)

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, psycopg2, uid  # noqa: E402
+from harness import DaemonTestCase, assault_opened, uid  # noqa: E402
 
 SECRET = "S3cret-pw-never-logged"
 
@@ -32,16 +32,8 @@ class PrivilegeTest(DaemonTestCase):
         self.assertIsNotNone(faultkit.wait_ready(self.h, 60))
 
     def as_fcrd(self, sql, args=None):
-        """Run one statement as the serving role; returns None or the error's SQLSTATE."""
-        conn = self.h.connect(user="fcrd")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-            return None
-        except psycopg2.Error as e:
-            return e.pgcode or "error"
-        finally:
-            conn.close()
+        """One statement as the serving login: None, or the error's SQLSTATE."""
+        return self.h.sql_refused(sql, args)
 
     def test_schema_belongs_to_the_owner(self):
         owners = self.h.sql("SELECT c.relname, pg_get_userbyid(c.relowner) FROM pg_class c "

@@ -13,10 +13,10 @@ The parsing bounds (too_many_tokens, the unknown fields' size) and the per-incid
 Under a sanitizer build VmRSS measures the sanitizer's shadow memory and quarantine, not fcrd's
 bound: the RSS assertion is skipped there (the rest still runs), and says so.
 """
+import itertools
 import json
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -60,53 +60,10 @@ def sanitized(pid):
     return "libasan" in maps or "libtsan" in maps or "libmsan" in maps
 
 
-class Flood:
-    """One unix connection written as fast as fcrd reads it; a second thread reads the replies."""
-
-    def __init__(self, path, kinds):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.kinds = kinds
-        self.lines, self.replies = [], []
-        self.stop = threading.Event()
-        self.error = None
-        self.eof = False
-        self.threads = [threading.Thread(target=self._write, daemon=True),
-                        threading.Thread(target=self._read, daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def _write(self):
-        k = 0
-        try:
-            while not self.stop.is_set():
-                event_id, data = dense_line(self.kinds[k % len(self.kinds)])
-                k += 1
-                self.sock.sendall(data)
-                self.lines.append(event_id)
-            self.sock.shutdown(socket.SHUT_WR)
-        except OSError as e:
-            self.error = f"write: {e}"
-
-    def _read(self):
-        buf = b""
-        try:
-            while True:
-                chunk = self.sock.recv(1 << 20)
-                if not chunk:
-                    self.eof = True
-                    return
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                self.replies.extend(json.loads(x) for x in lines)
-        except OSError as e:
-            self.error = f"read: {e}"
-
-    def finish(self, timeout):
-        self.stop.set()
-        for t in self.threads:
-            t.join(timeout)
-        self.sock.close()
+def cycling_lines(kinds):
+    """make_line for faultkit.Flood: dense lines of each kind in turn."""
+    it = itertools.cycle(kinds)
+    return lambda: dense_line(next(it))
 
 
 class RssSampler(threading.Thread):
@@ -155,7 +112,7 @@ class MemoryBoundTest(DaemonTestCase):
         floods = []
         frozen = faultkit.pg_freeze(h)
         try:
-            floods = [Flood(h.feed_unix, kinds[i % len(kinds)]) for i in range(CONNECTIONS)]
+            floods = [faultkit.Flood(h.feed_unix, cycling_lines(kinds[i % len(kinds)])).start() for i in range(CONNECTIONS)]
             time.sleep(FROZEN_S)  # the flood's duration, not a wait for a state: it runs throughout
             during = sum(len(f.replies) for f in floods)
             rss_frozen = faultkit.rss_kib(pid)

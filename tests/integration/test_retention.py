@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, event, psycopg2, uid  # noqa: E402
+from harness import DaemonTestCase, assault_opened, event, uid  # noqa: E402
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
@@ -71,15 +71,8 @@ class RetentionTest(DaemonTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def as_fcrd(self, sql, args=None):
-        conn = self.h.connect(user="fcrd")
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-            return None
-        except psycopg2.Error as e:
-            return e.pgcode or "error"
-        finally:
-            conn.close()
+        """One statement as the serving login: None, or the error's SQLSTATE."""
+        return self.h.sql_refused(sql, args)
 
     def planted_in(self, incident_id):
         """{table: count} of rows of the incident (or its audit entries) holding a planted word."""

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/errbuf.h"
+#include "util/sslerr.h"
 
 /* The first certificate problem of the handshake under way is kept here by the verify callback:
  * by the time evhttp reports the failure, the SSL may have been reset for a reconnection, and
@@ -31,32 +32,6 @@ struct fcrctl_tls {
 bool fcrctl_tls_options_any(const struct fcrctl_tls_options *o)
 {
     return o && (o->ca || o->cert || o->key || o->insecure);
-}
-
-/* ssl_reason: OpenSSL's queued errors as one line (the queue is emptied). */
-static void ssl_reason(char *buf, size_t len)
-{
-    size_t used = 0;
-    unsigned long e;
-    buf[0] = '\0';
-    while ((e = ERR_get_error()) != 0) {
-        char one[256];
-        ERR_error_string_n(e, one, sizeof(one));
-        if (used < len) {
-            int n = snprintf(buf + used, len - used, "%s%s", used ? "; " : "", one);
-            if (n > 0)
-                used += (size_t)n;
-        }
-    }
-    if (!buf[0])
-        snprintf(buf, len, "unknown error");
-}
-
-static int fcrctl_tls_fail(char *err, size_t errlen, const char *what, const char *path)
-{
-    char why[512];
-    ssl_reason(why, sizeof(why));
-    return errbuf_set(err, errlen, "%s %s: %s", what, path, why);
 }
 
 static int fcrctl_tls_verify_cb(int preverify_ok, X509_STORE_CTX *store)
@@ -110,7 +85,7 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
     t->insecure = o->insecure;
     t->ctx = SSL_CTX_new(TLS_client_method());
     if (!t->ctx) {
-        fcrctl_tls_fail(err, errlen, "cannot create a TLS context", "");
+        sslerr_fail(err, errlen, "cannot create a TLS context", "");
         goto refuse;
     }
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
@@ -123,11 +98,11 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
             goto refuse;
         }
         if (SSL_CTX_load_verify_locations(t->ctx, o->ca, NULL) != 1) {
-            fcrctl_tls_fail(err, errlen, "--ca", o->ca);
+            sslerr_fail(err, errlen, "--ca", o->ca);
             goto refuse;
         }
     } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
-        fcrctl_tls_fail(err, errlen, "cannot load the system's CA certificates", "");
+        sslerr_fail(err, errlen, "cannot load the system's CA certificates", "");
         goto refuse;
     }
     if (o->cert) {
@@ -136,7 +111,7 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
             goto refuse;
         }
         if (SSL_CTX_use_certificate_chain_file(t->ctx, o->cert) != 1) {
-            fcrctl_tls_fail(err, errlen, "--cert", o->cert);
+            sslerr_fail(err, errlen, "--cert", o->cert);
             goto refuse;
         }
         if (!o->key) {
@@ -152,7 +127,7 @@ int fcrctl_tls_new(struct fcrctl_tls **out, const struct fcrctl_tls_options *o, 
                 ERR_clear_error();
                 errbuf_set(err, errlen, "--key %s does not match the certificate %s", o->key, o->cert);
             } else {
-                fcrctl_tls_fail(err, errlen, "--key", o->key);
+                sslerr_fail(err, errlen, "--key", o->key);
             }
             goto refuse;
         }
