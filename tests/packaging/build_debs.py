@@ -127,6 +127,7 @@ def check_fcrd(members, ctrl, version):
         "/lib/systemd/system/fcrd.service": 0o644,
         "/usr/lib/sysusers.d/fcrd.conf": 0o644,
         "/etc/fcrd/fcrd.conf": 0o640,
+        "/etc/fcrd/migrate.conf": 0o600,
         "/usr/share/fcrd/rules/hocr-2025.json": 0o644,
         "/usr/share/fcrd/monitoring/fcrd-alerts.yml": 0o644,
         "/usr/share/fcrd/monitoring/fcrd-alerts.test.yml": 0o644,
@@ -141,13 +142,13 @@ def check_fcrd(members, ctrl, version):
         want_files["/usr/share/fcrd/sql/" + name] = 0o644
     check_files("fcrd", members, want_files, {"/etc/fcrd": 0o750})
     for path in members:
-        if path.startswith("/etc/") and path not in ("/etc/fcrd", "/etc/fcrd/fcrd.conf"):
-            problem(f"fcrd: {path} under /etc: only fcrd.conf belongs there (tokens are not shipped)")
+        if path.startswith("/etc/") and path not in ("/etc/fcrd", "/etc/fcrd/fcrd.conf", "/etc/fcrd/migrate.conf"):
+            problem(f"fcrd: {path} under /etc: only fcrd.conf and migrate.conf belong there (tokens are not shipped)")
         if path.endswith("/fcrctl") or "fcrctl.1" in path:
             problem(f"fcrd: {path} belongs to the fcrctl package")
     conffiles = read(os.path.join(ctrl, "conffiles")).split() if os.path.exists(os.path.join(ctrl, "conffiles")) else []
-    if conffiles != ["/etc/fcrd/fcrd.conf"]:
-        problem(f"fcrd: conffiles are {conffiles}, want ['/etc/fcrd/fcrd.conf']")
+    if sorted(conffiles) != ["/etc/fcrd/fcrd.conf", "/etc/fcrd/migrate.conf"]:
+        problem(f"fcrd: conffiles are {conffiles}, want /etc/fcrd/fcrd.conf and /etc/fcrd/migrate.conf")
     control = read(os.path.join(ctrl, "control"))
     if not re.search(rf"(?m)^Version: {re.escape(version)}$", control):
         problem(f"fcrd: control's Version is not meson.build's {version}:\n{control}")
