@@ -410,6 +410,12 @@ class RetentionTest(DaemonTestCase):
         self.assertIsNone(self.as_chain("UPDATE audit_verdicts SET note = '[redacted]'" + noted, (iid,)),
                           "fcrd_chain's own privileges and the trigger allow the marker")
         self.assertEqual(self.verdicts_of(iid), rows, "every attempt was refused or rolled back")
+        # Replaced, retention_redact is still fcrd_chain's SECURITY DEFINER function, for fcrd_app only.
+        self.assertEqual(self.h.sql("SELECT pg_get_userbyid(p.proowner), p.prosecdef, p.proconfig, "
+                                    "has_function_privilege('fcrd', p.oid, 'EXECUTE'), "
+                                    "has_function_privilege('public', p.oid, 'EXECUTE') "
+                                    "FROM pg_proc p WHERE p.proname = 'retention_redact'"),
+                         [("fcrd_chain", True, ["search_path=public, pg_temp"], True, False)])
 
     # -- privileges -------------------------------------------------------------------------------
     def test_e_serving_login_cannot_edit_directly(self):
