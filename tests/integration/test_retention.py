@@ -12,6 +12,9 @@ second run changes nothing. A legal hold keeps an incident whole until it is cle
 before the migration are counted per incident, in the dry run and the redaction's entry. A run stopped
 halfway (its backend terminated while it waits for a locked incident) leaves each incident whole
 or fully redacted, and the next run finishes. The serving login still cannot edit the tables.
+Independent audit verdicts on a due incident lose their notes to the marker, nothing else of them
+changes, and the redaction's entry counts them (sql/0021_verdict_notes_redaction.sql); the
+verdicts' append-only trigger refuses every other change, whoever makes it.
 """
 import datetime
 import json
@@ -36,6 +39,7 @@ NAME = "Zebedee Quillfeather"
 EMPLOYER = "Quillfeather Haulage"
 NARRATIVE = "Narrwordzx says the van was blue"
 RATIONALE = "Ratwordzx spoke to the witness twice"
+VERDICT_NOTE = "Verdwordzx told the auditor the caller was drunk"
 PLANTED = ["Quillfeather", "Narrwordzx", "Ratwordzx"]
 TABLES = {"raw_events": "body", "incidents": "state::text", "person_index": "person_index::text",
           "pending_decisions": "pending_decisions::text", "audit": "audit::text",
@@ -107,6 +111,51 @@ class RetentionTest(DaemonTestCase):
 
     def due(self):
         return {i["incident_id"] for i in self.retention(True)["incidents"]}
+
+    def audit_of(self, incident_id, at):
+        """An independent audit whose sample is the one incident opened at `at` (its id)."""
+        t = datetime.datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ")
+        span = {"from": (t - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "to": (t + datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), "size": 5, "seed": 1}
+        st, body = self.h.api.request("POST", "/v1/audits", span, role="auditor")
+        self.assertEqual(st, 200, body)
+        self.assertEqual([i["incident_id"] for i in body["items"]], [incident_id], body)
+        return body["id"]
+
+    def verdict(self, audit_id, incident_id, **extra):
+        st, body = self.h.api.request("POST", f"/v1/audits/{audit_id}/verdicts",
+                                        {"incident_id": incident_id, "verdict": "correct", **extra}, role="auditor")
+        self.assertEqual(st, 200, body)
+
+    def verdicts_of(self, incident_id):
+        return self.h.sql("SELECT id, audit_id, incident_id, verdict, offence, note, recorded, actor, role, at "
+                          "FROM audit_verdicts WHERE incident_id = %s ORDER BY id", (incident_id,))
+
+    def word_anywhere(self, word):
+        """The tables of the schema whose rows' text holds `word` (every table, not only the incident's)."""
+        tables = [t for (t,) in self.h.sql("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                            "ORDER BY tablename")]
+        return [t for t in tables
+                if self.h.sql_value(f'SELECT count(*) FROM "{t}" AS r WHERE r::text LIKE %s', (f"%{word}%",))]
+
+    def as_chain(self, sql, args=None, grant_all=False):
+        """One statement as fcrd_chain (SET ROLE from the superuser's session), in a transaction
+        rolled back whatever happens: None when it ran, else (SQLSTATE, message). grant_all: first
+        give fcrd_chain every UPDATE and DELETE on audit_verdicts, so that only the trigger stands
+        in the way (rolled back too)."""
+        conn = self.h.connect(autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                if grant_all:
+                    cur.execute("GRANT UPDATE, DELETE ON audit_verdicts TO fcrd_chain")
+                cur.execute("SET LOCAL ROLE fcrd_chain")
+                cur.execute(sql, args)
+            return None
+        except harness.psycopg2.Error as e:
+            return e.pgcode, e.pgerror or ""
+        finally:
+            conn.rollback()
+            conn.close()
 
     def old_incident(self, crime=False, at=OLD):
         iid = uid("RET")
@@ -285,6 +334,88 @@ class RetentionTest(DaemonTestCase):
         finally:
             self.h.sql("UPDATE audit_personal_start SET last_id = %s", (start,))
         self.verify_ok()
+
+    def test_g_verdict_notes_are_redacted_with_their_incident(self):
+        at = "2020-03-17T10:00:00Z"
+        iid = self.old_incident(at=at)
+        # Not due: a week old (a time no other test uses, so that its sample is itself alone).
+        recent_at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=7)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        recent = self.old_incident(at=recent_at)
+        aid = self.audit_of(iid, at)
+        self.verdict(aid, iid, note=VERDICT_NOTE)
+        self.verdict(aid, iid, verdict="not_a_crime")  # no note: stays without one
+        self.verdict(self.audit_of(recent, recent_at), recent, note=VERDICT_NOTE)
+        before = self.verdicts_of(iid)
+        self.assertEqual([v[5] for v in before], [VERDICT_NOTE, None])
+        self.assertEqual(self.word_anywhere("Verdwordzx"), ["audit_verdicts"])
+        self.assertIn(iid, self.due())
+
+        body = self.retention(False)
+        self.assertIn(iid, [i["incident_id"] for i in body["incidents"] if i["redacted"]], body)
+        after = self.verdicts_of(iid)
+        self.assertEqual([v[5] for v in after], ["[redacted]", None], "the note is the marker, a missing one stays")
+        self.assertEqual([v[:5] + v[6:] for v in after], [v[:5] + v[6:] for v in before], "nothing else changed")
+        # The word is left only in the verdict of the incident that is not due.
+        self.assertEqual(self.word_anywhere("Verdwordzx"), ["audit_verdicts"])
+        self.assertEqual(self.h.sql("SELECT incident_id FROM audit_verdicts WHERE note LIKE '%%Verdwordzx%%'"),
+                         [(recent,)])
+        self.assertEqual(self.planted_in(iid), {})
+        entry = self.h.sql_value("SELECT after FROM audit WHERE incident_id = %s AND action = 'retention.redacted'",
+                                 (iid,))
+        self.assertEqual(entry["audit_verdicts"], 1, entry)
+        st, page = self.h.api.get(f"/v1/audits/{aid}", role="auditor")
+        self.assertEqual(st, 200, page)
+        self.assertNotIn("Verdwordzx", json.dumps(page))
+        self.verify_ok()
+
+        # Again: nothing due, nothing written; the function itself, called again, does nothing.
+        count = self.h.sql_value("SELECT count(*) FROM audit")
+        self.assertNotIn(iid, self.due())
+        self.assertNotIn(iid, [i["incident_id"] for i in self.retention(False)["incidents"]])
+        self.assertFalse(self.h.sql_value("SELECT retention_redact(%s, 'incident', 1, 'x', 'fcr')", (iid,)))
+        self.assertEqual(self.verdicts_of(iid), after)
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM audit"), count, "a second run appends nothing")
+
+    def test_h_verdicts_stay_append_only_but_for_retention(self):
+        at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=9)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ")
+        iid = self.old_incident(at=at)
+        aid = self.audit_of(iid, at)
+        self.verdict(aid, iid, note=VERDICT_NOTE)
+        self.verdict(aid, iid)
+        rows = self.verdicts_of(iid)
+        noted = " WHERE incident_id = %s AND note IS NOT NULL"
+        every = " WHERE incident_id = %s"
+        # The serving login: no UPDATE or DELETE at all, and no way to act as fcrd_chain.
+        for sql in ["UPDATE audit_verdicts SET note = '[redacted]'" + noted,
+                    "UPDATE audit_verdicts SET note = note" + every, "DELETE FROM audit_verdicts" + every]:
+            with self.subTest(sql=sql):
+                self.assertEqual(self.as_fcrd(sql, (iid,)), "42501")
+        self.assertEqual(self.as_fcrd("SET ROLE fcrd_chain"), "42501")
+        # The superuser, as itself: the trigger refuses even the marker.
+        for sql in ["UPDATE audit_verdicts SET note = '[redacted]'" + noted, "DELETE FROM audit_verdicts" + every]:
+            with self.subTest(sql=sql):
+                self.assertEqual(self.h.sql_refused(sql, (iid,), user="postgres"), "42501")
+        # fcrd_chain holding every UPDATE and DELETE: the trigger lets the marker through alone.
+        for sql in ["UPDATE audit_verdicts SET note = '[redacted]', actor = 'x'" + noted,
+                    "UPDATE audit_verdicts SET note = 'someone else'" + noted,
+                    "UPDATE audit_verdicts SET note = '[redacted]'" + every,  # the second verdict has no note
+                    "UPDATE audit_verdicts SET verdict = 'not_a_crime'" + every,
+                    "DELETE FROM audit_verdicts" + every]:
+            with self.subTest(sql=sql):
+                code, msg = self.as_chain(sql, (iid,), grant_all=True) or (None, "")
+                self.assertEqual(code, "42501", sql)
+                self.assertIn("audit verdicts are append-only", msg)
+        self.assertIsNone(self.as_chain("UPDATE audit_verdicts SET note = '[redacted]'" + noted, (iid,)),
+                          "fcrd_chain's own privileges and the trigger allow the marker")
+        self.assertEqual(self.verdicts_of(iid), rows, "every attempt was refused or rolled back")
+        # Replaced, retention_redact is still fcrd_chain's SECURITY DEFINER function, for fcrd_app only.
+        self.assertEqual(self.h.sql("SELECT pg_get_userbyid(p.proowner), p.prosecdef, p.proconfig, "
+                                    "has_function_privilege('fcrd', p.oid, 'EXECUTE'), "
+                                    "has_function_privilege('public', p.oid, 'EXECUTE') "
+                                    "FROM pg_proc p WHERE p.proname = 'retention_redact'"),
+                         [("fcrd_chain", True, ["search_path=public, pg_temp"], True, False)])
 
     # -- privileges -------------------------------------------------------------------------------
     def test_e_serving_login_cannot_edit_directly(self):
