@@ -426,6 +426,29 @@ class RetentionTest(DaemonTestCase):
             with self.subTest(sql=sql):
                 self.assertEqual(self.as_fcrd(sql), "42501")
 
+    def test_i_no_redaction_before_the_floor(self):
+        """The serving login calls retention_redact itself on an incident reported today, naming a
+        one-second period: the database keeps it whole (the floor, sql/0022_retention_floor.sql),
+        and only the schema owner may lower the floor."""
+        inc = uid("RFLOOR")
+        self.send_accepted(third_party(inc, now_at()))
+        conn = self.h.connect(user="fcrd")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT retention_redact(%s, 'incident', 1, 'it-fcr-user', 'fcr')", (inc,))
+                self.assertIs(cur.fetchone()[0], False)
+        finally:
+            conn.close()
+        state = self.h.sql_value("SELECT state::text FROM incidents WHERE incident_id = %s", (inc,))
+        self.assertIn("Quillfeather", state)
+        self.assertIsNone(self.h.sql_value("SELECT redacted_at FROM incidents WHERE incident_id = %s", (inc,)))
+        self.assertEqual(self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s "
+                                          "AND action = 'retention.redacted'", (inc,)), 0)
+        # A dry run with periods of one second does not list it either.
+        due = self.h.sql("SELECT incident_id FROM retention_due(1, 1, '') WHERE incident_id = %s", (inc,))
+        self.assertEqual(due, [])
+        self.assertEqual(self.as_fcrd("UPDATE retention_floor SET seconds = 0"), "42501")
+
 
 if __name__ == "__main__":
     harness.main()
