@@ -28,7 +28,7 @@ SELECT greatest(1, round(9000000 * :scale))::bigint AS n_incidents,
        5256000 AS minutes \gset
 -- crimes, refs and decisions each point at a distinct incident: the incident count bounds them
 SELECT least(:n_crimes, :n_incidents / 3) AS n_crimes, least(:n_refs, :n_incidents) AS n_refs,
-       least(:n_closed + :n_open, :n_incidents / 3) AS n_pending \gset
+       least(:n_closed + :n_open, (:n_incidents - 1) / 3) AS n_pending \gset
 
 -- The template: an incident the warm-up opened, with its crime, its opening event and the
 -- crime.recorded entry.
@@ -113,7 +113,7 @@ SELECT 'XX-P-L-' || k, 'L-' || (3 * k + 1), 'a1',
        'v1', '8N', ARRAY['seed'], 'hocr-2025',
        CASE WHEN k > :n_open THEN t + interval '2 hours' END,
        CASE WHEN k > :n_open THEN '{"decision": "no_crime", "how": "person"}'::jsonb END
-FROM generate_series(1, :n_pending - 1) AS k,
+FROM generate_series(1, :n_pending) AS k,
      LATERAL (SELECT CASE WHEN k <= :n_open THEN now() - ((k * 7919) % 4320) * interval '1 minute'
                           ELSE now() - interval '1 day' - (((3 * k + 1) * 7919) % :minutes) * interval '1 minute'
                      END AS t) AS x;
