@@ -27,6 +27,7 @@
 #include <sys/time.h>
 
 #include "service/metrics.h"
+#include "store/incident_members.h"
 #include "store/pgconn.h"
 #include "store/store_int.h"
 #include "store/store_queue.h"
@@ -41,6 +42,7 @@
 static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
 static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
 static const char sql_incidents_lock_back[] = SQL_INCIDENTS_LOCK_BACK;
+static const char sql_members_read[] = SQL_MEMBERS_READ;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_persons_lock[] = SQL_PERSONS_LOCK;
 static const char sql_persons_read[] = SQL_PERSONS_READ;
@@ -407,8 +409,8 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
                               size_t refill)
 {
     /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's,
-     * p[8..9]: the same_report links' */
-    char *p[10];
+     * p[8..9]: the same_report links', p[10]: the write statement's $6 */
+    char *p[STORE_WRITE_NPARAMS];
     int rc = -1;
     bool complete = store_write_params(w, states, existing, p);
     if (complete) {
@@ -434,7 +436,8 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
             ln->rs_query = nq;
             q[nq++] = (struct pg_query){sql_ruleset_store, 4, p_rs};
         }
-        q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
+        const char *p_write[6] = {p[0], p[1], p[2], p[3], p[4], p[10]};
+        q[nq++] = (struct pg_query){sql_write, 6, p_write};
         /* A direct batch's incidents are new: nothing to replace unless they name refs. */
         if (!ln->direct || strcmp(p[7], "[]") != 0)
             q[nq++] = (struct pg_query){sql_persons_write, 2, (const char *const *)p + 6};
@@ -447,7 +450,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, nq, write_done, ln);
     }
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         free(p[i]);
     if (!complete) {
         /* nothing was sent: a direct batch has no transaction to roll back */
@@ -473,6 +476,24 @@ static json_t *rows_to_object(const PGresult *r, json_t *existing, json_t *owner
         json_object_set_new(existing, PQgetvalue(r, i, 0), json_true());
         if (!PQgetisnull(r, i, 2))
             json_object_set_new(owners, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 2)));
+    }
+    return o;
+}
+
+/* The members read (SQL_MEMBERS_READ), by incident id and kind: {id -> {kind -> array}}. NULL when
+ * memory runs out or a row is not JSON (then the batch must not be decided). */
+static json_t *rows_members(const PGresult *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && r && i < PQntuples(r); i++) {
+        json_t *arr = jsonparse_loadb(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, NULL);
+        json_t *inc = json_object_get(o, PQgetvalue(r, i, 0));
+        if (!inc && (!(inc = json_object()) || json_object_set_new(o, PQgetvalue(r, i, 0), inc) != 0))
+            inc = NULL;
+        if (!arr || !inc || json_object_set_new(inc, PQgetvalue(r, i, 1), arr) != 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return o;
 }
@@ -516,11 +537,11 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: BEGIN, create (only when the batch has rows to create), then always the last six:
+    /* res: BEGIN, create (only when the batch has rows to create), then always the last seven:
      * lock (the batch's incidents and those they link to or that link to them), the same_report
-     * links to them looked up again, refs' locks, person index rows, seen, serials */
-    const PGresult *locked = res[n - 6], *back = res[n - 5], *person_rows = res[n - 3], *seen_rows = res[n - 2],
-                   *serials = res[n - 1];
+     * links to them looked up again, their members, refs' locks, person index rows, seen, serials */
+    const PGresult *locked = res[n - 7], *back = res[n - 6], *member_rows = res[n - 5], *person_rows = res[n - 3],
+                   *seen_rows = res[n - 2], *serials = res[n - 1];
     if (serials_add(ln, serials) != 0) {
         batch_rollback(ln, "out of memory", false);
         return;
@@ -530,6 +551,16 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     json_t *back_states = rows_to_object(back, existing, owners);
     json_object_update_missing(states, back_states);
     json_decref(back_states);
+    json_t *members = rows_members(member_rows);
+    int attached = members ? incident_members_attach(states, members) : -1;
+    json_decref(members);
+    if (attached != 0) {
+        json_decref(states);
+        json_decref(existing);
+        json_decref(owners);
+        batch_rollback(ln, "out of memory reading the incidents' persons and allegations", false);
+        return;
+    }
     json_t *seen = rows_seen(seen_rows);
     json_t *persons = rows_persons(person_rows);
     struct store_write w;
@@ -731,14 +762,15 @@ static void batch_start(struct store_lane *ln)
     const char *p_n[1] = {nbuf};
     const char *p_create[1] = {create};
     const char *p_refs[2] = {refs, incidents};
-    /* read_done finds the last six results in the same places with or without the create */
-    struct pg_query q[8];
+    /* read_done finds the last seven results in the same places with or without the create */
+    struct pg_query q[9];
     int nq = 0;
     q[nq++] = (struct pg_query){sql_begin, 0, NULL};
     if (strcmp(create, "{}") != 0)
         q[nq++] = (struct pg_query){sql_incidents_create, 1, p_create};
     q[nq++] = (struct pg_query){sql_incidents_lock, 2, p_inc};
     q[nq++] = (struct pg_query){sql_incidents_lock_back, 1, p_inc};
+    q[nq++] = (struct pg_query){sql_members_read, 2, p_inc};
     q[nq++] = (struct pg_query){sql_persons_lock, 2, p_refs};
     q[nq++] = (struct pg_query){sql_persons_read, 2, p_refs};
     q[nq++] = (struct pg_query){sql_events_seen, 1, p_ev};
@@ -797,7 +829,8 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
                                            sql_events_seen, sql_serials,          sql_write,
                                            sql_audit_append, sql_commit,         sql_rollback,
                                            sql_ruleset_store, sql_persons_lock,  sql_persons_read,
-                                           sql_persons_write, sql_incidents_lock_back, sql_links_write};
+                                           sql_persons_write, sql_incidents_lock_back, sql_links_write,
+                                           sql_members_read};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;

@@ -33,11 +33,12 @@
  * committing. The source each incident belongs to (sql/0015_event_sources.sql) comes with its
  * state, so checking an event's source against it costs no round trip, and two instances see the
  * same owner: the row is locked until the batch that sets it commits. */
-#define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
-    " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
+#define SQL_LOCKED_IDS                                                                                       \
+    "$1::text[] || $2::text[] || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                           \
     "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
-    "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]") ")"                        \
+    "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]")
+#define SQL_INCIDENTS_LOCK                                                                                   \
+    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY (" SQL_LOCKED_IDS ")"    \
     " ORDER BY incident_id FOR UPDATE"
 
 /* $1: the batch's incident ids. Sent right after SQL_INCIDENTS_LOCK: the incidents that link to the
@@ -57,6 +58,18 @@
 #define SQL_INCIDENTS_LOCK_BACK                                                                              \
     "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")" \
     " ORDER BY incident_id FOR UPDATE"
+
+/* $1, $2: as SQL_INCIDENTS_LOCK's. Sent after SQL_INCIDENTS_LOCK_BACK: the persons and allegations
+ * (sql/0023_incident_members.sql) of every incident those two locked, one row per incident and
+ * kind, the kind's members in their order as a JSON array. Why a statement of its own: a row
+ * locked after waiting for another transaction is read as that transaction committed it, but the
+ * rest of the locking statement reads the snapshot it began with, which may predate the members
+ * that transaction wrote. This statement's snapshot is taken once every lock is held, and every
+ * writer of an incident's members holds its row lock, so it reads them as they stand. Its ids may
+ * include incidents linked since (links are only ever added); the store ignores those. */
+#define SQL_MEMBERS_READ                                                                                     \
+    "SELECT incident_id, kind, json_agg(doc ORDER BY ord)::text FROM incident_members"                       \
+    " WHERE incident_id = ANY (" SQL_LOCKED_IDS ") GROUP BY incident_id, kind"
 
 /* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
  * batch are those refs and the victims' refs the person index holds for its incidents (an update
@@ -117,9 +130,11 @@
  * writes it, tab-separated fields or the row as one JSON object; $3 crimes, $4 pending: JSON
  * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
  * because json_to_recordset over their states cost about four times what validating the states as
- * json does. Persons and allegations are kept once, in the incident's state
- * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
- * the API's same-victim lookup.
+ * json does. A crime row carries its victim's command-and-control `ref` for the API's same-victim
+ * lookup. $6: the persons and allegations the batch's events named, as they now stand (a JSON
+ * array of {i, k, o, m, d}, incident_members_rows): an incident's members are rows of their own
+ * (sql/0023_incident_members.sql) and its row's state holds the rest, so an update writes what it
+ * changed, not everything the incident has gathered. Sorted, as the incidents are.
  *
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
@@ -194,6 +209,12 @@
     "  ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"                                \
     "  closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"                                     \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
+    " RETURNING 1),"                                                                                         \
+    " mb AS ("                                                                                               \
+    " INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)"                                 \
+    " SELECT x.i, x.k, x.o, x.m, x.d FROM json_to_recordset($6::json) AS x(i text, k text, o integer,"       \
+    "  m text, d json) ORDER BY x.i, x.k, x.m"                                                               \
+    " ON CONFLICT (incident_id, kind, member_id) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc"       \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
 
