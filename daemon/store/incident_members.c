@@ -89,10 +89,13 @@ int incident_members_attach(json_t *states, const json_t *read)
         const json_t *mine = read ? json_object_get(read, id) : NULL;
         for (size_t k = 0; k < INCIDENT_MEMBERS_NKINDS; k++) {
             json_t *arr = json_object_get(mine, incident_members_kinds[k]);
-            if (!json_is_array(arr))
-                arr = NULL;
-            if (json_object_set_new(st, incident_members_kinds[k], arr ? json_incref(arr) : json_array()) != 0)
-                return -1;
+            if (json_is_array(arr)) {
+                if (json_object_set(st, incident_members_kinds[k], arr) != 0)
+                    return -1;
+            } else if (!json_object_get(st, incident_members_kinds[k])) {
+                if (json_object_set_new(st, incident_members_kinds[k], json_array()) != 0)
+                    return -1;
+            }
         }
     }
     return 0;

@@ -28,7 +28,9 @@ void incident_members_rows(struct jsonwrite_buf *b, const char *incident_id, con
 
 /* incident_members_attach: sets, in every state of `states` (incident id -> state or JSON null),
  * each member array read from the incident's rows (`read`: incident id -> {kind -> array}, may be
- * NULL), and an empty array for a kind with no rows. Returns -1 when memory runs out. */
+ * NULL), and an empty array for a kind the state has no array of (a state read from its row with
+ * no member rows); a state that has its arrays and none read (one the lane's cache kept) keeps
+ * them. Returns -1 when memory runs out. */
 int incident_members_attach(json_t *states, const json_t *read);
 
 #endif

@@ -12,6 +12,7 @@
 #include "feed/feed_event.h"
 #include "store/audit.h"
 #include "store/store.h"
+#include "store/store_cache.h"
 #include "store/store_lane.h"
 #include "util/jsonwrite.h"
 
@@ -55,6 +56,12 @@ struct store_lane {
      * statement's result is among the writes' ("" and -1 when it does not). */
     char rs_storing[RULESET_SHA256_SIZE];
     int rs_query;
+    /* The states this lane's commits left (store_cache.h). The batch in flight's written states
+     * (incident id -> state) wait in `written` for its COMMIT, with the row versions the write
+     * statement (at write_query among the writes) gave them in `versions`. */
+    struct store_cache cache;
+    json_t *written, *versions;
+    int write_query;
 };
 
 struct store {
