@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """incident_size.py: does an update cost more as its incident grows? (bench/run, step incident-size)
 
-    incident_size.py [--updates N] [--incidents K] [--prefix P] [--out FILE] tcp:HOST:PORT|unix:PATH
+    incident_size.py [--updates N] [--incidents K] [--prefix P] [--lsn-command CMD] [--out FILE]
+                     tcp:HOST:PORT|unix:PATH
 
 Opens K incidents over one feed connection, then sends each of them N updates in order, round
 robin, one line in flight at a time: every update adds a witness (a new person) and a line of
 narrative text, so incident state, persons and stored events grow with every update. Each
 update's acknowledgement latency (send to reply line) is recorded, and the summary compares the
 median of the last 100 update rounds with the first 100 (with K incidents, K samples a round).
+With --lsn-command (a shell command that prints PostgreSQL's pg_current_wal_lsn()), it also
+reports the WAL written per update over the first and the last 100 rounds: what the database
+wrote for an update, a figure that does not depend on how busy the machine is.
 
 Why Python and not an fcr-loadgen mode: with one line in flight the figure wanted is
 milliseconds (an update is a commit), and the driver's own time per line (building it, a
@@ -23,6 +27,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -97,6 +102,13 @@ def driver_cost_us(prefix):
     return (time.perf_counter() - t0) / n * 1e6
 
 
+def lsn_now(command):
+    """PostgreSQL's current WAL position, in bytes, from `command`'s output (X/Y in hex)."""
+    text = subprocess.run(command, shell=True, check=True, capture_output=True, text=True).stdout.strip()
+    hi, _, lo = text.partition("/")
+    return (int(hi, 16) << 32) + int(lo, 16)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("address")
@@ -104,6 +116,7 @@ def main(argv):
     ap.add_argument("--incidents", type=int, default=1, help="incidents updated in turn (default 1)")
     ap.add_argument("--prefix", default=f"isz-{int(time.time())}-{os.getpid()}")
     ap.add_argument("--out", help="also write the JSON result here")
+    ap.add_argument("--lsn-command", help="shell command printing pg_current_wal_lsn(), for WAL bytes per update")
     a = ap.parse_args(argv[1:])
     if a.updates < 1 or a.incidents < 1 or a.incidents > 100 or len(a.prefix) > 40:
         ap.error("--updates >= 1, --incidents 1..100, --prefix at most 40 characters")
@@ -111,12 +124,17 @@ def main(argv):
     incidents = [f"{a.prefix}-{i}" for i in range(a.incidents)]
     bad = None
     rounds = []  # per update round: the latencies (s) of its K updates
+    lsn = {}     # round index -> WAL position before it (first and last windows' edges only)
+    w_edges = min(WINDOW, a.updates // 2) or 1
+    edges = {0, w_edges, a.updates - w_edges, a.updates}
     started = time.perf_counter()
     for inc in incidents:
         _, r = feed.send(opening(inc, now_text()))
         if r.get("status") != "accepted":
             bad = r
     for seq in range(2, a.updates + 2):
+        if a.lsn_command and seq - 2 in edges:
+            lsn[seq - 2] = lsn_now(a.lsn_command)
         if bad:
             break
         lat = []
@@ -127,6 +145,8 @@ def main(argv):
                 break
             lat.append(t)
         rounds.append(lat)
+    if a.lsn_command and not bad:
+        lsn[a.updates] = lsn_now(a.lsn_command)
     elapsed = time.perf_counter() - started
     w = min(WINDOW, len(rounds) // 2) or 1
     first = [x for lat in rounds[:w] for x in lat]
@@ -142,6 +162,11 @@ def main(argv):
         "ratio": med_last / med_first if med_first else None,
         "p99_ms": sorted(every)[int(0.99 * (len(every) - 1))] * 1000 if every else 0.0,
         "driver_us": driver_cost_us(a.prefix),
+        # WAL bytes per update over the first and the last window (None without --lsn-command)
+        "wal_first_bytes": ((lsn[w_edges] - lsn[0]) / (w_edges * a.incidents)
+                            if {0, w_edges} <= lsn.keys() else None),
+        "wal_last_bytes": ((lsn[a.updates] - lsn[a.updates - w_edges]) / (w_edges * a.incidents)
+                           if {a.updates - w_edges, a.updates} <= lsn.keys() else None),
         # the median of each block of ten rounds, to see the shape of any growth
         "median_per_10_rounds_ms": [statistics.median(x for lat in rounds[i:i + 10] for x in lat) * 1000
                                     for i in range(0, len(rounds), 10)],

@@ -170,7 +170,9 @@ def more_targets(d, results, judged, out):
         ratio = r.get("ratio")
         out.append(f"incident-size, {k} incident(s): {r['rounds']:,} update rounds in {r['elapsed_s']:.1f} s;"
                    f" median first {r['window']} {r['median_first_ms']:.2f} ms, last {r['window']}"
-                   f" {r['median_last_ms']:.2f} ms; p99 {r['p99_ms']:.2f} ms; driver {r['driver_us']:.0f} µs a line")
+                   f" {r['median_last_ms']:.2f} ms; p99 {r['p99_ms']:.2f} ms; driver {r['driver_us']:.0f} µs a line"
+                   + (f"; WAL per update {r['wal_first_bytes']:,.0f} → {r['wal_last_bytes']:,.0f} bytes"
+                      if r.get("wal_first_bytes") is not None and r.get("wal_last_bytes") is not None else ""))
         scaled = "" if r["updates"] >= 1000 else f"; {r['updates']:,} updates, not 1,000"
         judged[label] = (f"{r['median_first_ms']:.2f} → {r['median_last_ms']:.2f} ms"
                          + (f" ({ratio:.2f} ×)" if ratio else "") + scaled

@@ -61,14 +61,15 @@ static const char *const stratum_keys[] = {"category", "offence_category", "dome
     "coalesce(nullif(concat_ws('/',"                                                                         \
     " CASE WHEN 'category' = ANY(k.keys) THEN coalesce(i.category, 'none') END,"                             \
     " CASE WHEN 'offence_category' = ANY(k.keys) THEN coalesce((SELECT coalesce(cat.category, 'other')"     \
-    "  FROM jsonb_array_elements(coalesce(i.s->'allegations', '[]'::jsonb)) WITH ORDINALITY al(doc, n)"  \
+    "  FROM (SELECT m.doc::jsonb AS doc, m.ord AS n FROM incident_members m"                                \
+    "   WHERE m.incident_id = i.incident_id AND m.kind = 'allegations') al"                                  \
     "  CROSS JOIN LATERAL (SELECT coalesce(al.doc->>'offence',"                                              \
     "   i.s->'decisions'->(al.doc->>'id')->>'offence') AS code) o"                                       \
     "  LEFT JOIN cat ON cat.code = o.code WHERE o.code IS NOT NULL ORDER BY al.n LIMIT 1), 'none') END,"     \
     " " SQL_FLAG_VALUE("domestic_abuse", "i.s->'qualifiers' ? 'domestic' OR " SQL_FLAGGED("domestic_abuse")) "," \
     " " SQL_FLAG_VALUE("vulnerable", "i.s->'qualifiers' ? 'vulnerable' OR EXISTS (SELECT 1"              \
-                       " FROM jsonb_array_elements(coalesce(i.s->'persons', '[]'::jsonb)) p(doc)"        \
-                       " WHERE p.doc->'vulnerable' = 'true'::jsonb)") ","                                    \
+                       " FROM incident_members p WHERE p.incident_id = i.incident_id AND p.kind = 'persons'" \
+                       " AND p.doc::jsonb->'vulnerable' = 'true'::jsonb)") ","                               \
     " " SQL_FLAG_VALUE("hate", "i.s->'qualifiers' ? 'hate' OR " SQL_FLAGGED("hate")) "), ''), 'all')"
 
 /* The state is stored as json (sql/0004_json_documents.sql); the candidates' are read as jsonb (i.s)

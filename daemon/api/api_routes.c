@@ -169,7 +169,7 @@ static void handle_incident(struct api *a, const struct api_call *call)
     const char *p[3] = {api_call_param(call, "incident_id"), NULL, NULL};
     repeat_params(a, n, w, &p[1], &p[2]);
     api_read_logged(a, call, NULL,
-                    "SELECT state::text, " SQL_REPEAT_VICTIM("$1", "$2", "$3")
+                    "SELECT incident_doc(incident_id, state), " SQL_REPEAT_VICTIM("$1", "$2", "$3")
                     " FROM incidents WHERE incident_id = $1 AND state IS NOT NULL",
                     3, p, incident_build, NULL, NULL);
 }

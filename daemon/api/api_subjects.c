@@ -4,8 +4,8 @@
  * A person is known by the command-and-control `ref` the feed gives them; within an incident they
  * are a person id (persons[].id of the state) that allegations, crimes and pending decisions
  * name. The incidents are those whose person index rows (sql/0012_person_index.sql) or crimes
- * name the ref, and those whose state lists a person with it (a witness or a reporter is in no
- * index: that part reads every incident's state, which a rare request can afford). */
+ * name the ref, and those with a person of that ref (a witness or a reporter is in neither: their
+ * rows in incident_members are found by the ref's own index, sql/0023_incident_members.sql). */
 #include "api/api_subjects.h"
 
 #include <stdlib.h>
@@ -17,10 +17,12 @@
  * pending, audit}. pids: the person's ids in the incident; aids: the allegations naming them;
  * crns: the crimes of those allegations or with them as victim. */
 #define SQL_SUBJECT                                                                                          \
-    "WITH inc AS (SELECT i.incident_id, i.state::jsonb AS s FROM incidents i WHERE i.state IS NOT NULL"      \
+    "WITH inc AS (SELECT i.incident_id, incident_doc(i.incident_id, i.state)::jsonb AS s FROM incidents i"      \
+    "  WHERE i.state IS NOT NULL"                                                                            \
     "  AND (i.incident_id IN (SELECT x.incident_id FROM person_index x WHERE x.ref = $1)"                    \
     "   OR i.incident_id IN (SELECT c.incident_id FROM crimes c WHERE c.victim_ref = $1)"                    \
-    "   OR i.state::jsonb->'persons' @> jsonb_build_array(jsonb_build_object('ref', $1::text)))),"           \
+    "   OR i.incident_id IN (SELECT m.incident_id FROM incident_members m"                                   \
+    "    WHERE m.kind = 'persons' AND m.doc->>'ref' = $1))),"                                                 \
     " pp AS (SELECT inc.incident_id, inc.s, ARRAY(SELECT e->>'id' FROM"                                      \
     "  jsonb_array_elements(coalesce(inc.s->'persons', '[]'::jsonb)) e WHERE e->>'ref' = $1) AS pids FROM inc)," \
     " aa AS (SELECT pp.*, ARRAY(SELECT e->>'id' FROM jsonb_array_elements(coalesce(pp.s->'allegations',"      \

@@ -227,6 +227,10 @@ static const struct key_def keys[] = {
       .describe = "most feed events written in one database transaction" },
     { KEY("store", "lanes"), .type = KT_COUNT, AT(store_lanes), .dflt = "4", .min = 1, .max = 16,
       .describe = "store connections, each writing one batch while others are decided or committed" },
+    { KEY("store", "state_cache_members"), .type = KT_COUNT, AT(store_state_cache), .dflt = "20000",
+      .min = 0, .max = 10000000,
+      .describe = "persons and allegations (plus one per incident) whose decoded states each store lane keeps after "
+                  "its commits, so that the next event of a large incident is not read again; 0 keeps none" },
     { KEY("service", "drain_timeout_ms"), .type = KT_INT, AT(drain_timeout_ms), .dflt = "10000",
       .min = 100, .max = 3600000, .flags = KF_RELOAD,
       .describe = "longest a stop (SIGTERM) waits for what is in flight before fcrd exits, in milliseconds" },

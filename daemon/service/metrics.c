@@ -59,6 +59,7 @@ struct metrics {
     /* store */
     struct histogram batch, commit;
     uint64_t rollbacks;
+    uint64_t states_cached, states_read; /* incident states a lane's cache gave, and read from rows */
     uint64_t direct, direct_misses;
     bool read_only; /* a write refused as read-only (SQLSTATE 25006) since the last commit */
     /* daemon */
@@ -266,6 +267,14 @@ void metrics_store_commit(struct metrics *m, size_t events, double seconds)
         return;
     histogram_observe(&m->batch, (double)events);
     histogram_observe(&m->commit, seconds);
+}
+
+void metrics_store_states(struct metrics *m, uint64_t cached, uint64_t read)
+{
+    if (m) {
+        m->states_cached += cached;
+        m->states_read += read;
+    }
 }
 
 void metrics_store_rollback(struct metrics *m)
@@ -550,6 +559,10 @@ int metrics_render(struct metrics *m, struct evbuffer *out)
               "Seconds from sending a batch's writes and COMMIT to the database's answer.", &m->commit);
     counter(&o, "fcrd_store_rollbacks_total", "Transactions rolled back (then retried or answered retry).",
             m->rollbacks);
+    counter(&o, "fcrd_store_states_cached_total",
+            "Incident states a batch took from its lane's cache, their rows unchanged since its commit.",
+            m->states_cached);
+    counter(&o, "fcrd_store_states_read_total", "Incident states a batch read from their rows.", m->states_read);
     counter(&o, "fcrd_store_direct_batches_total",
             "Batches of new incidents' openings decided without reading the database first.", m->direct);
     counter(&o, "fcrd_store_direct_misses_total",

@@ -64,6 +64,9 @@ void metrics_accept_pause(struct metrics *m, enum metrics_listener which);
 /* metrics_store_commit: a batch of `events` committed, `seconds` after its writes and COMMIT
  * were sent. */
 void metrics_store_commit(struct metrics *m, size_t events, double seconds);
+/* metrics_store_states: a batch's locked incidents: states its lane's cache gave, and states read
+ * from their rows (store_cache.h). */
+void metrics_store_states(struct metrics *m, uint64_t cached, uint64_t read);
 /* metrics_store_rollback: a transaction rolled back (it is retried or answered retry). */
 void metrics_store_rollback(struct metrics *m);
 /* metrics_store_direct: a batch was sent without a read round trip (missed: false), or such a

@@ -1,6 +1,7 @@
 /* incident.c: read-only views of an incident state document for the supervisor API and the store,
  * and its row as the write statement takes it. */
 #include "store/incident.h"
+#include "store/incident_members.h"
 #include "util/jsonwrite.h"
 #include "util/pgtext.h"
 
@@ -124,6 +125,26 @@ int64_t incident_last_seq(const json_t *state)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
+/* The state as its row holds it: every member but the persons and allegations, which have rows of
+ * their own (incident_members.h). */
+static void incident_row_state(struct jsonwrite_buf *b, const json_t *st)
+{
+    if (!json_is_object(st)) {
+        jsonwrite_value(b, st, 0);
+        return;
+    }
+    const char *k;
+    json_t *v;
+    jsonwrite_char(b, '{');
+    json_object_foreach((json_t *)st, k, v) {
+        if (incident_members_kind(k))
+            continue;
+        jsonwrite_key(b, k);
+        jsonwrite_value(b, v, 0);
+    }
+    jsonwrite_char(b, '}');
+}
+
 /* The columns an incident's row copies from its state, after incident_id and last_seq. */
 static const char *const incident_copied[] = {"category", "opened_at", "closed_at"};
 
@@ -143,7 +164,7 @@ void incident_row_line(struct jsonwrite_buf *b, const char *id, const json_t *st
                 jsonwrite_raw(b, json_string_value(v), json_string_length(v));
         }
         jsonwrite_char(b, '\t');
-        jsonwrite_value(b, st, 0);
+        incident_row_state(b, st);
     } else {
         jsonwrite_char(b, '{');
         jsonwrite_key(b, "incident_id");
@@ -155,7 +176,7 @@ void incident_row_line(struct jsonwrite_buf *b, const char *id, const json_t *st
             jsonwrite_value(b, json_object_get(st, incident_copied[k]), 0);
         }
         jsonwrite_key(b, "state");
-        jsonwrite_value(b, st, 0);
+        incident_row_state(b, st);
         jsonwrite_char(b, '}');
     }
     jsonwrite_char(b, '\n');

@@ -33,8 +33,9 @@ int64_t incident_last_seq(const json_t *state);
 
 /* incident_row_line: the incident's row as one line for the write statement (SQL_WRITE in
  * store_sql.h): incident_id, last_seq, category, opened_at, closed_at (empty for null) and the
- * state, tab-separated; or, when a column cannot go as a field (a control character, an empty
- * string, not a string), the row as one JSON object with those members. Ends with a newline. */
+ * state without its persons and allegations (their rows are incident_members.h's),
+ * tab-separated; or, when a column cannot go as a field (a control character, an empty string,
+ * not a string), the row as one JSON object with those members. Ends with a newline. */
 void incident_row_line(struct jsonwrite_buf *b, const char *id, const json_t *state);
 
 #endif

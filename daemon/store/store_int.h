@@ -12,6 +12,7 @@
 #include "feed/feed_event.h"
 #include "store/audit.h"
 #include "store/store.h"
+#include "store/store_cache.h"
 #include "store/store_lane.h"
 #include "util/jsonwrite.h"
 
@@ -55,6 +56,12 @@ struct store_lane {
      * statement's result is among the writes' ("" and -1 when it does not). */
     char rs_storing[RULESET_SHA256_SIZE];
     int rs_query;
+    /* The states this lane's commits left (store_cache.h). The batch in flight's written states
+     * (incident id -> state) wait in `written` for its COMMIT, with the row versions the write
+     * statement (at write_query among the writes) gave them in `versions`. */
+    struct store_cache cache;
+    json_t *written, *versions;
+    int write_query;
 };
 
 struct store {
@@ -140,7 +147,10 @@ struct store_write {
     struct jsonwrite_buf link_from, link_to; /* the accepted events' same_report links (SQL_LINKS_WRITE) */
     const struct ruleset *rs; /* for the person index's offence groups (borrowed) */
     char at[AUDIT_AT_SIZE];
+    struct jsonwrite_buf members;            /* the changed persons' and allegations' rows (incident_members.h) */
     json_t *touched; /* incident id -> true */
+    json_t *touched_members; /* incident id -> {kind -> {member id -> true}} (incident_members_touch) */
+    bool lost;               /* memory ran out recording what the batch changed: nothing may be written */
     const char *ruleset_sha256; /* the hash of the rule set deciding the batch (borrowed) */
 };
 /* store_write_init: an empty write for a batch decided with the rule set whose hash is
@@ -157,10 +167,11 @@ void store_write_touch(struct store_write *w, const char *incident_id);
 /* store_write_params: rows for the final state of every incident the batch changed (updates of the
  * rows the batch locked, `existing`, inserts of the others), then the write statement's $1..$5 in
  * p[0..4], the audit lines in p[5], and SQL_PERSONS_WRITE's $1 and $2 (the changed incidents'
- * ids and their person index rows) in p[6] and p[7], SQL_LINKS_WRITE's $1 and $2 in p[8] and p[9]
- * (each the caller's to free). Clears w. Returns false when memory ran out (the p[] that could be
- * made are still set, the others NULL). */
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[10]);
+ * ids and their person index rows) in p[6] and p[7], SQL_LINKS_WRITE's $1 and $2 in p[8] and p[9],
+ * the write statement's $6 (the changed members' rows) in p[10] (each the caller's to free). Clears
+ * w. Returns false when memory ran out (the p[] that could be made are still set, the others NULL). */
+#define STORE_WRITE_NPARAMS 11
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[STORE_WRITE_NPARAMS]);
 /* store_write_refs: the victim refs of the batch's events, as a text[] literal (see
  * SQL_PERSONS_LOCK). Malloc'd; NULL when memory runs out. */
 char *store_write_refs(struct store_item *const *b, size_t n);

@@ -27,6 +27,7 @@
 #include <sys/time.h>
 
 #include "service/metrics.h"
+#include "store/incident_members.h"
 #include "store/pgconn.h"
 #include "store/store_int.h"
 #include "store/store_queue.h"
@@ -41,6 +42,7 @@
 static const char sql_incidents_create[] = SQL_INCIDENTS_CREATE;
 static const char sql_incidents_lock[] = SQL_INCIDENTS_LOCK;
 static const char sql_incidents_lock_back[] = SQL_INCIDENTS_LOCK_BACK;
+static const char sql_members_read[] = SQL_MEMBERS_READ;
 static const char sql_events_seen[] = SQL_EVENTS_SEEN;
 static const char sql_persons_lock[] = SQL_PERSONS_LOCK;
 static const char sql_persons_read[] = SQL_PERSONS_READ;
@@ -176,6 +178,9 @@ static void batch_reset(struct store_lane *ln)
     ln->commit_sent = 0;
     ln->rs_storing[0] = '\0';
     ln->rs_query = -1;
+    ln->write_query = -1;
+    json_object_clear(ln->written);
+    json_object_clear(ln->versions);
     batch_timer_stop(ln);
 }
 
@@ -192,6 +197,14 @@ static void batch_deliver(struct store_lane *ln)
     /* The rule set the batch stored is committed with it: later batches need not store it. */
     if (ln->rs_storing[0] && strcmp(ln->rs_storing, ruleset_sha256(st->rs)) == 0)
         memcpy(st->rs_stored, ln->rs_storing, sizeof(st->rs_stored));
+    /* The states the batch committed, at the versions their rows now have. */
+    const char *id;
+    json_t *version;
+    json_object_foreach(ln->versions, id, version) {
+        json_t *state = json_object_get(ln->written, id);
+        if (state && json_is_string(version))
+            store_cache_put(&ln->cache, id, json_string_value(version), state);
+    }
     ln->batch = NULL;
     batch_reset(ln);
     for (size_t i = 0; i < n; i++) {
@@ -368,6 +381,30 @@ static void commit_done(void *arg, PGresult **res, int n, const char *error, boo
     batch_deliver(ln);
 }
 
+/* The write statement's row versions ("id TAB version" lines) into ln->versions, for the incidents
+ * whose states wait in ln->written. A version missing (memory ran out) only means that state is
+ * not cached. */
+static void versions_read(struct store_lane *ln, const PGresult *r)
+{
+    if (!r || PQntuples(r) != 1 || PQnfields(r) < 3 || PQgetisnull(r, 0, 2))
+        return;
+    for (const char *line = PQgetvalue(r, 0, 2); *line;) {
+        const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+        if (!end)
+            end = line + strlen(line);
+        if (tab && tab < end) {
+            char id[512];
+            size_t n = (size_t)(tab - line);
+            if (n < sizeof(id)) {
+                memcpy(id, line, n);
+                id[n] = '\0';
+                json_object_set_new(ln->versions, id, json_stringn(tab + 1, (size_t)(end - tab - 1)));
+            }
+        }
+        line = *end ? end + 1 : end;
+    }
+}
+
 /* The writes and the audit entries are in: COMMIT, in a round trip of its own, so that a batch
  * stalled before it (a lock, a round trip timed out) is certainly not committed and is answered
  * retry; only a connection lost with the COMMIT itself in flight leaves a batch in doubt. */
@@ -386,6 +423,7 @@ static void write_done(void *arg, PGresult **res, int n, const char *error, bool
     }
     if (unit_failed(ln, res, n, error))
         return;
+    versions_read(ln, ln->write_query >= 0 && ln->write_query < n ? res[ln->write_query] : NULL);
     /* a direct batch: res[0] is BEGIN, res[1] the serials it fetched for later batches */
     if (ln->refill && serials_add(ln, res[1]) != 0) {
         batch_rollback(ln, "out of memory", false);
@@ -407,9 +445,17 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
                               size_t refill)
 {
     /* p[0..4]: the write statement's $1..$5, p[5]: the audit lines, p[6..7]: the person index's,
-     * p[8..9]: the same_report links' */
-    char *p[10];
+     * p[8..9]: the same_report links', p[10]: the write statement's $6 */
+    char *p[STORE_WRITE_NPARAMS];
     int rc = -1;
+    /* the states the batch writes, for the cache once it commits */
+    const char *tid;
+    json_t *unused;
+    json_object_foreach(w->touched, tid, unused) {
+        json_t *st = json_object_get(states, tid);
+        if (json_is_object(st))
+            json_object_set(ln->written, tid, st);
+    }
     bool complete = store_write_params(w, states, existing, p);
     if (complete) {
         char nbuf[32];
@@ -434,7 +480,9 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
             ln->rs_query = nq;
             q[nq++] = (struct pg_query){sql_ruleset_store, 4, p_rs};
         }
-        q[nq++] = (struct pg_query){sql_write, 5, (const char *const *)p};
+        const char *p_write[6] = {p[0], p[1], p[2], p[3], p[4], p[10]};
+        ln->write_query = nq;
+        q[nq++] = (struct pg_query){sql_write, 6, p_write};
         /* A direct batch's incidents are new: nothing to replace unless they name refs. */
         if (!ln->direct || strcmp(p[7], "[]") != 0)
             q[nq++] = (struct pg_query){sql_persons_write, 2, (const char *const *)p + 6};
@@ -447,7 +495,7 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
         batch_timer_start(ln);
         rc = pgconn_send(ln->db, q, nq, write_done, ln);
     }
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         free(p[i]);
     if (!complete) {
         /* nothing was sent: a direct batch has no transaction to roll back */
@@ -462,17 +510,53 @@ static void batch_send_writes(struct store_lane *ln, struct store_write *w, json
 }
 
 /* The locked incidents' states by id (null for a row with no state); `existing` gets their ids,
- * `owners` the sources of those that belong to one. */
-static json_t *rows_to_object(const PGresult *r, json_t *existing, json_t *owners)
+ * `owners` the sources of those that belong to one. A row the lane's cache holds as it stands
+ * (column 4) comes with no state: the cached one is taken. Any other row's cached state, now
+ * outdated, is dropped. Added to `o`, but for ids it has already (the second lock statement locks
+ * some rows again). Returns -1 when a state the database says is cached is not (the batch must not
+ * be decided on a missing state). */
+static int rows_to_object(struct store_lane *ln, const PGresult *r, json_t *o, json_t *existing, json_t *owners)
 {
-    json_t *o = json_object();
+    uint64_t cached_n = 0, read_n = 0;
     for (int i = 0; r && i < PQntuples(r); i++) {
-        json_t *st = PQgetisnull(r, i, 1) ? json_null()
-                                           : jsonparse_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0, NULL);
-        json_object_set_new(o, PQgetvalue(r, i, 0), st ? st : json_null());
+        const char *id = PQgetvalue(r, i, 0);
+        if (json_object_get(o, id))
+            continue;
+        json_t *cached = store_cache_take(&ln->cache, id), *st;
+        if (PQgetvalue(r, i, 4)[0] == 't') {
+            if (!cached)
+                return -1;
+            st = cached;
+            cached_n++;
+        } else {
+            json_decref(cached);
+            read_n += !PQgetisnull(r, i, 1);
+            st = PQgetisnull(r, i, 1) ? json_null()
+                                      : jsonparse_loadb(PQgetvalue(r, i, 1), (size_t)PQgetlength(r, i, 1), 0, NULL);
+        }
+        json_object_set_new(o, id, st ? st : json_null());
         json_object_set_new(existing, PQgetvalue(r, i, 0), json_true());
         if (!PQgetisnull(r, i, 2))
             json_object_set_new(owners, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 2)));
+    }
+    metrics_store_states(ln->st->p.metrics, cached_n, read_n);
+    return 0;
+}
+
+/* The members read (SQL_MEMBERS_READ), by incident id and kind: {id -> {kind -> array}}. NULL when
+ * memory runs out or a row is not JSON (then the batch must not be decided). */
+static json_t *rows_members(const PGresult *r)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && r && i < PQntuples(r); i++) {
+        json_t *arr = jsonparse_loadb(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, NULL);
+        json_t *inc = json_object_get(o, PQgetvalue(r, i, 0));
+        if (!inc && (!(inc = json_object()) || json_object_set_new(o, PQgetvalue(r, i, 0), inc) != 0))
+            inc = NULL;
+        if (!arr || !inc || json_object_set_new(inc, PQgetvalue(r, i, 1), arr) != 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return o;
 }
@@ -516,20 +600,31 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
     (void)sent_all;
     if (unit_failed(ln, res, n, error))
         return;
-    /* res: BEGIN, create (only when the batch has rows to create), then always the last six:
+    /* res: BEGIN, create (only when the batch has rows to create), then always the last seven:
      * lock (the batch's incidents and those they link to or that link to them), the same_report
-     * links to them looked up again, refs' locks, person index rows, seen, serials */
-    const PGresult *locked = res[n - 6], *back = res[n - 5], *person_rows = res[n - 3], *seen_rows = res[n - 2],
-                   *serials = res[n - 1];
+     * links to them looked up again, their members, refs' locks, person index rows, seen, serials */
+    const PGresult *locked = res[n - 7], *back = res[n - 6], *member_rows = res[n - 5], *person_rows = res[n - 3],
+                   *seen_rows = res[n - 2], *serials = res[n - 1];
     if (serials_add(ln, serials) != 0) {
         batch_rollback(ln, "out of memory", false);
         return;
     }
     json_t *existing = json_object(), *owners = json_object();
-    json_t *states = rows_to_object(locked, existing, owners);
-    json_t *back_states = rows_to_object(back, existing, owners);
-    json_object_update_missing(states, back_states);
-    json_decref(back_states);
+    json_t *states = json_object();
+    int got = rows_to_object(ln, locked, states, existing, owners) | rows_to_object(ln, back, states, existing, owners);
+    json_t *members = rows_members(member_rows);
+    int attached = got == 0 && members ? incident_members_attach(states, members) : -1;
+    json_decref(members);
+    if (attached != 0) {
+        json_decref(states);
+        json_decref(existing);
+        json_decref(owners);
+        /* a state the database took for cached was not: start the cache again */
+        store_cache_clear(&ln->cache);
+        store_cache_init(&ln->cache, ln->st->p.state_cache);
+        batch_rollback(ln, "an incident's state could not be read", false);
+        return;
+    }
     json_t *seen = rows_seen(seen_rows);
     json_t *persons = rows_persons(person_rows);
     struct store_write w;
@@ -693,6 +788,23 @@ static bool batch_direct(struct store_lane *ln, size_t need)
     return true;
 }
 
+/* The cache keys of every incident the batch's items touch or link to (store_cache_keys). */
+static char *cache_keys(const struct store_lane *ln)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ln->nbatch; i++)
+        n += store_batch_incidents(ln->batch[i], NULL, 0);
+    const char **ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (!ids)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < ln->nbatch; i++)
+        at += store_batch_incidents(ln->batch[i], ids + at, n - at);
+    char *keys = store_cache_keys(&ln->cache, ids, at);
+    free(ids);
+    return keys;
+}
+
 static void batch_start(struct store_lane *ln)
 {
     struct store *st = ln->st;
@@ -715,30 +827,34 @@ static void batch_start(struct store_lane *ln)
     char *links = store_write_link_ids(ln->batch, ln->nbatch, false);
     char *create = store_write_link_ids(ln->batch, ln->nbatch, true);
     char *refs = store_write_refs(ln->batch, ln->nbatch);
+    char *keys = cache_keys(ln);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zu", fetch);
-    if (!incidents || !events || !links || !create || !refs) {
+    if (!incidents || !events || !links || !create || !refs || !keys) {
         free(incidents);
         free(events);
         free(links);
         free(create);
         free(refs);
+        free(keys);
         batch_fail(ln, "overloaded", "out of memory");
         return;
     }
-    const char *p_inc[2] = {incidents, links};
+    const char *p_inc[3] = {incidents, links, keys};
+    const char *p_back[2] = {incidents, keys};
     const char *p_ev[1] = {events};
     const char *p_n[1] = {nbuf};
     const char *p_create[1] = {create};
     const char *p_refs[2] = {refs, incidents};
-    /* read_done finds the last six results in the same places with or without the create */
-    struct pg_query q[8];
+    /* read_done finds the last seven results in the same places with or without the create */
+    struct pg_query q[9];
     int nq = 0;
     q[nq++] = (struct pg_query){sql_begin, 0, NULL};
     if (strcmp(create, "{}") != 0)
         q[nq++] = (struct pg_query){sql_incidents_create, 1, p_create};
-    q[nq++] = (struct pg_query){sql_incidents_lock, 2, p_inc};
-    q[nq++] = (struct pg_query){sql_incidents_lock_back, 1, p_inc};
+    q[nq++] = (struct pg_query){sql_incidents_lock, 3, p_inc};
+    q[nq++] = (struct pg_query){sql_incidents_lock_back, 2, p_back};
+    q[nq++] = (struct pg_query){sql_members_read, 3, p_inc};
     q[nq++] = (struct pg_query){sql_persons_lock, 2, p_refs};
     q[nq++] = (struct pg_query){sql_persons_read, 2, p_refs};
     q[nq++] = (struct pg_query){sql_events_seen, 1, p_ev};
@@ -752,6 +868,7 @@ static void batch_start(struct store_lane *ln)
     free(links);
     free(create);
     free(refs);
+    free(keys);
     if (rc != 0)
         batch_fail(ln, "db_unavailable", "the database connection was lost");
 }
@@ -797,12 +914,19 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
                                            sql_events_seen, sql_serials,          sql_write,
                                            sql_audit_append, sql_commit,         sql_rollback,
                                            sql_ruleset_store, sql_persons_lock,  sql_persons_read,
-                                           sql_persons_write, sql_incidents_lock_back, sql_links_write};
+                                           sql_persons_write, sql_incidents_lock_back, sql_links_write,
+                                           sql_members_read};
     char name[16];
     snprintf(name, sizeof(name), k ? "store%zu" : "store", k + 1);
     ln->st = st;
     ln->state = STORE_LANE_IDLE;
     ln->rs_query = -1;
+    ln->write_query = -1;
+    store_cache_init(&ln->cache, st->p.state_cache);
+    ln->written = json_object();
+    ln->versions = json_object();
+    if (!ln->cache.map || !ln->written || !ln->versions)
+        return -1;
     snprintf(ln->chain, sizeof(ln->chain), "%zu", k % AUDIT_CHAINS + 1);
     ln->timeout = evtimer_new(st->base, lane_timeout_cb, ln);
     ln->db = pgconn_new(st->base, st->conninfo, name, lane_db_state, ln);
@@ -835,6 +959,10 @@ void store_lane_clear(struct store_lane *ln)
     ln->nbatch = 0;
     free(ln->serials);
     ln->serials = NULL;
+    store_cache_clear(&ln->cache);
+    json_decref(ln->written);
+    json_decref(ln->versions);
+    ln->written = ln->versions = NULL;
     if (ln->timeout)
         event_free(ln->timeout);
     ln->timeout = NULL;

@@ -26,21 +26,38 @@
 /* The incidents that have a same_report link to one of `ids` (sql/0013_incident_links.sql). */
 #define SQL_LINKED_BACK(ids) "ARRAY(SELECT from_id FROM incident_links WHERE to_id = ANY (" ids "))"
 
-/* Locks, in one sorted statement, the batch's incidents, the incidents its events link to, the
+/* $1: the batch's incident ids; $2: the ids its events and decisions link to; $3: the lane's
+ * cache keys for them (store_cache_keys).
+ * Locks, in one sorted statement, the batch's incidents, the incidents its events link to, the
  * incidents their stored state links to and the incidents whose stored state links to them (a
  * same_report link is honoured whichever report arrives first), and reads their state. Reading
  * linked incidents under the lock means a same_report link sees a crime another instance is
  * committing. The source each incident belongs to (sql/0015_event_sources.sql) comes with its
  * state, so checking an event's source against it costs no round trip, and two instances see the
  * same owner: the row is locked until the batch that sets it commits. */
-#define SQL_INCIDENTS_LOCK                                                                                   \
-    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY ($1::text[] || $2::text[]"       \
-    " || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                                                   \
+#define SQL_LOCKED_IDS                                                                                       \
+    "$1::text[] || $2::text[] || ARRAY(SELECT l->>'incident_id' FROM incidents s,"                           \
     "  json_array_elements(COALESCE(s.state->'links', '[]'::json)) AS l"                                     \
-    "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]") ")"                        \
+    "  WHERE s.incident_id = ANY ($1::text[])) || " SQL_LINKED_BACK("$1::text[]")
+/* The version of an incident's row (of table alias t) as a lane's state cache keeps it
+ * (store_cache.h): the transaction that wrote the row and when. Every write of the row changes its
+ * xmin; updated_at guards against an xid seen again after wraparound. */
+#define SQL_ROW_VERSION(t)                                                                                   \
+    "(" t ".xmin::text || '.' || (extract(epoch FROM " t ".updated_at) * 1000000)::bigint::text)"
+/* Whether the lane's cache holds the row at its version: keys is a text[] of "version:id"
+ * (store_cache_keys). */
+#define SQL_ROW_CACHED(t, keys) "(" SQL_ROW_VERSION(t) " || ':' || " t ".incident_id = ANY (" keys "::text[]))"
+/* The columns both lock statements read: id, state (NULL for a row the cache holds as it stands),
+ * source, version, cached. */
+#define SQL_LOCKED_COLUMNS(keys)                                                                             \
+    "SELECT incidents.incident_id, CASE WHEN " SQL_ROW_CACHED("incidents", keys) " THEN NULL"                \
+    " ELSE incidents.state::text END, incidents.source, " SQL_ROW_VERSION("incidents") ","                  \
+    " " SQL_ROW_CACHED("incidents", keys) " FROM incidents"
+#define SQL_INCIDENTS_LOCK                                                                                   \
+    SQL_LOCKED_COLUMNS("$3") " WHERE incident_id = ANY (" SQL_LOCKED_IDS ")"                                 \
     " ORDER BY incident_id FOR UPDATE"
 
-/* $1: the batch's incident ids. Sent right after SQL_INCIDENTS_LOCK: the incidents that link to the
+/* $1: the batch's incident ids, $2: the cache keys. Sent right after SQL_INCIDENTS_LOCK: the incidents that link to the
  * batch's by a same_report link, looked up again once the batch's own rows are locked, locked and
  * read. Why again: SQL_INCIDENTS_LOCK's lookup reads the snapshot its statement started with, and a
  * transaction that wrote a link to one of the batch's incidents held that incident's row lock
@@ -55,8 +72,22 @@
  * check then ends one of the two, which is rolled back and decided again like any refused
  * transaction (the same one rare wait SQL_PERSONS_LOCK describes). */
 #define SQL_INCIDENTS_LOCK_BACK                                                                              \
-    "SELECT incident_id, state::text, source FROM incidents WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")" \
+    SQL_LOCKED_COLUMNS("$2") " WHERE incident_id = ANY (" SQL_LINKED_BACK("$1::text[]") ")"                  \
     " ORDER BY incident_id FOR UPDATE"
+
+/* $1, $2, $3: as SQL_INCIDENTS_LOCK's. Sent after SQL_INCIDENTS_LOCK_BACK: the persons and
+ * allegations (sql/0023_incident_members.sql) of every incident those two locked and sent the
+ * state of (not those the lane's cache holds as they stand), one row per incident and kind, the kind's members in their order as a JSON array. Why a statement of its own: a row
+ * locked after waiting for another transaction is read as that transaction committed it, but the
+ * rest of the locking statement reads the snapshot it began with, which may predate the members
+ * that transaction wrote. This statement's snapshot is taken once every lock is held, and every
+ * writer of an incident's members holds its row lock, so it reads them as they stand. Its ids may
+ * include incidents linked since (links are only ever added); the store ignores those. */
+#define SQL_MEMBERS_READ                                                                                     \
+    "SELECT incident_id, kind, json_agg(doc ORDER BY ord)::text FROM incident_members"                       \
+    " WHERE incident_id = ANY (ARRAY(SELECT incidents.incident_id FROM incidents"                            \
+    "  WHERE incidents.incident_id = ANY (" SQL_LOCKED_IDS ") AND NOT " SQL_ROW_CACHED("incidents", "$3") "))" \
+    " GROUP BY incident_id, kind"
 
 /* $1: the victim refs the batch's events name; $2: the batch's incident ids. The victim refs of a
  * batch are those refs and the victims' refs the person index holds for its incidents (an update
@@ -117,9 +148,11 @@
  * writes it, tab-separated fields or the row as one JSON object; $3 crimes, $4 pending: JSON
  * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
  * because json_to_recordset over their states cost about four times what validating the states as
- * json does. Persons and allegations are kept once, in the incident's state
- * (sql/0006_persons_in_state.sql); a crime row carries its victim's command-and-control `ref` for
- * the API's same-victim lookup.
+ * json does. A crime row carries its victim's command-and-control `ref` for the API's same-victim
+ * lookup. $6: the persons and allegations the batch's events named, as they now stand (a JSON
+ * array of {i, k, o, m, d}, incident_members_rows): an incident's members are rows of their own
+ * (sql/0023_incident_members.sql) and its row's state holds the rest, so an update writes what it
+ * changed, not everything the incident has gathered. Sorted, as the incidents are.
  *
  * A new incident is inserted here, whole, with no ON CONFLICT: if another transaction created the
  * same incident meanwhile (another fcrd instance opening it, or linking to it), the insert waits
@@ -129,7 +162,10 @@
  * Sources (sql/0015_event_sources.sql): each event row keeps its source; an incident with no
  * source yet (new, or from before sources were recorded) takes that of its accepted events in the
  * batch (`es`: the batch decided them all from one source, store_batch.c), and one that has a
- * source keeps it. Source 'default' (no [sources] configured) never takes an incident. */
+ * source keeps it. Source 'default' (no [sources] configured) never takes an incident.
+ *
+ * Its row: the events and the crimes written, and a line "incident id TAB row version" for every
+ * incident row written, for the lane's state cache (store_cache.h). */
 #define SQL_WRITE                                                                                            \
     "WITH ev AS ("                                                                                           \
     " INSERT INTO raw_events (event_id, incident_id, seq, type, at, body, reply, source)"                    \
@@ -156,12 +192,12 @@
     " UPDATE incidents i SET last_seq = x.last_seq, category = x.category, opened_at = x.opened_at,"         \
     "  closed_at = x.closed_at, state = x.state, updated_at = now(), source = COALESCE(i.source, es.source)" \
     " FROM ix AS x LEFT JOIN es ON es.incident_id = x.incident_id"                                           \
-    " WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING 1),"                                       \
+    " WHERE NOT x.new AND i.incident_id = x.incident_id RETURNING i.incident_id, " SQL_ROW_VERSION("i") " AS v)," \
     " ni AS ("                                                                                               \
     " INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state, source)"          \
     " SELECT x.incident_id, x.last_seq, x.category, x.opened_at, x.closed_at, x.state, es.source"            \
     " FROM ix AS x LEFT JOIN es ON es.incident_id = x.incident_id WHERE x.new ORDER BY x.incident_id"        \
-    " RETURNING 1),"                                                                                         \
+    " RETURNING incidents.incident_id, " SQL_ROW_VERSION("incidents") " AS v),"                             \
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
     "  ruleset, ruleset_sha256)"                                                                             \
@@ -194,8 +230,16 @@
     "  ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"                                \
     "  closed_at = EXCLUDED.closed_at, resolution = EXCLUDED.resolution"                                     \
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
+    " RETURNING 1),"                                                                                         \
+    " mb AS ("                                                                                               \
+    " INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)"                                 \
+    " SELECT x.i, x.k, x.o, x.m, x.d FROM json_to_recordset($6::json) AS x(i text, k text, o integer,"       \
+    "  m text, d json) ORDER BY x.i, x.k, x.m"                                                               \
+    " ON CONFLICT (incident_id, kind, member_id) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc"       \
     " RETURNING 1)"                                                                                          \
-    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr)"
+    " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr),"                                          \
+    "  (SELECT string_agg(r.incident_id || E'\\t' || r.v, E'\\n') FROM"                                        \
+    "   (SELECT incident_id, v FROM inc UNION ALL SELECT incident_id, v FROM ni) AS r)"
 
 /* $1, $2: the same_report links of the batch's accepted events, from ($1, the linking incident)
  * to ($2, the incident named), as parallel text[]. Sent after SQL_WRITE in the same transaction,

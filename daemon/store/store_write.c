@@ -6,6 +6,7 @@
 
 #include "service/sources.h"
 #include "store/incident.h"
+#include "store/incident_members.h"
 #include "store/store_persons.h"
 #include "store/store_int.h"
 #include "util/pgtext.h"
@@ -18,10 +19,12 @@ void store_write_init(struct store_write *w, const char *ruleset_sha256, const s
     jsonwrite_char(&w->crimes, '[');
     jsonwrite_char(&w->pending, '[');
     jsonwrite_char(&w->persons, '[');
+    jsonwrite_char(&w->members, '[');
     struct timeval now;
     gettimeofday(&now, NULL);
     audit_at((int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, w->at);
     w->touched = json_object();
+    w->touched_members = json_object();
 }
 
 void store_write_clear(struct store_write *w)
@@ -36,8 +39,11 @@ void store_write_clear(struct store_write *w)
     jsonwrite_buf_free(&w->changed);
     jsonwrite_buf_free(&w->link_from);
     jsonwrite_buf_free(&w->link_to);
+    jsonwrite_buf_free(&w->members);
     json_decref(w->touched);
     w->touched = NULL;
+    json_decref(w->touched_members);
+    w->touched_members = NULL;
 }
 
 static void text_array_add(struct jsonwrite_buf *b, const char *v);
@@ -116,6 +122,9 @@ void store_write_event(struct store_write *w, const struct store_item *it, const
     json_array_foreach(json_object_get(outcome, "audit"), i, v)
         store_write_audit(w, v, &o);
     store_write_touch(w, ev->incident_id);
+    /* the persons and allegations it names: the only members of its incident it can change */
+    if (!w->touched_members || incident_members_touch(w->touched_members, ev->incident_id, ev->doc) != 0)
+        w->lost = true;
     /* its same_report links, so that the report a link names finds the linking one */
     json_array_foreach(json_object_get(ev->doc, "links"), i, v)
     {
@@ -152,15 +161,19 @@ static void write_incidents(struct store_write *w, json_t *states, const json_t 
             jsonwrite_value(&w->persons, c, 0);
         }
         json_decref(rows);
+        /* the rows of the members the batch changed (SQL_WRITE's `mb`) */
+        incident_members_rows(&w->members, id, st, json_object_get(w->touched_members, id));
     }
 }
 
-bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[10])
+bool store_write_params(struct store_write *w, json_t *states, const json_t *existing, char *p[STORE_WRITE_NPARAMS])
 {
     write_incidents(w, states, existing);
     jsonwrite_char(&w->crimes, ']');
     jsonwrite_char(&w->pending, ']');
     jsonwrite_char(&w->persons, ']');
+    jsonwrite_char(&w->members, ']');
+    bool lost = w->lost;
     p[0] = jsonwrite_take(&w->events, NULL);
     p[1] = jsonwrite_take(&w->incidents, NULL);
     p[2] = jsonwrite_take(&w->crimes, NULL);
@@ -171,9 +184,10 @@ bool store_write_params(struct store_write *w, json_t *states, const json_t *exi
     p[7] = jsonwrite_take(&w->persons, NULL);
     p[8] = text_array_end(&w->link_from);
     p[9] = text_array_end(&w->link_to);
+    p[10] = jsonwrite_take(&w->members, NULL);
     store_write_clear(w);
-    bool complete = true;
-    for (int i = 0; i < 10; i++)
+    bool complete = !lost;
+    for (int i = 0; i < STORE_WRITE_NPARAMS; i++)
         complete = complete && p[i];
     return complete;
 }

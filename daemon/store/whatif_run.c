@@ -55,9 +55,10 @@
     " SELECT s.incident_id, d.state, d.events, d.acts, d.context"                                            \
     " FROM (SELECT incident_id FROM incidents WHERE " SQL_WHATIF_PERIOD                                      \
     "  ORDER BY opened_at, incident_id) AS s,"                                                               \
-    " LATERAL (SELECT i.state::text AS state, " SQL_WHATIF_EVENTS("i.incident_id") "::text AS events, "      \
+    " LATERAL (SELECT incident_doc(i.incident_id, i.state) AS state, " SQL_WHATIF_EVENTS("i.incident_id") "::text AS events, "      \
     SQL_WHATIF_ACTS("i.incident_id") "::text AS acts,"                                                        \
-    "  (SELECT json_agg(json_build_object('incident_id', c.incident_id, 'state', c.state, 'events', "        \
+    "  (SELECT json_agg(json_build_object('incident_id', c.incident_id, 'state',"                           \
+    " incident_doc(c.incident_id, c.state)::json, 'events', "        \
     SQL_WHATIF_EVENTS("c.incident_id") ", 'acts', " SQL_WHATIF_ACTS("c.incident_id") "))"                   \
     "   FROM incidents c WHERE c.state IS NOT NULL AND c.incident_id <> i.incident_id AND c.incident_id IN"  \
     "   (SELECT l->>'incident_id' FROM json_array_elements(COALESCE(i.state->'links', '[]'::json)) AS l)"    \

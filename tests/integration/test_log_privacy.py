@@ -84,7 +84,8 @@ class LogPrivacyTest(DaemonTestCase):
             upd = event(inc, 2, "incident.updated", narrative=plant("Update"),
                         persons=[{"id": "v1", "role": "victim", "name": renamed}])
             self.assertStatus(feed.request(upd), "accepted")
-        self.assertIn(renamed, self.h.sql_value("SELECT state::text FROM incidents WHERE incident_id = %s", (inc,)),
+        self.assertIn(renamed, self.h.sql_value("SELECT incident_doc(incident_id, state) FROM incidents"
+                                                 " WHERE incident_id = %s", (inc,)),
                       "the names are stored, only the log must not hold them")
 
     def test_people_decisions_and_refused_requests(self):

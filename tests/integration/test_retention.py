@@ -41,7 +41,8 @@ NARRATIVE = "Narrwordzx says the van was blue"
 RATIONALE = "Ratwordzx spoke to the witness twice"
 VERDICT_NOTE = "Verdwordzx told the auditor the caller was drunk"
 PLANTED = ["Quillfeather", "Narrwordzx", "Ratwordzx"]
-TABLES = {"raw_events": "body", "incidents": "state::text", "person_index": "person_index::text",
+TABLES = {"raw_events": "body", "incidents": "incident_doc(incident_id, state)", "incident_members": "doc::text",
+          "person_index": "person_index::text",
           "pending_decisions": "pending_decisions::text", "audit": "audit::text",
           "audit_personal": "audit_personal::text", "crimes": "crimes::text"}
 
@@ -439,7 +440,7 @@ class RetentionTest(DaemonTestCase):
                 self.assertIs(cur.fetchone()[0], False)
         finally:
             conn.close()
-        state = self.h.sql_value("SELECT state::text FROM incidents WHERE incident_id = %s", (inc,))
+        state = self.h.sql_value("SELECT incident_doc(incident_id, state) FROM incidents WHERE incident_id = %s", (inc,))
         self.assertIn("Quillfeather", state)
         self.assertIsNone(self.h.sql_value("SELECT redacted_at FROM incidents WHERE incident_id = %s", (inc,)))
         self.assertEqual(self.h.sql_value("SELECT count(*) FROM audit WHERE incident_id = %s "

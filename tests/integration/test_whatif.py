@@ -133,7 +133,8 @@ class WhatifTest(DaemonTestCase):
     def snapshot(self):
         counts = {t: self.h.sql_value(f"SELECT count(*) FROM {t}")
                   for t in ("incidents", "raw_events", "crimes", "pending_decisions", "audit")}
-        counts["states"] = self.h.sql_value("SELECT md5(string_agg(state::text, '' ORDER BY incident_id)) FROM incidents")
+        counts["states"] = self.h.sql_value("SELECT md5(string_agg(incident_doc(incident_id, state), '' ORDER BY incident_id))"
+                                            " FROM incidents")
         counts["heads"] = self.h.sql_value("SELECT string_agg(hash, ',' ORDER BY hash) FROM audit_head")
         counts["serials"] = self.h.sql_value("SELECT last_value FROM serials")
         return counts

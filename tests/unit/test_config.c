@@ -486,7 +486,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 68);
+    ck_assert_uint_eq(n, 69);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -517,7 +517,8 @@ START_TEST(key_table_names_and_flags)
         { "feed.listen", false }, { "feed.max_line", true }, { "feed.max_inflight", true },
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
-        { "store.batch_max", true }, { "store.lanes", false }, { "log.level", true },
+        { "store.batch_max", true }, { "store.lanes", false }, { "store.state_cache_members", false },
+        { "log.level", true },
         { "feed.tls", false }, { "api.tls", false }, { "api.metrics_refresh_ms", true },
         { "tls.cert", true }, { "tls.key", true }, { "tls.client_ca", true },
         { "tls.client_subjects", true }, { "service.drain_timeout_ms", true }, { "log.format", true },
