@@ -227,7 +227,7 @@ static const struct key_def keys[] = {
       .describe = "most feed events written in one database transaction" },
     { KEY("store", "lanes"), .type = KT_COUNT, AT(store_lanes), .dflt = "4", .min = 1, .max = 16,
       .describe = "store connections, each writing one batch while others are decided or committed" },
-    { KEY("store", "state_cache_members"), .type = KT_COUNT, AT(store_state_cache), .dflt = "20000",
+    { KEY("store", "state_cache_members"), .type = KT_COUNT, AT(store_state_cache), .dflt = "5000",
       .min = 0, .max = 10000000,
       .describe = "persons and allegations (plus one per incident) whose decoded states each store lane keeps after "
                   "its commits, so that the next event of a large incident is not read again; 0 keeps none" },
