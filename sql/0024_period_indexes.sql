@@ -15,8 +15,11 @@
 --
 -- Cost of applying: each CREATE INDEX reads its whole table once and blocks writes to it until
 -- the migration commits (fcrd migrate runs before fcrd starts, so nothing is writing then). On
--- the benchmark's seeded database, scale 0.02 (275,000 incidents, 540 MB; 240,000 audit entries,
--- 540 MB) they took 0.7 s and 2.3 s; time grows with the tables' size.
+-- the benchmark's seeded database at scale 0.1 (994,000 incidents, 1.9 GB; 618,000 audit
+-- entries, 910 MB; pages cached) they took 3.9 s and 1.7 s, at 0.02 0.7 s and 2.3 s (the audit
+-- pages not cached). Time grows with the tables' size: at ten years of a large force (some
+-- 19 GB of incidents) expect about 40 s with the table cached and minutes read from disk, during
+-- which fcrd stays stopped.
 CREATE INDEX incidents_opened_at ON incidents (opened_at);
 CREATE INDEX audit_cancellations ON audit (incident_id)
     WHERE action IN ('crime.cancelled', 'crime.transferred');
