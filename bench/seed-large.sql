@@ -45,14 +45,15 @@ SET session_replication_role = replica;
 SET maintenance_work_mem = '256MB';
 
 -- L-g: the incident; opened (g * 7919 mod ten years of minutes) ago, so that every month holds
--- its share whatever the scale; closed two hours later.
+-- its share whatever the scale; closed two hours later. Every series here is bigint: g * 7919 (and
+-- 3 * k * 7919) passes the int range from about 270,000 (90,000) on, i.e. at any scale over 0.03.
 \echo seeding :n_incidents incidents
 BEGIN;
 INSERT INTO incidents (incident_id, last_seq, category, opened_at, closed_at, state, updated_at)
 SELECT 'L-' || g, 1, 'crime', t, t + interval '2 hours',
        replace(replace(:'t_state', '"' || :'t_inc' || '"', '"L-' || g || '"'),
                '"' || :'t_inc' || '-', '"L-' || g || '-')::json, t
-FROM generate_series(1, :n_incidents) AS g,
+FROM generate_series(1::bigint, :n_incidents) AS g,
      LATERAL (SELECT now() - interval '1 day' - ((g * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 COMMIT;
 
@@ -63,7 +64,7 @@ SELECT 'L-' || g || '-1', 'L-' || g, 1, 'incident.opened', t,
        replace(replace(:'t_body', '"' || :'t_inc' || '"', '"L-' || g || '"'), '"' || :'t_inc' || '-', '"L-' || g || '-'),
        replace(replace(:'t_reply', '"' || :'t_inc' || '"', '"L-' || g || '"'), '"' || :'t_inc' || '-', '"L-' || g || '-')::json,
        t
-FROM generate_series(1, :n_incidents) AS g,
+FROM generate_series(1::bigint, :n_incidents) AS g,
      LATERAL (SELECT now() - interval '1 day' - ((g * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 COMMIT;
 
@@ -78,7 +79,7 @@ SELECT 'XX-L-' || k, 'L-' || (3 * k), (ARRAY['8N', '105A', '28E', '19C', '49', '
        CASE WHEN k % 100 = 0 THEN 'cancelled' ELSE 'recorded' END,
        CASE WHEN k % 7 = 0 THEN ARRAY['domestic_abuse'] ELSE '{}'::text[] END,
        t + interval '5 minutes', ARRAY['R-record'], 'hocr-2025', t + interval '5 minutes'
-FROM generate_series(1, :n_crimes) AS k,
+FROM generate_series(1::bigint, :n_crimes) AS k,
      LATERAL (SELECT now() - interval '1 day' - ((3 * k * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 
 INSERT INTO audit (at, incident_id, crn, event_id, actor, role, action, after, rules, ruleset, entry, prev_hash,
@@ -87,7 +88,7 @@ SELECT t + interval '5 minutes', 'L-' || (3 * k), 'XX-L-' || k, 'L-' || (3 * k) 
        'crime.recorded', :'t_after'::jsonb, ARRAY['R-record'], 'hocr-2025',
        replace(:'t_entry', '"' || :'t_inc', '"L-' || (3 * k)),
        md5('L-p' || k) || md5('L-q' || k), md5('L-h' || k) || md5('L-i' || k), 1 + k % 4
-FROM generate_series(1, :n_crimes) AS k,
+FROM generate_series(1::bigint, :n_crimes) AS k,
      LATERAL (SELECT now() - interval '1 day' - ((3 * k * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 
 INSERT INTO audit (at, incident_id, crn, actor, role, action, after, rules, ruleset, entry, prev_hash, hash, chain)
@@ -95,7 +96,7 @@ SELECT t + interval '3 days', 'L-' || (3 * k), 'XX-L-' || k, 'bench-registrar', 
        '{"cancellation": {"reason": "C1", "note": "seeded"}}'::jsonb, '{}', 'hocr-2025',
        '{"action":"crime.cancelled","crn":"XX-L-' || k || '"}',
        md5('L-cp' || k) || md5('L-cq' || k), md5('L-ch' || k) || md5('L-ci' || k), 1 + k % 4
-FROM generate_series(100, :n_crimes, 100) AS k,
+FROM generate_series(100::bigint, :n_crimes, 100) AS k,
      LATERAL (SELECT now() - interval '1 day' - ((3 * k * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 COMMIT;
 
@@ -113,7 +114,7 @@ SELECT 'XX-P-L-' || k, 'L-' || (3 * k + 1), 'a1',
        'v1', '8N', ARRAY['seed'], 'hocr-2025',
        CASE WHEN k > :n_open THEN t + interval '2 hours' END,
        CASE WHEN k > :n_open THEN '{"decision": "no_crime", "how": "person"}'::jsonb END
-FROM generate_series(1, :n_pending) AS k,
+FROM generate_series(1::bigint, :n_pending) AS k,
      LATERAL (SELECT CASE WHEN k <= :n_open THEN now() - ((k * 7919) % 4320) * interval '1 minute'
                           ELSE now() - interval '1 day' - (((3 * k + 1) * 7919) % :minutes) * interval '1 minute'
                      END AS t) AS x;
@@ -127,7 +128,7 @@ INSERT INTO person_index (ref, role, incident_id, allegation, victim_ref, suspec
                           course, occasions, occurred_at, reported_at, crn)
 SELECT CASE WHEN r.role = 'victim' THEN 'BV-L' || k ELSE 'BS-L' || (k % 50000) END, r.role, 'L-' || (3 * k), 'a1',
        'BV-L' || k, ARRAY['BS-L' || (k % 50000)], '8N', 'violence', false, 1, t, t, 'XX-L-' || k
-FROM generate_series(1, least(:n_refs, :n_crimes)) AS k,
+FROM generate_series(1::bigint, least(:n_refs, :n_crimes)) AS k,
      LATERAL (SELECT now() - interval '1 day' - ((3 * k * 7919) % :minutes) * interval '1 minute' AS t) AS x,
      (VALUES ('victim'), ('suspect')) AS r(role);
 COMMIT;
