@@ -5,9 +5,10 @@
 -- (bench/run, step large). Run as the cluster's superuser; never against a database that matters.
 --
 -- What it is and is not:
--- - Every seeded incident's state, raw event body and reply are copies of one real incident that
---   the run's warm-up opened through the feed (a confirmed assault recording one crime), its ids
---   replaced, so fcrd reads and serves them like its own; one incident in three has its crime row,
+-- - Every seeded incident's state, persons and allegations (rows of incident_members, sql/0023),
+--   raw event body and reply are copies of one real incident that the run's warm-up opened
+--   through the feed (a confirmed assault recording one crime), its ids replaced, so fcrd reads
+--   and serves them like its own; one incident in three has its crime row,
 --   one in a hundred of those is cancelled (with its crime.cancelled entry).
 -- - The audit entries (one per crime, one per cancellation) have the shape of fcrd's but are not
 --   chained: prev_hash and hash are stand-ins, the chain heads still name fcrd's own last entries.
@@ -55,6 +56,15 @@ SELECT 'L-' || g, 1, 'crime', t, t + interval '2 hours',
                '"' || :'t_inc' || '-', '"L-' || g || '-')::json, t
 FROM generate_series(1::bigint, :n_incidents) AS g,
      LATERAL (SELECT now() - interval '1 day' - ((g * 7919) % :minutes) * interval '1 minute' AS t) AS x;
+COMMIT;
+
+-- Its persons and allegations, as the template's.
+\echo seeding the persons and allegations of :n_incidents incidents
+BEGIN;
+INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)
+SELECT 'L-' || g, m.kind, m.ord, m.member_id, m.doc
+FROM generate_series(1::bigint, :n_incidents) AS g,
+     (SELECT kind, ord, member_id, doc FROM incident_members WHERE incident_id = :'t_inc') AS m;
 COMMIT;
 
 \echo seeding :n_incidents raw events
@@ -135,6 +145,7 @@ COMMIT;
 
 RESET session_replication_role;
 VACUUM ANALYZE incidents;
+VACUUM ANALYZE incident_members;
 VACUUM ANALYZE raw_events;
 VACUUM ANALYZE crimes;
 VACUUM ANALYZE audit;
@@ -142,10 +153,11 @@ VACUUM ANALYZE pending_decisions;
 VACUUM ANALYZE person_index;
 
 SELECT format('seeded: %s incidents, %s raw events, %s crimes, %s audit entries, %s person index rows,'
-              ' %s open and %s closed pending decisions; database %s',
+              ' %s open and %s closed pending decisions, %s persons and allegations; database %s',
               (SELECT count(*) FROM incidents), (SELECT count(*) FROM raw_events), (SELECT count(*) FROM crimes),
               (SELECT count(*) FROM audit), (SELECT count(*) FROM person_index),
               (SELECT count(*) FROM pending_decisions WHERE status = 'open'),
               (SELECT count(*) FROM pending_decisions WHERE status = 'closed'),
+              (SELECT count(*) FROM incident_members),
               pg_size_pretty(pg_database_size(current_database()))) AS summary \gset
 \echo :summary

@@ -26,10 +26,13 @@
     " WHEN 'rape' THEN " x ".category = 'rape'"                                                              \
     " ELSE 'domestic_abuse' = ANY(" x ".flags) END)"
 
+/* The period's incidents are those first reported in it (opened_at); a row with no state yet has
+ * no opened_at, so the range alone finds them, from incidents_opened_at
+ * (sql/0024_period_indexes.sql) without reading the rows' states. */
 #define SQL_CDI                                                                                              \
     "WITH cat AS (SELECT key AS code, value #>> '{}' AS category FROM jsonb_each($3::jsonb)),"               \
     " inc AS (SELECT incident_id, opened_at, category FROM incidents"                                        \
-    "  WHERE state IS NOT NULL AND opened_at >= $1::timestamptz AND opened_at < $2::timestamptz),"           \
+    "  WHERE opened_at >= $1::timestamptz AND opened_at < $2::timestamptz),"                                 \
     " c AS (SELECT cr.incident_id, cr.status, cr.flags, cr.recorded_at, inc.opened_at,"                      \
     "  coalesce(cat.category, 'other') AS category FROM crimes cr JOIN inc USING (incident_id)"             \
     "  LEFT JOIN cat ON cat.code = cr.offence),"                                                             \
