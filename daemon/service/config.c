@@ -231,6 +231,10 @@ static const struct key_def keys[] = {
       .min = 0, .max = 10000000,
       .describe = "persons and allegations (plus one per incident) whose decoded states each store lane keeps after "
                   "its commits, so that the next event of a large incident is not read again; 0 keeps none" },
+    { KEY("store", "state_cache_min_members"), .type = KT_COUNT, AT(store_state_cache_min), .dflt = "50",
+      .min = 0, .max = 1000000,
+      .describe = "fewest persons and allegations an incident has for its state to be cached: a small one is cheap "
+                  "to read again" },
     { KEY("service", "drain_timeout_ms"), .type = KT_INT, AT(drain_timeout_ms), .dflt = "10000",
       .min = 100, .max = 3600000, .flags = KF_RELOAD,
       .describe = "longest a stop (SIGTERM) waits for what is in flight before fcrd exits, in milliseconds" },

@@ -84,6 +84,7 @@ struct config {
     size_t batch_max;          /* batch_max: events per transaction, default 256, 1..10000 */
     size_t store_lanes;        /* lanes: store connections, each writing one batch, default 4, 1..16 */
     size_t store_state_cache;  /* state_cache_members: each lane's decoded states, by members, default 5000 */
+    size_t store_state_cache_min; /* state_cache_min_members: smallest incident cached, default 50 */
     /* [service] */
     int drain_timeout_ms;      /* drain_timeout_ms: bound of a stop, default 10000 */
     /* [audit] (the key and the file are read only where the interval is not 0) */

@@ -303,6 +303,7 @@ int service_start(struct service *svc, const char *allocator)
         .batch_max = cfg->batch_max,
         .lanes = cfg->store_lanes,
         .state_cache = cfg->store_state_cache,
+        .state_cache_min = cfg->store_state_cache_min,
         /* Bounded memory: at most this many parsed events wait for the database, whatever the
          * number of connections; beyond it lines are answered retry/overloaded. */
         .queue_max = QUEUE_MAX < cfg->feed_max_inflight * cfg->feed_max_connections

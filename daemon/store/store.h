@@ -36,6 +36,7 @@ struct store_params {
                                charged; beyond it: retry/overloaded (0: no limit) */
     struct store_incident_caps caps; /* 0 in a field: no limit on it */
     size_t state_cache;   /* weight of each lane's state cache (store_cache.h; 0: no cache) */
+    size_t state_cache_min; /* fewest members an incident has for its state to be cached */
     int unit_timeout_ms;  /* a database round trip taking longer drops the connection */
     int connect_timeout_ms; /* a connection attempt taking longer is abandoned and retried */
     int reconnect_max_ms;   /* longest wait between failed connection attempts (0: 5000) */

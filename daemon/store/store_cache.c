@@ -11,11 +11,12 @@ static size_t store_cache_weight(const json_t *state)
            json_array_size(json_object_get(state, "allegations"));
 }
 
-void store_cache_init(struct store_cache *c, size_t max_weight)
+void store_cache_init(struct store_cache *c, size_t max_weight, size_t min_members)
 {
     c->map = json_object();
     c->weight = 0;
     c->max_weight = max_weight;
+    c->min_members = min_members;
 }
 
 void store_cache_clear(struct store_cache *c)
@@ -65,7 +66,7 @@ void store_cache_put(struct store_cache *c, const char *id, const char *version,
         return;
     json_decref(store_cache_take(c, id));
     size_t w = store_cache_weight(state);
-    if (w > c->max_weight)
+    if (w > c->max_weight || w - 1 < c->min_members)
         return;
     json_t *e = json_pack("[sO]", version, state);
     /* at the end of the map's order: jansson keeps an object's keys in insertion order */

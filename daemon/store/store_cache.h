@@ -10,7 +10,9 @@
  * batch's COMMIT, so a batch that fails leaves nothing behind it could have changed.
  *
  * Bounded by weight: an entry weighs one plus its persons and allegations; the oldest entries go
- * first. Not thread-safe (one lane's loop). */
+ * first. Only incidents with at least min_members persons and allegations are kept: a small
+ * incident is cheap to read again, and the many small incidents of an ordinary day would
+ * otherwise fill the memory the cache is for. Not thread-safe (one lane's loop). */
 #ifndef FCRD_STORE_CACHE_H
 #define FCRD_STORE_CACHE_H
 
@@ -21,9 +23,10 @@ struct store_cache {
     json_t *map;       /* incident id -> [version, state], oldest first */
     size_t weight;     /* of the entries held */
     size_t max_weight; /* 0: the cache holds nothing */
+    size_t min_members; /* an incident with fewer persons and allegations is not kept */
 };
 
-void store_cache_init(struct store_cache *c, size_t max_weight);
+void store_cache_init(struct store_cache *c, size_t max_weight, size_t min_members);
 void store_cache_clear(struct store_cache *c);
 
 /* store_cache_keys: "version:incident id" of every cached one of `ids` (n of them, repeats
@@ -36,7 +39,7 @@ json_t *store_cache_take(struct store_cache *c, const char *id);
 
 /* store_cache_put: keeps `state` (a reference is taken) as the incident's at `version`, replacing
  * any entry it had, then drops the oldest entries while over the bound. A state heavier than the
- * whole bound is not kept. */
+ * whole bound, or with fewer than min_members persons and allegations, is not kept. */
 void store_cache_put(struct store_cache *c, const char *id, const char *version, json_t *state);
 
 #endif

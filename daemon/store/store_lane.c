@@ -621,7 +621,7 @@ static void read_done(void *arg, PGresult **res, int n, const char *error, bool 
         json_decref(owners);
         /* a state the database took for cached was not: start the cache again */
         store_cache_clear(&ln->cache);
-        store_cache_init(&ln->cache, ln->st->p.state_cache);
+        store_cache_init(&ln->cache, ln->st->p.state_cache, ln->st->p.state_cache_min);
         batch_rollback(ln, "an incident's state could not be read", false);
         return;
     }
@@ -922,7 +922,7 @@ int store_lane_init(struct store_lane *ln, struct store *st, size_t k)
     ln->state = STORE_LANE_IDLE;
     ln->rs_query = -1;
     ln->write_query = -1;
-    store_cache_init(&ln->cache, st->p.state_cache);
+    store_cache_init(&ln->cache, st->p.state_cache, st->p.state_cache_min);
     ln->written = json_object();
     ln->versions = json_object();
     if (!ln->cache.map || !ln->written || !ln->versions)

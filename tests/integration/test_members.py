@@ -32,7 +32,8 @@ def witness(incident_id, seq, n, name=None):
 
 
 class MembersTest(harness.DaemonTestCase):
-    harness_config = {"store.lanes": "1"}
+    # one lane, so that every batch meets its own cache; every incident cached, however small
+    harness_config = {"store.lanes": "1", "store.state_cache_min_members": "0"}
 
     def metric(self, series):
         status, text = self.h.api.request("GET", "/metrics", role="ops")

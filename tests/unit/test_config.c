@@ -486,7 +486,7 @@ END_TEST
 START_TEST(key_table_names_and_flags)
 {
     size_t n = config_keys_count();
-    ck_assert_uint_eq(n, 69);
+    ck_assert_uint_eq(n, 70);
     char buf[8];
     for (size_t i = 0; i < n; i++) {
         const char *name = NULL, *other = NULL;
@@ -518,6 +518,7 @@ START_TEST(key_table_names_and_flags)
         { "feed.max_connections", true }, { "api.listen", false }, { "api.tokens", true },
         { "api.max_body", true }, { "rules.file", true }, { "recording.force", false },
         { "store.batch_max", true }, { "store.lanes", false }, { "store.state_cache_members", false },
+        { "store.state_cache_min_members", false },
         { "log.level", true },
         { "feed.tls", false }, { "api.tls", false }, { "api.metrics_refresh_ms", true },
         { "tls.cert", true }, { "tls.key", true }, { "tls.client_ca", true },
