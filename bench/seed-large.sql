@@ -61,10 +61,12 @@ COMMIT;
 -- Its persons and allegations, as the template's.
 \echo seeding the persons and allegations of :n_incidents incidents
 BEGIN;
-INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)
-SELECT 'L-' || g, m.kind, m.ord, m.member_id, m.doc
-FROM generate_series(1::bigint, :n_incidents) AS g,
-     (SELECT kind, ord, member_id, doc FROM incident_members WHERE incident_id = :'t_inc') AS m;
+-- (the template's rows are read once: as a subquery joined to the series, PostgreSQL may scan the
+-- table for each incident)
+WITH m AS MATERIALIZED (SELECT kind, ord, member_id, ref, doc FROM incident_members WHERE incident_id = :'t_inc')
+INSERT INTO incident_members (incident_id, kind, ord, member_id, ref, doc)
+SELECT 'L-' || g, m.kind, m.ord, m.member_id, m.ref, m.doc
+FROM generate_series(1::bigint, :n_incidents) AS g, m;
 COMMIT;
 
 \echo seeding :n_incidents raw events

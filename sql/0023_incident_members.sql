@@ -12,17 +12,22 @@
 --
 -- incident_doc(incident_id, state) gives the whole document as before (text), for every reader
 -- that wants it: the API, the what-if replay, retention, the subject export.
+-- No foreign key to incidents: a member is written only by the statement that writes its
+-- incident's row, under that row's lock, and a key check per member (a row lock taken on the
+-- incident for each) cost the write path more than any other part of this change.
 CREATE TABLE incident_members (
-    incident_id text    NOT NULL REFERENCES incidents (incident_id),
+    incident_id text    NOT NULL,
     kind        text    NOT NULL CHECK (kind IN ('persons', 'allegations')),
     ord         integer NOT NULL CHECK (ord >= 0),
     member_id   text    NOT NULL,
+    ref         text,   -- a person's command-and-control ref, as in doc (for the index below)
     doc         json    NOT NULL,
     PRIMARY KEY (incident_id, kind, member_id)
 );
 -- A person by command-and-control ref, for subject access (GET /v1/subjects/{ref}), which had to
--- read every incident's state to find witnesses and reporters.
-CREATE INDEX incident_members_ref ON incident_members ((doc ->> 'ref')) WHERE kind = 'persons';
+-- read every incident's state to find witnesses and reporters. The ref is a column of its own,
+-- written by the store, so that neither the index nor its condition parses the member.
+CREATE INDEX incident_members_ref ON incident_members (ref) WHERE ref IS NOT NULL;
 
 GRANT SELECT, INSERT, UPDATE ON incident_members TO fcrd_app;
 GRANT SELECT, UPDATE (doc) ON incident_members TO fcrd_chain;
@@ -57,8 +62,9 @@ BEGIN
 END
 $$;
 
-INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)
-SELECT i.incident_id, k.kind, (e.n - 1)::integer, e.v ->> 'id', e.v
+INSERT INTO incident_members (incident_id, kind, ord, member_id, ref, doc)
+SELECT i.incident_id, k.kind, (e.n - 1)::integer, e.v ->> 'id',
+       CASE WHEN k.kind = 'persons' AND json_typeof(e.v -> 'ref') = 'string' THEN e.v ->> 'ref' END, e.v
 FROM incidents i, unnest(ARRAY['persons', 'allegations']) AS k(kind),
      json_array_elements(CASE WHEN json_typeof(i.state -> k.kind) = 'array'
                               THEN i.state -> k.kind ELSE '[]'::json END) WITH ORDINALITY AS e(v, n)

@@ -22,7 +22,7 @@
     "  AND (i.incident_id IN (SELECT x.incident_id FROM person_index x WHERE x.ref = $1)"                    \
     "   OR i.incident_id IN (SELECT c.incident_id FROM crimes c WHERE c.victim_ref = $1)"                    \
     "   OR i.incident_id IN (SELECT m.incident_id FROM incident_members m"                                   \
-    "    WHERE m.kind = 'persons' AND m.doc->>'ref' = $1))),"                                                 \
+    "    WHERE m.ref = $1 AND m.kind = 'persons'))),"                                                 \
     " pp AS (SELECT inc.incident_id, inc.s, ARRAY(SELECT e->>'id' FROM"                                      \
     "  jsonb_array_elements(coalesce(inc.s->'persons', '[]'::jsonb)) e WHERE e->>'ref' = $1) AS pids FROM inc)," \
     " aa AS (SELECT pp.*, ARRAY(SELECT e->>'id' FROM jsonb_array_elements(coalesce(pp.s->'allegations',"      \

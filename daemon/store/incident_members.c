@@ -62,19 +62,23 @@ void incident_members_rows(struct jsonwrite_buf *b, const char *incident_id, con
             const char *id = json_string_value(json_object_get(e, "id"));
             if (!id || !json_object_get(wanted, id))
                 continue;
-            jsonwrite_sep(b);
-            jsonwrite_char(b, '{');
-            jsonwrite_key(b, "i");
-            jsonwrite_cstr(b, incident_id);
-            jsonwrite_key(b, "k");
-            jsonwrite_cstr(b, kind);
-            jsonwrite_key(b, "o");
+            /* ids hold no control characters (feed_event.c, EV_ID), a kind is one of two words,
+             * and compact JSON escapes every control character: no field holds a tab or a
+             * newline. A ref may be any text, so it goes as a JSON string. */
+            jsonwrite_raw(b, incident_id, strlen(incident_id));
+            jsonwrite_char(b, '\t');
+            jsonwrite_raw(b, kind, strlen(kind));
+            jsonwrite_char(b, '\t');
             jsonwrite_int(b, (int64_t)i);
-            jsonwrite_key(b, "m");
-            jsonwrite_cstr(b, id);
-            jsonwrite_key(b, "d");
+            jsonwrite_char(b, '\t');
+            jsonwrite_raw(b, id, strlen(id));
+            jsonwrite_char(b, '\t');
+            const json_t *ref = json_object_get(e, "ref");
+            if (json_is_string(ref))
+                jsonwrite_value(b, ref, 0);
+            jsonwrite_char(b, '\t');
             jsonwrite_value(b, e, 0);
-            jsonwrite_char(b, '}');
+            jsonwrite_char(b, '\n');
         }
     }
 }

@@ -20,10 +20,10 @@ bool incident_members_kind(const char *key);
 int incident_members_touch(json_t *touched, const char *incident_id, const json_t *doc);
 
 /* incident_members_rows: the rows of the members `ids` ({kind -> {member id -> true}}) of the
- * incident `incident_id` as they stand in its final `state`, each a JSON object
- * {"i": incident id, "k": kind, "o": position in its array, "m": member id, "d": the member},
- * appended to b as array elements (jsonwrite_sep before each). A member no longer in the state is
- * skipped (the rules never remove one). */
+ * incident `incident_id` as they stand in its final `state`, one line each of tab-separated
+ * fields: incident id, kind, position in its array, member id, its `ref` as a JSON string (empty
+ * when it has none), the member as compact JSON (SQL_WRITE's `mb`). A member no longer in the
+ * state is skipped (the rules never remove one). */
 void incident_members_rows(struct jsonwrite_buf *b, const char *incident_id, const json_t *state, const json_t *ids);
 
 /* incident_members_attach: sets, in every state of `states` (incident id -> state or JSON null),

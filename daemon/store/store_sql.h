@@ -149,8 +149,8 @@
  * arrays (a row's JSON array of strings becomes its text[] column directly). Incidents go as lines
  * because json_to_recordset over their states cost about four times what validating the states as
  * json does. A crime row carries its victim's command-and-control `ref` for the API's same-victim
- * lookup. $6: the persons and allegations the batch's events named, as they now stand (a JSON
- * array of {i, k, o, m, d}, incident_members_rows): an incident's members are rows of their own
+ * lookup. $6: the persons and allegations the batch's events named, as they now stand (lines of
+ * tab-separated fields, incident_members_rows): an incident's members are rows of their own
  * (sql/0023_incident_members.sql) and its row's state holds the rest, so an update writes what it
  * changed, not everything the incident has gathered. Sorted, as the incidents are.
  *
@@ -232,10 +232,12 @@
     "  WHERE pending_decisions.incident_id = EXCLUDED.incident_id"                                           \
     " RETURNING 1),"                                                                                         \
     " mb AS ("                                                                                               \
-    " INSERT INTO incident_members (incident_id, kind, ord, member_id, doc)"                                 \
-    " SELECT x.i, x.k, x.o, x.m, x.d FROM json_to_recordset($6::json) AS x(i text, k text, o integer,"       \
-    "  m text, d json) ORDER BY x.i, x.k, x.m"                                                               \
-    " ON CONFLICT (incident_id, kind, member_id) DO UPDATE SET ord = EXCLUDED.ord, doc = EXCLUDED.doc"       \
+    " INSERT INTO incident_members (incident_id, kind, ord, member_id, ref, doc)"                            \
+    " SELECT a[1], a[2], a[3]::integer, a[4], CASE WHEN a[5] <> '' THEN a[5]::json #>> '{}' END, a[6]::json" \
+    " FROM string_to_table($6::text, E'\\n') AS l, string_to_array(l, E'\\t') AS a"                          \
+    " WHERE l <> '' ORDER BY 1, 2, 4"                                                                        \
+    " ON CONFLICT (incident_id, kind, member_id) DO UPDATE SET ord = EXCLUDED.ord, ref = EXCLUDED.ref,"      \
+    "  doc = EXCLUDED.doc"                                                                                   \
     " RETURNING 1)"                                                                                          \
     " SELECT (SELECT count(*) FROM ev), (SELECT count(*) FROM cr),"                                          \
     "  (SELECT string_agg(r.incident_id || E'\\t' || r.v, E'\\n') FROM"                                        \

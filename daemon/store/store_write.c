@@ -19,7 +19,6 @@ void store_write_init(struct store_write *w, const char *ruleset_sha256, const s
     jsonwrite_char(&w->crimes, '[');
     jsonwrite_char(&w->pending, '[');
     jsonwrite_char(&w->persons, '[');
-    jsonwrite_char(&w->members, '[');
     struct timeval now;
     gettimeofday(&now, NULL);
     audit_at((int64_t)now.tv_sec * 1000 + now.tv_usec / 1000, w->at);
@@ -172,7 +171,6 @@ bool store_write_params(struct store_write *w, json_t *states, const json_t *exi
     jsonwrite_char(&w->crimes, ']');
     jsonwrite_char(&w->pending, ']');
     jsonwrite_char(&w->persons, ']');
-    jsonwrite_char(&w->members, ']');
     bool lost = w->lost;
     p[0] = jsonwrite_take(&w->events, NULL);
     p[1] = jsonwrite_take(&w->incidents, NULL);

@@ -243,7 +243,7 @@ class IncidentRowsTest(DaemonTestCase):
                     "",
                     "\n".join([plain(old_plain, 4, True), as_json(old_json, 5, True)]) + "\n",
                     "[]", "[]",
-                    "\n".join([as_json(new_json, 2, False), plain(new_plain, 3, False)]) + "\n", "[]"))
+                    "\n".join([as_json(new_json, 2, False), plain(new_plain, 3, False)]) + "\n", ""))
                 cur.execute("SELECT incident_id, last_seq, category, opened_at, closed_at, state->>'incident_id'"
                             " FROM incidents WHERE incident_id IN (%s, %s, %s, %s) ORDER BY last_seq",
                             (old_plain, old_json, new_plain, new_json))
