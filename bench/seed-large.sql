@@ -85,12 +85,12 @@ COMMIT;
 \echo seeding :n_crimes crimes and their audit entries
 BEGIN;
 INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules, ruleset,
-                    updated_at)
+                    updated_at, first_contact)
 SELECT 'XX-L-' || k, 'L-' || (3 * k), (ARRAY['8N', '105A', '28E', '19C', '49', '58A', '5D'])[1 + k % 7], 'v1',
        CASE WHEN k <= :n_refs THEN 'BV-L' || k END,
        CASE WHEN k % 100 = 0 THEN 'cancelled' ELSE 'recorded' END,
        CASE WHEN k % 7 = 0 THEN ARRAY['domestic_abuse'] ELSE '{}'::text[] END,
-       t + interval '5 minutes', ARRAY['R-record'], 'hocr-2025', t + interval '5 minutes'
+       t + interval '5 minutes', ARRAY['R-record'], 'hocr-2025', t + interval '5 minutes', t
 FROM generate_series(1::bigint, :n_crimes) AS k,
      LATERAL (SELECT now() - interval '1 day' - ((3 * k * 7919) % :minutes) * interval '1 minute' AS t) AS x;
 
@@ -117,7 +117,7 @@ COMMIT;
 \echo seeding :n_pending pending decisions (:n_open open)
 BEGIN;
 INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags, victim,
-                               candidate_offence, rules, ruleset, closed_at, resolution)
+                               candidate_offence, rules, ruleset, closed_at, resolution, first_contact)
 SELECT 'XX-P-L-' || k, 'L-' || (3 * k + 1), 'a1',
        (ARRAY['third_party_unconfirmed', 'insufficient_detail', 'victim_not_traced', 'possible_crime',
               'points_not_proved'])[1 + k % 5],
@@ -125,7 +125,8 @@ SELECT 'XX-P-L-' || k, 'L-' || (3 * k + 1), 'a1',
        CASE WHEN k % 5 = 0 THEN ARRAY['domestic_abuse'] WHEN k % 11 = 0 THEN ARRAY['hate'] ELSE '{}'::text[] END,
        'v1', '8N', ARRAY['seed'], 'hocr-2025',
        CASE WHEN k > :n_open THEN t + interval '2 hours' END,
-       CASE WHEN k > :n_open THEN '{"decision": "no_crime", "how": "person"}'::jsonb END
+       CASE WHEN k > :n_open THEN '{"decision": "no_crime", "how": "person"}'::jsonb END,
+       now() - interval '1 day' - (((3 * k + 1) * 7919) % :minutes) * interval '1 minute'
 FROM generate_series(1::bigint, :n_pending) AS k,
      LATERAL (SELECT CASE WHEN k <= :n_open THEN now() - ((k * 7919) % 4320) * interval '1 minute'
                           ELSE now() - interval '1 day' - (((3 * k + 1) * 7919) % :minutes) * interval '1 minute'

@@ -18,31 +18,32 @@ SELECT 'SEED-' || g, 1, 'crime', now() - (g % 525600) * interval '1 minute'
 FROM generate_series(1, greatest(:add_crimes, :add_pending + :add_closed)) AS g;
 
 -- A year of crimes, about one in seven flagged domestic abuse.
-INSERT INTO crimes (crn, incident_id, offence, victim, status, flags, recorded_at, rules, ruleset)
+INSERT INTO crimes (crn, incident_id, offence, victim, status, flags, recorded_at, rules, ruleset,
+                    first_contact)
 SELECT 'XX-SEED-' || g, 'SEED-' || g,
        (ARRAY['8N', '105A', '28E', '19C', '49', '58A', '5D'])[1 + g % 7], 'v1',
        CASE WHEN g % 50 = 0 THEN 'cancelled' ELSE 'recorded' END,
        CASE WHEN g % 7 = 0 THEN ARRAY['domestic_abuse'] ELSE '{}'::text[] END,
-       now() - (g % 525600) * interval '1 minute', ARRAY['seed'], 'seed'
+       now() - (g % 525600) * interval '1 minute', ARRAY['seed'], 'seed', now() - (g % 525600) * interval '1 minute'
 FROM generate_series(1, :add_crimes) AS g;
 
 -- Open decisions over the last three days (so about two in three are overdue), reasons and flags
 -- mixed. The minutes are spread by a prime factor, so that a small top-up (the runs before the
 -- reads may have opened most of the wanted decisions already) still spans the three days.
 INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags, victim,
-                               candidate_offence, rules, ruleset)
+                               candidate_offence, rules, ruleset, first_contact)
 SELECT 'XX-P-SEED-' || g, 'SEED-' || g, 'a1',
        (ARRAY['third_party_unconfirmed', 'insufficient_detail', 'victim_not_traced', 'possible_crime',
               'points_not_proved'])[1 + g % 5],
        t, t + interval '24 hours', 'open',
        CASE WHEN g % 5 = 0 THEN ARRAY['domestic_abuse'] WHEN g % 11 = 0 THEN ARRAY['hate'] ELSE '{}'::text[] END,
-       'v1', '8N', ARRAY['seed'], 'seed'
+       'v1', '8N', ARRAY['seed'], 'seed', now() - (g % 525600) * interval '1 minute'
 FROM generate_series(1, :add_pending) AS g, LATERAL (SELECT now() - ((g * 7919) % 4320) * interval '1 minute' AS t) AS x;
 
 INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, rules, ruleset,
-                               closed_at, resolution)
+                               closed_at, resolution, first_contact)
 SELECT 'XX-PC-SEED-' || g, 'SEED-' || g, 'a1', 'third_party_unconfirmed', t, t + interval '24 hours', 'closed',
-       ARRAY['seed'], 'seed', t + interval '2 hours', '{"decision": "record"}'
+       ARRAY['seed'], 'seed', t + interval '2 hours', '{"decision": "record"}', t
 FROM generate_series(:add_pending + 1, :add_pending + :add_closed) AS g,
      LATERAL (SELECT now() - (g % 525600) * interval '1 minute' AS t) AS x;
 COMMIT;

@@ -18,48 +18,61 @@
 #include "util/timefmt.h"
 #include "util/wilson.h"
 
-/* A stratum holds a crime (or a pending decision's candidate offence) by category and flags. */
-#define SQL_MEMBER(x)                                                                                        \
-    "(CASE s.name WHEN 'all_crime' THEN " x ".category <> 'fraud'"                                           \
-    " WHEN 'violence_against_the_person' THEN " x ".category = 'violence'"                                   \
-    " WHEN 'sexual_offences' THEN " x ".category IN ('sexual', 'rape')"                                      \
-    " WHEN 'rape' THEN " x ".category = 'rape'"                                                              \
-    " ELSE 'domestic_abuse' = ANY(" x ".flags) END)"
+/* The strata, as five booleans (m1 to m5) of a row whose offence category is `k` and whose flags are
+ * `flags`: all crime but fraud, violence against the person, sexual offences, rape, domestic abuse.
+ * Computed once per row, so that every count below is one pass over the period's rows. */
+#define SQL_STRATA_OF_ROW                                                                                    \
+    "k <> 'fraud' AS m1, k = 'violence' AS m2, k IN ('sexual', 'rape') AS m3, k = 'rape' AS m4,"             \
+    " 'domestic_abuse' = ANY(flags) AS m5"
 
-/* The period's incidents are those first reported in it (opened_at); a row with no state yet has
- * no opened_at, so the range alone finds them, from incidents_opened_at
- * (sql/0024_period_indexes.sql) without reading the rows' states. */
+/* count(*) of the rows meeting `cond` in each stratum, as columns <name>1 to <name>5. */
+#define SQL_PER_STRATUM(cond, name)                                                                          \
+    "count(*) FILTER (WHERE " cond " AND m1) AS " name "1, count(*) FILTER (WHERE " cond " AND m2) AS " name  \
+    "2, count(*) FILTER (WHERE " cond " AND m3) AS " name "3, count(*) FILTER (WHERE " cond " AND m4) AS "    \
+    name "4, count(*) FILTER (WHERE " cond " AND m5) AS " name "5"
+
+/* A stratum's object from the counts' columns. */
+#define SQL_STRATUM(name, i)                                                                                 \
+    "json_build_object('name', '" name "', 'incidents', n" i ", 'crimes', r" i ", 'first_contact', f" i      \
+    ", 'within_24h', d" i ", 'overdue_pending', o" i ", 'open_pending', q" i ")"
+
+/* The period selects incidents by first contact. A crime and a pending decision carry their
+ * incident's first contact (first_contact, sql/0025_first_contact.sql), so the period's crimes and
+ * decisions are one index range each (crimes_first_contact, pending_first_contact), and the count
+ * of the period's incidents reads incidents_opened_at alone (sql/0024_period_indexes.sql): the
+ * report's cost follows the rows of the period, not the years the tables hold. An incident counts
+ * in a stratum when any of its crimes or decisions does (the distinct incidents of c and p). */
 #define SQL_CDI                                                                                              \
     "WITH cat AS (SELECT key AS code, value #>> '{}' AS category FROM jsonb_each($3::jsonb)),"               \
-    " inc AS (SELECT incident_id, opened_at, category FROM incidents"                                        \
-    "  WHERE opened_at >= $1::timestamptz AND opened_at < $2::timestamptz),"                                 \
-    " c AS (SELECT cr.incident_id, cr.status, cr.flags, cr.recorded_at, inc.opened_at,"                      \
-    "  coalesce(cat.category, 'other') AS category FROM crimes cr JOIN inc USING (incident_id)"             \
-    "  LEFT JOIN cat ON cat.code = cr.offence),"                                                             \
-    " p AS (SELECT pd.incident_id, pd.status, pd.flags, pd.due, pd.reason, pd.resolution,"                   \
-    "  coalesce(cat.category, 'other') AS category FROM pending_decisions pd JOIN inc USING (incident_id)"  \
-    "  LEFT JOIN cat ON cat.code = pd.candidate_offence),"                                                   \
-    " s(name, ord) AS (VALUES ('all_crime', 1), ('violence_against_the_person', 2),"                         \
-    "  ('sexual_offences', 3), ('rape', 4), ('domestic_abuse', 5)),"                                         \
-    " per AS (SELECT s.ord, json_build_object('name', s.name,"                                               \
-    "  'incidents', (SELECT count(DISTINCT x.incident_id) FROM (SELECT incident_id, category, flags FROM c"  \
-    "   UNION ALL SELECT incident_id, category, flags FROM p) x WHERE " SQL_MEMBER("x") "),"                 \
-    "  'crimes', (SELECT count(*) FROM c WHERE c.status = 'recorded' AND " SQL_MEMBER("c") "),"              \
-    "  'first_contact', (SELECT count(*) FROM c WHERE c.status = 'recorded' AND c.recorded_at <= c.opened_at" \
-    "   AND " SQL_MEMBER("c") "),"                                                                           \
-    "  'within_24h', (SELECT count(*) FROM c WHERE c.status = 'recorded'"                                    \
-    "   AND c.recorded_at <= c.opened_at + interval '24 hours' AND " SQL_MEMBER("c") "),"                    \
-    "  'overdue_pending', (SELECT count(*) FROM p WHERE p.status = 'open' AND p.due < now() AND "            \
-    SQL_MEMBER("p") "),"                                                                                     \
-    "  'open_pending', (SELECT count(*) FROM p WHERE p.status = 'open' AND " SQL_MEMBER("p") ")) AS j"      \
-    "  FROM s)"                                                                                              \
+    " c AS MATERIALIZED (SELECT incident_id, rec, rec AND recorded_at <= first_contact AS fc,"               \
+    "  rec AND recorded_at <= first_contact + interval '24 hours' AS d, " SQL_STRATA_OF_ROW                  \
+    "  FROM (SELECT cr.incident_id, cr.status = 'recorded' AS rec, cr.recorded_at, cr.first_contact,"       \
+    "   cr.flags, coalesce(cat.category, 'other') AS k FROM crimes cr LEFT JOIN cat ON cat.code = cr.offence" \
+    "   WHERE cr.first_contact >= $1::timestamptz AND cr.first_contact < $2::timestamptz) AS x),"           \
+    " p AS MATERIALIZED (SELECT incident_id, status, reason, resolution, status = 'open' AS open,"          \
+    "  status = 'open' AND due < now() AS overdue, " SQL_STRATA_OF_ROW                                       \
+    "  FROM (SELECT pd.incident_id, pd.status, pd.reason, pd.resolution, pd.due, pd.flags,"                  \
+    "   coalesce(cat.category, 'other') AS k"                                                                \
+    "   FROM pending_decisions pd LEFT JOIN cat ON cat.code = pd.candidate_offence"                          \
+    "   WHERE pd.first_contact >= $1::timestamptz AND pd.first_contact < $2::timestamptz) AS x),"           \
+    " cs AS (SELECT " SQL_PER_STRATUM("rec", "r") ", " SQL_PER_STRATUM("fc", "f") ", "                       \
+    SQL_PER_STRATUM("d", "d") " FROM c),"                                                                    \
+    " ps AS (SELECT " SQL_PER_STRATUM("overdue", "o") ", " SQL_PER_STRATUM("open", "q") " FROM p),"          \
+    " xs AS (SELECT " SQL_PER_STRATUM("true", "n") " FROM (SELECT incident_id, bool_or(m1) AS m1,"           \
+    "  bool_or(m2) AS m2, bool_or(m3) AS m3, bool_or(m4) AS m4, bool_or(m5) AS m5"                           \
+    "  FROM (SELECT incident_id, m1, m2, m3, m4, m5 FROM c UNION ALL"                                        \
+    "   SELECT incident_id, m1, m2, m3, m4, m5 FROM p) AS u GROUP BY incident_id) AS g)"                     \
     " SELECT json_build_object("                                                                             \
-    "  'strata', (SELECT json_agg(j ORDER BY ord) FROM per),"                                                \
-    "  'incidents_in_period', (SELECT count(*) FROM inc),"                                                   \
+    "  'strata', (SELECT json_build_array(" SQL_STRATUM("all_crime", "1") ","                                \
+    "   " SQL_STRATUM("violence_against_the_person", "2") ", " SQL_STRATUM("sexual_offences", "3") ","       \
+    "   " SQL_STRATUM("rape", "4") ", " SQL_STRATUM("domestic_abuse", "5") ") FROM cs, ps, xs),"             \
+    "  'incidents_in_period', (SELECT count(*) FROM incidents"                                               \
+    "   WHERE opened_at >= $1::timestamptz AND opened_at < $2::timestamptz),"                                \
     "  'cancellations', (SELECT coalesce(json_agg(json_build_object('reason', reason, 'role', role,"         \
     "   'count', n) ORDER BY reason, role), '[]'::json) FROM (SELECT a.after->'cancellation'->>'reason'"     \
-    "   AS reason, a.role, count(*) AS n FROM audit a JOIN inc USING (incident_id)"                          \
-    "   WHERE a.action IN ('crime.cancelled', 'crime.transferred') GROUP BY 1, 2) z),"                       \
+    "   AS reason, a.role, count(*) AS n FROM audit a JOIN incidents i USING (incident_id)"                  \
+    "   WHERE a.action IN ('crime.cancelled', 'crime.transferred')"                                          \
+    "   AND i.opened_at >= $1::timestamptz AND i.opened_at < $2::timestamptz GROUP BY 1, 2) z),"             \
     "  'hidden_crime_reviews', (SELECT json_build_object('opened', count(*),"                                \
     "   'open', count(*) FILTER (WHERE status = 'open'),"                                                    \
     "   'recorded', count(*) FILTER (WHERE status = 'closed' AND resolution->>'decision' = 'record'),"       \

@@ -142,6 +142,13 @@
  * batch is rolled back (sql/0010_rulesets.sql). */
 #define SQL_RULESET_STORE "SELECT ruleset_store($1::text, $2::text, $3::text, $4::text)"
 
+/* A new crime's or pending decision's first contact (sql/0025_first_contact.sql): its incident's
+ * opened_at, from the batch's own rows (ix, which holds every incident the batch writes), or from the
+ * stored row should the batch not hold it. The self-audit report finds a period's rows by it. */
+#define SQL_FIRST_CONTACT                                                                                    \
+    "coalesce(f.opened_at, (SELECT i.opened_at FROM incidents AS i WHERE i.incident_id = x.incident_id))"
+#define SQL_FIRST_CONTACT_JOIN " LEFT JOIN ix AS f ON f.incident_id = x.incident_id"
+
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply, source
  * separated by tabs (no field holds a tab or a newline); $2 incidents that had a row when the batch locked
  * them, $5 incidents that had none (new ones): one line each, as incident_row_line (incident.h)
@@ -200,12 +207,12 @@
     " RETURNING incidents.incident_id, " SQL_ROW_VERSION("incidents") " AS v),"                             \
     " cr AS ("                                                                                               \
     " INSERT INTO crimes (crn, incident_id, offence, victim, victim_ref, status, flags, recorded_at, rules," \
-    "  ruleset, ruleset_sha256)"                                                                             \
+    "  ruleset, ruleset_sha256, first_contact)"                                                              \
     " SELECT x.crn, x.incident_id, x.offence, x.victim, x.victim_ref, x.status,"                             \
-    "  x.flags, x.recorded_at, x.rules, x.ruleset, x.ruleset_sha256"                                         \
+    "  x.flags, x.recorded_at, x.rules, x.ruleset, x.ruleset_sha256, " SQL_FIRST_CONTACT                     \
     " FROM jsonb_to_recordset($3::jsonb) AS x(crn text, incident_id text, offence text, victim text,"        \
     "  victim_ref text, status text, flags text[], recorded_at timestamptz, rules text[], ruleset text,"     \
-    "  ruleset_sha256 text)"                                                                                 \
+    "  ruleset_sha256 text)" SQL_FIRST_CONTACT_JOIN                                                          \
     " ON CONFLICT (crn) DO UPDATE SET offence = EXCLUDED.offence, victim = EXCLUDED.victim,"                 \
     "  victim_ref = EXCLUDED.victim_ref, status = EXCLUDED.status, flags = EXCLUDED.flags,"                  \
     "  rules = EXCLUDED.rules, ruleset = EXCLUDED.ruleset, ruleset_sha256 = EXCLUDED.ruleset_sha256,"        \
@@ -216,14 +223,14 @@
     "   EXCLUDED.flags, EXCLUDED.rules) RETURNING 1),"                                                       \
     " pd AS ("                                                                                               \
     " INSERT INTO pending_decisions (id, incident_id, allegation, reason, opened_at, due, status, flags,"    \
-    "  victim, candidate_offence, rules, ruleset, ruleset_sha256, closed_at, resolution)"                    \
+    "  victim, candidate_offence, rules, ruleset, ruleset_sha256, closed_at, resolution, first_contact)"     \
     " SELECT x.id, x.incident_id, x.allegation, x.reason, x.opened_at, x.due, x.status,"                     \
     "  x.flags, x.victim, x.candidate_offence, x.rules, x.ruleset, x.ruleset_sha256, x.closed_at,"           \
-    "  x.resolution"                                                                                         \
+    "  x.resolution, " SQL_FIRST_CONTACT                                                                     \
     " FROM jsonb_to_recordset($4::jsonb) AS x(id text, incident_id text, allegation text, reason text,"      \
     "  opened_at timestamptz, due timestamptz, status text, flags text[], victim text,"                      \
     "  candidate_offence text, rules text[], ruleset text, ruleset_sha256 text, closed_at timestamptz,"      \
-    "  resolution jsonb)"                                                                                    \
+    "  resolution jsonb)" SQL_FIRST_CONTACT_JOIN                                                             \
     " ON CONFLICT (id) DO UPDATE SET reason = EXCLUDED.reason, due = EXCLUDED.due,"                          \
     "  status = EXCLUDED.status, flags = EXCLUDED.flags, victim = EXCLUDED.victim,"                          \
     "  candidate_offence = EXCLUDED.candidate_offence, rules = EXCLUDED.rules,"                              \

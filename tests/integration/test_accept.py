@@ -4,6 +4,7 @@ API shows it to the right roles only."""
 import json
 import os
 import re
+import subprocess
 
 import harness
 from harness import SOURCE_ROOT, DaemonTestCase, assault_opened, event, uid
@@ -163,11 +164,11 @@ class AcceptTest(DaemonTestCase):
 def write_statement():
     """The write statement's text, read from daemon/store/store_sql.h (the C string literals of
     SQL_WRITE joined), so that it is tested as fcrd sends it."""
-    with open(os.path.join(SOURCE_ROOT, "daemon", "store", "store_sql.h"), encoding="utf-8") as f:
-        text = f.read()
-    body = text[text.index("#define SQL_WRITE"):]
-    body = body[:body.index("\n\n")]
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
+    # The C preprocessor expands the macros the statement is built from, as the compiler does.
+    out = subprocess.run(["cc", "-E", "-P", "-I", os.path.join(SOURCE_ROOT, "daemon"), "-"],
+                         input='#include "store/store_sql.h"\nSQL_WRITE\n', capture_output=True, text=True,
+                         check=True).stdout
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', out)
     return "".join(parts).encode().decode("unicode_escape")
 
 
