@@ -29,32 +29,30 @@ ALTER TABLE pending_decisions ADD COLUMN first_contact timestamptz;
 SELECT audit_db_append('crimes', 'alter', NULL);
 SELECT audit_db_append('pending_decisions', 'alter', NULL);
 
-ALTER TABLE pending_decisions DISABLE TRIGGER pending_notify_update;
-DO $$
+-- Fills tab's first_contact from its incidents, in key order (column k), 10,000 rows a statement.
+CREATE FUNCTION first_contact_fill(tab text, k text) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
     lo text := '';
     hi text;
 BEGIN
     LOOP
-        SELECT max(k.crn) INTO hi FROM (SELECT crn FROM crimes WHERE crn > lo ORDER BY crn LIMIT 10000) AS k;
+        EXECUTE format('SELECT max(b.%1$I) FROM (SELECT %1$I FROM %2$I WHERE %1$I > $1 ORDER BY %1$I LIMIT 10000) AS b',
+                       k, tab) INTO hi USING lo;
         EXIT WHEN hi IS NULL;
-        UPDATE crimes c SET first_contact = i.opened_at
-        FROM incidents i
-        WHERE c.crn > lo AND c.crn <= hi AND i.incident_id = c.incident_id AND i.opened_at IS NOT NULL;
-        lo := hi;
-    END LOOP;
-    lo := '';
-    LOOP
-        SELECT max(k.id) INTO hi FROM (SELECT id FROM pending_decisions WHERE id > lo ORDER BY id LIMIT 10000) AS k;
-        EXIT WHEN hi IS NULL;
-        UPDATE pending_decisions p SET first_contact = i.opened_at
-        FROM incidents i
-        WHERE p.id > lo AND p.id <= hi AND i.incident_id = p.incident_id AND i.opened_at IS NOT NULL;
+        EXECUTE format('UPDATE %2$I AS t SET first_contact = i.opened_at FROM incidents AS i'
+                       ' WHERE t.%1$I > $1 AND t.%1$I <= $2 AND i.incident_id = t.incident_id'
+                       ' AND i.opened_at IS NOT NULL', k, tab) USING lo, hi;
         lo := hi;
     END LOOP;
 END
 $$;
+
+ALTER TABLE pending_decisions DISABLE TRIGGER pending_notify_update;
+SELECT first_contact_fill('crimes', 'crn');
+SELECT first_contact_fill('pending_decisions', 'id');
 ALTER TABLE pending_decisions ENABLE TRIGGER pending_notify_update;
+DROP FUNCTION first_contact_fill(text, text);
 
 CREATE INDEX crimes_first_contact ON crimes (first_contact);
 CREATE INDEX pending_first_contact ON pending_decisions (first_contact);
