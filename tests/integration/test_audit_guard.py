@@ -119,6 +119,26 @@ class AuditGuardTest(DaemonTestCase):
         self.assertNotEqual(before, after)
         self.verify()
 
+    def test_statements_that_change_no_row_append_nothing(self):
+        """The triggers return at once for a statement that changed no row (sql/0026), and still
+        chain one that did, whatever its kind."""
+        crn = self.crime_of(self.send_accepted(assault_opened(uid("NOP")))[0])
+        trail = self.h.sql("SELECT count(*), max(id) FROM audit")
+        for sql in ("UPDATE crimes SET status = 'cancelled' WHERE crn = 'XX-none'",
+                    "DELETE FROM crimes WHERE crn = 'XX-none'",
+                    "INSERT INTO crimes SELECT * FROM crimes WHERE false",
+                    "UPDATE pending_decisions SET status = 'closed' WHERE id = 'XX-none'",
+                    "DELETE FROM pending_decisions WHERE id = 'XX-none'"):
+            with self.subTest(sql=sql):
+                self.h.sql(sql)
+                self.assertEqual(self.h.sql("SELECT count(*), max(id) FROM audit"), trail, sql)
+        before = row_digest(self.h, "crimes", "crn", crn)
+        self.h.sql("DELETE FROM crimes WHERE crn = %s", (crn,))
+        _, action, actor, row = self.db_entries("crimes", crn)[-1]
+        self.assertEqual((action, actor, row["op"], row["old"], row["new"]),
+                         ("db.crimes.delete", "postgres", "delete", before, None))
+        self.verify()
+
     def test_direct_pending_update_is_chained(self):
         reply = self.send_accepted(third_party_opened(uid("PND")))[0]
         self.assertTrue(reply["pending"], json.dumps(reply))
