@@ -20,7 +20,8 @@
 -- The change notifications (0018) are off meanwhile: nothing a supervisor sees changes.
 --
 -- Cost of applying: on the benchmark's database at scale 0.1 (309,000 crimes, 32,000 decisions)
--- about 20 s; it grows with the number of crimes (some 3 minutes at ten years of a large force),
+-- 31 s; it grows with the number of crimes (some 5 minutes expected at ten years of a large force,
+-- not measured),
 -- during which fcrd stays stopped (fcrd migrate runs before it starts). The update leaves dead
 -- row versions behind, which autovacuum reclaims.
 

@@ -142,11 +142,11 @@
  * batch is rolled back (sql/0010_rulesets.sql). */
 #define SQL_RULESET_STORE "SELECT ruleset_store($1::text, $2::text, $3::text, $4::text)"
 
-/* A new crime's or pending decision's first contact (sql/0025_first_contact.sql): its incident's
- * opened_at, from the batch's own rows (ix, which holds every incident the batch writes), or from the
- * stored row should the batch not hold it. The self-audit report finds a period's rows by it. */
-#define SQL_FIRST_CONTACT                                                                                    \
-    "coalesce(f.opened_at, (SELECT i.opened_at FROM incidents AS i WHERE i.incident_id = x.incident_id))"
+/* A new crime's or pending decision's first contact (sql/0025_first_contact.sql), by which the
+ * self-audit report finds a period's rows: its incident's opened_at, from the batch's own incident
+ * rows (ix). The batch writes crimes and decisions only of incidents it writes (store_write.c,
+ * write_incidents), so ix always holds the incident. */
+#define SQL_FIRST_CONTACT "f.opened_at"
 #define SQL_FIRST_CONTACT_JOIN " LEFT JOIN ix AS f ON f.incident_id = x.incident_id"
 
 /* $1 events: one line each, the fields event_id, incident_id, seq, type, at, body, reply, source

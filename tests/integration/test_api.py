@@ -18,25 +18,13 @@ import urllib.parse
 import yaml
 
 import harness
-from harness import DaemonTestCase, assault_opened, event, uid
+from harness import DaemonTestCase, assault_opened, event, third_party_opened, uid
 
 ROLES = ["ops", "auditor", "supervisor", "ddm", "fcr"]
 
 
 def q(crn):
     return urllib.parse.quote(crn, safe="")
-
-
-def third_party_opened(incident_id, at="2026-03-02T10:00:00Z", victim_extra=None, **extra):
-    """A witness reports an assault: pending third_party_unconfirmed until the victim confirms."""
-    victim = {"id": "v1", "role": "victim", "sex": "male", "age": 40}
-    victim.update(victim_extra or {})
-    fields = dict(reported_by="w1",
-                  persons=[{"id": "w1", "role": "witness"}, victim],
-                  allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury", "occurred_at": at,
-                                "location": {"force_area": "own", "premises": "public_place"}}])
-    fields.update(extra)
-    return event(incident_id, 1, "incident.opened", at, **fields)
 
 
 def rape_opened(incident_id, at="2026-03-02T10:00:00Z"):

@@ -24,19 +24,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import faultkit  # noqa: E402
 import harness  # noqa: E402
-from harness import DaemonTestCase, assault_opened, event, free_port, uid  # noqa: E402
+from harness import DaemonTestCase, assault_opened, free_port, third_party_opened, uid  # noqa: E402
 
 FCRCTL_BIN = os.environ.get("FCRCTL_BIN") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(harness.FCRD_BIN))), "tools", "fcrctl")
-
-
-def third_party_opened(incident_id, at="2026-03-02T10:00:00Z"):
-    """A witness reports an assault: a pending decision (third_party_unconfirmed), no crime yet."""
-    return event(incident_id, 1, "incident.opened", at, reported_by="w1",
-                 persons=[{"id": "w1", "role": "witness"},
-                          {"id": "v1", "role": "victim", "sex": "male", "age": 40}],
-                 allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury", "occurred_at": at,
-                               "location": {"force_area": "own", "premises": "public_place"}}])
 
 
 def row_digest(h, table, key_col, key):

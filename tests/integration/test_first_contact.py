@@ -17,20 +17,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-from harness import FCRD_BIN, SOURCE_ROOT, assault_opened, event, uid  # noqa: E402
-
-
-def third_party_opened(incident_id, at):
-    """A witness reports an assault: a pending decision until the victim confirms."""
-    return event(incident_id, 1, "incident.opened", at, reported_by="w1",
-                 persons=[{"id": "w1", "role": "witness"}, {"id": "v1", "role": "victim", "sex": "male", "age": 40}],
-                 allegations=[{"id": "a1", "victim": "v1", "conduct": "assault.injury", "occurred_at": at,
-                               "location": {"force_area": "own", "premises": "public_place"}}])
+from harness import FCRD_BIN, SOURCE_ROOT, assault_opened, event, third_party_opened, uid  # noqa: E402
 
 
 class WrittenTest(harness.DaemonTestCase):
