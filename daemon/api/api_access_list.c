@@ -35,7 +35,7 @@ static json_t *api_access_list_build(struct evhttp_request *req, const PGresult 
     int n = PQntuples(res);
     int shown = n > limit ? (int)limit : n;
     for (int i = 0; i < shown; i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (it)
             json_array_append_new(items, it);
     }

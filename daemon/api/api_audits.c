@@ -185,7 +185,7 @@ static bool api_audits_id_ok(const char *id)
 static void api_audits_draw_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
-    json_t *r = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *r = PQntuples(res) == 1 ? api_db_json(res, 0, 0) : NULL;
     if (!r) {
         api_error(req, 500, "internal", "the sample could not be read back", NULL);
         return;
@@ -318,7 +318,7 @@ static void api_audits_list_finish(struct evhttp_request *req, const PGresult *r
     int n = PQntuples(res);
     int shown = n > limit ? (int)limit : n;
     for (int i = 0; i < shown; i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (it)
             json_array_append_new(items, it);
     }
@@ -426,7 +426,7 @@ static json_t *api_audits_get_build(struct evhttp_request *req, const PGresult *
         api_error(req, 404, "not_found", "no such audit", NULL);
         return NULL;
     }
-    json_t *audit = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    json_t *audit = api_db_json(res, 0, 0);
     if (!audit || !api_audits_results(audit)) {
         json_decref(audit);
         api_error(req, 500, "internal", "the audit could not be read", NULL);
@@ -459,7 +459,7 @@ static void api_audits_verdict_finish(struct evhttp_request *req, const PGresult
         api_error(req, 422, "not_in_sample", "the incident is not in this audit's sample", "incident_id");
         return;
     }
-    json_t *v = json_loads(PQgetvalue(res, 0, 2), 0, NULL);
+    json_t *v = api_db_json(res, 0, 2);
     if (!v) {
         api_error(req, 500, "internal", "the verdict could not be read back", NULL);
         return;

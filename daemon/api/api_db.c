@@ -12,6 +12,7 @@
 #include "api/api_int.h"
 #include "service/metrics.h"
 #include "store/pgconn.h"
+#include "util/jsonparse.h"
 #include "util/log.h"
 
 #define API_MAX_PARAMS 8
@@ -479,4 +480,9 @@ unsigned long api_db_reconnects_total(const struct api_db *d)
     for (size_t i = 0; i < d->nconns; i++)
         n += pgconn_reconnects(d->conns[i].pg);
     return n;
+}
+
+json_t *api_db_json(const PGresult *res, int row, int col)
+{
+    return jsonparse_loadb(PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col), 0, NULL);
 }

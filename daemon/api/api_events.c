@@ -35,7 +35,7 @@ static json_t *api_events_build(struct evhttp_request *req, const PGresult *res,
     for (int i = 0; i < n && shown < limit; i++) {
         if (PQgetisnull(res, i, 0))
             continue;
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (!it) {
             json_decref(items);
             api_error(req, 500, "internal", "a stored event cannot be read", NULL);

@@ -89,7 +89,7 @@ static json_t *share(json_int_t part, json_int_t whole)
 static void cdi_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     json_t *period = arg;
-    json_t *r = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *r = PQntuples(res) == 1 ? api_db_json(res, 0, 0) : NULL;
     if (!r) {
         json_decref(period);
         api_error(req, 500, "internal", "the report could not be built", NULL);

@@ -76,7 +76,7 @@ void api_retention_hold(struct api *a, const struct api_call *call)
 static void api_retention_run_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     bool dry = (intptr_t)arg != 0;
-    json_t *list = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *list = PQntuples(res) == 1 ? api_db_json(res, 0, 0) : NULL;
     if (!json_is_array(list)) {
         json_decref(list);
         api_error(req, 500, "internal", "the run's result could not be read", NULL);

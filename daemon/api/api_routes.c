@@ -93,7 +93,7 @@ static json_t *page_build(const PGresult *res, long limit, int cursor_col)
     int n = PQntuples(res);
     int shown = n > limit ? (int)limit : n;
     for (int i = 0; i < shown; i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (it)
             json_array_append_new(items, it);
     }
@@ -152,7 +152,7 @@ static json_t *incident_build(struct evhttp_request *req, const PGresult *res, v
         api_error(req, 404, "not_found", "no such incident", NULL);
         return NULL;
     }
-    json_t *state = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    json_t *state = api_db_json(res, 0, 0);
     if (!state) {
         api_error(req, 500, "internal", "the stored incident state cannot be read", NULL);
         return NULL;
@@ -257,7 +257,7 @@ static json_t *crime_build(struct evhttp_request *req, const PGresult *res, void
         api_error(req, 404, "not_found", "no such crime", NULL);
         return NULL;
     }
-    json_t *c = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    json_t *c = api_db_json(res, 0, 0);
     if (!c)
         api_error(req, 500, "internal", "bad row", NULL);
     return c;

@@ -29,7 +29,7 @@ static void api_rulesets_list_finish(struct evhttp_request *req, const PGresult 
     json_t *loaded = arg;
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (it)
             json_array_append_new(items, it);
     }
@@ -52,7 +52,7 @@ void api_rulesets_list(struct api *a, const struct api_call *call)
 static void api_rulesets_get_finish(struct evhttp_request *req, const PGresult *res, void *arg)
 {
     (void)arg;
-    json_t *it = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    json_t *it = PQntuples(res) == 1 ? api_db_json(res, 0, 0) : NULL;
     if (PQntuples(res) != 1) {
         api_error(req, 404, "not_found", "no such rule set", NULL);
         return;

@@ -65,7 +65,7 @@ static json_t *api_subjects_build(struct evhttp_request *req, const PGresult *re
     const char *ref = arg;
     json_t *incidents = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *it = api_db_json(res, i, 0);
         if (!it) {
             json_decref(incidents);
             api_error(req, 500, "internal", "a stored incident cannot be read", NULL);

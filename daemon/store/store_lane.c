@@ -585,7 +585,7 @@ static json_t *rows_seen(const PGresult *r)
 {
     json_t *seen = json_object();
     for (int i = 0; i < PQntuples(r); i++) {
-        json_t *reply = json_loads(PQgetvalue(r, i, 2), 0, NULL);
+        json_t *reply = jsonparse_loadb(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), 0, NULL);
         json_t *e = json_pack("{s:s, s:o}", "body", PQgetvalue(r, i, 1), "reply", reply ? reply : json_object());
         if (e && !PQgetisnull(r, i, 3))
             json_object_set_new(e, "source", json_string(PQgetvalue(r, i, 3)));
