@@ -99,6 +99,44 @@ class ApiTest(DaemonTestCase):
         self.assertEqual(body["error"]["code"], "not_found")
 
     # -- the pending queue ----------------------------------------------------------------
+    def test_pending_items_are_the_stored_rows(self):
+        """Each queue item states its stored row exactly: times to the second in UTC (floored,
+        also before 1970), the cursor to the microsecond, nulls as nulls. The expected items are
+        built here by PostgreSQL from the rows themselves."""
+        tag = uid("PR")
+        first = self.pending_of(self.send_accepted(third_party_opened(tag + "-1", at="2019-05-06T07:08:09Z"))[0])
+        second = self.pending_of(self.send_accepted(third_party_opened(tag + "-2", at="2019-05-06T07:08:10Z"))[0])
+        # Due before every other decision, with a fraction of a second; opened before 1970.
+        self.h.sql("UPDATE pending_decisions SET due = '1969-12-31 23:59:58.250001+00',"
+                   " opened_at = '1969-12-31 23:59:57.5+00', victim = NULL WHERE id = %s", (first,))
+        self.h.sql("UPDATE pending_decisions SET due = '1969-12-31 23:59:58.250002+00' WHERE id = %s", (second,))
+        try:
+            expected = self.h.sql(
+                "SELECT json_build_object('id', id, 'incident_id', incident_id, 'reason', reason,"
+                " 'opened_at', to_char(opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                " 'due', to_char(due AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                " 'overdue', due < now(), 'flags', to_json(flags), 'victim', victim,"
+                " 'candidate_offence', candidate_offence, 'allegation', allegation)"
+                " FROM pending_decisions WHERE id IN (%s, %s) ORDER BY due", (first, second))
+            status, page = self.api.get("/v1/pending?limit=1", role="auditor")
+            self.assertEqual(status, 200, page)
+            item = dict(page["items"][0])
+            self.assertIs(item.pop("repeat_victim"), False)
+            self.assertEqual(item, expected[0][0])
+            self.assertEqual((item["opened_at"], item["due"], item["victim"]),
+                             ("1969-12-31T23:59:57Z", "1969-12-31T23:59:58Z", None))
+            self.assertEqual(page["next"], f"1969-12-31T23:59:58.250001Z|{first}")
+            # The cursor names that due exactly: the next page starts with the decision due a
+            # microsecond later.
+            status, page = self.api.get(f"/v1/pending?limit=1&after={urllib.parse.quote(page['next'])}",
+                                        role="auditor")
+            self.assertEqual(status, 200, page)
+            item = dict(page["items"][0])
+            item.pop("repeat_victim")
+            self.assertEqual(item, expected[1][0])
+        finally:
+            self.h.sql("UPDATE pending_decisions SET status = 'closed' WHERE id IN (%s, %s)", (first, second))
+
     def test_pending_queue_order_filters_paging(self):
         tag = uid("PQ")
         early = self.pending_of(self.send_accepted(third_party_opened(tag + "-1", at="2020-01-01T10:00:00Z"))[0])
