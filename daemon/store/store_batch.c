@@ -19,7 +19,29 @@
 struct decide_ctx {
     struct store_lane *ln;
     struct store_decision *d;
+    /* every incident id some state of the batch links to (link_targets_add): an item whose
+     * incident is not among them has no incident linking back to it, and linked_for need not
+     * look through every state for one. A superset: links are only ever added. NULL once memory
+     * ran out building it: linked_for then looks through every state, as it must. */
+    json_t *targets;
 };
+
+/* Adds the incidents `state` links to to *targets; drops the set (NULL) if it cannot. */
+static void link_targets_add(json_t **targets, const json_t *state)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(state, "links"), i, l)
+    {
+        const char *to = json_string_value(json_object_get(l, "incident_id"));
+        if (!*targets || !to || json_object_get(*targets, to))
+            continue;
+        if (json_object_set_new(*targets, to, json_true()) != 0) {
+            json_decref(*targets);
+            *targets = NULL;
+        }
+    }
+}
 
 static int64_t next_serial(void *arg)
 {
@@ -108,14 +130,17 @@ static json_t *reply_body(const struct store_item *it, const json_t *outcome)
  * earlier event of this batch). A feed event: those its incident links to, by its stored links or
  * its own. A person's decision: every other incident the batch holds (a C3 cancellation looks for
  * the surviving crime among them). New reference. */
-static json_t *linked_for(const struct store_item *it, json_t *states)
+static json_t *linked_for(const struct store_item *it, json_t *states, const json_t *targets)
 {
     const char *own = it->ev.incident_id;
     if (it->act)
         return incident_others(states, own);
     json_t *out = incident_linked(states, it->ev.doc, json_object_get(states, own), own);
     /* and those that link to it: a same_report link is honoured whichever report came first (round
-     * trip 1 locked and read them, SQL_INCIDENTS_LOCK_BACK) */
+     * trip 1 locked and read them, SQL_INCIDENTS_LOCK_BACK). Looked for through every state only
+     * when some state links to it: a batch of n items would otherwise cost n * n lookups. */
+    if (targets && !json_object_get(targets, own))
+        return out;
     const char *id;
     json_t *st;
     json_object_foreach(states, id, st)
@@ -316,6 +341,7 @@ static bool decide_one(struct decide_ctx *c, struct store_item *it, json_t *stat
     {
         if (json_object_get(states, lid)) {
             json_object_set(states, lid, lst);
+            link_targets_add(&c->targets, lst);
             store_write_touch(w, lid);
         }
     }
@@ -327,17 +353,23 @@ struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, 
                                          json_t *persons, struct store_write *w)
 {
     struct store_decision d = {0};
-    struct decide_ctx c = {ln, &d};
+    struct decide_ctx c = {ln, &d, json_object()};
     json_t *batch_seen = json_object();
+    const char *sid;
+    json_t *sst;
+    json_object_foreach(states, sid, sst)
+        link_targets_add(&c.targets, sst);
     for (size_t i = 0; i < ln->nbatch && !d.state_lost; i++) {
         struct store_item *it = ln->batch[i];
-        json_t *item_linked = linked_for(it, states);
+        json_t *item_linked = linked_for(it, states, c.targets);
         /* the person index as this batch leaves it so far: an earlier item's occasions count */
         json_t *flat = json_object_size(persons) ? store_persons_flatten(persons) : NULL;
         bool written = decide_one(&c, it, states, owners, json_object_size(item_linked) ? item_linked : NULL,
                                   seen, batch_seen, flat, w);
         json_decref(flat);
         json_decref(item_linked);
+        /* the item's incident may link to more now (whether or not it was accepted: a superset) */
+        link_targets_add(&c.targets, json_object_get(states, it->ev.incident_id));
         if (!written)
             continue;
         d.accepted++;
@@ -349,5 +381,6 @@ struct store_decision store_batch_decide(struct store_lane *ln, json_t *states, 
             json_decref(rows);
     }
     json_decref(batch_seen);
+    json_decref(c.targets);
     return d;
 }

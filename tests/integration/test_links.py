@@ -68,6 +68,36 @@ class LinksTest(faultkit.TwoInstancesCase):
         self.assertEqual([(i, o) for _, i, o in crimes], [(b, "8N")], "one 8N for one victim")
         self.assertEqual(ra["decisions"][0]["crn"], crimes[0][0])
 
+    def test_linking_report_first_in_one_batch(self):
+        """The linking report and the report it names sent back to back behind a queue of
+        unrelated calls, so that both wait and are mostly decided in one batch: the named report
+        must find the crime its linking report recorded a moment before, in the same batch."""
+        fillers = [report(uid("PF"), uid("FREF")) for _ in range(400)]
+        pairs = [(uid("PA"), uid("PB")) for _ in range(12)]
+        events = list(fillers)
+        for a, b in pairs:
+            events.append(report(b, "x", links=[a]))
+            events.append(report(a, "x", at="2026-03-02T10:05:00Z"))
+        for ev in events[len(fillers):]:  # the link alone ties the two reports, no victim ref
+            del ev["persons"][0]["ref"]
+        with self.h.feed() as feed:
+            feed.send_many(events)
+            replies = {}
+            for _ in events:
+                r = feed.read_reply()
+                replies[r["incident_id"]] = r
+        for a, b in pairs:
+            self.assertEqual([d["outcome"] for d in replies[b]["decisions"]], ["recorded"], json.dumps(replies[b]))
+            self.assertEqual([d["outcome"] for d in replies[a]["decisions"]], ["counted_in"], json.dumps(replies[a]))
+            self.assertIn("HOCR-GR.same_report", replies[a]["decisions"][0]["rules"], json.dumps(replies[a]))
+            self.assertEqual([(i, o) for _, i, o in self.crimes(a, b)], [(b, "8N")], "one 8N for one victim")
+        together = self.h.sql_value(
+            "SELECT count(*) FROM unnest(%s::text[], %s::text[]) AS p(a, b) WHERE"
+            " (SELECT xmin::text FROM raw_events WHERE incident_id = p.a)"
+            " = (SELECT xmin::text FROM raw_events WHERE incident_id = p.b)",
+            ([a for a, b in pairs], [b for a, b in pairs]))
+        print(f"pairs decided in one batch: {together} of {len(pairs)}", file=sys.stderr)
+
     def test_third_party_pending_settled_by_the_victims_call(self):
         a, b, ref = uid("TA"), uid("TB"), uid("REF")
         ra = self.send(report(a, ref, third_party=True))
