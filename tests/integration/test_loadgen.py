@@ -11,6 +11,7 @@ FCRD_BIN (build/daemon/fcrd -> build/tools/fcr-loadgen).
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,46 @@ class LoadgenTest(DaemonTestCase):
         crimes = self.count("crimes", prefix)
         self.assertGreaterEqual(crimes, mix["opened"] - mix["unconfirmed"])
         self.assertLessEqual(crimes, mix["opened"])
+
+    def test_bench_reference_writes_its_rows(self):
+        """bench/ref-sql: its additions apply on sql/0001_schema.sql, and one pgbench transaction
+        of its SQL writes each event's four rows. (A transaction naming a column its schema lacks
+        fails whole, and the ref step of bench/run stops.)"""
+        ref_sql = os.path.join(harness.SOURCE_ROOT, "bench", "ref-sql")
+        pgbench = os.path.join(harness.pg_bindir(), "pgbench")
+        if not os.access(pgbench, os.X_OK):
+            pgbench = shutil.which("pgbench")
+        self.assertTrue(pgbench, "no pgbench (Debian: postgresql-client)")
+        db = harness.uid("ref").replace("-", "_").lower()
+        admin = self.h.pg.connect()
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {db}")
+            conn = self.h.pg.connect(dbname=db)
+            with conn, conn.cursor() as cur:
+                with open(os.path.join(harness.SOURCE_ROOT, "sql", "0001_schema.sql"), encoding="utf-8") as f:
+                    cur.execute(f.read())
+                cur.execute(subprocess.run([ref_sql, "schema"], capture_output=True, text=True, check=True,
+                                           timeout=RUN_TIMEOUT).stdout)
+            with tempfile.NamedTemporaryFile("w", suffix=".sql", encoding="utf-8") as script:
+                script.write(subprocess.run([ref_sql, "transaction", "3"], capture_output=True, text=True,
+                                            check=True, timeout=RUN_TIMEOUT).stdout)
+                script.flush()
+                r = subprocess.run([pgbench, "-n", "-M", "prepared", "-h", "127.0.0.1", "-p", str(self.h.pg.port),
+                                    "-U", "postgres", "-t", "1", "-D", 'state={"persons": []}', "-D", "body={}",
+                                    "-D", 'reply={"status": "accepted"}', "-D", "entry={}", "-D", 'after={"crn": "x"}',
+                                    "-f", script.name, db], capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            with conn.cursor() as cur:
+                cur.execute("SELECT (SELECT count(*) FROM incidents), (SELECT count(*) FROM raw_events),"
+                            " (SELECT count(*) FROM crimes WHERE first_contact IS NOT NULL),"
+                            " (SELECT count(*) FROM audit)")
+                self.assertEqual(cur.fetchone(), (3, 3, 3, 3))
+            conn.close()
+        finally:
+            with admin.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            admin.close()
 
     def test_bench_summary_judges_against_the_best_reference(self):
         """bench/report.py on a real closed-loop report and two reference runs of set speeds: the
