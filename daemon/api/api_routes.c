@@ -179,7 +179,7 @@ static void handle_incident(struct api *a, const struct api_call *call)
 /* A page of open decisions as plain columns (0 id, 1 incident_id, 2 reason, 3 opened_at and 4 due
  * in microseconds since the epoch, 5 overdue, 6 flags as JSON, 7 victim, 8 candidate_offence,
  * 9 allegation, 10 repeat_victim): fcrd builds each item itself. Building the objects and
- * formatting their times in the query cost PostgreSQL about as much again as finding the page. */
+ * formatting their times in the query cost PostgreSQL twice what finding the page does. */
 #define SQL_PENDING                                                                                          \
     "SELECT id, incident_id, reason, (extract(epoch FROM opened_at) * 1000000)::bigint,"                     \
     " (extract(epoch FROM due) * 1000000)::bigint, due < now(), to_json(flags)::text, victim,"               \
