@@ -8,13 +8,17 @@
 
 #include "store/pgconn.h"
 
-/* Crimes are counted by offence code here and mapped to the rule set's categories in memory,
- * so the query needs no knowledge of the rule set. */
+/* Recorded crimes are counted by offence code here and mapped to the rule set's categories in
+ * memory, so the query needs no knowledge of the rule set. They come from crime_counts, which
+ * triggers keep as crimes change (sql/0027_crime_counts.sql), folded first to a row per offence:
+ * the refresh reads what was written since the last one, never the whole crimes table. The
+ * open decisions are an index range of their own (pending_open_due). */
+static const char fold_sql[] = "SELECT crime_counts_fold()";
 static const char stats_sql[] =
     "SELECT (SELECT count(*) FROM pending_decisions WHERE status = 'open'),"
     " (SELECT count(*) FROM pending_decisions WHERE status = 'open' AND due < now()),"
     " (SELECT coalesce(json_object_agg(offence, n), '{}') FROM"
-    "   (SELECT offence, count(*) AS n FROM crimes WHERE status = 'recorded' GROUP BY offence) c),"
+    "   (SELECT offence, sum(n)::bigint AS n FROM crime_counts GROUP BY offence HAVING sum(n) <> 0) c),"
     " extract(epoch FROM now())";
 
 /* A refresh may never hog the connection's server process for long. */
@@ -33,11 +37,11 @@ static void stats_done(void *arg, PGresult **res, int n, const char *error, bool
 {
     struct metrics_db *s = arg;
     (void)sent_all;
-    if (error || n < 2 || !pgconn_result_ok(res[1]) || PQntuples(res[1]) != 1) {
+    if (error || n < 3 || !pgconn_result_ok(res[2]) || PQntuples(res[2]) != 1) {
         metrics_stats_failed(s->m);
         return;
     }
-    const PGresult *r = res[1];
+    const PGresult *r = res[2];
     json_t *by_code = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
     json_t *by_category = json_object();
     const char *code;
@@ -64,8 +68,8 @@ static void stats_refresh(struct metrics_db *s)
     }
     if (!pgconn_ready(s->db))
         return; /* the last refresh is still running */
-    const struct pg_query q[2] = {{timeout_sql, 0, NULL}, {stats_sql, 0, NULL}};
-    if (pgconn_send(s->db, q, 2, stats_done, s) != 0)
+    const struct pg_query q[3] = {{timeout_sql, 0, NULL}, {fold_sql, 0, NULL}, {stats_sql, 0, NULL}};
+    if (pgconn_send(s->db, q, 3, stats_done, s) != 0)
         metrics_stats_failed(s->m);
 }
 

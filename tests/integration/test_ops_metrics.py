@@ -2,6 +2,7 @@
 """test_ops_metrics.py: GET /metrics parsed as Prometheus text 0.0.4: who may read it, that the
 counters move with the traffic that was sent, the figures read from the database, and what it
 and /readyz say while the database is down."""
+import threading
 import time
 
 import harness
@@ -124,6 +125,96 @@ class MetricsTest(DaemonTestCase):
         samples = self.wait_metric(matches)
         self.assertGreaterEqual(metric(samples, "fcrd_crimes_recorded", category="violence") or 0, 1)
         self.assertGreater(metric(samples, "fcrd_stats_timestamp_seconds"), time.time() - 60)
+
+    # -- the recorded crimes' counts (sql/0027_crime_counts.sql) -------------------------------
+    COUNTED = "SELECT offence, sum(n)::bigint FROM crime_counts GROUP BY offence HAVING sum(n) <> 0 ORDER BY 1"
+    TABLE = "SELECT offence, count(*) FROM crimes WHERE status = 'recorded' GROUP BY offence ORDER BY 1"
+
+    def assertCountsMatch(self, what):
+        self.assertEqual(self.h.sql(self.COUNTED), self.h.sql(self.TABLE), what)
+
+    def test_counts_follow_every_writer(self):
+        """The counts behind fcrd_crimes_recorded follow crimes through fcrd's writes and a
+        person's SQL alike, leave nothing for a rolled-back change, and keep their sum through
+        folds running at once and beside an uncommitted change."""
+        crns = []
+        with self.h.feed() as feed:
+            for _ in range(4):
+                r = feed.request(assault_opened(uid("CC")))
+                self.assertStatus(r, "accepted")
+                crns += [c["crn"] for c in r["crimes"]]
+        self.assertEqual(len(crns), 4)
+        self.assertCountsMatch("after fcrd's writes")
+        # a person's statements, with the triggers on: a cancellation, a change of offence, a
+        # deletion, and one rolled back
+        self.h.sql("UPDATE crimes SET status = 'cancelled' WHERE crn = %s", (crns[0],))
+        self.h.sql("UPDATE crimes SET offence = '8N' WHERE crn = %s", (crns[1],))
+        self.h.sql("DELETE FROM crimes WHERE crn = %s", (crns[2],))
+        conn = self.h.connect(autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("UPDATE crimes SET status = 'cancelled' WHERE crn = %s", (crns[3],))
+            conn.rollback()
+        finally:
+            conn.close()
+        self.assertCountsMatch("after SQL statements")
+        # two folds at once, and a change not yet committed while they run
+        a, b, w = (self.h.connect(autocommit=False) for _ in range(3))
+        try:
+            with w.cursor() as cur:
+                cur.execute("UPDATE crimes SET status = 'cancelled' WHERE crn = %s", (crns[3],))
+            with a.cursor() as cur:
+                cur.execute("SELECT crime_counts_fold()")
+            done = threading.Event()
+
+            def second_fold():
+                with b.cursor() as cur:
+                    cur.execute("SELECT crime_counts_fold()")
+                b.commit()
+                done.set()
+
+            t = threading.Thread(target=second_fold)
+            t.start()
+            time.sleep(0.3)  # b waits for the rows a deleted
+            a.commit()
+            t.join(10)
+            self.assertTrue(done.is_set(), "the second fold never finished")
+            self.assertCountsMatch("after two folds, the change still open")
+            w.commit()
+            self.assertCountsMatch("after the change committed")
+        finally:
+            for c in (a, b, w):
+                c.close()
+        folded = self.h.sql_value("SELECT count(*) FROM crime_counts")
+        self.h.sql("SELECT crime_counts_fold()")
+        self.assertLessEqual(self.h.sql_value("SELECT count(*) FROM crime_counts"),
+                             min(folded, len(self.h.sql(self.TABLE))), "a fold leaves a row per offence")
+        self.assertCountsMatch("after one more fold")
+
+        def shown(samples):
+            return sum(v for (n, _), v in samples.items() if n == "fcrd_crimes_recorded")
+        total = sum(n for _, n in self.h.sql(self.TABLE))
+        self.wait_metric(lambda s: shown(s) == total)
+
+    def test_refresh_reads_no_crime(self):
+        """The figures' refresh costs the same whatever crimes holds, because it never reads
+        that table: with crimes locked against every reader, the figures go on being refreshed
+        (every second here) and still count the crimes recorded."""
+        with self.h.feed() as feed:
+            self.assertStatus(feed.request(assault_opened(uid("CC"))), "accepted")
+        total = sum(n for _, n in self.h.sql(self.TABLE))
+        conn = self.h.connect(autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("LOCK TABLE crimes IN ACCESS EXCLUSIVE MODE")
+            start, _ = self.scrape()
+            t0 = metric(start, "fcrd_stats_timestamp_seconds") or 0
+            samples = self.wait_metric(lambda s: (metric(s, "fcrd_stats_timestamp_seconds") or 0) >= t0 + 2,
+                                       timeout=10)
+        finally:
+            conn.rollback()
+            conn.close()
+        self.assertEqual(sum(v for (n, _), v in samples.items() if n == "fcrd_crimes_recorded"), total)
 
     def test_zz_database_down(self):
         h = self.h
