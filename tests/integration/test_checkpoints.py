@@ -305,6 +305,31 @@ class CheckpointTest(DaemonTestCase):
             time.sleep(0.2)
         self.verify_ok(self.file)
 
+    def test_f_heads_read_from_head_rows(self):
+        """chain_heads() names each chain's last entry as a search of the trail by hash would,
+        and finds it by id from the head row (sql/0028): planned as on a trail of any real size
+        (sequential scans off), it reads at most one entry per chain and scans nothing."""
+        self.feed(6)
+        by_hash = self.h.sql(
+            "SELECT 'audit.' || h.id, a.id, h.hash FROM audit_head h "
+            "LEFT JOIN audit a ON a.hash = h.hash AND a.chain = h.id AND h.hash <> '' ORDER BY h.id")
+        heads = self.h.sql("SELECT chain, last_id, hash FROM chain_heads()")
+        self.assertEqual([tuple(r) for r in heads if r[0] != "access"], [tuple(r) for r in by_hash])
+        self.assertTrue(any(r[1] is not None for r in heads if r[0] != "access"), heads)
+        conn = self.h.connect(autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET LOCAL enable_seqscan = off")
+                cur.execute("SELECT * FROM chain_heads()")
+                self.assertEqual(len(cur.fetchall()), len(heads))
+                cur.execute("SELECT seq_scan, idx_tup_fetch FROM pg_stat_xact_user_tables WHERE relname = 'audit'")
+                seq_scan, fetched = cur.fetchone()
+        finally:
+            conn.rollback()
+            conn.close()
+        self.assertEqual(seq_scan, 0)
+        self.assertLessEqual(fetched, len(by_hash))
+
     def test_d_key_others_may_read(self):
         """fcrd refuses to start, and --check fails, naming the key file, when other users (or its
         group) may read it; --check passes with the key as made."""
