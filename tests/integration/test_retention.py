@@ -427,6 +427,34 @@ class RetentionTest(DaemonTestCase):
             with self.subTest(sql=sql):
                 self.assertEqual(self.as_fcrd(sql), "42501")
 
+    def test_j_group_period_found_under_the_crimes_incident(self):
+        """A recorded crime's offence group, read from the person index, sets its incident's
+        period; the listing finds it under the crime's own incident (sql/0029): planned as for an
+        index of any real size (sequential scans off), it never scans the whole person index."""
+        iid = uid("RGRP")
+        self.send_accepted(assault_opened(
+            iid, at=OLD, narrative=NARRATIVE,
+            persons=[{"id": "v1", "role": "victim", "sex": "female", "age": 34, "confirms": True,
+                      "ref": uid("BV"), "relationships": [{"to": "s1", "kind": "stranger"}]},
+                     {"id": "s1", "role": "suspect", "sex": "male"}]))
+        group = self.h.sql_value("SELECT offence_group FROM person_index WHERE incident_id = %s AND role = 'victim'",
+                                 (iid,))
+        self.assertIsNotNone(group, "the assault's offence has a group in the rule set")
+        conn = self.h.connect(autocommit=False)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET LOCAL enable_seqscan = off")
+                cur.execute("SELECT period, seconds FROM retention_due(1, 1, %s) WHERE incident_id = %s",
+                            (f"{group}=2", iid))
+                rows = cur.fetchall()
+                cur.execute("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'person_index'")
+                scans = cur.fetchone()[0]
+        finally:
+            conn.rollback()
+            conn.close()
+        self.assertEqual(rows, [(f"group {group}", 2)])
+        self.assertEqual(scans, 0)
+
     def test_i_no_redaction_before_the_floor(self):
         """The serving login calls retention_redact itself on an incident reported today, naming a
         one-second period: the database keeps it whole (the floor, sql/0022_retention_floor.sql),
