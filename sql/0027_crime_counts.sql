@@ -117,12 +117,19 @@ $$;
 
 -- One row per offence for every row this statement can see. The DELETE and the INSERT share one
 -- snapshot, so a delta committed meanwhile is neither deleted nor summed, and stays for the next
--- fold; two folds at once each sum only the rows their own DELETE removed.
+-- fold; two folds at once each sum only the rows their own DELETE removed. In a read-only
+-- transaction (a standby, or a server set read-only) it does nothing, so that the figures'
+-- refresh goes on reading there: nothing is written to fold.
 CREATE FUNCTION crime_counts_fold() RETURNS void
-LANGUAGE sql SET search_path = public, pg_temp AS $$
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+BEGIN
+    IF current_setting('transaction_read_only') = 'on' THEN
+        RETURN;
+    END IF;
     WITH gone AS (DELETE FROM crime_counts RETURNING offence, n)
     INSERT INTO crime_counts (offence, n)
     SELECT offence, sum(n) FROM gone GROUP BY offence HAVING sum(n) <> 0;
+END
 $$;
 
 GRANT SELECT, INSERT, DELETE ON crime_counts TO fcrd_app;

@@ -196,6 +196,27 @@ class MetricsTest(DaemonTestCase):
         total = sum(n for _, n in self.h.sql(self.TABLE))
         self.wait_metric(lambda s: shown(s) == total)
 
+    def test_fold_does_nothing_when_read_only(self):
+        """In a read-only transaction (a standby, or a server set read-only) the fold writes
+        nothing and does not fail, so the figures' refresh goes on there; elsewhere it folds the
+        rows it sees. Two rows of a made-up offence, uncommitted, so that the daemon's own folds
+        (every second here) cannot take them first."""
+        mine = "SELECT count(*) FROM crime_counts WHERE offence = 'ZZ-test'"
+        for read_only, left in ((True, 2), (False, 0)):
+            conn = self.h.connect(user="fcrd", autocommit=False)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO crime_counts (offence, n) VALUES ('ZZ-test', 1), ('ZZ-test', -1)")
+                    if read_only:
+                        cur.execute("SET TRANSACTION READ ONLY")
+                    cur.execute("SELECT crime_counts_fold()")
+                    cur.execute(mine)
+                    self.assertEqual(cur.fetchone()[0], left, f"read only: {read_only}")
+            finally:
+                conn.rollback()
+                conn.close()
+        self.assertCountsMatch("after the folds, rolled back")
+
     def test_refresh_reads_no_crime(self):
         """The figures' refresh costs the same whatever crimes holds, because it never reads
         that table: with crimes locked against every reader, the figures go on being refreshed
