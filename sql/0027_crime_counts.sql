@@ -31,6 +31,10 @@ CREATE TABLE crime_counts (
     n       bigint NOT NULL
 );
 
+-- Writers of crimes wait until this migration commits: one committing between the count below
+-- and the new trigger function (an instance still running, say) would be in neither.
+LOCK TABLE crimes IN SHARE MODE;
+
 INSERT INTO crime_counts (offence, n)
 SELECT offence, count(*) FROM crimes WHERE status = 'recorded' GROUP BY offence;
 

@@ -13,6 +13,8 @@
 -- by anything but audit_append (entries deleted, the head set back) is not signed. The ids of
 -- the existing heads are found once here, in one pass over the trail.
 
+-- (The ALTER holds audit_head's lock until this migration commits, so no append can come between
+-- the ids found below and the new audit_append.)
 ALTER TABLE audit_head ADD COLUMN last_id bigint;
 
 UPDATE audit_head h SET last_id = x.id

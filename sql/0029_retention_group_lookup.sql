@@ -5,7 +5,8 @@
 -- redacted, the offence group the person index holds for that crime's CRN. person_index has no
 -- index on crn, so each lookup read the whole table: the cost of a run grew as crimes times refs.
 -- On the benchmark's database (1.6 million incidents, 200,000 person index rows) a dry run's
--- listing had not finished after 20 minutes; with the lookup narrowed to the crime's own incident
+-- listing had not finished after 20 minutes (two more of them running beside it, on two cores,
+-- for 15 and 10 of those minutes); alone, with the lookup narrowed to the crime's own incident
 -- (person_index_incident; a crime's CRN is only ever indexed under its own incident) it took 30 s.
 -- What it returns is unchanged.
 

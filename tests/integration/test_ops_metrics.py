@@ -173,9 +173,15 @@ class MetricsTest(DaemonTestCase):
                 b.commit()
                 done.set()
 
+            b_pid = b.get_backend_pid()  # asked before b is busy in its thread
             t = threading.Thread(target=second_fold)
             t.start()
-            time.sleep(0.3)  # b waits for the rows a deleted
+            # b's DELETE must be waiting for the rows a deleted before a commits
+            deadline = time.monotonic() + 10
+            while self.h.sql_value("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s",
+                                   (b_pid,)) != "Lock":
+                self.assertLess(time.monotonic(), deadline, "the second fold never waited for the first")
+                time.sleep(0.05)
             a.commit()
             t.join(10)
             self.assertTrue(done.is_set(), "the second fold never finished")
