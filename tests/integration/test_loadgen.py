@@ -242,6 +242,38 @@ class LoadgenTest(DaemonTestCase):
                           table)
             self.assertEqual(table.count("\n| "), 19, table)  # the header and the 18 targets
 
+    def test_bench_summary_judges_the_year_report_at_full_scale(self):
+        """The year target is for a full-scale database: from scale 0.1 on, the report over all ten
+        seeded years (a full-scale year's rows) is what the row judges, with the seeded scale's own
+        year shown beside it; below 0.1 that span is smaller than such a year and only printed."""
+        report = os.path.join(harness.SOURCE_ROOT, "bench", "report.py")
+        row = "| large: self-audit report of a year ≤ 2 s | "
+
+        def year_row(scale, year_ms, span_ms):
+            with tempfile.TemporaryDirectory() as d:
+                def put(name, text):
+                    with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                        f.write(text + "\n")
+                put("large-seed.txt", f"seeded: 1 incidents\nscale {scale}: seeded in 5 s")
+                for name, ms in (("large-cdi-year", year_ms), ("large-cdi-span", span_ms)):
+                    put(name + ".json", json.dumps({"walk": {"count": 3, "failures": 0, "codes": ["200"],
+                                                             "p50_ms": ms, "p99_ms": ms, "max_ms": ms + 10}}))
+                r = subprocess.run([sys.executable, report, d], capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                rows = [line for line in r.stdout.splitlines() if line.startswith(row)]
+                self.assertEqual(len(rows), 1, r.stdout)
+                self.assertIn("all ten years seeded", r.stdout)
+                return rows[0]
+
+        got = year_row("0.1", 132, 2531)
+        self.assertIn("a full-scale year's rows (all ten years seeded): median 2531 ms", got)
+        self.assertIn("the seeded scale's own year: median 132 ms", got)
+        self.assertTrue(got.endswith("| no |"), got)
+        self.assertTrue(year_row("0.2", 132, 1900).endswith("| yes |"))
+        got = year_row("0.01", 30, 2531)  # ten years at 0.01: a tenth of a full-scale year
+        self.assertNotIn("full-scale", got)
+        self.assertTrue(got.endswith("| yes |"), got)
+
     def test_bench_incident_size_driver(self):
         """bench/incident_size.py: every update accepted and on file, one in flight, summary sane."""
         prefix = harness.uid("is")
