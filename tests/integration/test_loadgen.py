@@ -249,14 +249,15 @@ class LoadgenTest(DaemonTestCase):
         report = os.path.join(harness.SOURCE_ROOT, "bench", "report.py")
         row = "| large: self-audit report of a year ≤ 2 s | "
 
-        def year_row(scale, year_ms, span_ms):
+        def year_row(scale, year_ms, span_ms, span_failed=0):
             with tempfile.TemporaryDirectory() as d:
                 def put(name, text):
                     with open(os.path.join(d, name), "w", encoding="utf-8") as f:
                         f.write(text + "\n")
                 put("large-seed.txt", f"seeded: 1 incidents\nscale {scale}: seeded in 5 s")
-                for name, ms in (("large-cdi-year", year_ms), ("large-cdi-span", span_ms)):
-                    put(name + ".json", json.dumps({"walk": {"count": 3, "failures": 0, "codes": ["200"],
+                for name, ms, bad in (("large-cdi-year", year_ms, 0), ("large-cdi-span", span_ms, span_failed)):
+                    codes = ["200"] + (["503"] if bad else [])
+                    put(name + ".json", json.dumps({"walk": {"count": 3, "failures": bad, "codes": codes,
                                                              "p50_ms": ms, "p99_ms": ms, "max_ms": ms + 10}}))
                 r = subprocess.run([sys.executable, report, d], capture_output=True, text=True, timeout=60)
                 self.assertEqual(r.returncode, 0, r.stderr)
@@ -270,6 +271,9 @@ class LoadgenTest(DaemonTestCase):
         self.assertIn("the seeded scale's own year: median 132 ms", got)
         self.assertTrue(got.endswith("| no |"), got)
         self.assertTrue(year_row("0.2", 132, 1900).endswith("| yes |"))
+        got = year_row("0.1", 132, 1900, span_failed=1)  # a run cut off at the read timeout
+        self.assertIn("(3 runs); 1 failed (HTTP 503)", got)
+        self.assertTrue(got.endswith("| no |"), got)
         got = year_row("0.01", 30, 2531)  # ten years at 0.01: a tenth of a full-scale year
         self.assertNotIn("full-scale", got)
         self.assertTrue(got.endswith("| yes |"), got)
